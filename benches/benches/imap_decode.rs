@@ -1,0 +1,2 @@
+//! IMAP decode throughput (filled in with the codec).
+fn main() {}

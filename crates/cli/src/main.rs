@@ -1,0 +1,3 @@
+//! The `inbound` command-line tool (work in progress).
+
+fn main() {}
