@@ -1,1 +1,5 @@
-//! Work in progress: see the open issues.
+//! Parsed email model (work in progress: parsing and sanitizing are being written).
+
+mod model;
+
+pub use model::{Address, Attachment, Email, Header, Warning};

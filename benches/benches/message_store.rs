@@ -1,0 +1,2 @@
+//! Parse + sanitize + store throughput (filled in with message and store).
+fn main() {}

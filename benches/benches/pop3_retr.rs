@@ -1,0 +1,2 @@
+//! POP3 RETR decode throughput (filled in with the codec).
+fn main() {}
