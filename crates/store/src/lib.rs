@@ -1,1 +1,87 @@
-//! Work in progress: see the open issues.
+//! The embedded message store: one SQLite file holding messages, attachments, per-folder sync
+//! state, pending server actions and accounts with encrypted secrets.
+//!
+//! ```
+//! use inbound_message::{Address, Email};
+//! use inbound_store::{MessageFilter, NewMessage, PendingAction, ServerRef, Store};
+//!
+//! # fn main() -> Result<(), inbound_store::Error> {
+//! let mut store = Store::open_in_memory(None)?;
+//! let email = Email {
+//!     subject: Some("Hello".into()),
+//!     from: vec![Address { name: None, address: "ann@example.com".into() }],
+//!     raw: "Subject: Hello\r\nFrom: ann@example.com\r\n\r\nHi\r\n".into(),
+//!     ..Email::default()
+//! };
+//! let server_ref = ServerRef::Imap { uidvalidity: 7, uid: 42 };
+//! // Store the message and record "delete it on the server" in one transaction.
+//! let stored = store.insert_message(
+//!     &NewMessage::new("work", "INBOX", &server_ref, &email).with_action(Some(&PendingAction::Delete)),
+//! )?;
+//! assert!(stored.created);
+//!
+//! let listed = store.list_messages(&MessageFilter::account("work").folder("INBOX"))?;
+//! assert_eq!(listed.len(), 1);
+//! assert_eq!(listed[0].subject.as_deref(), Some("Hello"));
+//! assert_eq!(store.export_eml(stored.id)?.as_deref(), Some(&email.raw[..]));
+//!
+//! // After the server confirmed the delete:
+//! let pending = store.pending_actions("work")?;
+//! store.complete_action(pending[0].id)?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Guarantees
+//!
+//! - **Atomic writes.** Every write is one `BEGIN IMMEDIATE` transaction: a message, its
+//!   attachments, its pending server action and the sync-state advance are committed together
+//!   or not at all, even if the process is killed in the middle.
+//! - **Durable before acting.** The file is in WAL mode with `synchronous=FULL`: a commit is
+//!   fsynced before [`Store::insert_message`] returns. `synchronous=NORMAL` would survive a
+//!   process crash but could lose the last commits on power loss; since the retrieval layer
+//!   deletes or moves a message on the server right after storing it, a lost commit would lose
+//!   mail, so FULL it is. The cost is one fsync per transaction; batch with
+//!   [`Store::insert_messages`] when that matters.
+//! - **Exactly once.** Messages are unique per account, folder and [`ServerRef`]; inserting the
+//!   same one again returns the stored id and writes nothing. The pending action recorded with
+//!   a message stays in [`Store::pending_actions`] until [`Store::complete_action`].
+//! - **Several processes.** A second process may open the same file. Readers never block;
+//!   writers wait for each other up to the busy timeout (5 s by default, see
+//!   [`StoreOptions`]) and then fail with [`Error::Busy`], never corrupting the file.
+//! - **Versioned schema.** `PRAGMA user_version` records the schema version; migrations run on
+//!   open, and a file from a newer build is refused with [`Error::SchemaTooNew`].
+//! - **Encrypted secrets.** Account secrets are sealed with AES-256-GCM under the key from
+//!   `INBOUND_ENCRYPTION_KEY` ([`EncryptionKey::from_env`]), a fresh random nonce per value,
+//!   bound to their account and name. A wrong key fails at open with [`Error::WrongKey`];
+//!   [`Store::rekey`] re-encrypts everything under a new key in one transaction. [`Secret`]
+//!   prints `[redacted]`.
+//!
+//! # Layout
+//!
+//! Listing columns live in `messages`; headers, bodies and the raw message in
+//! `message_bodies`; attachment metadata in `attachments`, their content in
+//! `attachment_contents`, one row per distinct content per message (a part repeated in a
+//! message is stored once).
+
+mod accounts;
+mod codec;
+mod crypto;
+mod error;
+mod messages;
+mod query;
+mod schema;
+mod store;
+mod sync;
+mod types;
+
+pub use accounts::Account;
+pub use crypto::{EncryptionKey, KEY_ENV, KeyError, Secret};
+pub use error::{Error, Result};
+pub use schema::SCHEMA_VERSION;
+pub use store::{DEFAULT_BUSY_TIMEOUT, Store, StoreOptions};
+pub use sync::ImapFolderState;
+pub use types::{
+    AttachmentInfo, Inserted, MessageFilter, MessageId, MessageSummary, NewMessage, Pending,
+    PendingAction, ServerRef, StoredMessage,
+};

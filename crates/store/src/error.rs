@@ -1,0 +1,109 @@
+//! The store's error type.
+
+use std::path::PathBuf;
+
+use crate::crypto::KeyError;
+
+/// What went wrong in a store operation.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Another connection (usually another process) holds the write lock and did not release it
+    /// within the busy timeout.
+    #[error(
+        "store is busy: another process holds the lock on {path} (waited {waited_ms} ms); \
+         try again when it has finished"
+    )]
+    Busy {
+        /// The store file (`:memory:` for an in-memory store).
+        path: PathBuf,
+        /// How long this connection waited before giving up.
+        waited_ms: u64,
+    },
+    /// The file exists but is not a SQLite database (or is encrypted by something else).
+    #[error("{path} is not an Inbound store (not a SQLite database)")]
+    NotAStore {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file was written by a newer version of Inbound whose schema this build cannot read.
+    #[error(
+        "store schema version {found} is newer than this build supports ({supported}); \
+         upgrade Inbound to open this store"
+    )]
+    SchemaTooNew {
+        /// The version recorded in the file.
+        found: i64,
+        /// The newest version this build knows.
+        supported: i64,
+    },
+    /// The encryption key does not match the key the store's secrets were written with.
+    #[error(
+        "wrong encryption key: the store's secrets were encrypted under a different key \
+         (check INBOUND_ENCRYPTION_KEY)"
+    )]
+    WrongKey,
+    /// An operation needed the encryption key but the store was opened without one.
+    #[error(
+        "no encryption key given: account secrets cannot be {0} without INBOUND_ENCRYPTION_KEY"
+    )]
+    NoKey(&'static str),
+    /// A stored secret failed to decrypt although the key check passed: the row was altered.
+    #[error(
+        "secret {secret:?} of account {account:?} failed to decrypt: the store was tampered with or is damaged"
+    )]
+    SecretCorrupt {
+        /// The account name.
+        account: String,
+        /// The secret's name.
+        secret: String,
+    },
+    /// The encryption key could not be read.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// An account's configuration is not valid JSON.
+    #[error("account {account:?}: configuration is not valid JSON: {reason}")]
+    InvalidConfig {
+        /// The account name.
+        account: String,
+        /// The JSON parser's message.
+        reason: String,
+    },
+    /// A pending action with this id does not exist (already completed or never recorded).
+    #[error("no pending action with id {0}")]
+    NoSuchAction(i64),
+    /// `PRAGMA integrity_check` (or `foreign_key_check`) reported problems.
+    #[error("store integrity check failed: {0}")]
+    Integrity(String),
+    /// A stored row holds data this build cannot decode (the file was edited or damaged).
+    #[error("stored data is damaged: {0}")]
+    Corrupt(String),
+    /// The operating system's random number generator failed.
+    #[error("random number generator failed: {0}")]
+    Random(String),
+    /// Any other SQLite error.
+    #[error("sqlite error: {0}")]
+    Sqlite(#[source] rusqlite::Error),
+}
+
+/// The store's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Sqlite(e)
+    }
+}
+
+/// True when `e` is SQLite's "database is busy/locked".
+pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// True when `e` is SQLite's "file is not a database".
+pub(crate) fn is_not_a_database(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase)
+}

@@ -1,0 +1,216 @@
+//! Storing messages: one transaction per message (or per batch), idempotent per server ref.
+
+use bytes::Bytes;
+use rusqlite::{OptionalExtension as _, Transaction, params};
+use sha2::{Digest as _, Sha256};
+
+use crate::codec;
+use crate::error::Result;
+use crate::store::{Store, now};
+use crate::sync;
+use crate::types::{Inserted, MessageId, NewMessage, PendingAction, ServerRef};
+
+impl Store {
+    /// Stores one message, and in the same transaction records its pending server action (if
+    /// any) and advances the sync state (IMAP highest UID, POP3 UIDL seen).
+    ///
+    /// Idempotent: if a message with the same account, folder and server ref is already
+    /// stored, nothing is written except the pending action when that message has no identical
+    /// one pending, and the existing id is returned with `created: false`.
+    ///
+    /// When this returns `Ok`, the message is durably on disk: only then may the caller delete
+    /// or move it on the server.
+    ///
+    /// IMAP's highest UID is advanced to this message's UID when the folder's recorded
+    /// UIDVALIDITY matches (or none is recorded yet); store a folder's messages in ascending UID
+    /// order so that "every UID up to the highest is stored" holds after a crash.
+    pub fn insert_message(&mut self, message: &NewMessage<'_>) -> Result<Inserted> {
+        // Hash before taking the write lock, so other writers wait less.
+        let hash = Sha256::digest(&message.email.raw);
+        self.write(|tx| insert_in(tx, message, &hash))
+    }
+
+    /// Stores many messages in one transaction: all of them or none. Returns one outcome per
+    /// message, in order. Faster than one transaction each for many small messages.
+    pub fn insert_messages(&mut self, messages: &[NewMessage<'_>]) -> Result<Vec<Inserted>> {
+        let hashes: Vec<_> = messages
+            .iter()
+            .map(|m| Sha256::digest(&m.email.raw))
+            .collect();
+        self.write(|tx| {
+            messages
+                .iter()
+                .zip(&hashes)
+                .map(|(m, hash)| insert_in(tx, m, hash))
+                .collect()
+        })
+    }
+}
+
+/// The id of the message stored under this server ref, if any.
+pub(crate) fn find_by_ref(
+    conn: &rusqlite::Connection,
+    account: &str,
+    folder: &str,
+    server_ref: &ServerRef,
+) -> Result<Option<MessageId>> {
+    let id = match server_ref {
+        ServerRef::Imap { uidvalidity, uid } => conn
+            .prepare_cached(
+                "SELECT id FROM messages
+                 WHERE account = ?1 AND folder = ?2 AND uidvalidity = ?3 AND uid = ?4",
+            )?
+            .query_row(params![account, folder, uidvalidity, uid], |row| row.get(0))
+            .optional()?,
+        ServerRef::Pop3 { uidl } => conn
+            .prepare_cached(
+                "SELECT id FROM messages WHERE account = ?1 AND folder = ?2 AND uidl = ?3",
+            )?
+            .query_row(params![account, folder, uidl], |row| row.get(0))
+            .optional()?,
+    };
+    Ok(id.map(MessageId))
+}
+
+fn insert_in(tx: &Transaction<'_>, m: &NewMessage<'_>, hash: &[u8]) -> Result<Inserted> {
+    let now = now();
+    if let Some(id) = find_by_ref(tx, m.account, m.folder, m.server_ref)? {
+        if let Some(action) = m.action {
+            if !has_pending(tx, id, action)? {
+                record_action(tx, id, action, now)?;
+            }
+        }
+        sync::note_stored(tx, m.account, m.folder, m.server_ref, now)?;
+        tracing::debug!(%id, account = m.account, folder = m.folder, "message already stored");
+        return Ok(Inserted { id, created: false });
+    }
+
+    let email = m.email;
+    let (uidvalidity, uid, uidl) = codec::ref_columns(m.server_ref);
+    tx.prepare_cached(
+        "INSERT INTO messages (account, folder, uidvalidity, uid, uidl, message_id, subject,
+             from_addrs, sender, reply_to, to_addrs, cc_addrs, bcc_addrs, date, in_reply_to, refs,
+             sort_date, stored_at, size, sha256)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+             ?19, ?20)",
+    )?
+    .execute(params![
+        m.account,
+        m.folder,
+        uidvalidity,
+        uid,
+        uidl,
+        email.message_id,
+        email.subject,
+        codec::encode_addresses(&email.from),
+        codec::encode_address(email.sender.as_ref()),
+        codec::encode_addresses(&email.reply_to),
+        codec::encode_addresses(&email.to),
+        codec::encode_addresses(&email.cc),
+        codec::encode_addresses(&email.bcc),
+        email.date,
+        codec::encode_strings(&email.in_reply_to),
+        codec::encode_strings(&email.references),
+        email.date.unwrap_or(now),
+        now,
+        email.raw.len() as i64,
+        hash,
+    ])?;
+    let id = MessageId(tx.last_insert_rowid());
+
+    tx.prepare_cached(
+        "INSERT INTO message_bodies (message_id, headers, warnings, text, html, sanitized_html, raw)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        id.0,
+        codec::encode_headers(&email.headers),
+        codec::encode_warnings(&email.warnings),
+        email.text,
+        email.html,
+        m.sanitized_html,
+        email.raw.as_ref(),
+    ])?;
+
+    insert_attachments(tx, id, &email.attachments)?;
+    if let Some(action) = m.action {
+        record_action(tx, id, action, now)?;
+    }
+    sync::note_stored(tx, m.account, m.folder, m.server_ref, now)?;
+    tracing::debug!(%id, account = m.account, folder = m.folder, size = email.raw.len(), "message stored");
+    Ok(Inserted { id, created: true })
+}
+
+/// Writes the attachments, storing each distinct content once per message.
+fn insert_attachments(
+    tx: &Transaction<'_>,
+    id: MessageId,
+    attachments: &[inbound_message::Attachment],
+) -> Result<()> {
+    let mut contents: Vec<(i64, &Bytes)> = Vec::new();
+    let mut insert_content =
+        tx.prepare_cached("INSERT INTO attachment_contents (message_id, content) VALUES (?1, ?2)")?;
+    let mut insert_attachment = tx.prepare_cached(
+        "INSERT INTO attachments (message_id, position, filename, content_type, content_id,
+             inline, size, content)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    for (position, a) in attachments.iter().enumerate() {
+        let existing = contents
+            .iter()
+            .find(|(_, c)| c.len() == a.content.len() && **c == a.content)
+            .map(|(content_id, _)| *content_id);
+        let content_id = match existing {
+            Some(content_id) => content_id,
+            None => {
+                insert_content.execute(params![id.0, a.content.as_ref()])?;
+                let content_id = tx.last_insert_rowid();
+                contents.push((content_id, &a.content));
+                content_id
+            }
+        };
+        insert_attachment.execute(params![
+            id.0,
+            position as i64,
+            a.filename,
+            a.content_type,
+            a.content_id,
+            a.inline,
+            a.content.len() as i64,
+            content_id,
+        ])?;
+    }
+    Ok(())
+}
+
+fn action_columns(action: &PendingAction) -> (&'static str, Option<&str>) {
+    match action {
+        PendingAction::Delete => ("delete", None),
+        PendingAction::MoveTo(folder) => ("move", Some(folder.as_str())),
+    }
+}
+
+fn has_pending(tx: &Transaction<'_>, id: MessageId, action: &PendingAction) -> Result<bool> {
+    let (kind, target) = action_columns(action);
+    Ok(tx
+        .prepare_cached(
+            "SELECT 1 FROM pending_actions
+             WHERE message_id = ?1 AND action = ?2 AND target IS ?3 AND state = 'pending'",
+        )?
+        .exists(params![id.0, kind, target])?)
+}
+
+fn record_action(
+    tx: &Transaction<'_>,
+    id: MessageId,
+    action: &PendingAction,
+    now: i64,
+) -> Result<()> {
+    let (kind, target) = action_columns(action);
+    tx.prepare_cached(
+        "INSERT INTO pending_actions (message_id, action, target, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?4)",
+    )?
+    .execute(params![id.0, kind, target, now])?;
+    Ok(())
+}

@@ -1,0 +1,329 @@
+//! Reading messages back: listings, whole messages, raw `.eml` export.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use inbound_message::{Attachment, Email};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension as _, Row, params, params_from_iter};
+use sha2::{Digest as _, Sha256};
+
+use crate::codec;
+use crate::error::Result;
+use crate::messages::find_by_ref;
+use crate::store::Store;
+use crate::types::{
+    AttachmentInfo, MessageFilter, MessageId, MessageSummary, ServerRef, StoredMessage,
+};
+
+/// The `messages` columns every read takes, in [`MessageRow::from_row`] order.
+const COLUMNS: &str = "id, account, folder, uidvalidity, uid, uidl, message_id, subject, \
+     from_addrs, sender, reply_to, to_addrs, cc_addrs, bcc_addrs, date, in_reply_to, refs, \
+     stored_at, size";
+
+/// One `messages` row, columns still encoded.
+struct MessageRow {
+    id: i64,
+    account: String,
+    folder: String,
+    uidvalidity: Option<i64>,
+    uid: Option<i64>,
+    uidl: Option<String>,
+    message_id: Option<String>,
+    subject: Option<String>,
+    from: String,
+    sender: Option<String>,
+    reply_to: String,
+    to: String,
+    cc: String,
+    bcc: String,
+    date: Option<i64>,
+    in_reply_to: String,
+    refs: String,
+    stored_at: i64,
+    size: i64,
+}
+
+impl MessageRow {
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get(0)?,
+            account: row.get(1)?,
+            folder: row.get(2)?,
+            uidvalidity: row.get(3)?,
+            uid: row.get(4)?,
+            uidl: row.get(5)?,
+            message_id: row.get(6)?,
+            subject: row.get(7)?,
+            from: row.get(8)?,
+            sender: row.get(9)?,
+            reply_to: row.get(10)?,
+            to: row.get(11)?,
+            cc: row.get(12)?,
+            bcc: row.get(13)?,
+            date: row.get(14)?,
+            in_reply_to: row.get(15)?,
+            refs: row.get(16)?,
+            stored_at: row.get(17)?,
+            size: row.get(18)?,
+        })
+    }
+}
+
+/// The WHERE clause and its parameters for a filter.
+fn where_clause(filter: &MessageFilter) -> (String, Vec<Value>) {
+    let mut conditions = Vec::new();
+    let mut values = Vec::new();
+    if let Some(account) = &filter.account {
+        values.push(Value::Text(account.clone()));
+        conditions.push(format!("account = ?{}", values.len()));
+    }
+    if let Some(folder) = &filter.folder {
+        values.push(Value::Text(folder.clone()));
+        conditions.push(format!("folder = ?{}", values.len()));
+    }
+    if let Some(since) = filter.since {
+        values.push(Value::Integer(since));
+        conditions.push(format!("sort_date >= ?{}", values.len()));
+    }
+    if let Some(until) = filter.until {
+        values.push(Value::Integer(until));
+        conditions.push(format!("sort_date < ?{}", values.len()));
+    }
+    let clause = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    };
+    (clause, values)
+}
+
+impl Store {
+    /// Lists messages matching `filter`, newest first (by Date, or the time stored when the
+    /// message has no Date), with their attachments described but not loaded.
+    pub fn list_messages(&self, filter: &MessageFilter) -> Result<Vec<MessageSummary>> {
+        self.read(|conn| {
+            let (clause, mut values) = where_clause(filter);
+            let order = if filter.oldest_first { "ASC" } else { "DESC" };
+            values.push(Value::Integer(filter.limit.map_or(-1, i64::from)));
+            values.push(Value::Integer(i64::from(filter.offset)));
+            let sql = format!(
+                "SELECT {COLUMNS} FROM messages{clause}
+                 ORDER BY sort_date {order}, id {order} LIMIT ?{} OFFSET ?{}",
+                values.len() - 1,
+                values.len()
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt
+                .query_map(params_from_iter(values), MessageRow::from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.into_iter().map(|row| summary(conn, row)).collect()
+        })
+    }
+
+    /// How many messages match `filter` (its limit and offset are ignored).
+    pub fn count_messages(&self, filter: &MessageFilter) -> Result<u64> {
+        self.read(|conn| {
+            let (clause, values) = where_clause(filter);
+            let sql = format!("SELECT count(*) FROM messages{clause}");
+            let count: i64 = conn
+                .prepare_cached(&sql)?
+                .query_row(params_from_iter(values), |row| row.get(0))?;
+            Ok(count.max(0) as u64)
+        })
+    }
+
+    /// One message with everything stored about it, or `None` if there is no such id.
+    pub fn get_message(&self, id: MessageId) -> Result<Option<StoredMessage>> {
+        self.read(|conn| {
+            let row = conn
+                .prepare_cached(&format!("SELECT {COLUMNS} FROM messages WHERE id = ?1"))?
+                .query_row([id.0], MessageRow::from_row)
+                .optional()?;
+            let Some(row) = row else { return Ok(None) };
+            let (headers, warnings, text, html, sanitized_html, raw): (
+                String,
+                String,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                Vec<u8>,
+            ) = conn
+                .prepare_cached(
+                    "SELECT headers, warnings, text, html, sanitized_html, raw
+                     FROM message_bodies WHERE message_id = ?1",
+                )?
+                .query_row([id.0], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                })?;
+            let email = Email {
+                message_id: row.message_id,
+                subject: row.subject,
+                from: codec::decode_addresses(&row.from)?,
+                sender: codec::decode_address(row.sender.as_deref())?,
+                reply_to: codec::decode_addresses(&row.reply_to)?,
+                to: codec::decode_addresses(&row.to)?,
+                cc: codec::decode_addresses(&row.cc)?,
+                bcc: codec::decode_addresses(&row.bcc)?,
+                date: row.date,
+                in_reply_to: codec::decode_strings(&row.in_reply_to)?,
+                references: codec::decode_strings(&row.refs)?,
+                headers: codec::decode_headers(&headers)?,
+                text,
+                html,
+                attachments: load_attachments(conn, id)?,
+                warnings: codec::decode_warnings(&warnings)?,
+                raw: Bytes::from(raw),
+            };
+            Ok(Some(StoredMessage {
+                id,
+                server_ref: codec::ref_from_columns(row.uidvalidity, row.uid, row.uidl)?,
+                account: row.account,
+                folder: row.folder,
+                email,
+                sanitized_html,
+                stored_at: row.stored_at,
+            }))
+        })
+    }
+
+    /// The raw message exactly as received, ready to write as a `.eml` file; `None` if there
+    /// is no such id.
+    pub fn export_eml(&self, id: MessageId) -> Result<Option<Bytes>> {
+        self.read(|conn| {
+            let raw: Option<Vec<u8>> = conn
+                .prepare_cached("SELECT raw FROM message_bodies WHERE message_id = ?1")?
+                .query_row([id.0], |row| row.get(0))
+                .optional()?;
+            Ok(raw.map(Bytes::from))
+        })
+    }
+
+    /// True when a message with this server ref is stored for the account and folder.
+    pub fn is_stored(&self, account: &str, folder: &str, server_ref: &ServerRef) -> Result<bool> {
+        self.read(|conn| Ok(find_by_ref(conn, account, folder, server_ref)?.is_some()))
+    }
+
+    /// The id of the message stored under this server ref, if any.
+    pub fn find_by_server_ref(
+        &self,
+        account: &str,
+        folder: &str,
+        server_ref: &ServerRef,
+    ) -> Result<Option<MessageId>> {
+        self.read(|conn| find_by_ref(conn, account, folder, server_ref))
+    }
+
+    /// A message of `account` (any folder) whose raw bytes are exactly `raw`, found by SHA-256.
+    /// Use it to avoid storing a message twice when its server ref changed (a new UIDVALIDITY,
+    /// a message moved by another client).
+    pub fn find_duplicate(&self, account: &str, raw: &[u8]) -> Result<Option<MessageId>> {
+        let hash = Sha256::digest(raw);
+        self.read(|conn| {
+            let id = conn
+                .prepare_cached(
+                    "SELECT id FROM messages WHERE account = ?1 AND sha256 = ?2 AND size = ?3
+                     ORDER BY id LIMIT 1",
+                )?
+                .query_row(params![account, hash.as_slice(), raw.len() as i64], |row| {
+                    row.get(0)
+                })
+                .optional()?;
+            Ok(id.map(MessageId))
+        })
+    }
+
+    /// The messages of `account` with this Message-ID (without angle brackets), oldest first.
+    pub fn find_by_message_id(&self, account: &str, message_id: &str) -> Result<Vec<MessageId>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id FROM messages WHERE account = ?1 AND message_id = ?2 ORDER BY id",
+            )?;
+            let ids = stmt
+                .query_map(params![account, message_id], |row| {
+                    row.get(0).map(MessageId)
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(ids)
+        })
+    }
+}
+
+fn summary(conn: &Connection, row: MessageRow) -> Result<MessageSummary> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT filename, content_type, size, inline FROM attachments
+         WHERE message_id = ?1 ORDER BY position",
+    )?;
+    let attachments = stmt
+        .query_map([row.id], |r| {
+            Ok(AttachmentInfo {
+                filename: r.get(0)?,
+                content_type: r.get(1)?,
+                size: r.get::<_, i64>(2)?.max(0) as u64,
+                inline: r.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(MessageSummary {
+        id: MessageId(row.id),
+        server_ref: codec::ref_from_columns(row.uidvalidity, row.uid, row.uidl)?,
+        account: row.account,
+        folder: row.folder,
+        message_id: row.message_id,
+        subject: row.subject,
+        from: codec::decode_addresses(&row.from)?,
+        date: row.date,
+        stored_at: row.stored_at,
+        size: row.size.max(0) as u64,
+        attachments,
+    })
+}
+
+/// A message's attachments with their content; shared content is read once.
+fn load_attachments(conn: &Connection, id: MessageId) -> Result<Vec<Attachment>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT filename, content_type, content_id, inline, content FROM attachments
+         WHERE message_id = ?1 ORDER BY position",
+    )?;
+    let parts = stmt
+        .query_map([id.0], |row| {
+            Ok((
+                row.get::<_, Option<String>>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, Option<String>>(2)?,
+                row.get::<_, bool>(3)?,
+                row.get::<_, i64>(4)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut content_stmt =
+        conn.prepare_cached("SELECT content FROM attachment_contents WHERE id = ?1")?;
+    let mut loaded: HashMap<i64, Bytes> = HashMap::new();
+    let mut out = Vec::with_capacity(parts.len());
+    for (filename, content_type, content_id, inline, blob) in parts {
+        let content = match loaded.get(&blob) {
+            Some(content) => content.clone(),
+            None => {
+                let content =
+                    Bytes::from(content_stmt.query_row([blob], |row| row.get::<_, Vec<u8>>(0))?);
+                loaded.insert(blob, content.clone());
+                content
+            }
+        };
+        out.push(Attachment {
+            filename,
+            content_type,
+            content_id,
+            inline,
+            content,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,229 @@
+//! Plain values the store takes and returns.
+
+use inbound_message::Email;
+
+/// The store's id of one message (a SQLite rowid; stable for the life of the store).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MessageId(pub i64);
+
+impl std::fmt::Display for MessageId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Where a message lives on the server: its identity within an account and folder.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ServerRef {
+    /// An IMAP message: the folder's UIDVALIDITY and the message's UID (RFC 9051 §2.3.1.1).
+    Imap {
+        /// The folder's UIDVALIDITY when the message was fetched.
+        uidvalidity: u32,
+        /// The message's UID.
+        uid: u32,
+    },
+    /// A POP3 message: its UIDL (RFC 1939 §7), 1 to 70 printable characters.
+    Pop3 {
+        /// The unique-id listing value.
+        uidl: String,
+    },
+}
+
+/// What to do on the server once a message is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PendingAction {
+    /// Delete the message (IMAP `\Deleted` + expunge, POP3 `DELE`).
+    Delete,
+    /// Move the message to this folder (IMAP only).
+    MoveTo(String),
+}
+
+/// A server action recorded with a stored message and not yet confirmed done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    /// The action's id, for [`Store::complete_action`](crate::Store::complete_action).
+    pub id: i64,
+    /// The stored message it belongs to.
+    pub message: MessageId,
+    /// The account name.
+    pub account: String,
+    /// The folder the message is in on the server.
+    pub folder: String,
+    /// The message's identity on the server.
+    pub server_ref: ServerRef,
+    /// What to do.
+    pub action: PendingAction,
+    /// How many attempts failed so far.
+    pub attempts: u32,
+    /// The error of the last failed attempt.
+    pub last_error: Option<String>,
+    /// When the action was recorded (seconds since the Unix epoch).
+    pub created_at: i64,
+}
+
+/// One message to store: see [`Store::insert_message`](crate::Store::insert_message).
+#[derive(Debug, Clone, Copy)]
+pub struct NewMessage<'a> {
+    /// The account name.
+    pub account: &'a str,
+    /// The folder on the server (`INBOX` for POP3).
+    pub folder: &'a str,
+    /// The message's identity on the server; stored messages are unique per
+    /// account, folder and server ref.
+    pub server_ref: &'a ServerRef,
+    /// The parsed message, raw bytes included.
+    pub email: &'a Email,
+    /// The sanitized HTML body, if the caller sanitized one.
+    pub sanitized_html: Option<&'a str>,
+    /// The server action to record in the same transaction, if any.
+    pub action: Option<&'a PendingAction>,
+}
+
+impl<'a> NewMessage<'a> {
+    /// A message with no sanitized HTML and no pending action.
+    pub fn new(
+        account: &'a str,
+        folder: &'a str,
+        server_ref: &'a ServerRef,
+        email: &'a Email,
+    ) -> Self {
+        Self {
+            account,
+            folder,
+            server_ref,
+            email,
+            sanitized_html: None,
+            action: None,
+        }
+    }
+
+    /// Sets the sanitized HTML body.
+    pub fn with_sanitized_html(mut self, html: Option<&'a str>) -> Self {
+        self.sanitized_html = html;
+        self
+    }
+
+    /// Records `action` as pending in the same transaction as the message.
+    pub fn with_action(mut self, action: Option<&'a PendingAction>) -> Self {
+        self.action = action;
+        self
+    }
+}
+
+/// The result of storing one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inserted {
+    /// The message's id (the existing one when it was already stored).
+    pub id: MessageId,
+    /// True when this call stored the message; false when it was already there.
+    pub created: bool,
+}
+
+/// Which messages [`Store::list_messages`](crate::Store::list_messages) returns.
+///
+/// Dates compare against the message's Date header, or the time it was stored when it has none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageFilter {
+    /// Only this account.
+    pub account: Option<String>,
+    /// Only this folder.
+    pub folder: Option<String>,
+    /// Only messages dated at or after this time (seconds since the Unix epoch).
+    pub since: Option<i64>,
+    /// Only messages dated before this time (seconds since the Unix epoch).
+    pub until: Option<i64>,
+    /// At most this many messages.
+    pub limit: Option<u32>,
+    /// Skip this many messages first (paging).
+    pub offset: u32,
+    /// Oldest first instead of newest first.
+    pub oldest_first: bool,
+}
+
+impl MessageFilter {
+    /// Every message of `account`.
+    pub fn account(account: impl Into<String>) -> Self {
+        Self {
+            account: Some(account.into()),
+            ..Self::default()
+        }
+    }
+
+    /// Restricts to `folder`.
+    pub fn folder(mut self, folder: impl Into<String>) -> Self {
+        self.folder = Some(folder.into());
+        self
+    }
+
+    /// Restricts to messages dated in `since..until` (either end open when `None`).
+    pub fn dated(mut self, since: Option<i64>, until: Option<i64>) -> Self {
+        self.since = since;
+        self.until = until;
+        self
+    }
+
+    /// Returns at most `limit` messages.
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+}
+
+/// An attachment's description without its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentInfo {
+    /// The file name, if any.
+    pub filename: Option<String>,
+    /// The media type.
+    pub content_type: String,
+    /// The decoded size in bytes.
+    pub size: u64,
+    /// True for inline parts.
+    pub inline: bool,
+}
+
+/// One line of a message listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageSummary {
+    /// The store's id.
+    pub id: MessageId,
+    /// The account name.
+    pub account: String,
+    /// The folder.
+    pub folder: String,
+    /// The identity on the server.
+    pub server_ref: ServerRef,
+    /// The Message-ID, if any.
+    pub message_id: Option<String>,
+    /// The subject, if any.
+    pub subject: Option<String>,
+    /// The From addresses.
+    pub from: Vec<inbound_message::Address>,
+    /// The Date header (seconds since the Unix epoch), if any.
+    pub date: Option<i64>,
+    /// When the message was stored (seconds since the Unix epoch).
+    pub stored_at: i64,
+    /// The raw message size in bytes.
+    pub size: u64,
+    /// The attachments, in message order.
+    pub attachments: Vec<AttachmentInfo>,
+}
+
+/// A stored message with everything kept about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// The store's id.
+    pub id: MessageId,
+    /// The account name.
+    pub account: String,
+    /// The folder.
+    pub folder: String,
+    /// The identity on the server.
+    pub server_ref: ServerRef,
+    /// The message as parsed, with its attachments and raw bytes.
+    pub email: Email,
+    /// The sanitized HTML body, if one was stored.
+    pub sanitized_html: Option<String>,
+    /// When the message was stored (seconds since the Unix epoch).
+    pub stored_at: i64,
+}
