@@ -1,0 +1,447 @@
+//! Fault injection and server-quirk settings for the fake servers: what to break, when, and
+//! for which sessions. Data only, plus [`FaultyStream`], a wrapper that writes in small
+//! chunks, delays writes, or cuts the connection after N bytes.
+//!
+//! Tests set a default for every session and queue [`FaultPlan`]s for the next sessions, at
+//! run time, through a shared [`FaultControl`]:
+//!
+//! ```
+//! use inbound_test_server::faults::{DropPoint, FaultControl, FaultPlan, Faults};
+//!
+//! let control = FaultControl::new();
+//! control.push_plan(FaultPlan::new(Faults { drop_at: Some(DropPoint::AfterGreeting), ..Faults::default() }, 1));
+//! assert_eq!(control.next_session().drop_at, Some(DropPoint::AfterGreeting)); // first session
+//! assert_eq!(control.next_session().drop_at, None); // later sessions get the default
+//! ```
+
+use std::collections::VecDeque;
+use std::future::Future as _;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Sleep;
+
+/// Where a session drops its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropPoint {
+    /// Right after the greeting.
+    AfterGreeting,
+    /// After writing this many bytes in total.
+    AfterBytes(usize),
+    /// In the middle of a FETCH literal (half of it written).
+    MidFetchLiteral,
+    /// After a FETCH completed, before the next STORE is answered.
+    BetweenFetchAndStore,
+    /// While the client idles (after `+ idling`).
+    DuringIdle,
+    /// After a MOVE or EXPUNGE (or POP3 QUIT) took effect, before its OK is written.
+    BeforeMoveOrExpungeOk,
+}
+
+/// A refusal to answer instead of the real result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// `NO` (IMAP) / `-ERR` (POP3).
+    No,
+    /// `BAD` (IMAP; POP3 has only `-ERR`).
+    Bad,
+}
+
+/// Answer a command with a refusal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandFault {
+    /// The command name, matched case-insensitively (`FETCH`, `UID FETCH`, `RETR`, ...).
+    pub command: String,
+    /// NO or BAD.
+    pub refusal: Refusal,
+    /// The text after the status; a default when `None`.
+    pub text: Option<String>,
+    /// How many times to refuse; `None` for always.
+    pub times: Option<u32>,
+}
+
+impl CommandFault {
+    /// Whether this fault applies to `command` (case-insensitive).
+    pub fn matches(&self, command: &str) -> bool {
+        self.command.eq_ignore_ascii_case(command)
+    }
+}
+
+/// Imitations of real servers' deviations from the RFCs (see shared REFERENCES.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Quirks {
+    /// Exchange: a trailing space in untagged STATUS and FLAGS responses.
+    pub exchange_trailing_space: bool,
+    /// Dovecot (some versions): body-fld-lines of `-1` in BODYSTRUCTURE.
+    pub negative_body_lines: bool,
+    /// Mail.ru: `("boundary" NIL)` in body parameters.
+    pub nil_boundary_param: bool,
+    /// Gmail: `* OK [HIGHESTMODSEQ n]` with no text after the code.
+    pub gmail_modseq_no_text: bool,
+    /// Keywords sent in lower case.
+    pub lowercase_keywords: bool,
+    /// iCloud: a space before `)` in flag lists.
+    pub icloud_space_before_paren: bool,
+}
+
+/// Everything that can go wrong in one session. The default is a well-behaved server.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// Drop the connection at this point.
+    pub drop_at: Option<DropPoint>,
+    /// Send `* BYE <text>` (IMAP) just before dropping at `drop_at`.
+    pub bye_before_drop: Option<String>,
+    /// Wait this long before each answer.
+    pub delay: Option<Duration>,
+    /// Commands answered NO or BAD.
+    pub command_faults: Vec<CommandFault>,
+    /// Write the answers one byte per write.
+    pub one_byte_writes: bool,
+    /// Refuse command lines longer than this (like Exchange; Dovecot says `BAD ... Too long`).
+    pub max_command_len: Option<usize>,
+    /// Bytes sent in the same write right after the STARTTLS/STLS OK, in plain text (the
+    /// STARTTLS command-injection attack in reverse; a client must discard them).
+    pub starttls_injection: Option<Vec<u8>>,
+    /// Greet with `* PREAUTH` instead of `* OK`.
+    pub preauth: bool,
+    /// Server quirks to imitate.
+    pub quirks: Quirks,
+}
+
+impl Faults {
+    /// The refusal for `command`, if one applies; counts it down.
+    pub fn take_command_fault(&mut self, command: &str) -> Option<(Refusal, Option<String>)> {
+        let index = self
+            .command_faults
+            .iter()
+            .position(|f| f.matches(command) && f.times != Some(0))?;
+        let fault = &mut self.command_faults[index];
+        if let Some(times) = fault.times.as_mut() {
+            *times -= 1;
+        }
+        Some((fault.refusal, fault.text.clone()))
+    }
+
+    /// A [`FaultyStream`] over `stream` applying this session's write faults
+    /// (`one_byte_writes`, `delay`, `AfterBytes`).
+    pub fn wrap<S>(&self, stream: S) -> FaultyStream<S> {
+        let cut = match self.drop_at {
+            Some(DropPoint::AfterBytes(n)) => Some(n as u64),
+            _ => None,
+        };
+        FaultyStream::new(stream)
+            .chunk_size(self.one_byte_writes.then_some(1))
+            .delay(self.delay)
+            .cut_after(cut)
+    }
+}
+
+/// Faults for the next `sessions` sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultPlan {
+    /// The faults.
+    pub faults: Faults,
+    /// How many sessions still get them.
+    pub sessions: u32,
+}
+
+impl FaultPlan {
+    /// `faults` for the next `sessions` sessions.
+    pub fn new(faults: Faults, sessions: u32) -> Self {
+        Self { faults, sessions }
+    }
+}
+
+#[derive(Debug, Default)]
+struct ControlState {
+    default: Faults,
+    plans: VecDeque<FaultPlan>,
+    sessions: u64,
+}
+
+/// The fault settings of a server, changeable by tests while it runs. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct FaultControl {
+    state: Arc<Mutex<ControlState>>,
+}
+
+impl FaultControl {
+    /// No faults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, ControlState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets the faults of every session that no plan covers.
+    pub fn set_default(&self, faults: Faults) {
+        self.lock().default = faults;
+    }
+
+    /// The faults of sessions no plan covers.
+    pub fn default_faults(&self) -> Faults {
+        self.lock().default.clone()
+    }
+
+    /// Queues a plan: the next `plan.sessions` sessions get its faults (after earlier plans).
+    pub fn push_plan(&self, plan: FaultPlan) {
+        if plan.sessions > 0 {
+            self.lock().plans.push_back(plan);
+        }
+    }
+
+    /// Forgets the default and every queued plan.
+    pub fn clear(&self) {
+        let mut state = self.lock();
+        state.default = Faults::default();
+        state.plans.clear();
+    }
+
+    /// Called by a server for each new session: the faults it must apply.
+    pub fn next_session(&self) -> Faults {
+        let mut state = self.lock();
+        state.sessions += 1;
+        let Some(plan) = state.plans.front_mut() else {
+            return state.default.clone();
+        };
+        plan.sessions -= 1;
+        let faults = plan.faults.clone();
+        if plan.sessions == 0 {
+            state.plans.pop_front();
+        }
+        faults
+    }
+
+    /// Sessions started so far.
+    pub fn sessions(&self) -> u64 {
+        self.lock().sessions
+    }
+}
+
+/// A stream whose writes are split into chunks, delayed, or cut after N bytes (reads pass
+/// through). After the cut every write fails with `ConnectionAborted`; the session should
+/// then drop the connection.
+#[derive(Debug)]
+pub struct FaultyStream<S> {
+    inner: S,
+    chunk: Option<usize>,
+    delay: Option<Duration>,
+    cut_after: Option<u64>,
+    written: u64,
+    sleep: Option<Pin<Box<Sleep>>>,
+    delayed: bool,
+}
+
+impl<S> FaultyStream<S> {
+    /// A pass-through wrapper; configure it with the builder methods.
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            chunk: None,
+            delay: None,
+            cut_after: None,
+            written: 0,
+            sleep: None,
+            delayed: false,
+        }
+    }
+
+    /// Write at most `n` bytes per write (`Some(1)`: one byte at a time).
+    #[must_use]
+    pub fn chunk_size(mut self, n: Option<usize>) -> Self {
+        self.chunk = n.map(|n| n.max(1));
+        self
+    }
+
+    /// Wait this long before each write.
+    #[must_use]
+    pub fn delay(mut self, delay: Option<Duration>) -> Self {
+        self.delay = delay;
+        self
+    }
+
+    /// Fail every write after `n` bytes in total.
+    #[must_use]
+    pub fn cut_after(mut self, n: Option<u64>) -> Self {
+        self.cut_after = n;
+        self
+    }
+
+    /// Bytes written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// The wrapped stream.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+
+    /// The wrapped stream, borrowed.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for FaultyStream<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let mut len = buf.len();
+        if let Some(limit) = this.cut_after {
+            let left = limit.saturating_sub(this.written);
+            if left == 0 {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::ConnectionAborted,
+                    "fault: connection cut",
+                )));
+            }
+            len = len.min(usize::try_from(left).unwrap_or(usize::MAX));
+        }
+        if let Some(chunk) = this.chunk {
+            len = len.min(chunk);
+        }
+        if let (Some(delay), false) = (this.delay, this.delayed) {
+            let sleep = this
+                .sleep
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(delay)));
+            ready!(sleep.as_mut().poll(cx));
+            this.sleep = None;
+            this.delayed = true;
+        }
+        let n = ready!(Pin::new(&mut this.inner).poll_write(cx, &buf[..len]))?;
+        this.written += n as u64;
+        this.delayed = false;
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for FaultyStream<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt as _;
+
+    /// Records the size of every write.
+    #[derive(Default)]
+    struct Recorder {
+        data: Vec<u8>,
+        writes: Vec<usize>,
+    }
+
+    impl AsyncWrite for Recorder {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.data.extend_from_slice(buf);
+            self.writes.push(buf.len());
+            Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn one_byte_writes() {
+        let mut s = FaultyStream::new(Recorder::default()).chunk_size(Some(1));
+        s.write_all(b"* OK\r\n").await.unwrap();
+        let inner = s.into_inner();
+        assert_eq!(inner.data, b"* OK\r\n");
+        assert_eq!(inner.writes, [1; 6]);
+    }
+
+    #[tokio::test]
+    async fn cut_after_n_bytes() {
+        let faults = Faults {
+            drop_at: Some(DropPoint::AfterBytes(4)),
+            ..Faults::default()
+        };
+        let mut s = faults.wrap(Recorder::default());
+        let err = s.write_all(b"* OK ready\r\n").await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionAborted);
+        assert_eq!(s.written(), 4);
+        assert_eq!(s.into_inner().data, b"* OK");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn delays_each_write() {
+        let mut s = FaultyStream::new(Recorder::default()).delay(Some(Duration::from_secs(2)));
+        let start = tokio::time::Instant::now();
+        s.write_all(b"a").await.unwrap();
+        s.write_all(b"b").await.unwrap();
+        assert_eq!(start.elapsed(), Duration::from_secs(4));
+    }
+
+    #[test]
+    fn plans_apply_to_the_next_sessions_then_default() {
+        let control = FaultControl::new();
+        control.set_default(Faults {
+            preauth: true,
+            ..Faults::default()
+        });
+        let slow = Faults {
+            delay: Some(Duration::from_millis(5)),
+            ..Faults::default()
+        };
+        control.push_plan(FaultPlan::new(slow.clone(), 2));
+        let shared = control.clone();
+        assert_eq!(shared.next_session(), slow);
+        assert_eq!(control.next_session(), slow);
+        assert!(control.next_session().preauth);
+        assert_eq!(control.sessions(), 3);
+        control.clear();
+        assert_eq!(control.next_session(), Faults::default());
+    }
+
+    #[test]
+    fn command_faults_count_down() {
+        let mut faults = Faults {
+            command_faults: vec![CommandFault {
+                command: "fetch".into(),
+                refusal: Refusal::No,
+                text: Some("try later".into()),
+                times: Some(1),
+            }],
+            ..Faults::default()
+        };
+        assert_eq!(
+            faults.take_command_fault("FETCH"),
+            Some((Refusal::No, Some("try later".into())))
+        );
+        assert_eq!(faults.take_command_fault("FETCH"), None);
+        assert_eq!(faults.take_command_fault("STORE"), None);
+    }
+}
