@@ -1,0 +1,69 @@
+//! The async runtime pieces the layers above need, so that only this crate (and the test
+//! server) depends on tokio: spawning a task, sleeping, and bounding a future by a timeout.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use std::time::Duration;
+//! use inbound_net::rt;
+//!
+//! let task = rt::spawn(async { 6 * 7 });
+//! assert_eq!(task.join().await, Some(42));
+//! assert!(rt::timeout(Duration::from_millis(5), rt::sleep(Duration::from_secs(60))).await.is_err());
+//! # }
+//! ```
+
+use std::future::Future;
+use std::time::Duration;
+
+/// A spawned task. Dropping the handle lets the task run on; [`Task::abort`] stops it.
+#[derive(Debug)]
+pub struct Task<T> {
+    handle: tokio::task::JoinHandle<T>,
+}
+
+impl<T> Task<T> {
+    /// Waits for the task to finish. `None` when it panicked or was aborted.
+    pub async fn join(self) -> Option<T> {
+        self.handle.await.ok()
+    }
+
+    /// Stops the task at its next await point.
+    pub fn abort(&self) {
+        self.handle.abort();
+    }
+
+    /// True once the task has finished (completed, panicked or aborted).
+    pub fn is_finished(&self) -> bool {
+        self.handle.is_finished()
+    }
+}
+
+/// Spawns `future` on the current tokio runtime.
+///
+/// Must be called from within a runtime (any async context driven by tokio).
+pub fn spawn<F>(future: F) -> Task<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Task {
+        handle: tokio::spawn(future),
+    }
+}
+
+/// Sleeps for `duration` (honours tokio's paused test clock).
+pub async fn sleep(duration: Duration) {
+    tokio::time::sleep(duration).await;
+}
+
+/// The error of [`timeout`]: the future did not finish in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("timed out after {0:?}")]
+pub struct Elapsed(pub Duration);
+
+/// Runs `future` for at most `duration`.
+pub async fn timeout<F: Future>(duration: Duration, future: F) -> Result<F::Output, Elapsed> {
+    tokio::time::timeout(duration, future)
+        .await
+        .map_err(|_| Elapsed(duration))
+}
