@@ -18,7 +18,10 @@ fuzz_target!(|data: &[u8]| {
                     let mut encoded = BytesMut::new();
                     line.encode(&mut encoded);
                     let mut again = CommandDecoder::new(CommandSettings::default());
-                    let decoded = again.decode(&mut encoded).expect("re-decodes").expect("whole");
+                    let decoded = again
+                        .decode(&mut encoded)
+                        .expect("re-decodes")
+                        .expect("whole");
                     assert_eq!(decoded, line);
                 }
             }

@@ -5,13 +5,14 @@
 
 use bytes::BytesMut;
 use inbound_pop3_codec::{
-    BodyEncoder, BodyMode, Expectation, Response, ResponseDecoder, ResponseEvent,
-    ResponseSettings,
+    BodyEncoder, BodyMode, Expectation, Response, ResponseDecoder, ResponseEvent, ResponseSettings,
 };
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&split, body)) = data.split_first() else { return };
+    let Some((&split, body)) = data.split_first() else {
+        return;
+    };
     let piece = 1 + split as usize % 31;
     let mut wire = BytesMut::from(&b"+OK message follows\r\n"[..]);
     let mut encoder = BodyEncoder::new();

@@ -22,7 +22,9 @@ const EXPECTATIONS: [Expectation; 11] = [
 ];
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&selector, rest)) = data.split_first() else { return };
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
     let mut settings = ResponseSettings::default();
     settings.max_line_len = 512;
     settings.max_body_size = 64 * 1024;
@@ -46,6 +48,10 @@ fuzz_target!(|data: &[u8]| {
                 return;
             }
         }
-        assert!(buf.len() <= 64 * 1024 + 512 + chunk + 8, "buffer grew to {}", buf.len());
+        assert!(
+            buf.len() <= 64 * 1024 + 512 + chunk + 8,
+            "buffer grew to {}",
+            buf.len()
+        );
     }
 });

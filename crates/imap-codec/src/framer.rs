@@ -164,6 +164,9 @@ enum State {
 /// Bytes kept while skipping a line, enough to hold `{18446744073709551615+}\r`.
 const TAIL: usize = 32;
 
+/// The most digits a literal length may have (`~{` + digits + `+}\r` fits in [`TAIL`]).
+const MAX_LITERAL_DIGITS: usize = 24;
+
 /// The streaming framer. Feed bytes in any chunks with [`Framer::feed`], then call
 /// [`Framer::next_event`] until it returns `None` (need more bytes).
 ///
@@ -421,7 +424,9 @@ fn tag_of(buf: &[u8]) -> Option<Tag> {
 
 /// If `line` (without its LF) ends with a literal header `{n}`, `{n+}` or `~{n}` (optionally
 /// followed by CR), returns the length (saturated at `u64::MAX`) and whether it is
-/// synchronizing.
+/// synchronizing. A run of more than [`MAX_LITERAL_DIGITS`] digits is not a literal header:
+/// the limit keeps the answer the same whether the line is seen whole or only its last
+/// [`TAIL`] bytes while a too-long line is skipped.
 pub(crate) fn literal_at_end(line: &[u8]) -> Option<(u64, bool)> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let line = line.strip_suffix(b"}")?;
@@ -430,7 +435,11 @@ pub(crate) fn literal_at_end(line: &[u8]) -> Option<(u64, bool)> {
         None => (line, true),
     };
     let digits = line.iter().rev().take_while(|b| b.is_ascii_digit()).count();
-    if digits == 0 || line.len() == digits || line[line.len() - digits - 1] != b'{' {
+    if digits == 0
+        || digits > MAX_LITERAL_DIGITS
+        || line.len() == digits
+        || line[line.len() - digits - 1] != b'{'
+    {
         return None;
     }
     let mut n: u64 = 0;
@@ -503,6 +512,39 @@ mod tests {
             literal_at_end(b"{18446744073709551615999}"),
             Some((u64::MAX, true))
         );
+        // Too many digits to be a length: not a literal header at all.
+        assert_eq!(
+            literal_at_end(&[&b"a {"[..], &[b'0'; 25], b"}\r"].concat()),
+            None
+        );
+    }
+
+    /// Fuzz regression: a too-long line ending in a literal header with dozens of leading
+    /// zeros framed differently whole and in small chunks.
+    #[test]
+    fn long_line_with_overlong_literal_digits_frames_the_same_in_chunks() {
+        let mut input = vec![b'x'; 300];
+        input.extend_from_slice(b" {");
+        input.extend_from_slice(&[b'0'; 80]);
+        input.extend_from_slice(b"}\n\nnext\n");
+        let mut config = FramerConfig::for_responses();
+        config.max_line_len = 256;
+        let run = |chunk: usize| {
+            let mut f = Framer::new(config);
+            let mut events = Vec::new();
+            for piece in input.chunks(chunk) {
+                f.feed(piece);
+                while let Some(e) = f.next_event() {
+                    events.push(e);
+                }
+            }
+            events
+        };
+        let whole = run(input.len());
+        assert_eq!(whole.len(), 3, "{whole:?}");
+        for chunk in [1, 7, 64, 255] {
+            assert_eq!(run(chunk), whole, "chunk size {chunk}");
+        }
     }
 
     #[test]
