@@ -46,13 +46,16 @@
 //! - [`transcript`]: `C:`/`S:` logging with credentials redacted, and in-memory capture.
 //! - [`sample`]: a deterministic sample mailbox and generated messages.
 //! - [`dovecot`]: start a throwaway Dovecot for tests against a real server.
-//!
-//! The IMAP and POP3 protocol sessions (and the binary) come with the codecs.
+//! - [`server`]: all of it running: [`server::TestServer`] with its POP3 and POP3S
+//!   listeners (the sessions are in `pop3`), the token endpoint and the PKI. The
+//!   `inbound-test-server` binary runs one from the command line.
 
 pub mod dovecot;
 pub mod faults;
 pub mod mailstore;
 pub mod oauth;
+mod pop3;
 pub mod sample;
+pub mod server;
 pub mod tls;
 pub mod transcript;

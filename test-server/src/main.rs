@@ -1,0 +1,168 @@
+//! `inbound-test-server`: runs Inbound's fake mail server on 127.0.0.1 until SIGINT or
+//! SIGTERM. Run `inbound-test-server --help` (or `cargo xtask test-server --help`) for the
+//! flags.
+
+use std::io::{self, IsTerminal as _, Write as _};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use inbound_test_server::server::{ServerConfig, TestServer, UserSpec};
+use tracing_subscriber::EnvFilter;
+
+const AFTER_HELP: &str = "\
+Default ports (non-privileged): IMAP 1143, IMAPS 1993, POP3 1110, POP3S 1995, OAuth 18080.
+Give 0 for any of them to pick a free port.
+
+Once listening, exactly one line goes to standard output:
+  READY imap=127.0.0.1:P imaps=127.0.0.1:P pop3=127.0.0.1:P pop3s=127.0.0.1:P oauth=http://127.0.0.1:P ca=PATH
+(a service that is not running shows as `none`). Clients trust the CA in PATH; tokens come
+from POST {oauth}/{tenant}/oauth2/v2.0/token (client credentials).
+
+Without --mail-dir every user's INBOX holds the sample mailbox. With it, mail is loaded
+from DIR/<user>/<folder>/*.eml and new files there are delivered as they appear; users
+found only in DIR get the password `demo`.";
+
+/// Inbound's fake IMAP/POP3 server, with STARTTLS/STLS, implicit TLS, XOAUTH2 and a fake
+/// OAuth 2.0 token endpoint, all on 127.0.0.1.
+#[derive(Parser)]
+#[command(name = "inbound-test-server", version, after_help = AFTER_HELP)]
+struct Args {
+    /// IMAP port (STARTTLS available).
+    #[arg(long, value_name = "PORT", default_value_t = 1143)]
+    imap_port: u16,
+    /// IMAPS port (implicit TLS).
+    #[arg(long, value_name = "PORT", default_value_t = 1993)]
+    imaps_port: u16,
+    /// POP3 port (STLS available).
+    #[arg(long, value_name = "PORT", default_value_t = 1110)]
+    pop3_port: u16,
+    /// POP3S port (implicit TLS).
+    #[arg(long, value_name = "PORT", default_value_t = 1995)]
+    pop3s_port: u16,
+    /// OAuth 2.0 token endpoint port (HTTP).
+    #[arg(long, value_name = "PORT", default_value_t = 18080)]
+    oauth_port: u16,
+    /// A user; repeatable. Default: demo:demo.
+    #[arg(long = "user", value_name = "NAME:PASSWORD", value_parser = parse_user)]
+    users: Vec<UserSpec>,
+    /// An OAuth client allowed to open every mailbox with its client-credentials tokens;
+    /// repeatable. Default: inbound-demo:demo-secret.
+    #[arg(long = "oauth-client", value_name = "ID:SECRET", value_parser = parse_user)]
+    oauth_clients: Vec<UserSpec>,
+    /// Seed mail from DIR/<user>/<folder>/*.eml and watch DIR for new files.
+    #[arg(long, value_name = "DIR")]
+    mail_dir: Option<PathBuf>,
+    /// Write ca.pem, cert.pem and key.pem here (default: a temporary directory removed at
+    /// exit).
+    #[arg(long, value_name = "DIR")]
+    cert_dir: Option<PathBuf>,
+    /// Refuse logins until the connection uses TLS.
+    #[arg(long)]
+    login_disabled_before_tls: bool,
+    /// Close sessions idle this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    auto_logout: u64,
+    /// Log session transcripts (credentials redacted) and server events to standard error.
+    #[arg(long)]
+    trace: bool,
+}
+
+/// Splits `NAME:PASSWORD` at the first colon.
+fn parse_user(value: &str) -> Result<UserSpec, String> {
+    match value.split_once(':') {
+        Some((name, password)) if !name.is_empty() => Ok(UserSpec {
+            name: name.to_owned(),
+            password: password.to_owned(),
+        }),
+        _ => Err("expected NAME:PASSWORD".to_owned()),
+    }
+}
+
+fn config(args: &Args) -> ServerConfig {
+    let mut config = ServerConfig::default()
+        .imap_ports(args.imap_port, args.imaps_port)
+        .pop3_ports(args.pop3_port, args.pop3s_port)
+        .oauth_port(args.oauth_port)
+        .login_disabled_before_tls(args.login_disabled_before_tls)
+        .auto_logout(Duration::from_secs(args.auto_logout.max(1)));
+    config.users.clone_from(&args.users);
+    if args.oauth_clients.is_empty() {
+        config = config.oauth_client("inbound-demo", "demo-secret");
+    }
+    for client in &args.oauth_clients {
+        config = config.oauth_client(&client.name, &client.password);
+    }
+    if let Some(dir) = &args.mail_dir {
+        config = config.mail_dir(dir);
+    }
+    if let Some(dir) = &args.cert_dir {
+        config = config.cert_dir(dir);
+    }
+    config
+}
+
+fn init_logging(trace: bool) {
+    let default = if trace {
+        "inbound_test_server=debug"
+    } else {
+        "warn"
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
+        .with_target(trace)
+        .init();
+}
+
+/// Waits for SIGINT or SIGTERM.
+#[cfg(unix)]
+fn signals() -> io::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+    })
+}
+
+/// Waits for Ctrl-C.
+#[cfg(not(unix))]
+fn signals() -> io::Result<impl Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+}
+
+async fn run(args: Args) -> io::Result<()> {
+    // Handlers first, so a signal right after READY is not fatal.
+    let stop = signals()?;
+    let server = TestServer::start(config(&args)).await?;
+    let mut stdout = io::stdout().lock();
+    writeln!(stdout, "{}", server.ready_line())?;
+    stdout.flush()?;
+    drop(stdout);
+    stop.await;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    init_logging(args.trace);
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("inbound-test-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
