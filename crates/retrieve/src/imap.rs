@@ -1,0 +1,380 @@
+//! The IMAP pipeline: finish leftover actions, select, find new UIDs, skip the too large,
+//! fetch in batches, store each batch, then act on the server.
+//!
+//! # Bookkeeping
+//! The store keeps, per account and folder, the UIDVALIDITY and the highest UID handled.
+//! Messages are handled in ascending UID order, so after a crash everything up to the
+//! recorded highest UID is stored (or deliberately passed over: too large, or older than a
+//! `latest N` selection), and the next run resumes above it.
+//!
+//! # UIDVALIDITY changes
+//! When the folder's UIDVALIDITY differs from the recorded one, stored UIDs no longer name
+//! the same messages. The run then resets the folder state (pending actions on the old UIDs
+//! are abandoned, never applied to whatever message now has that UID) and re-scans the whole
+//! folder. Every downloaded message is compared by content (SHA-256 of the raw bytes) with
+//! the messages stored from this folder under an older UIDVALIDITY: a match is not stored
+//! twice. The after-receive action is applied to it (it is stored), without a pending record:
+//! if the connection drops before that, the message stays on the server, which is safe.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::ControlFlow;
+
+use inbound_store::{ImapFolderState, MessageId, Pending, PendingAction, ServerRef};
+
+use crate::backend::{BackendError, ErrorKind, FetchedMessage, ImapSession, SIZE_CHUNK};
+use crate::config::FetchPolicy;
+use crate::events::BatchDone;
+use crate::run::{Buffer, Run, RunError};
+
+/// One full IMAP run on a logged-in session.
+pub(crate) async fn sync<S: ImapSession>(s: &mut S, run: &mut Run<'_>) -> Result<(), RunError> {
+    recover_pending(s, run).await?;
+
+    let account = run.account;
+    let folder = account.folder.as_str();
+    let status = s.select(folder).await?;
+    let uidvalidity = status.uidvalidity;
+    run.report.uidvalidity = Some(uidvalidity);
+
+    let state = run.with_store(|st| st.imap_state(&account.name, folder))?;
+    let highest = match state {
+        Some(state) if state.uidvalidity == uidvalidity => state.highest_uid,
+        Some(state) => {
+            tracing::warn!(
+                account = %account.name, folder, old = state.uidvalidity, new = uidvalidity,
+                "UIDVALIDITY changed: re-scanning the folder"
+            );
+            let abandoned =
+                run.with_store(|st| st.reset_imap_state(&account.name, folder, uidvalidity))?;
+            run.report.uidvalidity_changed = true;
+            if abandoned > 0 {
+                run.note_error(format!(
+                    "UIDVALIDITY of {folder} changed from {} to {uidvalidity}: {abandoned} pending \
+                     server action(s) abandoned (their UIDs no longer name those messages)",
+                    state.uidvalidity
+                ));
+            }
+            0
+        }
+        None => {
+            run.with_store(|st| {
+                st.set_imap_state(
+                    &account.name,
+                    folder,
+                    ImapFolderState {
+                        uidvalidity,
+                        highest_uid: 0,
+                    },
+                )
+            })?;
+            0
+        }
+    };
+
+    let mut uids = s.uid_search(highest.saturating_add(1)).await?;
+    uids.retain(|&u| u > highest);
+    uids.sort_unstable();
+    uids.dedup();
+    let selected: &[u32] = match account.fetch {
+        FetchPolicy::All => &uids,
+        FetchPolicy::Latest(n) => &uids[uids.len().saturating_sub(n as usize)..],
+        FetchPolicy::Oldest(n) => &uids[..uids.len().min(n as usize)],
+    };
+    let Some(&top) = selected.last() else {
+        return Ok(());
+    };
+
+    let wanted: HashSet<u32> = selected.iter().copied().collect();
+    let mut sizes: HashMap<u32, u64> = HashMap::with_capacity(selected.len());
+    for chunk in selected.chunks(SIZE_CHUNK) {
+        for ms in s.fetch_sizes(chunk).await? {
+            if wanted.contains(&ms.uid) {
+                sizes.insert(ms.uid, ms.size);
+            }
+        }
+    }
+    let mut to_fetch: Vec<u32> = Vec::with_capacity(sizes.len());
+    let mut too_large = Vec::new();
+    for &uid in selected {
+        match sizes.get(&uid) {
+            // Gone since the search.
+            None => {}
+            Some(&size) if run.too_large(size) => too_large.push((uid, size)),
+            Some(&size) => {
+                to_fetch.push(uid);
+                run.progress.bytes_total += size;
+            }
+        }
+    }
+    run.progress.messages_total += (to_fetch.len() + too_large.len()) as u64;
+    run.events.on_progress(&run.progress);
+    for (uid, size) in too_large {
+        run.skip(format!("uid:{uid}"), size);
+    }
+
+    let action = account.pending_action();
+    for batch in to_fetch.chunks(account.batch_size as usize) {
+        fetch_batch(s, run, uidvalidity, batch, action.as_ref()).await?;
+    }
+    // Pass over what was skipped or vanished at the end of the selection, and (for `latest`)
+    // everything older than it.
+    advance_highest(run, uidvalidity, top)?;
+    Ok(())
+}
+
+/// Fetches one batch, stores it, then applies the after-receive action.
+async fn fetch_batch<S: ImapSession>(
+    s: &mut S,
+    run: &mut Run<'_>,
+    uidvalidity: u32,
+    uids: &[u32],
+    action: Option<&PendingAction>,
+) -> Result<(), RunError> {
+    let batch_size = run.account.batch_size;
+    let before = (
+        run.report.fetched,
+        run.report.already_stored,
+        run.report.bytes,
+    );
+    let mut wanted: HashSet<u32> = uids.iter().copied().collect();
+    let mut buffer = Buffer::default();
+    let mut stored = Vec::new();
+    let mut duplicates: Vec<u32> = Vec::new();
+    let mut failure: Option<RunError> = None;
+
+    let fetched = {
+        let mut on_message = |m: FetchedMessage| -> ControlFlow<()> {
+            if !wanted.remove(&m.uid) {
+                tracing::warn!(
+                    uid = m.uid,
+                    "server sent a message that was not asked for, or twice; ignored"
+                );
+                return ControlFlow::Continue(());
+            }
+            let len = m.body.len() as u64;
+            if run.too_large(len) {
+                run.skip(format!("uid:{}", m.uid), len);
+                return ControlFlow::Continue(());
+            }
+            run.report.bytes += len;
+            match rescan_duplicate(run, uidvalidity, &m.body) {
+                Ok(Some(_)) => {
+                    run.report.already_stored += 1;
+                    duplicates.push(m.uid);
+                    run.message_done(len);
+                    return ControlFlow::Continue(());
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    failure = Some(e);
+                    return ControlFlow::Break(());
+                }
+            }
+            let server_ref = ServerRef::Imap {
+                uidvalidity,
+                uid: m.uid,
+            };
+            buffer.push(run.prepare(m.uid, server_ref, m.body));
+            if buffer.is_full(batch_size) {
+                match run.flush(&mut buffer, action) {
+                    Ok(items) => stored.extend(items),
+                    Err(e) => {
+                        failure = Some(e);
+                        return ControlFlow::Break(());
+                    }
+                }
+            }
+            run.message_done(len);
+            ControlFlow::Continue(())
+        };
+        s.fetch_messages(uids, &mut on_message).await
+    };
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    // Whatever arrived whole is stored, even if the connection then failed.
+    stored.extend(run.flush(&mut buffer, action)?);
+    fetched?;
+
+    let mut actions_done = 0;
+    if let Some(action) = action {
+        let ids: Vec<MessageId> = stored.iter().map(|i| i.id).collect();
+        let pending = run.pending_ids(&ids, action)?;
+        let mut act_uids: Vec<u32> = stored.iter().map(|i| i.key).collect();
+        act_uids.extend(&duplicates);
+        act_uids.sort_unstable();
+        let pending_ids: Vec<i64> = stored
+            .iter()
+            .filter_map(|i| pending.get(&i.id).copied())
+            .collect();
+        if !act_uids.is_empty() && perform(s, run, action, &act_uids, &pending_ids).await? {
+            actions_done = act_uids.len() as u64;
+        }
+    }
+    run.events.on_batch(&BatchDone {
+        stored: run.report.fetched - before.0,
+        already_stored: run.report.already_stored - before.1,
+        actions_done,
+        bytes: run.report.bytes - before.2,
+    });
+    Ok(())
+}
+
+/// A message stored from this folder under an older UIDVALIDITY with exactly these bytes.
+fn rescan_duplicate(
+    run: &Run<'_>,
+    uidvalidity: u32,
+    raw: &[u8],
+) -> Result<Option<MessageId>, RunError> {
+    let account = run.account;
+    run.with_store(|st| {
+        let Some(id) = st.find_duplicate(&account.name, raw)? else {
+            return Ok(None);
+        };
+        let Some(found) = st.get_message(id)? else {
+            return Ok(None);
+        };
+        let older =
+            matches!(found.server_ref, ServerRef::Imap { uidvalidity: v, .. } if v != uidvalidity);
+        Ok((older && found.folder == account.folder).then_some(id))
+    })
+}
+
+/// Carries out `action` on `uids` of the selected folder and completes `pending`. Returns
+/// whether it was done; a refused action is recorded and left pending.
+async fn perform<S: ImapSession>(
+    s: &mut S,
+    run: &mut Run<'_>,
+    action: &PendingAction,
+    uids: &[u32],
+    pending: &[i64],
+) -> Result<bool, RunError> {
+    let result = match action {
+        PendingAction::Delete => s.uid_delete(uids).await,
+        PendingAction::MoveTo(target) => match ensure_folder(s, run, target).await {
+            Ok(()) => s.uid_move(uids, target).await,
+            Err(e) => Err(e),
+        },
+    };
+    match result {
+        Ok(()) => {
+            run.complete(pending.iter().copied())?;
+            match action {
+                PendingAction::Delete => run.report.deleted += uids.len() as u64,
+                PendingAction::MoveTo(_) => run.report.moved += uids.len() as u64,
+            }
+            Ok(true)
+        }
+        Err(e) if e.is_connection_error() => Err(e.into()),
+        Err(e) => {
+            run.fail(pending, &e)?;
+            Ok(false)
+        }
+    }
+}
+
+async fn ensure_folder<S: ImapSession>(
+    s: &mut S,
+    run: &mut Run<'_>,
+    folder: &str,
+) -> Result<(), BackendError> {
+    if run.ensured.contains(folder) {
+        return Ok(());
+    }
+    match s.create_folder(folder).await {
+        Ok(()) => tracing::info!(account = %run.account.name, folder, "created folder"),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    run.ensured.insert(folder.to_owned());
+    Ok(())
+}
+
+/// Completes the pending actions left by earlier runs, folder by folder.
+async fn recover_pending<S: ImapSession>(s: &mut S, run: &mut Run<'_>) -> Result<(), RunError> {
+    let pending = run.with_store(|st| st.pending_actions(&run.account.name))?;
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let mut by_folder: BTreeMap<String, Vec<Pending>> = BTreeMap::new();
+    for p in pending {
+        by_folder.entry(p.folder.clone()).or_default().push(p);
+    }
+    for (folder, items) in by_folder {
+        let status = match s.select(&folder).await {
+            Ok(status) => status,
+            Err(e) if e.kind() == ErrorKind::NoSuchFolder => {
+                for p in &items {
+                    run.with_store(|st| st.abandon_action(p.id, "the folder no longer exists"))?;
+                }
+                run.note_error(format!(
+                    "folder {folder} no longer exists: {} pending action(s) abandoned",
+                    items.len()
+                ));
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        // Target folder (None: delete) -> (action, [(uid, pending id)]).
+        type Groups = BTreeMap<Option<String>, (PendingAction, Vec<(u32, i64)>)>;
+        let mut groups = Groups::new();
+        for p in items {
+            match p.server_ref {
+                ServerRef::Imap { uidvalidity, uid } if uidvalidity == status.uidvalidity => {
+                    let key = match &p.action {
+                        PendingAction::Delete => None,
+                        PendingAction::MoveTo(t) => Some(t.clone()),
+                    };
+                    groups
+                        .entry(key)
+                        .or_insert_with(|| (p.action.clone(), Vec::new()))
+                        .1
+                        .push((uid, p.id));
+                }
+                ServerRef::Imap { .. } => {
+                    run.with_store(|st| {
+                        st.abandon_action(
+                            p.id,
+                            "UIDVALIDITY changed; the UID no longer names this message",
+                        )
+                    })?;
+                }
+                // Not an IMAP message: not this pipeline's to act on.
+                ServerRef::Pop3 { .. } => {}
+            }
+        }
+        for (_, (action, mut list)) in groups {
+            list.sort_unstable();
+            for chunk in list.chunks(run.account.batch_size as usize) {
+                let uids: Vec<u32> = chunk.iter().map(|c| c.0).collect();
+                let ids: Vec<i64> = chunk.iter().map(|c| c.1).collect();
+                if perform(s, run, &action, &uids, &ids).await? {
+                    run.report.recovered_actions += ids.len() as u64;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Records `uid` as handled when it is above the recorded highest UID.
+fn advance_highest(run: &Run<'_>, uidvalidity: u32, uid: u32) -> Result<(), RunError> {
+    let account = run.account;
+    run.with_store(|st| {
+        let current = st.imap_state(&account.name, &account.folder)?;
+        match current {
+            Some(c) if c.uidvalidity == uidvalidity && c.highest_uid >= uid => Ok(()),
+            Some(c) if c.uidvalidity != uidvalidity => Ok(()),
+            _ => st
+                .set_imap_state(
+                    &account.name,
+                    &account.folder,
+                    ImapFolderState {
+                        uidvalidity,
+                        highest_uid: uid,
+                    },
+                )
+                .map(|_| ()),
+        }
+    })
+}

@@ -1,0 +1,311 @@
+//! [`Retriever`]: runs retrievals, retrying over fresh connections.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use inbound_net::Credentials;
+use inbound_net::backoff::{Backoff, BackoffPolicy, Jitter};
+use inbound_net::rt;
+
+use crate::backend::{BackendError, Connector, ErrorKind};
+use crate::config::{Account, Protocol};
+use crate::credentials::resolve_credentials_with;
+use crate::error::{Error, Result};
+use crate::events::{Events, Report};
+use crate::run::{Run, RunError, SharedStore};
+use crate::{imap, pop3};
+
+/// How runs and subscriptions retry and wait.
+#[derive(Debug, Clone)]
+pub struct RetrieveOptions {
+    /// Connection attempts per run (the first one included) before a run fails.
+    pub max_attempts: u32,
+    /// Delays between attempts, and between a subscription's reconnects.
+    pub backoff: BackoffPolicy,
+    /// How long a subscription stays in one IDLE before re-issuing it (servers may drop an
+    /// IDLE after 30 minutes, RFC 2177).
+    pub idle_refresh: Duration,
+    /// TLS settings for OAuth token endpoints.
+    pub token_tls: inbound_net::TlsSettings,
+}
+
+impl Default for RetrieveOptions {
+    /// 3 attempts; 1 s to 5 min backoff with full jitter, 10 attempts for subscriptions;
+    /// IDLE re-issued every 25 minutes.
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            backoff: BackoffPolicy {
+                initial: Duration::from_secs(1),
+                max: Duration::from_secs(300),
+                max_attempts: Some(10),
+                jitter: Jitter::Full,
+            },
+            idle_refresh: Duration::from_secs(25 * 60),
+            token_tls: inbound_net::TlsSettings::new(),
+        }
+    }
+}
+
+/// Retrieves mail for accounts into a store. Cheap to clone; clones share the store, the
+/// connector, the credential cache and the per-account locks.
+///
+/// Two runs of the same account never overlap within one process: the second waits.
+pub struct Retriever<C> {
+    pub(crate) store: SharedStore,
+    pub(crate) connector: Arc<C>,
+    pub(crate) options: RetrieveOptions,
+    credentials: Arc<Mutex<HashMap<String, Credentials>>>,
+    locks: Arc<Mutex<HashMap<String, Arc<futures::lock::Mutex<()>>>>>,
+}
+
+impl<C> Clone for Retriever<C> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            connector: self.connector.clone(),
+            options: self.options.clone(),
+            credentials: self.credentials.clone(),
+            locks: self.locks.clone(),
+        }
+    }
+}
+
+impl<C> std::fmt::Debug for Retriever<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Retriever")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: Connector> Retriever<C> {
+    /// A retriever storing into `store` and connecting with `connector`.
+    pub fn new(store: SharedStore, connector: C) -> Self {
+        Self {
+            store,
+            connector: Arc::new(connector),
+            options: RetrieveOptions::default(),
+            credentials: Arc::default(),
+            locks: Arc::default(),
+        }
+    }
+
+    /// Replaces the options.
+    #[must_use]
+    pub fn with_options(mut self, options: RetrieveOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &SharedStore {
+        &self.store
+    }
+
+    /// The options.
+    pub fn options(&self) -> &RetrieveOptions {
+        &self.options
+    }
+
+    /// The account's credentials: resolved once (environment, command, store) and cached, so
+    /// an OAuth provider keeps its token between runs.
+    ///
+    /// # Errors
+    /// [`Error::Credentials`].
+    pub fn credentials(&self, account: &Account) -> Result<Credentials> {
+        let mut cache = self
+            .credentials
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(c) = cache.get(&account.name) {
+            return Ok(c.clone());
+        }
+        let store = &self.store;
+        let name = account.name.clone();
+        let mut lookup = |secret: &str| {
+            let store = store.lock().unwrap_or_else(PoisonError::into_inner);
+            Ok(store.load_account(&name)?.and_then(|a| {
+                a.secrets
+                    .get(secret)
+                    .map(|s| inbound_net::Secret::new(s.expose()))
+            }))
+        };
+        let creds = resolve_credentials_with(account, &mut lookup, &self.options.token_tls)
+            .map_err(Error::Credentials)?;
+        cache.insert(account.name.clone(), creds.clone());
+        Ok(creds)
+    }
+
+    /// Uses these credentials for the account from now on (instead of resolving them).
+    pub fn set_credentials(&self, account: &str, credentials: Credentials) {
+        self.credentials
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(account.to_owned(), credentials);
+    }
+
+    /// Forgets the cached credentials of an account (after its configuration changed).
+    pub fn forget_credentials(&self, account: &str) {
+        self.credentials
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(account);
+    }
+
+    pub(crate) fn account_lock(&self, account: &str) -> Arc<futures::lock::Mutex<()>> {
+        self.locks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(account.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    /// Retrieves the account's new mail: finishes leftover server actions, fetches what the
+    /// fetch policy selects, stores it, and applies the after-receive action to stored
+    /// messages only. A lost connection is retried up to
+    /// [`RetrieveOptions::max_attempts`] times; each attempt resumes where the last stopped.
+    ///
+    /// # Errors
+    /// [`Error::Credentials`], [`Error::Store`], [`Error::Unsupported`], or
+    /// [`Error::Backend`] (with the partial report) when the server kept failing.
+    pub async fn retrieve<E: Events>(&self, account: &Account, events: &mut E) -> Result<Report> {
+        let credentials = self.credentials(account)?;
+        self.retrieve_with(account, &credentials, events).await
+    }
+
+    /// [`retrieve`](Self::retrieve) with the given credentials.
+    ///
+    /// # Errors
+    /// As [`retrieve`](Self::retrieve).
+    pub async fn retrieve_with<E: Events>(
+        &self,
+        account: &Account,
+        credentials: &Credentials,
+        events: &mut E,
+    ) -> Result<Report> {
+        let lock = self.account_lock(&account.name);
+        let _guard = lock.lock().await;
+        let mut report = Report {
+            account: account.name.clone(),
+            folder: account.folder.clone(),
+            ..Report::default()
+        };
+        let mut backoff = Backoff::new(BackoffPolicy {
+            max_attempts: None,
+            ..self.options.backoff
+        });
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self
+                .attempt(account, credentials, events, &mut report)
+                .await;
+            let error = match result {
+                Ok(()) => {
+                    events.on_complete(&report);
+                    return Ok(report);
+                }
+                Err(RunError::Store(source)) => {
+                    return Err(Error::Store {
+                        account: account.name.clone(),
+                        source,
+                    });
+                }
+                Err(RunError::Unsupported(what)) => {
+                    return Err(Error::Unsupported {
+                        account: account.name.clone(),
+                        what,
+                    });
+                }
+                Err(RunError::Backend(e)) => e,
+            };
+            let retry = retryable(&error, credentials) && attempt < self.options.max_attempts;
+            if !retry {
+                return Err(Error::Backend {
+                    account: account.name.clone(),
+                    source: error,
+                    report: Box::new(report),
+                });
+            }
+            let text = format!("attempt {attempt} failed ({error}); reconnecting");
+            tracing::warn!(account = %account.name, "{text}");
+            events.on_error(&text);
+            report.errors.push(text);
+            refresh_token(&error, credentials);
+            if let Some(delay) = backoff.next_delay() {
+                rt::sleep(delay).await;
+            }
+        }
+    }
+
+    /// One connection: connect, sync, log out.
+    pub(crate) async fn attempt(
+        &self,
+        account: &Account,
+        credentials: &Credentials,
+        events: &mut dyn Events,
+        report: &mut Report,
+    ) -> Result<(), RunError> {
+        let mut run = Run::new(account, &self.store, events, report);
+        match account.protocol {
+            Protocol::Imap => {
+                let mut session = self.connector.connect_imap(account, credentials).await?;
+                imap::sync(&mut session, &mut run).await?;
+                if let Err(e) = crate::backend::ImapSession::logout(session).await {
+                    tracing::debug!(account = %account.name, error = %e, "LOGOUT failed");
+                }
+                Ok(())
+            }
+            Protocol::Pop3 => {
+                let session = self.connector.connect_pop3(account, credentials).await?;
+                pop3::sync(session, &mut run).await
+            }
+        }
+    }
+
+    /// Retrieves several accounts, at most `concurrency` at a time (at least one), each with
+    /// its own events from `make_events`. Results are in the order of `accounts`.
+    pub async fn retrieve_all<E, F>(
+        &self,
+        accounts: &[Account],
+        concurrency: usize,
+        mut make_events: F,
+    ) -> Vec<(String, Result<Report>)>
+    where
+        E: Events,
+        F: FnMut(&Account) -> E,
+    {
+        let jobs: Vec<(usize, &Account, E)> = accounts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (i, a, make_events(a)))
+            .collect();
+        let mut results: Vec<(usize, String, Result<Report>)> = futures::stream::iter(jobs)
+            .map(|(i, account, mut events)| async move {
+                let result = self.retrieve(account, &mut events).await;
+                (i, account.name.clone(), result)
+            })
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
+        results.sort_by_key(|r| r.0);
+        results.into_iter().map(|(_, n, r)| (n, r)).collect()
+    }
+}
+
+/// Whether a run may reconnect after `error`.
+pub(crate) fn retryable(error: &BackendError, credentials: &Credentials) -> bool {
+    error.is_connection_error()
+        || (error.kind() == ErrorKind::Auth && matches!(credentials, Credentials::OAuth { .. }))
+}
+
+/// After an authentication failure with OAuth, the next connection must use a new token.
+pub(crate) fn refresh_token(error: &BackendError, credentials: &Credentials) {
+    if let (ErrorKind::Auth, Credentials::OAuth { provider, .. }) = (error.kind(), credentials) {
+        provider.invalidate();
+    }
+}

@@ -1,0 +1,245 @@
+//! What one run of one account carries around, and storing fetched messages.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
+use inbound_message::{Email, SanitizeOptions};
+use inbound_store::{MessageId, NewMessage, PendingAction, ServerRef, Store};
+
+use crate::backend::BackendError;
+use crate::config::Account;
+use crate::events::{Events, NewMail, Progress, Report, Skipped};
+
+/// The store, shared by runs and subscriptions.
+pub type SharedStore = Arc<Mutex<Store>>;
+
+/// Flush buffered messages to the store once they hold this many bytes.
+const FLUSH_BYTES: usize = 8 * 1024 * 1024;
+
+/// Why a run stopped.
+#[derive(Debug)]
+pub(crate) enum RunError {
+    /// The server failed.
+    Backend(BackendError),
+    /// The store failed.
+    Store(inbound_store::Error),
+    /// The server lacks something required.
+    Unsupported(String),
+}
+
+impl From<BackendError> for RunError {
+    fn from(e: BackendError) -> Self {
+        RunError::Backend(e)
+    }
+}
+
+impl From<inbound_store::Error> for RunError {
+    fn from(e: inbound_store::Error) -> Self {
+        RunError::Store(e)
+    }
+}
+
+/// One run (one connection attempt) of one account.
+pub(crate) struct Run<'a> {
+    pub(crate) account: &'a Account,
+    pub(crate) store: &'a SharedStore,
+    pub(crate) events: &'a mut dyn Events,
+    pub(crate) report: &'a mut Report,
+    pub(crate) progress: Progress,
+    /// Folders this run made sure exist.
+    pub(crate) ensured: HashSet<String>,
+}
+
+/// A message parsed and ready to store.
+pub(crate) struct Prepared {
+    /// UID (IMAP) or message number (POP3).
+    pub(crate) key: u32,
+    pub(crate) server_ref: ServerRef,
+    pub(crate) email: Email,
+    pub(crate) sanitized: Option<String>,
+}
+
+/// A message this run stored (or found stored under the same server ref).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StoredItem {
+    pub(crate) key: u32,
+    pub(crate) id: MessageId,
+}
+
+/// Messages waiting for one store transaction.
+#[derive(Default)]
+pub(crate) struct Buffer {
+    items: Vec<Prepared>,
+    bytes: usize,
+}
+
+impl Buffer {
+    pub(crate) fn push(&mut self, item: Prepared) {
+        self.bytes += item.email.raw.len();
+        self.items.push(item);
+    }
+
+    pub(crate) fn is_full(&self, batch_size: u32) -> bool {
+        self.bytes >= FLUSH_BYTES || self.items.len() >= batch_size as usize
+    }
+}
+
+impl<'a> Run<'a> {
+    pub(crate) fn new(
+        account: &'a Account,
+        store: &'a SharedStore,
+        events: &'a mut dyn Events,
+        report: &'a mut Report,
+    ) -> Self {
+        Self {
+            account,
+            store,
+            events,
+            report,
+            progress: Progress::default(),
+            ensured: HashSet::new(),
+        }
+    }
+
+    /// Runs `f` with the store locked (never across an await).
+    pub(crate) fn with_store<T>(
+        &self,
+        f: impl FnOnce(&mut Store) -> inbound_store::Result<T>,
+    ) -> Result<T, RunError> {
+        // A panic elsewhere while holding the lock cannot leave a half-written transaction
+        // (SQLite rolls it back), so a poisoned lock is still usable.
+        let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut store).map_err(RunError::Store)
+    }
+
+    /// Parses a fetched message and sanitizes its HTML when the account asks.
+    pub(crate) fn prepare(&self, key: u32, server_ref: ServerRef, body: Bytes) -> Prepared {
+        let email = Email::parse(body);
+        let sanitized = if self.account.sanitize_html {
+            email.sanitized_html(
+                &self.account.inline_images.as_inline_images(),
+                &SanitizeOptions::default(),
+            )
+        } else {
+            None
+        };
+        Prepared {
+            key,
+            server_ref,
+            email,
+            sanitized,
+        }
+    }
+
+    /// Stores the buffered messages with `action` pending, in one transaction. Reports newly
+    /// stored messages through [`Events::on_message`].
+    pub(crate) fn flush(
+        &mut self,
+        buffer: &mut Buffer,
+        action: Option<&PendingAction>,
+    ) -> Result<Vec<StoredItem>, RunError> {
+        if buffer.items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let items = std::mem::take(&mut buffer.items);
+        buffer.bytes = 0;
+        let name = self.account.name.as_str();
+        let folder = self.account.folder.as_str();
+        let inserted = {
+            let new: Vec<NewMessage<'_>> = items
+                .iter()
+                .map(|p| {
+                    NewMessage::new(name, folder, &p.server_ref, &p.email)
+                        .with_sanitized_html(p.sanitized.as_deref())
+                        .with_action(action)
+                })
+                .collect();
+            self.with_store(|s| s.insert_messages(&new))?
+        };
+        let mut stored = Vec::with_capacity(items.len());
+        for (item, ins) in items.iter().zip(&inserted) {
+            if ins.created {
+                self.report.fetched += 1;
+                self.events.on_message(&NewMail {
+                    account: name,
+                    folder,
+                    id: ins.id,
+                    server_ref: &item.server_ref,
+                    email: &item.email,
+                });
+            } else {
+                self.report.already_stored += 1;
+            }
+            stored.push(StoredItem {
+                key: item.key,
+                id: ins.id,
+            });
+        }
+        Ok(stored)
+    }
+
+    /// The pending action ids of these stored messages, by message id.
+    pub(crate) fn pending_ids(
+        &self,
+        ids: &[MessageId],
+        action: &PendingAction,
+    ) -> Result<HashMap<MessageId, i64>, RunError> {
+        let wanted: HashSet<MessageId> = ids.iter().copied().collect();
+        let pending = self.with_store(|s| s.pending_actions(&self.account.name))?;
+        Ok(pending
+            .into_iter()
+            .filter(|p| wanted.contains(&p.message) && &p.action == action)
+            .map(|p| (p.message, p.id))
+            .collect())
+    }
+
+    /// Marks pending actions done.
+    pub(crate) fn complete(&self, ids: impl IntoIterator<Item = i64>) -> Result<(), RunError> {
+        for id in ids {
+            match self.with_store(|s| s.complete_action(id)) {
+                // Already completed (by another run): fine.
+                Err(RunError::Store(inbound_store::Error::NoSuchAction(_))) => {}
+                other => other?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a refused action: it stays pending for the next run.
+    pub(crate) fn fail(&mut self, ids: &[i64], error: &BackendError) -> Result<(), RunError> {
+        let text = error.to_string();
+        for &id in ids {
+            self.with_store(|s| s.fail_action(id, &text))?;
+        }
+        self.note_error(format!(
+            "server action failed for {} message(s), left pending: {text}",
+            ids.len()
+        ));
+        Ok(())
+    }
+
+    pub(crate) fn note_error(&mut self, text: String) {
+        tracing::warn!(account = %self.account.name, "{text}");
+        self.events.on_error(&text);
+        self.report.errors.push(text);
+    }
+
+    pub(crate) fn skip(&mut self, id: String, size: u64) {
+        tracing::info!(account = %self.account.name, %id, size, "message larger than max_message_size skipped");
+        let skipped = Skipped { id, size };
+        self.events.on_skipped(&skipped);
+        self.report.skipped_too_large.push(skipped);
+        self.message_done(0);
+    }
+
+    pub(crate) fn message_done(&mut self, bytes: u64) {
+        self.progress.messages_done += 1;
+        self.progress.bytes_done += bytes;
+        self.events.on_progress(&self.progress);
+    }
+
+    pub(crate) fn too_large(&self, size: u64) -> bool {
+        self.account.max_message_size.is_some_and(|max| size > max)
+    }
+}
