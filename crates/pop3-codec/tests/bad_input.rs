@@ -91,6 +91,48 @@ fn ten_megabyte_command_line_is_rejected() {
     assert!(max_kept <= 100_000 + 64 * 1024);
 }
 
+/// A too-long line followed, in the same read, by pipelined commands: only the long line is
+/// lost (the server once dropped the whole buffer with it).
+#[test]
+fn long_command_line_in_one_read_keeps_the_commands_after_it() {
+    let mut dec = CommandDecoder::default();
+    let mut input = b"USER ".to_vec();
+    input.extend(std::iter::repeat_n(b'a', 200_000));
+    input.extend_from_slice(b"\r\nNOOP\r\nQUIT\r\n");
+    let mut buf = BytesMut::from(&input[..]);
+    let (mut lines, mut errors) = (Vec::new(), Vec::new());
+    loop {
+        match dec.decode(&mut buf) {
+            Ok(Some(l)) => lines.push(l),
+            Ok(None) => break,
+            Err(e) => errors.push(e),
+        }
+    }
+    assert_eq!(errors.len(), 1);
+    assert_eq!(
+        lines,
+        [
+            ClientLine::Command(Command::Noop),
+            ClientLine::Command(Command::Quit)
+        ]
+    );
+}
+
+/// The client side of the same: a too-long status line and the next answers in one read.
+#[test]
+fn long_status_line_in_one_read_keeps_the_answers_after_it() {
+    let mut dec = ResponseDecoder::without_greeting(ResponseSettings::default());
+    dec.expect(&Command::Noop);
+    dec.expect(&Command::Noop);
+    dec.expect(&Command::Noop);
+    let mut input = b"+OK ".to_vec();
+    input.extend(std::iter::repeat_n(b'x', 100_000));
+    input.extend_from_slice(b"\r\n+OK second\r\n+OK third\r\n");
+    let (events, errors, _) = feed_responses(&mut dec, &input, input.len());
+    assert_eq!(errors.len(), 1);
+    assert_eq!(events.len(), 2, "{events:?}");
+}
+
 #[test]
 fn unterminated_body_needs_more_then_hits_the_cap() {
     let mut settings = ResponseSettings::default();

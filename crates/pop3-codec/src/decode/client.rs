@@ -340,7 +340,7 @@ impl ResponseDecoder {
             Framed::Line { content_end, end } => Ok(Some((content_end, end))),
             Framed::TooLong => {
                 let err = self.error(limit, DecodeErrorKind::LineTooLong { limit }, buf);
-                let n = buf.len();
+                let n = limit.min(buf.len());
                 self.consume(buf, n);
                 self.state = State::DiscardLine { then_multi: multi };
                 Err(err)

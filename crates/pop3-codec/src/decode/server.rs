@@ -114,7 +114,9 @@ impl CommandDecoder {
                 );
                 self.auth_response_expected = false;
                 self.discarding = true;
-                let n = buf.len();
+                // Drop only the line's first `limit` octets: its end (and any pipelined
+                // commands after it) may already be buffered.
+                let n = limit.min(buf.len());
                 self.consume(buf, n);
                 return Err(err);
             }
