@@ -30,6 +30,9 @@
 //! - [`sasl`]: PLAIN, LOGIN, XOAUTH2, OAUTHBEARER as bytes, without I/O; mechanism choice.
 //! - [`oauth`]: the [`TokenProvider`](oauth::TokenProvider) trait with cached providers for
 //!   Entra ID client credentials, refresh tokens and static tokens.
+//! - [`transport`]: [`Transport`], a buffered connection with per-wait timeouts and redacted
+//!   TRACE logging, shared by the protocol clients; [`Timeouts`].
+//! - [`pop3`]: the POP3 client, [`Pop3Client`].
 //! - [`backoff`]: reconnection delays.
 //! - [`rt`]: spawn, sleep and timeout, so the layers above need no runtime of their own.
 //! - [`redact`]: hiding secrets in protocol traces.
@@ -42,14 +45,20 @@ pub mod backoff;
 pub mod connect;
 pub mod error;
 pub mod oauth;
+pub mod pop3;
 pub mod redact;
 pub mod rt;
 pub mod sasl;
 mod secret;
 pub mod tls;
+pub mod transport;
 
 pub use connect::{Connector, MailStream, connect_tcp, tls_handshake, upgrade_to_tls};
-pub use error::{ConnectError, Error, OAuthError, Result, SaslError, TlsConfigError};
+pub use error::{
+    ConnectError, Error, OAuthError, Pop3Error, Result, SaslError, TlsConfigError, TransportError,
+};
+pub use pop3::{AuthMethod, Pop3Client, Pop3Config};
 pub use sasl::{Credentials, CredentialsKind, Mechanism};
 pub use secret::Secret;
 pub use tls::{MailProtocol, Security, TlsSettings};
+pub use transport::{Timeouts, Transport};

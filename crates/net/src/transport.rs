@@ -1,0 +1,288 @@
+//! A buffered mail-protocol connection with timeouts and redacted tracing, shared by the
+//! POP3 and IMAP clients.
+//!
+//! [`Transport`] owns a [`MailStream`] and one receive buffer (`BytesMut`). The protocol
+//! client hands the buffer to its sans-IO decoder ([`Transport::buffer`]) and, when the
+//! decoder needs more octets, calls [`Transport::fill`], which waits at most the I/O timeout
+//! for at least one more octet. Writes go through [`Transport::send`]: one `write_all` and a
+//! flush, also bounded by the timeout. Every write is logged at TRACE level (target
+//! `inbound_net::wire`) after a [`TraceRedactor`] hid passwords, digests and SASL data; the
+//! client reports server lines with [`Transport::trace_server`] so the redactor knows when a
+//! SASL exchange ended.
+//!
+//! STARTTLS/STLS: after the server's go-ahead line was decoded, [`Transport::start_tls`]
+//! passes whatever is still in the receive buffer to [`upgrade_to_tls`](crate::upgrade_to_tls)
+//! as leftover, which refuses the upgrade if any octet is there (those octets arrived in
+//! plaintext after the go-ahead and might have been injected).
+//!
+//! Timeouts are per wait, not per response: a large message that keeps arriving is never cut
+//! off, but a server that falls silent for the timeout is declared dead.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use inbound_net::transport::Transport;
+//! use inbound_net::{MailProtocol, MailStream, connect_tcp};
+//! use tokio::io::AsyncWriteExt as _;
+//!
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let port = listener.local_addr()?.port();
+//! tokio::spawn(async move {
+//!     let (mut socket, _) = listener.accept().await?;
+//!     socket.write_all(b"+OK hello\r\n").await?;
+//!     Ok::<_, std::io::Error>(())
+//! });
+//! let tcp = connect_tcp("127.0.0.1", port, Duration::from_secs(5)).await?;
+//! let mut t = Transport::new(MailStream::Plain(tcp), MailProtocol::Pop3, Duration::from_secs(5));
+//! while !t.buffer().ends_with(b"\n") {
+//!     t.fill("greeting").await?;
+//! }
+//! assert_eq!(&t.buffer()[..], b"+OK hello\r\n");
+//! # Ok(()) }
+//! ```
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use crate::connect::{Connector, MailStream};
+use crate::error::{ConnectError, TransportError};
+use crate::redact::TraceRedactor;
+use crate::tls::MailProtocol;
+
+/// How many octets each read asks for at least. Large enough that a 20 KB message takes one
+/// or two reads.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// The tracing target of protocol traces.
+pub const TRACE_TARGET: &str = "inbound_net::wire";
+
+/// The timeouts of a session, from an account's timeout setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Name resolution plus the TCP connection.
+    pub connect: Duration,
+    /// A TLS handshake (implicit TLS or after STARTTLS/STLS).
+    pub handshake: Duration,
+    /// Waiting for any part of a response (and for a write to be taken).
+    pub command: Duration,
+    /// Waiting for the answer to `QUIT`/`LOGOUT`.
+    pub logout: Duration,
+}
+
+impl Timeouts {
+    /// The same timeout for every phase except logout, which gets at most 10 seconds
+    /// (nothing depends on its answer but committing POP3 deletions, and a server that
+    /// is slow to say goodbye should not hold the caller).
+    #[must_use]
+    pub fn uniform(timeout: Duration) -> Self {
+        Self {
+            connect: timeout,
+            handshake: timeout,
+            command: timeout,
+            logout: timeout.min(Duration::from_secs(10)),
+        }
+    }
+}
+
+impl Default for Timeouts {
+    /// 30 seconds for connect, handshake and each wait for a response; 10 for logout.
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(30),
+            handshake: Duration::from_secs(30),
+            command: Duration::from_secs(30),
+            logout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A buffered connection with an I/O timeout and redacted TRACE logging (see the
+/// [module docs](self)).
+#[derive(Debug)]
+pub struct Transport {
+    stream: MailStream,
+    buf: BytesMut,
+    redactor: TraceRedactor,
+    timeout: Duration,
+}
+
+impl Transport {
+    /// Wraps a connection; `timeout` bounds every wait for data and every write.
+    #[must_use]
+    pub fn new(stream: MailStream, protocol: MailProtocol, timeout: Duration) -> Self {
+        Self {
+            stream,
+            buf: BytesMut::with_capacity(READ_CHUNK),
+            redactor: TraceRedactor::new(protocol),
+            timeout,
+        }
+    }
+
+    /// The receive buffer: octets read but not yet consumed by the decoder. Decoders remove
+    /// what they consumed from the front; nothing else should change it.
+    pub fn buffer(&mut self) -> &mut BytesMut {
+        &mut self.buf
+    }
+
+    /// The I/O timeout.
+    #[must_use]
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Changes the I/O timeout (e.g. a shorter one for logout).
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
+    /// Whether the connection is encrypted.
+    #[must_use]
+    pub fn is_tls(&self) -> bool {
+        self.stream.is_tls()
+    }
+
+    /// The connection underneath.
+    #[must_use]
+    pub fn stream(&self) -> &MailStream {
+        &self.stream
+    }
+
+    /// Reads at least one more octet into the buffer, waiting at most the timeout. Returns
+    /// how many octets arrived.
+    ///
+    /// # Errors
+    /// [`TransportError::Timeout`], [`TransportError::Closed`] at end of stream,
+    /// [`TransportError::Io`].
+    pub async fn fill(&mut self, during: &'static str) -> Result<usize, TransportError> {
+        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+            self.buf.reserve(READ_CHUNK);
+        }
+        let timeout = self.timeout;
+        match tokio::time::timeout(timeout, self.stream.read_buf(&mut self.buf)).await {
+            Err(_) => Err(TransportError::Timeout { during, timeout }),
+            Ok(Ok(0)) => Err(TransportError::Closed { during }),
+            Ok(Ok(n)) => Ok(n),
+            Ok(Err(source)) => Err(classify_io(during, source)),
+        }
+    }
+
+    /// Writes `data` whole and flushes, within the timeout. The data is traced (redacted)
+    /// first.
+    ///
+    /// # Errors
+    /// [`TransportError::Timeout`], [`TransportError::Closed`], [`TransportError::Io`].
+    pub async fn send(&mut self, data: &[u8], during: &'static str) -> Result<(), TransportError> {
+        let shown = self.redactor.client(data);
+        if tracing::enabled!(target: TRACE_TARGET, tracing::Level::TRACE) {
+            for line in shown.split_inclusive(|&b| b == b'\n') {
+                tracing::trace!(target: TRACE_TARGET, "C: {}", printable(line));
+            }
+        }
+        let timeout = self.timeout;
+        let write = async {
+            self.stream.write_all(data).await?;
+            self.stream.flush().await
+        };
+        match tokio::time::timeout(timeout, write).await {
+            Err(_) => Err(TransportError::Timeout { during, timeout }),
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(source)) => Err(classify_io(during, source)),
+        }
+    }
+
+    /// Tells the redactor about a server line (it ends SASL exchanges) and traces it. Pass
+    /// status lines, not message bodies: mail content does not belong in logs.
+    pub fn trace_server(&mut self, line: &[u8]) {
+        self.redactor.server(line);
+        if tracing::enabled!(target: TRACE_TARGET, tracing::Level::TRACE) {
+            tracing::trace!(target: TRACE_TARGET, "S: {}", printable(line));
+        }
+    }
+
+    /// Upgrades to TLS after the server's STARTTLS/STLS go-ahead was consumed from the
+    /// buffer. Octets still buffered are refused as a possible injection
+    /// ([`ConnectError::StartTlsInjection`]); the connection is dropped on any error.
+    ///
+    /// # Errors
+    /// Any error of [`Connector::upgrade`].
+    pub async fn start_tls(self, connector: &Connector, host: &str) -> Result<Self, ConnectError> {
+        let Self {
+            stream,
+            buf,
+            redactor,
+            timeout,
+        } = self;
+        let stream = connector.upgrade(stream, &buf, host).await?;
+        tracing::debug!(version = ?stream.tls_version(), "connection upgraded to TLS");
+        Ok(Self {
+            stream,
+            buf: BytesMut::with_capacity(READ_CHUNK),
+            redactor,
+            timeout,
+        })
+    }
+
+    /// Shuts the connection down (TLS close_notify, then FIN), within the timeout. Errors
+    /// are ignored: the session is over either way.
+    pub async fn shutdown(&mut self) {
+        let _ = tokio::time::timeout(self.timeout, self.stream.shutdown()).await;
+    }
+}
+
+fn classify_io(during: &'static str, source: std::io::Error) -> TransportError {
+    use std::io::ErrorKind;
+    match source.kind() {
+        ErrorKind::UnexpectedEof
+        | ErrorKind::ConnectionReset
+        | ErrorKind::ConnectionAborted
+        | ErrorKind::BrokenPipe => TransportError::Closed { during },
+        _ => TransportError::Io { during, source },
+    }
+}
+
+/// A line for the trace: printable ASCII kept, the rest escaped, line end dropped, at most
+/// 200 octets.
+fn printable(line: &[u8]) -> String {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let mut out = String::with_capacity(line.len().min(200) + 3);
+    for &b in line.iter().take(200) {
+        if (0x20..0x7f).contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    if line.len() > 200 {
+        out.push_str("...");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_escapes_and_truncates() {
+        assert_eq!(printable(b"+OK hi\r\n"), "+OK hi");
+        assert_eq!(printable(b"a\x01b"), "a\\x01b");
+        let long = vec![b'x'; 300];
+        let p = printable(&long);
+        assert!(p.ends_with("...") && p.len() == 203);
+    }
+
+    #[test]
+    fn uniform_timeouts() {
+        let t = Timeouts::uniform(Duration::from_secs(5));
+        assert_eq!(t.connect, Duration::from_secs(5));
+        assert_eq!(t.command, Duration::from_secs(5));
+        assert_eq!(t.logout, Duration::from_secs(5));
+        assert_eq!(
+            Timeouts::uniform(Duration::from_secs(60)).logout,
+            Duration::from_secs(10)
+        );
+    }
+}
