@@ -46,12 +46,15 @@
 //! - [`transcript`]: `C:`/`S:` logging with credentials redacted, and in-memory capture.
 //! - [`sample`]: a deterministic sample mailbox and generated messages.
 //! - [`dovecot`]: start a throwaway Dovecot for tests against a real server.
-//! - [`server`]: all of it running: [`server::TestServer`] with its POP3 and POP3S
+//! - [`imap`]: the IMAP4rev1 session (STARTTLS, SASL with XOAUTH2, IDLE, MOVE, UIDPLUS,
+//!   faults and server quirks).
+//! - [`server`]: all of it running: [`server::TestServer`] with its IMAP, IMAPS, POP3 and POP3S
 //!   listeners (the sessions are in `pop3`), the token endpoint and the PKI. The
 //!   `inbound-test-server` binary runs one from the command line.
 
 pub mod dovecot;
 pub mod faults;
+pub mod imap;
 pub mod mailstore;
 pub mod oauth;
 mod pop3;

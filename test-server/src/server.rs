@@ -1,13 +1,12 @@
-//! The whole fake server: POP3 (with STLS) and POP3S listeners, the OAuth 2.0 token
+//! The whole fake server: IMAP (with STARTTLS) and IMAPS, POP3 (with STLS) and POP3S
+//! listeners, the OAuth 2.0 token
 //! endpoint, a fresh TLS PKI, and the shared [`MailStore`], [`FaultControl`] and
 //! [`TokenRegistry`], all on `127.0.0.1`.
 //!
 //! Every listener runs the same accept loop ([`Service`] says which protocol and whether TLS
 //! starts at once); a connection becomes a session task that ends when the peer leaves, the
-//! session's auto-logout fires, or the server shuts down. The IMAP and IMAPS services have
-//! their ports in [`ServerConfig`] and their slots in [`TestServer::imap_addr`] /
-//! [`TestServer::imaps_addr`]; they listen once an IMAP session is registered in
-//! `session_fn` (the one place that maps a service to its session code).
+//! session's auto-logout fires, or the server shuts down. `session_fn` is the one place
+//! that maps a service to its session code ([`crate::imap`] or `pop3`).
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -50,7 +49,7 @@ use crate::mailstore::seed::{DEFAULT_POLL_INTERVAL, DirSeeder, DirWatcher};
 use crate::oauth::{TokenEndpoint, TokenEndpointConfig, TokenRegistry};
 use crate::tls::{TestPki, TlsError};
 use crate::transcript::{self, TranscriptCapture};
-use crate::{pop3, sample};
+use crate::{imap, pop3, sample};
 
 /// How long an idle session may wait for its next command before it is closed (RFC 1939
 /// section 3 asks for at least 10 minutes).
@@ -368,7 +367,7 @@ type SessionFn = fn(Session) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 fn session_fn(service: Service) -> Option<SessionFn> {
     match service {
         Service::Pop3 | Service::Pop3s => Some(|session| Box::pin(pop3::serve(session))),
-        Service::Imap | Service::Imaps => None,
+        Service::Imap | Service::Imaps => Some(|session| Box::pin(imap::serve(session))),
     }
 }
 
@@ -601,14 +600,16 @@ impl TestServer {
             .unwrap_or_else(|| SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
     }
 
-    /// The IMAP address, once the server has an IMAP session (`None` until then).
-    pub fn imap_addr(&self) -> Option<SocketAddr> {
+    /// The IMAP address (plain, STARTTLS available).
+    pub fn imap_addr(&self) -> SocketAddr {
         self.addr(Service::Imap)
+            .unwrap_or_else(|| SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
     }
 
-    /// The IMAPS address, once the server has an IMAP session (`None` until then).
-    pub fn imaps_addr(&self) -> Option<SocketAddr> {
+    /// The IMAPS address (implicit TLS).
+    pub fn imaps_addr(&self) -> SocketAddr {
         self.addr(Service::Imaps)
+            .unwrap_or_else(|| SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
     }
 
     /// `http://127.0.0.1:PORT` of the token endpoint.

@@ -51,12 +51,8 @@ async fn addresses_files_and_users() {
     assert_eq!(server.addr(Service::Pop3), Some(server.pop3_addr()));
     assert!(server.oauth_authority().starts_with("http://127.0.0.1:"));
     let ready = server.ready_line();
-    let imap = server
-        .imap_addr()
-        .map_or("none".to_owned(), |a| a.to_string());
-    let imaps = server
-        .imaps_addr()
-        .map_or("none".to_owned(), |a| a.to_string());
+    let (imap, imaps) = (server.imap_addr(), server.imaps_addr());
+    assert!(imap.port() != 0 && imaps.port() != 0 && imap != imaps);
     assert_eq!(
         ready,
         format!(

@@ -1,0 +1,257 @@
+//! The session's connection: plain, TLS or any stream, wrapped for write faults; reading
+//! into the framer; writing encoded responses with quirks and transcript lines.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use inbound_imap_codec::types::{Response, Status};
+use inbound_imap_codec::{Fragment, Framer};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+
+use super::quirks;
+use crate::faults::{Faults, FaultyStream};
+use crate::transcript::Transcript;
+
+/// Any stream a session can run over.
+pub trait SessionStream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> SessionStream for T {}
+
+/// A connection an IMAP session runs over.
+pub enum ImapConn {
+    /// Plain TCP; STARTTLS can upgrade it.
+    Plain(TcpStream),
+    /// TLS over TCP.
+    Tls(Box<TlsStream<TcpStream>>),
+    /// Any other stream (no STARTTLS).
+    Other(Box<dyn SessionStream>),
+}
+
+impl std::fmt::Debug for ImapConn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Plain(_) => "ImapConn::Plain",
+            Self::Tls(_) => "ImapConn::Tls",
+            Self::Other(_) => "ImapConn::Other",
+        })
+    }
+}
+
+impl ImapConn {
+    /// Whether the bytes are protected by TLS (or the stream is not a network one).
+    pub fn is_tls(&self) -> bool {
+        !matches!(self, Self::Plain(_))
+    }
+}
+
+impl AsyncRead for ImapConn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Self::Other(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for ImapConn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Self::Other(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_flush(cx),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Self::Other(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Self::Other(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// The wire side of a session.
+pub(crate) struct Wire {
+    stream: Option<FaultyStream<ImapConn>>,
+    pub(crate) framer: Framer,
+    pub(crate) transcript: Transcript,
+    out: Vec<u8>,
+    /// Where, in `out`, each literal of the pending output starts and ends.
+    literals: Vec<(usize, usize)>,
+    faults: Faults,
+    eof: bool,
+}
+
+impl Wire {
+    pub(crate) fn new(
+        conn: ImapConn,
+        framer: Framer,
+        transcript: Transcript,
+        faults: &Faults,
+    ) -> Self {
+        Self {
+            stream: Some(faults.wrap(conn)),
+            framer,
+            transcript,
+            out: Vec::new(),
+            literals: Vec::new(),
+            faults: faults.clone(),
+            eof: false,
+        }
+    }
+
+    pub(crate) fn is_tls(&self) -> bool {
+        self.stream.as_ref().is_some_and(|s| s.get_ref().is_tls())
+    }
+
+    fn stream(&mut self) -> io::Result<&mut FaultyStream<ImapConn>> {
+        self.stream
+            .as_mut()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "connection gone"))
+    }
+
+    /// Reads more bytes into the framer; `Ok(false)` at end of stream.
+    pub(crate) async fn read_more(&mut self) -> io::Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        let mut buf = [0u8; 16 * 1024];
+        let n = self.stream()?.read(&mut buf).await?;
+        if n == 0 {
+            self.eof = true;
+            return Ok(false);
+        }
+        self.framer.feed(&buf[..n]);
+        Ok(true)
+    }
+
+    /// Queues a response (quirks applied, transcript written).
+    pub(crate) fn push(&mut self, response: &Response) {
+        let quirks = self.faults.quirks;
+        let tagged = matches!(response, Response::Status(Status::Tagged { .. }));
+        let trailing = quirks.exchange_trailing_space
+            && matches!(
+                response,
+                Response::Data(
+                    inbound_imap_codec::types::Data::Status { .. }
+                        | inbound_imap_codec::types::Data::Flags(_)
+                )
+            );
+        let fragments = response.encode().into_fragments();
+        let count = fragments.len();
+        for (i, fragment) in fragments.into_iter().enumerate() {
+            match fragment {
+                Fragment::Line(mut line) => {
+                    quirks::apply(&mut line, &quirks, tagged && i == 0);
+                    if trailing && i + 1 == count {
+                        quirks::trailing_space(&mut line);
+                    }
+                    for piece in line.split(|&b| b == b'\n') {
+                        if !piece.is_empty() {
+                            self.transcript.server(piece);
+                        }
+                    }
+                    self.out.extend_from_slice(&line);
+                }
+                Fragment::Literal { data, .. } => {
+                    self.transcript.server_literal(data.len());
+                    let start = self.out.len();
+                    self.out.extend_from_slice(&data);
+                    self.literals.push((start, self.out.len()));
+                }
+            }
+        }
+    }
+
+    /// Bytes queued and not yet written.
+    pub(crate) fn pending(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Queues raw bytes (faults such as plaintext after STARTTLS).
+    pub(crate) fn push_raw(&mut self, bytes: &[u8]) {
+        self.transcript.server(bytes);
+        self.out.extend_from_slice(bytes);
+    }
+
+    /// Writes what is queued.
+    pub(crate) async fn flush(&mut self) -> io::Result<()> {
+        let out = std::mem::take(&mut self.out);
+        self.literals.clear();
+        if out.is_empty() {
+            return Ok(());
+        }
+        let stream = self.stream()?;
+        stream.write_all(&out).await?;
+        stream.flush().await
+    }
+
+    /// Writes what is queued up to the middle of its first literal (the mid-literal drop
+    /// fault); `false` when nothing queued has a literal.
+    pub(crate) async fn flush_half_literal(&mut self) -> io::Result<bool> {
+        let Some(&(start, end)) = self.literals.first() else {
+            return Ok(false);
+        };
+        let cut = start + (end - start) / 2;
+        let out = std::mem::take(&mut self.out);
+        self.literals.clear();
+        let stream = self.stream()?;
+        stream.write_all(&out[..cut]).await?;
+        stream.flush().await?;
+        Ok(true)
+    }
+
+    /// Closes the connection (after writing what is queued, if possible).
+    pub(crate) async fn close(&mut self) {
+        let _ = self.flush().await;
+        if let Some(mut stream) = self.stream.take() {
+            let _ = stream.shutdown().await;
+        }
+    }
+
+    /// Drops the connection without a word.
+    pub(crate) fn abort(&mut self) {
+        self.out.clear();
+        self.stream = None;
+    }
+
+    /// Runs the TLS handshake on a plain connection. Bytes the client sent before it are
+    /// discarded (they were not protected: the STARTTLS injection defence).
+    pub(crate) async fn start_tls(&mut self, acceptor: &TlsAcceptor) -> io::Result<()> {
+        let stream = self
+            .stream
+            .take()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "connection gone"))?;
+        let ImapConn::Plain(tcp) = stream.into_inner() else {
+            return Err(io::Error::other("TLS is already on"));
+        };
+        let tls = tokio::time::timeout(std::time::Duration::from_secs(30), acceptor.accept(tcp))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake"))??;
+        let config = *self.framer.config();
+        self.framer = Framer::new(config);
+        self.stream = Some(self.faults.wrap(ImapConn::Tls(Box::new(tls))));
+        Ok(())
+    }
+}
