@@ -34,6 +34,10 @@ pub enum Error {
     /// the server spoke something that is not POP3.
     #[error(transparent)]
     Pop3(#[from] Pop3Error),
+    /// An IMAP session failed: the server said no, the connection broke or timed out, or
+    /// the server spoke something that is not IMAP.
+    #[error(transparent)]
+    Imap(#[from] crate::imap::ImapError),
 }
 
 /// Connecting to a server failed: name resolution, TCP, TLS or the STARTTLS upgrade.

@@ -32,6 +32,8 @@
 //!   Entra ID client credentials, refresh tokens and static tokens.
 //! - [`transport`]: [`Transport`], a buffered connection with per-wait timeouts and redacted
 //!   TRACE logging, shared by the protocol clients; [`Timeouts`].
+//! - [`imap`]: the IMAP client, [`ImapClient`]: STARTTLS done right, SASL, streaming
+//!   `UID FETCH`, MOVE with fallback, IDLE.
 //! - [`pop3`]: the POP3 client, [`Pop3Client`].
 //! - [`backoff`]: reconnection delays.
 //! - [`rt`]: spawn, sleep and timeout, so the layers above need no runtime of their own.
@@ -44,6 +46,7 @@
 pub mod backoff;
 pub mod connect;
 pub mod error;
+pub mod imap;
 pub mod oauth;
 pub mod pop3;
 pub mod redact;
@@ -57,6 +60,7 @@ pub use connect::{Connector, MailStream, connect_tcp, tls_handshake, upgrade_to_
 pub use error::{
     ConnectError, Error, OAuthError, Pop3Error, Result, SaslError, TlsConfigError, TransportError,
 };
+pub use imap::{ImapClient, ImapConfig, ImapError};
 pub use pop3::{AuthMethod, Pop3Client, Pop3Config};
 pub use sasl::{Credentials, CredentialsKind, Mechanism};
 pub use secret::Secret;
