@@ -81,7 +81,31 @@ fn ci() -> Result<(), String> {
     ])?;
     cargo(&["test", "--workspace", "--all-targets"])?;
     cargo(&["test", "--workspace", "--doc"])?;
-    Ok(())
+    fuzz_smoke()
+}
+
+/// Every fuzz target for a few seconds, when the nightly toolchain and cargo-fuzz are here
+/// (`.ci/run` installs cargo-fuzz). Set `INBOUND_FUZZ_SECONDS` to change the time per target,
+/// `0` to skip.
+fn fuzz_smoke() -> Result<(), String> {
+    let seconds = env::var("INBOUND_FUZZ_SECONDS").unwrap_or_else(|_| "10".to_owned());
+    if seconds == "0" {
+        eprintln!("fuzz smoke skipped: INBOUND_FUZZ_SECONDS=0");
+        return Ok(());
+    }
+    let has_cargo_fuzz = Command::new(cargo_bin())
+        .args(["+nightly", "fuzz", "--version"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !nightly_available() || !has_cargo_fuzz {
+        if env::var_os("CI").is_some() {
+            return Err("fuzz smoke needs the nightly toolchain and cargo-fuzz".into());
+        }
+        eprintln!("fuzz smoke skipped: no nightly toolchain or cargo-fuzz here");
+        return Ok(());
+    }
+    fuzz(&["--seconds".to_owned(), seconds])
 }
 
 fn test_server(flags: &[String]) -> Result<(), String> {
