@@ -46,12 +46,15 @@
 //! - [`transcript`]: `C:`/`S:` logging with credentials redacted, and in-memory capture.
 //! - [`sample`]: a deterministic sample mailbox and generated messages.
 //! - [`dovecot`]: start a throwaway Dovecot for tests against a real server.
+//! - [`conn`]: the connection a session runs over (plain, TLS or any stream), with the
+//!   server side of the STARTTLS/STLS handshake.
 //! - [`imap`]: the IMAP4rev1 session (STARTTLS, SASL with XOAUTH2, IDLE, MOVE, UIDPLUS,
 //!   faults and server quirks).
 //! - [`server`]: all of it running: [`server::TestServer`] with its IMAP, IMAPS, POP3 and POP3S
 //!   listeners (the sessions are in `pop3`), the token endpoint and the PKI. The
 //!   `inbound-test-server` binary runs one from the command line.
 
+pub mod conn;
 pub mod dovecot;
 pub mod faults;
 pub mod imap;
@@ -59,6 +62,7 @@ pub mod mailstore;
 pub mod oauth;
 mod pop3;
 pub mod sample;
+mod sasl;
 pub mod server;
 pub mod tls;
 pub mod transcript;

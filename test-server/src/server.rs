@@ -33,16 +33,14 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 
+use crate::conn::Conn;
 use crate::faults::FaultControl;
 use crate::mailstore::MailStore;
 use crate::mailstore::seed::{DEFAULT_POLL_INTERVAL, DirSeeder, DirWatcher};
@@ -60,9 +58,6 @@ pub const DEFAULT_USER: &str = "demo";
 
 /// The password of [`DEFAULT_USER`], and of users found only in a mail directory.
 pub const DEFAULT_PASSWORD: &str = "demo";
-
-/// How long a TLS handshake may take.
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long sessions get to finish on their own at shutdown before they are aborted.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -368,72 +363,6 @@ fn session_fn(service: Service) -> Option<SessionFn> {
     match service {
         Service::Pop3 | Service::Pop3s => Some(|session| Box::pin(pop3::serve(session))),
         Service::Imap | Service::Imaps => Some(|session| Box::pin(imap::serve(session))),
-    }
-}
-
-/// A connection, plain or TLS.
-pub(crate) enum Conn {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
-
-impl Conn {
-    /// Whether TLS is on.
-    pub(crate) fn is_tls(&self) -> bool {
-        matches!(self, Self::Tls(_))
-    }
-
-    /// Runs the server side of a TLS handshake over a plain connection.
-    pub(crate) async fn start_tls(self, acceptor: &TlsAcceptor) -> io::Result<Self> {
-        match self {
-            Self::Plain(tcp) => {
-                let tls = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp))
-                    .await
-                    .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake"))??;
-                Ok(Self::Tls(Box::new(tls)))
-            }
-            Self::Tls(_) => Err(io::Error::other("TLS is already on")),
-        }
-    }
-}
-
-impl AsyncRead for Conn {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Self::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Conn {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Self::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Self::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Plain(s) => Pin::new(s).poll_flush(cx),
-            Self::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Self::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
     }
 }
 

@@ -1,99 +1,21 @@
-//! The session's connection: plain, TLS or any stream, wrapped for write faults; reading
-//! into the framer; writing encoded responses with quirks and transcript lines.
+//! The wire side of a session: the [`Conn`] wrapped for write faults; reading into the
+//! framer; writing encoded responses with quirks and transcript lines.
 
 use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use inbound_imap_codec::types::{Response, Status};
 use inbound_imap_codec::{Fragment, Framer};
-use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 
 use super::quirks;
+use crate::conn::Conn;
 use crate::faults::{Faults, FaultyStream};
 use crate::transcript::Transcript;
 
-/// Any stream a session can run over.
-pub trait SessionStream: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> SessionStream for T {}
-
-/// A connection an IMAP session runs over.
-pub enum ImapConn {
-    /// Plain TCP; STARTTLS can upgrade it.
-    Plain(TcpStream),
-    /// TLS over TCP.
-    Tls(Box<TlsStream<TcpStream>>),
-    /// Any other stream (no STARTTLS).
-    Other(Box<dyn SessionStream>),
-}
-
-impl std::fmt::Debug for ImapConn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Plain(_) => "ImapConn::Plain",
-            Self::Tls(_) => "ImapConn::Tls",
-            Self::Other(_) => "ImapConn::Other",
-        })
-    }
-}
-
-impl ImapConn {
-    /// Whether the bytes are protected by TLS (or the stream is not a network one).
-    pub fn is_tls(&self) -> bool {
-        !matches!(self, Self::Plain(_))
-    }
-}
-
-impl AsyncRead for ImapConn {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Self::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-            Self::Other(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for ImapConn {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Self::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Self::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-            Self::Other(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Plain(s) => Pin::new(s).poll_flush(cx),
-            Self::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-            Self::Other(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Self::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-            Self::Other(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
-    }
-}
-
 /// The wire side of a session.
 pub(crate) struct Wire {
-    stream: Option<FaultyStream<ImapConn>>,
+    stream: Option<FaultyStream<Conn>>,
     pub(crate) framer: Framer,
     pub(crate) transcript: Transcript,
     out: Vec<u8>,
@@ -104,12 +26,7 @@ pub(crate) struct Wire {
 }
 
 impl Wire {
-    pub(crate) fn new(
-        conn: ImapConn,
-        framer: Framer,
-        transcript: Transcript,
-        faults: &Faults,
-    ) -> Self {
+    pub(crate) fn new(conn: Conn, framer: Framer, transcript: Transcript, faults: &Faults) -> Self {
         Self {
             stream: Some(faults.wrap(conn)),
             framer,
@@ -125,7 +42,7 @@ impl Wire {
         self.stream.as_ref().is_some_and(|s| s.get_ref().is_tls())
     }
 
-    fn stream(&mut self) -> io::Result<&mut FaultyStream<ImapConn>> {
+    fn stream(&mut self) -> io::Result<&mut FaultyStream<Conn>> {
         self.stream
             .as_mut()
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "connection gone"))
@@ -243,15 +160,10 @@ impl Wire {
             .stream
             .take()
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "connection gone"))?;
-        let ImapConn::Plain(tcp) = stream.into_inner() else {
-            return Err(io::Error::other("TLS is already on"));
-        };
-        let tls = tokio::time::timeout(std::time::Duration::from_secs(30), acceptor.accept(tcp))
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake"))??;
+        let tls = stream.into_inner().start_tls(acceptor).await?;
         let config = *self.framer.config();
         self.framer = Framer::new(config);
-        self.stream = Some(self.faults.wrap(ImapConn::Tls(Box::new(tls))));
+        self.stream = Some(self.faults.wrap(tls));
         Ok(())
     }
 }

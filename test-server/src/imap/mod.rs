@@ -8,8 +8,8 @@
 //! What it speaks: CAPABILITY, NOOP, LOGOUT, STARTTLS, LOGIN, AUTHENTICATE (PLAIN, LOGIN,
 //! XOAUTH2, OAUTHBEARER, with SASL-IR), ENABLE, ID, SELECT, EXAMINE, CREATE, DELETE,
 //! RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST, LSUB, STATUS, APPEND, CHECK, CLOSE, UNSELECT,
-//! EXPUNGE, UID EXPUNGE, [UID] SEARCH (with ESEARCH return options), [UID] FETCH,
-//! [UID] STORE, [UID] COPY, [UID] MOVE and IDLE. Each session has its own sequence
+//! EXPUNGE, UID EXPUNGE, \[UID\] SEARCH (with ESEARCH return options), \[UID\] FETCH,
+//! \[UID\] STORE, \[UID\] COPY, \[UID\] MOVE and IDLE. Each session has its own sequence
 //! numbers ([`FolderView`](crate::mailstore::FolderView)); changes by other sessions are
 //! reported as EXISTS / EXPUNGE / FETCH FLAGS at the next command, and at once to an idling
 //! session.
@@ -40,7 +40,6 @@ mod conn;
 mod fetch;
 mod mime;
 mod quirks;
-mod sasl;
 mod search;
 mod session;
 
@@ -53,12 +52,11 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
+use crate::conn::Conn;
 use crate::faults::FaultControl;
 use crate::mailstore::MailStore;
 use crate::oauth::TokenRegistry;
 use crate::transcript::TranscriptCapture;
-
-pub use conn::ImapConn;
 
 /// How long a session may wait for a command before it is logged out (RFC 3501 asks for at
 /// least 30 minutes; tests shorten it).
@@ -162,17 +160,17 @@ pub async fn serve_imap<S>(stream: S, ctx: ImapContext, session_id: u64)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    session::run(ImapConn::Other(Box::new(stream)), Arc::new(ctx), session_id).await;
+    session::run(Conn::Other(Box::new(stream)), Arc::new(ctx), session_id).await;
 }
 
 /// Runs one session over a plain TCP connection; STARTTLS is offered when the context has
 /// an acceptor.
 pub async fn serve_imap_tcp(stream: TcpStream, ctx: ImapContext, session_id: u64) {
-    session::run(ImapConn::Plain(stream), Arc::new(ctx), session_id).await;
+    session::run(Conn::Plain(stream), Arc::new(ctx), session_id).await;
 }
 
-/// Runs one session over a connection of any kind (implicit TLS: [`ImapConn::Tls`]).
-pub async fn serve_imap_conn(conn: ImapConn, ctx: ImapContext, session_id: u64) {
+/// Runs one session over a connection of any kind (implicit TLS: [`Conn::Tls`]).
+pub async fn serve_imap_conn(conn: Conn, ctx: ImapContext, session_id: u64) {
     session::run(conn, Arc::new(ctx), session_id).await;
 }
 
@@ -196,10 +194,6 @@ pub(crate) async fn serve(session: crate::server::Session) {
         hostname: shared.hostname.clone(),
         transcript: shared.transcript.clone(),
         shutdown: Some(shutdown),
-    };
-    let conn = match conn {
-        crate::server::Conn::Plain(tcp) => ImapConn::Plain(tcp),
-        crate::server::Conn::Tls(tls) => ImapConn::Tls(tls),
     };
     session::run(conn, Arc::new(ctx), id).await;
 }

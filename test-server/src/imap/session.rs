@@ -15,11 +15,12 @@ use inbound_imap_codec::{
 use tokio::sync::watch;
 
 use super::ImapContext;
-use super::conn::{ImapConn, Wire};
+use super::conn::Wire;
 use super::fetch::wire_flags;
-use super::sasl::{self, BEARER_ERROR_JSON, Credentials};
+use crate::conn::Conn;
 use crate::faults::{DropPoint, Faults, Refusal};
 use crate::mailstore::{FolderView, ViewEvent};
+use crate::sasl::{self, BEARER_ERROR_JSON, BearerCredentials};
 use crate::transcript::{Protocol, Transcript};
 
 /// Why a session ended.
@@ -41,8 +42,16 @@ impl From<io::Error> for End {
 
 pub(super) type Res<T> = Result<T, End>;
 
+/// What waiting for the client woke up for.
+enum Woke {
+    /// Bytes arrived (they are in the framer).
+    Input,
+    /// The selected folder changed (only while IDLE watches it).
+    ViewChanged,
+}
+
 /// Runs a session to its end.
-pub(super) async fn run(conn: ImapConn, ctx: std::sync::Arc<ImapContext>, id: u64) {
+pub(super) async fn run(conn: Conn, ctx: std::sync::Arc<ImapContext>, id: u64) {
     let faults = ctx.faults.next_session();
     let transcript = Transcript::new(id, Protocol::Imap, ctx.transcript.clone());
     let framer = Framer::new(FramerConfig::for_commands());
@@ -114,7 +123,7 @@ async fn shutdown_signal(rx: &mut Option<watch::Receiver<bool>>) {
     }
 }
 
-async fn view_changed(view: &Option<FolderView>) {
+async fn view_changed(view: Option<&FolderView>) {
     match view {
         Some(v) => v.changed().await,
         None => std::future::pending().await,
@@ -365,21 +374,29 @@ impl Session {
             if let Some(event) = self.wire.framer.next_event() {
                 return Ok(event);
             }
-            let auto_logout = self.ctx.auto_logout;
-            tokio::select! {
-                read = tokio::time::timeout(auto_logout, self.wire.read_more()) => match read {
-                    Ok(Ok(true)) => {}
-                    Ok(Ok(false)) => return Err(End::Closed),
-                    Ok(Err(e)) => return Err(End::Io(e)),
-                    Err(_) => {
-                        self.bye("Autologout; idle for too long.");
-                        return Err(End::Closed);
-                    }
-                },
-                () = shutdown_signal(&mut self.shutdown) => {
-                    self.bye("Server shutting down.");
-                    return Err(End::Closed);
+            self.wait(false).await?;
+        }
+    }
+
+    /// Waits for client bytes (read into the framer) or, with `watch_view`, a change of
+    /// the selected folder; ends the session on EOF, auto-logout or shutdown.
+    async fn wait(&mut self, watch_view: bool) -> Res<Woke> {
+        let auto_logout = self.ctx.auto_logout;
+        let view = self.view.as_ref().filter(|_| watch_view);
+        tokio::select! {
+            read = tokio::time::timeout(auto_logout, self.wire.read_more()) => match read {
+                Ok(Ok(true)) => Ok(Woke::Input),
+                Ok(Ok(false)) => Err(End::Closed),
+                Ok(Err(e)) => Err(End::Io(e)),
+                Err(_) => {
+                    self.bye("Autologout; idle for too long.");
+                    Err(End::Closed)
                 }
+            },
+            () = view_changed(view) => Ok(Woke::ViewChanged),
+            () = shutdown_signal(&mut self.shutdown) => {
+                self.bye("Server shutting down.");
+                Err(End::Closed)
             }
         }
     }
@@ -670,19 +687,14 @@ impl Session {
                 None => return Ok(()),
             },
         };
-        let credentials = match mechanism {
-            AuthMechanism::Plain | AuthMechanism::Login => sasl::parse_plain(&first),
-            AuthMechanism::XOAuth2 => sasl::parse_xoauth2(&first),
-            _ => sasl::parse_oauthbearer(&first),
-        };
-        let user = match credentials {
-            Some(Credentials::Password { user, password }) => self
-                .ctx
-                .store
-                .check_password(&user, &password)
-                .then_some(user),
-            Some(Credentials::Bearer { user, token }) => self.check_bearer(user, &token),
-            None => None,
+        let user = match mechanism {
+            AuthMechanism::Plain | AuthMechanism::Login => {
+                sasl::check_plain(&self.ctx.store, &first)
+            }
+            AuthMechanism::XOAuth2 => {
+                sasl::parse_xoauth2(&first).and_then(|c| self.check_bearer(&c))
+            }
+            _ => sasl::parse_oauthbearer(&first).and_then(|c| self.check_bearer(&c)),
         };
         match user {
             Some(user) => {
@@ -706,12 +718,9 @@ impl Session {
         Ok(())
     }
 
-    fn check_bearer(&self, user: Option<String>, token: &str) -> Option<String> {
-        let user = match user {
-            Some(u) => u,
-            None => self.ctx.registry.validate(token).ok()?.owner,
-        };
-        self.ctx.registry.authorize(token, &user).ok()?;
+    /// The user a bearer token logs in as: one the token is good for, with a mailbox here.
+    fn check_bearer(&self, credentials: &BearerCredentials) -> Option<String> {
+        let user = credentials.check(&self.ctx.registry).ok()?;
         self.ctx.store.password(&user).map(|_| user)
     }
 
@@ -741,25 +750,9 @@ impl Session {
                 }
                 return Ok(self.wire.flush().await?);
             }
-            let auto_logout = self.ctx.auto_logout;
-            tokio::select! {
-                read = tokio::time::timeout(auto_logout, self.wire.read_more()) => match read {
-                    Ok(Ok(true)) => {}
-                    Ok(Ok(false)) => return Err(End::Closed),
-                    Ok(Err(e)) => return Err(End::Io(e)),
-                    Err(_) => {
-                        self.bye("Autologout; idle for too long.");
-                        return Err(End::Closed);
-                    }
-                },
-                () = view_changed(&self.view) => {
-                    self.report_events(true)?;
-                    self.wire.flush().await?;
-                }
-                () = shutdown_signal(&mut self.shutdown) => {
-                    self.bye("Server shutting down.");
-                    return Err(End::Closed);
-                }
+            if let Woke::ViewChanged = self.wait(true).await? {
+                self.report_events(true)?;
+                self.wire.flush().await?;
             }
         }
     }

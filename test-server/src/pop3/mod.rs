@@ -25,7 +25,6 @@
 //! written on the current layer: it starts again from zero after STLS. A session idle
 //! longer than the server's auto-logout is closed with `-ERR`.
 
-mod sasl;
 mod session;
 
 use std::io;
@@ -35,8 +34,9 @@ use bytes::BytesMut;
 use inbound_pop3_codec::{BodyEncoder, DecodeError, DecodeErrorKind, Timestamp};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
+use crate::conn::Conn;
 use crate::faults::{DropPoint, FaultyStream};
-use crate::server::{Conn, Session, wait_for_stop};
+use crate::server::{Session, wait_for_stop};
 use crate::transcript::Transcript;
 use session::{Action, Pop3State};
 

@@ -12,10 +12,10 @@ use inbound_pop3_codec::{
     UidListing, UniqueId, Username,
 };
 
-use super::sasl::{self, BEARER_ERROR_JSON, Mechanism};
 use crate::faults::{DropPoint, Faults};
 use crate::mailstore::{Maildrop, StoreError};
 use crate::oauth::TokenError;
+use crate::sasl::{self, BEARER_ERROR_JSON, Mechanism};
 use crate::server::Shared;
 use crate::transcript::Transcript;
 
@@ -396,14 +396,7 @@ impl Pop3State {
     fn sasl_step(&mut self, mechanism: Mechanism, data: &[u8]) -> Action {
         let bearer = match mechanism {
             Mechanism::Plain => {
-                let user = sasl::parse_plain(data).and_then(|c| {
-                    let user = c.user()?;
-                    self.shared
-                        .store
-                        .check_password(user, &c.password)
-                        .then(|| user.to_owned())
-                });
-                return match user {
+                return match sasl::check_plain(&self.shared.store, data) {
                     Some(user) => self.login(user),
                     None => self.auth_failed(),
                 };
@@ -414,14 +407,7 @@ impl Pop3State {
         let Some(credentials) = bearer else {
             return self.auth_failed();
         };
-        let registry = &self.shared.registry;
-        let checked = match &credentials.user {
-            Some(user) => registry
-                .authorize(&credentials.token, user)
-                .map(|_| user.clone()),
-            None => registry.validate(&credentials.token).map(|info| info.owner),
-        };
-        match checked {
+        match credentials.check(&self.shared.registry) {
             Ok(user) => self.login(user),
             Err(TokenError::Expired | TokenError::Unknown) => {
                 let challenge = Continuation::from_challenge(BEARER_ERROR_JSON.as_bytes());

@@ -1,7 +1,13 @@
-//! The SASL mechanisms of the POP3 `AUTH` command: PLAIN (RFC 4616), XOAUTH2 (Google and
-//! Microsoft) and OAUTHBEARER (RFC 7628). Parsing only; checking is the session's job.
+//! The SASL mechanisms both sessions offer: PLAIN (RFC 4616), XOAUTH2 (Google and
+//! Microsoft) and OAUTHBEARER (RFC 7628): parsing the client's message, checking a password
+//! or a bearer token, and the error continuation of a bearer failure. The framing (IMAP
+//! `AUTHENTICATE` continuations, POP3 `AUTH` and `+ ` lines) and what a failure answers stay
+//! in each session.
 
 use std::fmt;
+
+use crate::mailstore::MailStore;
+use crate::oauth::{TokenError, TokenRegistry};
 
 /// A mechanism the server offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +84,16 @@ pub(crate) fn parse_plain(data: &[u8]) -> Option<PlainCredentials> {
     })
 }
 
+/// The user a PLAIN message logs in as: well-formed, no proxy login, and the password is
+/// the store's.
+pub(crate) fn check_plain(store: &MailStore, data: &[u8]) -> Option<String> {
+    let credentials = parse_plain(data)?;
+    let user = credentials.user()?;
+    store
+        .check_password(user, &credentials.password)
+        .then(|| user.to_owned())
+}
+
 /// A bearer token and the user it is presented for (XOAUTH2 always names one; OAUTHBEARER
 /// may leave it to the token).
 #[derive(PartialEq, Eq)]
@@ -92,6 +108,17 @@ impl fmt::Debug for BearerCredentials {
             .field("user", &self.user)
             .field("token", &"[redacted]")
             .finish()
+    }
+}
+
+impl BearerCredentials {
+    /// The user the token opens: the named user when the token is valid for it, else the
+    /// token's owner.
+    pub(crate) fn check(&self, registry: &TokenRegistry) -> Result<String, TokenError> {
+        match &self.user {
+            Some(user) => registry.authorize(&self.token, user).map(|_| user.clone()),
+            None => registry.validate(&self.token).map(|info| info.owner),
+        }
     }
 }
 
@@ -127,8 +154,7 @@ fn unescape_saslname(name: &str) -> Option<String> {
     let mut rest = name;
     while let Some(i) = rest.find('=') {
         out.push_str(&rest[..i]);
-        let escape = rest.get(i..i + 3)?;
-        out.push(match escape {
+        out.push(match rest.get(i..i + 3)? {
             "=2C" | "=2c" => ',',
             "=3D" | "=3d" => '=',
             _ => return None,
@@ -145,9 +171,8 @@ pub(crate) fn parse_oauthbearer(data: &[u8]) -> Option<BearerCredentials> {
     let text = std::str::from_utf8(data).ok()?;
     let (gs2, rest) = text.split_once('\u{1}')?;
     let mut fields = gs2.split(',');
-    match fields.next()? {
-        "n" | "y" => {}
-        _ => return None,
+    if !matches!(fields.next()?, "n" | "y") {
+        return None;
     }
     let user = match fields.next()? {
         "" => None,
@@ -172,6 +197,8 @@ pub(crate) fn parse_oauthbearer(data: &[u8]) -> Option<BearerCredentials> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
@@ -191,6 +218,25 @@ mod tests {
     }
 
     #[test]
+    fn plain_login() {
+        let store = MailStore::new();
+        store.add_user("alice", "pw");
+        assert_eq!(
+            check_plain(&store, b"\0alice\0pw"),
+            Some("alice".to_owned())
+        );
+        assert_eq!(
+            check_plain(&store, b"alice\0alice\0pw"),
+            Some("alice".to_owned())
+        );
+        // A proxy login, a wrong password, an unknown user, a malformed message.
+        assert_eq!(check_plain(&store, b"bob\0alice\0pw"), None);
+        assert_eq!(check_plain(&store, b"\0alice\0nope"), None);
+        assert_eq!(check_plain(&store, b"\0bob\0pw"), None);
+        assert_eq!(check_plain(&store, b"\0alice"), None);
+    }
+
+    #[test]
     fn xoauth2() {
         let c = parse_xoauth2(b"user=alice@example.test\x01auth=Bearer abc.def\x01\x01").unwrap();
         assert_eq!(c.user.as_deref(), Some("alice@example.test"));
@@ -200,6 +246,15 @@ mod tests {
         assert!(parse_xoauth2(b"auth=Bearer abc\x01\x01").is_none());
         assert!(parse_xoauth2(b"user=alice\x01\x01").is_none());
         assert!(parse_xoauth2(b"garbage").is_none());
+        let x = parse_xoauth2(b"user=a@b\x01auth=Bearer s3cr3t\x01\x01").unwrap();
+        assert!(!format!("{x:?}").contains("s3cr3t"));
+        assert_eq!(
+            x,
+            BearerCredentials {
+                user: Some("a@b".into()),
+                token: "s3cr3t".into()
+            }
+        );
     }
 
     #[test]
@@ -216,6 +271,41 @@ mod tests {
         assert!(parse_oauthbearer(b"n,a=x,\x01host=h\x01\x01").is_none());
         assert!(parse_oauthbearer(b"n,a=x=4,\x01auth=Bearer t\x01\x01").is_none());
         assert!(parse_oauthbearer(b"\x01").is_none());
+        let o =
+            parse_oauthbearer(b"n,a=a=2Cb,\x01host=h\x01port=1\x01auth=Bearer t\x01\x01").unwrap();
+        assert_eq!(
+            o,
+            BearerCredentials {
+                user: Some("a,b".into()),
+                token: "t".into()
+            }
+        );
+        assert!(parse_oauthbearer(b"p=x,,\x01auth=Bearer t\x01\x01").is_none());
+    }
+
+    #[test]
+    fn bearer_check() {
+        let registry = TokenRegistry::new();
+        let token = registry.issue_token("alice", Duration::from_secs(60));
+        let named = |user: &str| BearerCredentials {
+            user: Some(user.to_owned()),
+            token: token.clone(),
+        };
+        assert_eq!(named("alice").check(&registry), Ok("alice".to_owned()));
+        let ownerless = BearerCredentials {
+            user: None,
+            token: token.clone(),
+        };
+        assert_eq!(ownerless.check(&registry), Ok("alice".to_owned()));
+        assert!(matches!(
+            named("bob").check(&registry),
+            Err(TokenError::NotAuthorized { .. })
+        ));
+        let unknown = BearerCredentials {
+            user: Some("alice".to_owned()),
+            token: "nope".to_owned(),
+        };
+        assert_eq!(unknown.check(&registry), Err(TokenError::Unknown));
     }
 
     #[test]
