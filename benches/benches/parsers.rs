@@ -1,0 +1,2 @@
+//! Parser comparison (being written).
+fn main() {}

@@ -1,0 +1,2 @@
+//! Bench binary (being written).
+fn main() {}
