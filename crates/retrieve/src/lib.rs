@@ -76,6 +76,7 @@ pub mod credentials;
 mod error;
 mod events;
 mod imap;
+pub mod net;
 mod pop3;
 mod retriever;
 mod run;
@@ -92,6 +93,7 @@ pub use config::{
 pub use credentials::{CredentialError, resolve_credentials};
 pub use error::{Error, Result};
 pub use events::{BatchDone, Events, NewMail, NoEvents, Progress, Report, Skipped};
+pub use net::NetConnector;
 pub use retriever::{RetrieveOptions, Retriever};
 pub use run::SharedStore;
 pub use subscribe::{
