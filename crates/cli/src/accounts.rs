@@ -1,0 +1,529 @@
+//! `inbound accounts add|list|remove|test`.
+
+use std::io::{BufRead as _, IsTerminal as _};
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use inbound_net::{Credentials, ImapClient, Pop3Client};
+use inbound_retrieve::{
+    Account, AccountConfig, AfterReceive, AuthConfig, FetchPolicy, NetConnector, OAuthSettings,
+    Protocol, SecretSource, resolve_credentials,
+};
+use inbound_store::{Secret, Store};
+use serde_json::{Map, Value, json};
+
+use crate::app::{self, App};
+use crate::error::{CliError, CliResult, EXIT_FAILED, EXIT_OK};
+use crate::output::{Align, Table, human_bytes, print_json};
+
+/// `inbound accounts ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AccountsCommand {
+    /// Save an account in the store, its password encrypted (prompted for without echo, or
+    /// read from standard input when it is not a terminal). For an account already in the
+    /// configuration file, give only its name: its password is stored.
+    Add(AddArgs),
+    /// List the configured and stored accounts.
+    List {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an account from the store (its configuration, secrets and sync state; stored
+    /// messages are kept).
+    Remove {
+        /// The account.
+        name: String,
+    },
+    /// Connect, log in and report what the server offers.
+    Test {
+        /// The account.
+        name: String,
+    },
+}
+
+/// `accounts add`.
+#[derive(Debug, Args)]
+pub(crate) struct AddArgs {
+    /// The account's name.
+    name: String,
+    /// imap or pop3.
+    #[arg(long)]
+    protocol: Option<String>,
+    /// Server host name.
+    #[arg(long)]
+    host: Option<String>,
+    /// Server port (default: from protocol and security).
+    #[arg(long)]
+    port: Option<u16>,
+    /// tls (default), starttls or plain.
+    #[arg(long)]
+    security: Option<String>,
+    /// Login name.
+    #[arg(long)]
+    username: Option<String>,
+    /// Read the password from this environment variable at run time instead of storing it.
+    #[arg(long, value_name = "VAR")]
+    password_env: Option<String>,
+    /// Run this command for the password at run time instead of storing it.
+    #[arg(long, value_name = "CMD")]
+    password_command: Option<String>,
+    /// Extra trust anchor (PEM).
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+    /// IMAP folder (default INBOX).
+    #[arg(long)]
+    folder: Option<String>,
+    /// latest, oldest or all (default all).
+    #[arg(long)]
+    fetch: Option<String>,
+    /// Messages for latest/oldest.
+    #[arg(long)]
+    count: Option<u32>,
+    /// keep (default), delete or move.
+    #[arg(long)]
+    after_receive: Option<String>,
+    /// Target folder for --after-receive move.
+    #[arg(long)]
+    move_to: Option<String>,
+    /// Watch this account with `inbound watch`.
+    #[arg(long)]
+    subscribe: bool,
+    /// Replace a stored account of the same name.
+    #[arg(long)]
+    replace: bool,
+}
+
+impl AddArgs {
+    /// The account table these options describe.
+    fn table(&self) -> Map<String, Value> {
+        let mut t = Map::new();
+        let mut put = |k: &str, v: Option<Value>| {
+            if let Some(v) = v {
+                t.insert(k.to_owned(), v);
+            }
+        };
+        put("name", Some(json!(self.name)));
+        put("protocol", self.protocol.as_ref().map(|v| json!(v)));
+        put("host", self.host.as_ref().map(|v| json!(v)));
+        put("port", self.port.map(|v| json!(v)));
+        put("security", self.security.as_ref().map(|v| json!(v)));
+        put("username", self.username.as_ref().map(|v| json!(v)));
+        put("password_env", self.password_env.as_ref().map(|v| json!(v)));
+        put(
+            "password_command",
+            self.password_command.as_ref().map(|v| json!(v)),
+        );
+        put("ca_file", self.ca_file.as_ref().map(|v| json!(v)));
+        put("folder", self.folder.as_ref().map(|v| json!(v)));
+        put("fetch", self.fetch.as_ref().map(|v| json!(v)));
+        put("count", self.count.map(|v| json!(v)));
+        put(
+            "after_receive",
+            self.after_receive.as_ref().map(|v| json!(v)),
+        );
+        put("move_to", self.move_to.as_ref().map(|v| json!(v)));
+        put("subscribe", self.subscribe.then_some(json!(true)));
+        t
+    }
+}
+
+/// Runs `inbound accounts add|list|remove` (`test` is [`run_test`], which needs a runtime).
+pub(crate) fn command(app: &App, cmd: AccountsCommand) -> CliResult<u8> {
+    match cmd {
+        AccountsCommand::Add(args) => add(app, &args),
+        AccountsCommand::List { json } => list(app, json),
+        AccountsCommand::Remove { name } => remove(app, &name),
+        AccountsCommand::Test { .. } => Err(CliError::usage("internal: test is run elsewhere")),
+    }
+}
+
+fn add(app: &App, args: &AddArgs) -> CliResult<u8> {
+    let config = app.config()?;
+    let configured = config.accounts.iter().find(|a| a.name == args.name);
+    let account = match configured {
+        Some(account) => {
+            if args.host.is_some() || args.protocol.is_some() {
+                return Err(CliError::usage(format!(
+                    "account {:?} is configured in {}; change its settings there \
+                     (`inbound accounts add {}` alone stores its password)",
+                    args.name,
+                    config
+                        .path
+                        .as_deref()
+                        .map_or_else(String::new, |p| p.display().to_string()),
+                    args.name
+                )));
+            }
+            account.clone()
+        }
+        None => {
+            let table = Value::Object(args.table());
+            let parsed: AccountConfig = serde_json::from_value(table)
+                .map_err(|e| CliError::usage(format!("account {:?}: {e}", args.name)))?;
+            parsed.validate().map_err(|errors| {
+                let mut text = format!("account {:?} is invalid:", args.name);
+                for p in &errors.problems {
+                    text.push_str(&format!(
+                        "\n  --{}: {}",
+                        p.field.replace('_', "-"),
+                        p.message
+                    ));
+                }
+                CliError::usage(text)
+            })?
+        }
+    };
+    let needs_password = matches!(&account.auth, AuthConfig::Password(SecretSource::Stored(_)));
+    let mut store = app.open_store(
+        &config,
+        needs_password.then_some("store the account's password encrypted"),
+    )?;
+    if configured.is_none() && !args.replace && store.load_account(&args.name)?.is_some() {
+        return Err(CliError::usage(format!(
+            "account {:?} is already stored; pass --replace to overwrite it",
+            args.name
+        )));
+    }
+    let mut secrets = Vec::new();
+    if needs_password {
+        let password = read_password(&args.name)?;
+        secrets.push(("password", password));
+    }
+    let config_json = serde_json::to_string(&account)
+        .map_err(|e| CliError::failed(format!("account {:?}: {e}", args.name)))?;
+    store.save_account(&args.name, &config_json, &secrets)?;
+    if !app.quiet {
+        let what = if needs_password {
+            "with its password encrypted"
+        } else {
+            "(its secret is read at run time)"
+        };
+        eprintln!(
+            "stored account {:?} in {} {what}; try `inbound accounts test {}`",
+            args.name,
+            app.store_path(&config).display(),
+            args.name
+        );
+    }
+    Ok(EXIT_OK)
+}
+
+/// Prompts without echo on a terminal; otherwise reads one line from standard input.
+fn read_password(name: &str) -> CliResult<Secret> {
+    let password = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password(format!("Password for {name}: "))
+            .map_err(|e| CliError::failed(format!("reading the password: {e}")))?
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).map_err(|e| {
+            CliError::failed(format!("reading the password from standard input: {e}"))
+        })?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    if password.is_empty() {
+        return Err(CliError::usage("the password is empty; nothing was stored"));
+    }
+    Ok(Secret::new(password))
+}
+
+/// Where an account's secret comes from, for people.
+fn secret_source(account: &Account) -> String {
+    let source = |s: &SecretSource| match s {
+        SecretSource::Inline(_) => "in the configuration file".to_owned(),
+        SecretSource::Env(var) => format!("${var}"),
+        SecretSource::Command(_) => "command".to_owned(),
+        SecretSource::Stored(name) => format!("stored {name}"),
+    };
+    match &account.auth {
+        AuthConfig::Password(s) => format!("password: {}", source(s)),
+        AuthConfig::OAuth(OAuthSettings::Entra { client_secret, .. }) => {
+            format!("oauth entra: {}", source(client_secret))
+        }
+        AuthConfig::OAuth(OAuthSettings::RefreshToken { refresh_token, .. }) => {
+            format!("oauth refresh token: {}", source(refresh_token))
+        }
+        AuthConfig::OAuth(OAuthSettings::Static { token }) => {
+            format!("oauth token: {}", source(token))
+        }
+    }
+}
+
+fn policy(account: &Account) -> String {
+    let fetch = match account.fetch {
+        FetchPolicy::Latest(n) => format!("latest {n}"),
+        FetchPolicy::Oldest(n) => format!("oldest {n}"),
+        FetchPolicy::All => "all".to_owned(),
+    };
+    let after = match &account.after_receive {
+        AfterReceive::Keep => "keep".to_owned(),
+        AfterReceive::Delete => "delete".to_owned(),
+        AfterReceive::MoveTo(f) => format!("move to {f}"),
+    };
+    format!("{fetch}, {after}")
+}
+
+fn security(account: &Account) -> &'static str {
+    match account.security {
+        inbound_net::Security::Tls => "tls",
+        inbound_net::Security::StartTls => "starttls",
+        inbound_net::Security::Plaintext => "plain",
+    }
+}
+
+fn list(app: &App, json_out: bool) -> CliResult<u8> {
+    let config = app.config()?;
+    let store = app.open_existing_store(&config)?;
+    let stored: Vec<String> = match &store {
+        Some(s) => s.list_accounts()?,
+        None => Vec::new(),
+    };
+    let accounts = app::all_accounts(&config, store.as_ref())?;
+    let origin = |a: &Account| {
+        let in_file = config.accounts.iter().any(|c| c.name == a.name);
+        match (in_file, stored.contains(&a.name)) {
+            (true, true) => "file+store",
+            (true, false) => "file",
+            _ => "store",
+        }
+    };
+    if json_out {
+        let list: Vec<Value> = accounts
+            .iter()
+            .map(|a| {
+                json!({
+                    "name": a.name,
+                    "protocol": a.protocol.to_string().to_lowercase(),
+                    "host": a.host,
+                    "port": a.port,
+                    "security": security(a),
+                    "username": a.username,
+                    "folder": a.folder,
+                    "policy": policy(a),
+                    "subscribe": a.subscribe,
+                    "secret": secret_source(a),
+                    "source": origin(a),
+                })
+            })
+            .collect();
+        print_json(&list)?;
+        return Ok(EXIT_OK);
+    }
+    let mut t = Table::new(&[
+        ("name", Align::Left),
+        ("protocol", Align::Left),
+        ("server", Align::Left),
+        ("security", Align::Left),
+        ("username", Align::Left),
+        ("folder", Align::Left),
+        ("policy", Align::Left),
+        ("watch", Align::Left),
+        ("secret", Align::Left),
+        ("source", Align::Left),
+    ]);
+    for a in &accounts {
+        t.row(vec![
+            a.name.clone(),
+            a.protocol.to_string(),
+            format!("{}:{}", a.host, a.port),
+            security(a).to_owned(),
+            a.username.clone(),
+            a.folder.clone(),
+            policy(a),
+            if a.subscribe { "yes" } else { "no" }.to_owned(),
+            secret_source(a),
+            origin(a).to_owned(),
+        ]);
+    }
+    if accounts.is_empty() {
+        eprintln!(
+            "no accounts: add [[account]] tables to the configuration or use `inbound accounts add`"
+        );
+        return Ok(EXIT_OK);
+    }
+    print!("{}", t.render());
+    Ok(EXIT_OK)
+}
+
+fn remove(app: &App, name: &str) -> CliResult<u8> {
+    let config = app.config()?;
+    let in_file = config.accounts.iter().any(|a| a.name == name);
+    let removed = match app.open_existing_store(&config)? {
+        Some(mut store) => store.remove_account(name)?,
+        None => false,
+    };
+    match (removed, in_file) {
+        (true, false) => {
+            if !app.quiet {
+                eprintln!("removed account {name:?} (its stored messages are kept)");
+            }
+            Ok(EXIT_OK)
+        }
+        (true, true) => {
+            if !app.quiet {
+                eprintln!(
+                    "removed the stored secrets of {name:?}; it is still configured in the configuration file"
+                );
+            }
+            Ok(EXIT_OK)
+        }
+        (false, true) => Err(CliError::usage(format!(
+            "account {name:?} is configured in the configuration file, not stored; remove it there"
+        ))),
+        (false, false) => Err(CliError::usage(format!("no account named {name:?}"))),
+    }
+}
+
+/// Connects and logs in to `account` with the network clients, configured exactly as
+/// retrieval configures them, and prints the security, the login mechanism used, the
+/// server's capabilities and what the folder holds. Returns the exit code (1 on failure).
+pub(crate) async fn run_test(
+    connector: &NetConnector,
+    account: &Account,
+    store: Option<&Store>,
+) -> CliResult<u8> {
+    let credentials =
+        resolve_credentials(account, store).map_err(|e| CliError::usage(e.to_string()))?;
+    let mut lines: Vec<(&str, String)> = vec![
+        ("account", account.name.clone()),
+        (
+            "server",
+            format!("{} {}:{}", account.protocol, account.host, account.port),
+        ),
+        ("security", describe_security(account).to_owned()),
+        (
+            "login",
+            format!("{} ({})", account.username, auth_kind(account)),
+        ),
+    ];
+    let result = match account.protocol {
+        Protocol::Imap => test_imap(connector, account, &credentials, &mut lines).await,
+        Protocol::Pop3 => test_pop3(connector, account, &credentials, &mut lines).await,
+    };
+    let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0).max(6) + 1;
+    for (k, v) in &lines {
+        println!("{:<width$} {v}", format!("{k}:"));
+    }
+    match result {
+        Ok(()) => {
+            println!("{:<width$} ok", "result:");
+            Ok(EXIT_OK)
+        }
+        Err(e) => {
+            println!("{:<width$} FAILED: {e}", "result:");
+            Ok(EXIT_FAILED)
+        }
+    }
+}
+
+async fn test_imap(
+    connector: &NetConnector,
+    account: &Account,
+    credentials: &Credentials,
+    lines: &mut Vec<(&'static str, String)>,
+) -> Result<(), String> {
+    let config = connector.imap_config(account);
+    let mut client = ImapClient::connect(&config)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    lines.push(("tls", if client.is_tls() { "yes" } else { "no" }.to_owned()));
+    let info = client
+        .login(credentials, None)
+        .await
+        .map_err(|e| format!("login: {e}"))?;
+    lines.push(("mechanism", info.method.to_string()));
+    let caps: Vec<String> = client
+        .capabilities()
+        .iter()
+        .map(|c| c.name().into_owned())
+        .collect();
+    lines.push(("capabilities", caps.join(" ")));
+    let status = client
+        .examine(&account.folder)
+        .await
+        .map_err(|e| format!("EXAMINE {}: {e}", account.folder));
+    if let Ok(status) = &status {
+        lines.push((
+            "folder",
+            format!(
+                "{}: {} message(s), UIDVALIDITY {}",
+                account.folder,
+                status.exists,
+                status
+                    .uidvalidity
+                    .map_or_else(|| "none".to_owned(), |v| v.to_string())
+            ),
+        ));
+    }
+    let _ = client.logout().await;
+    status.map(|_| ())
+}
+
+async fn test_pop3(
+    connector: &NetConnector,
+    account: &Account,
+    credentials: &Credentials,
+    lines: &mut Vec<(&'static str, String)>,
+) -> Result<(), String> {
+    let config = connector.pop3_config(account);
+    let mut client = Pop3Client::connect(&config)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    lines.push(("tls", if client.is_tls() { "yes" } else { "no" }.to_owned()));
+    let info = client
+        .login(credentials, None)
+        .await
+        .map_err(|e| format!("login: {e}"))?;
+    lines.push(("mechanism", info.method.to_string()));
+    let caps = client.capabilities();
+    let mut names = Vec::new();
+    if !caps.is_known() {
+        names.push("(server has no CAPA)".to_owned());
+    }
+    for (name, on) in [
+        ("UIDL", caps.uidl()),
+        ("TOP", caps.top()),
+        ("USER", caps.user()),
+        ("PIPELINING", caps.pipelining()),
+        ("RESP-CODES", caps.resp_codes()),
+        ("STLS", caps.stls()),
+    ] {
+        if on {
+            names.push(name.to_owned());
+        }
+    }
+    let sasl: Vec<&str> = caps.sasl_mechanisms().collect();
+    if !sasl.is_empty() {
+        names.push(format!("SASL {}", sasl.join(" ")));
+    }
+    if let Some(implementation) = caps.implementation() {
+        names.push(format!("IMPLEMENTATION {implementation}"));
+    }
+    lines.push(("capabilities", names.join(", ")));
+    let stat = client.stat().await.map_err(|e| format!("STAT: {e}"));
+    if let Ok(stat) = &stat {
+        lines.push((
+            "maildrop",
+            format!("{} message(s), {}", stat.count, human_bytes(stat.size)),
+        ));
+    }
+    let _ = client.quit().await;
+    stat.map(|_| ())
+}
+
+fn describe_security(account: &Account) -> &'static str {
+    match account.security {
+        inbound_net::Security::Tls => "implicit TLS",
+        inbound_net::Security::StartTls => "STARTTLS (required)",
+        inbound_net::Security::Plaintext => {
+            "none (plain text: passwords are visible on the network)"
+        }
+    }
+}
+
+fn auth_kind(account: &Account) -> &'static str {
+    match &account.auth {
+        AuthConfig::Password(_) => "password",
+        AuthConfig::OAuth(_) => "OAuth 2.0 bearer token",
+    }
+}

@@ -1,0 +1,171 @@
+//! What every command shares: the global options, the configuration, the store and the
+//! account list.
+
+use std::path::{Path, PathBuf};
+
+use inbound_retrieve::Account;
+use inbound_store::{EncryptionKey, KEY_ENV, KeyError, Store};
+
+use crate::config::{self, ConfigFile};
+use crate::error::{CliError, CliResult};
+
+/// The global options.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct App {
+    /// `--config`.
+    pub(crate) config: Option<PathBuf>,
+    /// `--store`.
+    pub(crate) store: Option<PathBuf>,
+    /// `-q`: only errors and requested output.
+    pub(crate) quiet: bool,
+}
+
+impl App {
+    /// The configuration: the file `--config` names, `inbound.toml`, the platform one, or
+    /// none.
+    pub(crate) fn config(&self) -> CliResult<ConfigFile> {
+        config::load_or_default(self.config.as_deref())
+    }
+
+    /// The store file: `--store`, else `[store] path`, else `inbound.sqlite` beside the
+    /// configuration file (or in the current directory).
+    pub(crate) fn store_path(&self, config: &ConfigFile) -> PathBuf {
+        if let Some(p) = &self.store {
+            return p.clone();
+        }
+        if let Some(p) = &config.store {
+            return p.clone();
+        }
+        match config.path.as_deref().and_then(Path::parent) {
+            Some(dir) => dir.join(config::DEFAULT_STORE),
+            None => PathBuf::from(config::DEFAULT_STORE),
+        }
+    }
+
+    /// Opens the store with the key from `INBOUND_ENCRYPTION_KEY` when it is set.
+    /// `need_key` says why the key is required, when it is.
+    pub(crate) fn open_store(
+        &self,
+        config: &ConfigFile,
+        need_key: Option<&str>,
+    ) -> CliResult<Store> {
+        let key = encryption_key(need_key)?;
+        let path = self.store_path(config);
+        Store::open(&path, key).map_err(|e| with_path(e, &path))
+    }
+
+    /// Opens the store only if its file exists (for read-only commands), else `None`.
+    pub(crate) fn open_existing_store(&self, config: &ConfigFile) -> CliResult<Option<Store>> {
+        let path = self.store_path(config);
+        if !path.exists() {
+            return Ok(None);
+        }
+        self.open_store(config, None).map(Some)
+    }
+}
+
+fn with_path(e: inbound_store::Error, path: &Path) -> CliError {
+    let base = CliError::from(e);
+    let message = format!("store {}: {}", path.display(), base.message());
+    if base.exit_code() == CliError::usage("").exit_code() {
+        CliError::usage(message)
+    } else {
+        CliError::failed(message)
+    }
+}
+
+/// The key from `INBOUND_ENCRYPTION_KEY`: `None` when unset and not needed.
+///
+/// # Errors
+/// A usage error when the variable is malformed, or unset while `need` says it is needed.
+pub(crate) fn encryption_key(need: Option<&str>) -> CliResult<Option<EncryptionKey>> {
+    match EncryptionKey::from_env() {
+        Ok(key) => Ok(Some(key)),
+        Err(KeyError::Missing) => match need {
+            None => Ok(None),
+            Some(why) => Err(CliError::usage(format!(
+                "{KEY_ENV} is not set: it is needed to {why}. \
+                 Create a key with `inbound key generate`, keep it safe, and export it as {KEY_ENV}"
+            ))),
+        },
+        Err(e) => Err(CliError::usage(format!("{KEY_ENV}: {e}"))),
+    }
+}
+
+/// The accounts: those of the configuration file, then those saved in the store with
+/// `inbound accounts add` (a stored account of the same name as a configured one only holds
+/// that account's secrets).
+pub(crate) fn all_accounts(config: &ConfigFile, store: Option<&Store>) -> CliResult<Vec<Account>> {
+    let mut accounts = config.accounts.clone();
+    let Some(store) = store else {
+        return Ok(accounts);
+    };
+    for name in store.list_accounts()? {
+        if accounts.iter().any(|a| a.name == name) {
+            continue;
+        }
+        let stored = store
+            .load_account(&name)
+            .map_err(|e| CliError::usage(format!("stored account {name:?}: {e}")))?;
+        let Some(stored) = stored else { continue };
+        match serde_json::from_str::<Account>(&stored.config_json) {
+            Ok(account) => accounts.push(account),
+            Err(e) => {
+                return Err(CliError::usage(format!(
+                    "stored account {name:?} has an invalid configuration: {e}; \
+                     remove it with `inbound accounts remove {name}` and add it again"
+                )));
+            }
+        }
+    }
+    Ok(accounts)
+}
+
+/// Keeps the accounts named in `wanted` (all when empty), in configuration order.
+///
+/// # Errors
+/// A usage error naming an unknown account and listing the known ones.
+pub(crate) fn select(accounts: Vec<Account>, wanted: &[String]) -> CliResult<Vec<Account>> {
+    if wanted.is_empty() {
+        return Ok(accounts);
+    }
+    for name in wanted {
+        if !accounts.iter().any(|a| &a.name == name) {
+            let known: Vec<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
+            return Err(CliError::usage(if known.is_empty() {
+                format!("no account named {name:?}: no accounts are configured")
+            } else {
+                format!(
+                    "no account named {name:?}; known accounts: {}",
+                    known.join(", ")
+                )
+            }));
+        }
+    }
+    Ok(accounts
+        .into_iter()
+        .filter(|a| wanted.contains(&a.name))
+        .collect())
+}
+
+/// A usage error for a command that needs accounts when none are configured.
+pub(crate) fn no_accounts(config: &ConfigFile) -> CliError {
+    match &config.path {
+        Some(p) => CliError::usage(format!(
+            "{} configures no accounts; add [[account]] tables (see inbound.example.toml) \
+             or use `inbound accounts add`",
+            p.display()
+        )),
+        None => {
+            let looked: Vec<String> = config::candidates()
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            CliError::usage(format!(
+                "no configuration file found (looked for {}); pass --config FILE, \
+                 copy inbound.example.toml to inbound.toml, or use `inbound accounts add`",
+                looked.join(", ")
+            ))
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! The command line, as clap types.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::accounts::AccountsCommand;
+use crate::keys::KeyCommand;
+use crate::messages::MessagesCommand;
+
+const AFTER_HELP: &str = "\
+Configuration: --config FILE, else ./inbound.toml, else $XDG_CONFIG_HOME/inbound/inbound.toml
+(~/.config/inbound/inbound.toml). See inbound.example.toml.
+
+Stored secrets are encrypted with the key in INBOUND_ENCRYPTION_KEY (`inbound key generate`).
+
+Exit codes:
+  0  success
+  1  an account (or the operation) failed; the others were still done
+  2  usage or configuration error; nothing was done";
+
+/// Receive email: retrieve POP3 and IMAP mail into SQLite, watch for new mail.
+#[derive(Debug, Parser)]
+#[command(name = "inbound", version, about, after_help = AFTER_HELP, propagate_version = true)]
+pub(crate) struct Cli {
+    /// The configuration file.
+    #[arg(long, global = true, env = "INBOUND_CONFIG", value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// The store file (overrides [store] path).
+    #[arg(long, global = true, env = "INBOUND_STORE", value_name = "FILE")]
+    pub(crate) store: Option<PathBuf>,
+    /// More log output (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+    /// Only errors and the requested output.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub(crate) quiet: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run the bundled test server and show retrieval and subscriptions end to end
+    /// (no network, no setup).
+    Demo(DemoArgs),
+    /// Retrieve mail for every account (or those given) per its policy.
+    Fetch(FetchArgs),
+    /// Watch the accounts marked `subscribe = true` and report each new message.
+    Watch(WatchArgs),
+    /// Add, list, remove and test accounts.
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
+    /// List, show and export stored messages.
+    #[command(subcommand)]
+    Messages(MessagesCommand),
+    /// Check the configuration file and report every problem.
+    CheckConfig,
+    /// Generate or rotate the encryption key of stored secrets.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+/// `inbound demo`.
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Where to store the demo's mail (replaced on every run).
+    #[arg(long, value_name = "FILE", default_value = "inbound-demo.sqlite")]
+    pub(crate) demo_store: PathBuf,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `inbound fetch`.
+#[derive(Debug, Args)]
+pub(crate) struct FetchArgs {
+    /// Only this account (repeatable).
+    #[arg(long = "account", short = 'a', value_name = "NAME")]
+    pub(crate) accounts: Vec<String>,
+    /// Print per account {account, fetched, skipped, moved, deleted, errors} as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// How many accounts to retrieve at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub(crate) concurrency: u16,
+}
+
+/// `inbound watch`.
+#[derive(Debug, Args)]
+pub(crate) struct WatchArgs {
+    /// Only this account (repeatable; it must have subscribe = true).
+    #[arg(long = "account", short = 'a', value_name = "NAME")]
+    pub(crate) accounts: Vec<String>,
+    /// Run this shell command for each new message: the raw message on standard input;
+    /// INBOUND_ACCOUNT, INBOUND_FOLDER, INBOUND_ID, INBOUND_MESSAGE_ID, INBOUND_SUBJECT and
+    /// INBOUND_FROM in the environment.
+    #[arg(long, value_name = "CMD")]
+    pub(crate) exec: Option<String>,
+    /// One JSON object per new message.
+    #[arg(long)]
+    pub(crate) json: bool,
+}

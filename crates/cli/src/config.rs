@@ -1,0 +1,596 @@
+//! Finding, reading and checking the configuration file.
+//!
+//! Every problem is reported at once, each with the file, line and column, the account and
+//! the field: syntax errors (all of them, by the parser's recovery), unknown keys and wrong
+//! types (each key is checked on its own), then the account rules of
+//! [`AccountConfig::validate`], placed at the field's key or, for a missing field, at the
+//! account's `[[account]]` header.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use inbound_retrieve::{Account, AccountConfig, OAuthConfig};
+use serde::Deserialize;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+
+use crate::error::CliError;
+
+/// The file looked for in the current directory when `--config` is not given.
+pub(crate) const DEFAULT_FILE: &str = "inbound.toml";
+/// The store file used when neither `--store` nor `[store] path` says otherwise.
+pub(crate) const DEFAULT_STORE: &str = "inbound.sqlite";
+
+/// A configuration file, read and checked.
+#[derive(Debug, Default)]
+pub(crate) struct ConfigFile {
+    /// The file read; `None` when there was none (no accounts then).
+    pub(crate) path: Option<PathBuf>,
+    /// `[store] path`, resolved against the file's directory.
+    pub(crate) store: Option<PathBuf>,
+    /// The accounts, in file order.
+    pub(crate) accounts: Vec<Account>,
+}
+
+/// One problem in a configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Problem {
+    /// 1-based line.
+    pub(crate) line: usize,
+    /// 1-based column (characters).
+    pub(crate) column: usize,
+    /// `account "work"` or `account #2`, `[store]`; empty at the top level.
+    pub(crate) context: String,
+    /// The field (`port`, `oauth.client_id`); empty for syntax errors.
+    pub(crate) field: String,
+    /// What is wrong.
+    pub(crate) message: String,
+}
+
+/// Every problem found in one file.
+#[derive(Debug, Clone)]
+pub(crate) struct ConfigErrors {
+    /// The file, as named to the user.
+    pub(crate) file: String,
+    /// The problems, in file order.
+    pub(crate) problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for p in &self.problems {
+            write!(f, "error: {}:{}:{}: ", self.file, p.line, p.column)?;
+            if !p.context.is_empty() {
+                write!(f, "{}: ", p.context)?;
+            }
+            if !p.field.is_empty() {
+                write!(f, "{}: ", p.field)?;
+            }
+            writeln!(f, "{}", p.message)?;
+        }
+        let n = self.problems.len();
+        write!(
+            f,
+            "{}: {n} problem{} found; nothing was done",
+            self.file,
+            if n == 1 { "" } else { "s" }
+        )
+    }
+}
+
+impl From<ConfigErrors> for CliError {
+    fn from(e: ConfigErrors) -> Self {
+        CliError::usage(e.to_string())
+    }
+}
+
+/// The configuration file to read: `explicit` (which must exist), else `inbound.toml` in the
+/// current directory, else the platform configuration directory's `inbound/inbound.toml`.
+/// `None` when there is none.
+///
+/// # Errors
+/// A usage error when `explicit` does not exist.
+pub(crate) fn locate(explicit: Option<&Path>) -> Result<Option<PathBuf>, CliError> {
+    if let Some(path) = explicit {
+        if path.is_file() {
+            return Ok(Some(path.to_path_buf()));
+        }
+        return Err(CliError::usage(format!(
+            "configuration file {} does not exist",
+            path.display()
+        )));
+    }
+    Ok(candidates().into_iter().find(|p| p.is_file()))
+}
+
+/// Where the configuration is looked for, in order (for messages).
+pub(crate) fn candidates() -> Vec<PathBuf> {
+    let mut list = vec![PathBuf::from(DEFAULT_FILE)];
+    if let Some(dir) = config_dir() {
+        list.push(dir.join("inbound").join(DEFAULT_FILE));
+    }
+    list
+}
+
+/// The platform configuration directory: `$XDG_CONFIG_HOME`, else `~/.config`
+/// (`%APPDATA%` on Windows).
+fn config_dir() -> Option<PathBuf> {
+    let non_empty = |var: &str| std::env::var_os(var).filter(|v| !v.is_empty());
+    if cfg!(windows) {
+        return non_empty("APPDATA").map(PathBuf::from);
+    }
+    non_empty("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| non_empty("HOME").map(|h| PathBuf::from(h).join(".config")))
+}
+
+/// Reads and checks the file at `path`.
+///
+/// # Errors
+/// A usage error listing every problem, or naming the file that could not be read.
+pub(crate) fn load(path: &Path) -> Result<ConfigFile, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        CliError::usage(format!(
+            "cannot read configuration file {}: {e}",
+            path.display()
+        ))
+    })?;
+    let base = path.parent().unwrap_or_else(|| Path::new(""));
+    let mut file = parse(&text, &path.display().to_string(), base)?;
+    file.path = Some(path.to_path_buf());
+    Ok(file)
+}
+
+/// Loads the configuration `explicit` names, or the default one, or an empty one.
+///
+/// # Errors
+/// As [`locate`] and [`load`].
+pub(crate) fn load_or_default(explicit: Option<&Path>) -> Result<ConfigFile, CliError> {
+    match locate(explicit)? {
+        Some(path) => load(&path),
+        None => Ok(ConfigFile::default()),
+    }
+}
+
+/// `[store]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoreSection {
+    /// The store file.
+    path: Option<PathBuf>,
+}
+
+/// Maps byte offsets to lines and columns.
+struct Lines<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        Self { text, starts }
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    fn position(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let line = self.starts.partition_point(|&s| s <= offset).max(1);
+        let start = self.starts[line - 1];
+        let column = self
+            .text
+            .get(start..offset)
+            .map_or(offset - start, |s| s.chars().count());
+        (line, column + 1)
+    }
+}
+
+/// Collects problems while walking the document.
+struct Checker<'a> {
+    lines: Lines<'a>,
+    problems: Vec<(usize, Problem)>,
+}
+
+impl Checker<'_> {
+    fn add(&mut self, span: Range<usize>, context: &str, field: &str, message: impl Into<String>) {
+        let (line, column) = self.lines.position(span.start);
+        self.problems.push((
+            span.start,
+            Problem {
+                line,
+                column,
+                context: context.to_owned(),
+                field: field.to_owned(),
+                message: message.into(),
+            },
+        ));
+    }
+}
+
+/// Parses and checks a configuration text; `file` names it in messages and `base` is the
+/// directory relative paths (`[store] path`, `ca_file`) are resolved against.
+///
+/// # Errors
+/// Every problem found.
+pub(crate) fn parse(text: &str, file: &str, base: &Path) -> Result<ConfigFile, ConfigErrors> {
+    let mut checker = Checker {
+        lines: Lines::new(text),
+        problems: Vec::new(),
+    };
+    let (root, syntax) = DeTable::parse_recoverable(text);
+    for e in &syntax {
+        let span = e.span().unwrap_or(0..0);
+        checker.add(span, "", "", first_line(e.message()));
+    }
+    let mut out = ConfigFile::default();
+    if syntax.is_empty() {
+        check_document(&mut checker, root.get_ref(), base, &mut out);
+    }
+    if checker.problems.is_empty() {
+        return Ok(out);
+    }
+    checker.problems.sort_by_key(|(offset, _)| *offset);
+    Err(ConfigErrors {
+        file: file.to_owned(),
+        problems: checker.problems.into_iter().map(|(_, p)| p).collect(),
+    })
+}
+
+fn first_line(message: &str) -> String {
+    message.lines().next().unwrap_or("").trim().to_owned()
+}
+
+fn check_document(c: &mut Checker<'_>, root: &DeTable<'_>, base: &Path, out: &mut ConfigFile) {
+    for (key, value) in root.iter() {
+        match key.get_ref().as_ref() {
+            "store" => {
+                if let Some(section) = check_store(c, value) {
+                    out.store = section.path.map(|p| base.join(p));
+                }
+            }
+            "account" => check_accounts(c, value, base, out),
+            other => c.add(
+                key.span(),
+                "",
+                other,
+                "unknown section (expected [store] or [[account]])",
+            ),
+        }
+    }
+}
+
+fn check_store(c: &mut Checker<'_>, value: &Spanned<DeValue<'_>>) -> Option<StoreSection> {
+    let Some(table) = value.get_ref().as_table() else {
+        c.add(value.span(), "", "store", "must be a table: [store]");
+        return None;
+    };
+    let before = c.problems.len();
+    for (key, v) in table.iter() {
+        let name = key.get_ref().as_ref();
+        if let Err(e) = single_key::<StoreSection>(key, v) {
+            c.add(
+                e.span().unwrap_or(key.span()),
+                "[store]",
+                name,
+                first_line(e.message()),
+            );
+        }
+    }
+    if c.problems.len() > before {
+        return None;
+    }
+    StoreSection::deserialize(ValueDeserializer::from(value.clone())).ok()
+}
+
+/// Deserializes a table holding only `key = value` as `T`: checks one key's name and type.
+fn single_key<'de, T: Deserialize<'de>>(
+    key: &Spanned<std::borrow::Cow<'de, str>>,
+    value: &Spanned<DeValue<'de>>,
+) -> Result<T, toml::de::Error> {
+    let mut table = DeTable::new();
+    table.insert(key.clone(), value.clone());
+    let span = key.span().start..value.span().end;
+    T::deserialize(ValueDeserializer::from(Spanned::new(
+        span,
+        DeValue::Table(table),
+    )))
+}
+
+fn check_accounts(
+    c: &mut Checker<'_>,
+    value: &Spanned<DeValue<'_>>,
+    base: &Path,
+    out: &mut ConfigFile,
+) {
+    let Some(items) = value.get_ref().as_array() else {
+        c.add(
+            value.span(),
+            "",
+            "account",
+            "must be an array of tables: write each account as [[account]]",
+        );
+        return;
+    };
+    let mut names: HashMap<String, usize> = HashMap::new();
+    for (index, item) in items.iter().enumerate() {
+        let Some(table) = item.get_ref().as_table() else {
+            c.add(
+                item.span(),
+                "",
+                "account",
+                "each account must be a table ([[account]])",
+            );
+            continue;
+        };
+        let name = table
+            .get("name")
+            .and_then(|v| v.get_ref().as_str())
+            .map(str::to_owned);
+        let context = match &name {
+            Some(n) => format!("account {n:?}"),
+            None => format!("account #{}", index + 1),
+        };
+        if let Some(account) = check_account(c, item, table, &context) {
+            if let Some(first) = names.get(&account.name) {
+                let span = table.get("name").map_or(item.span(), |v| v.span());
+                c.add(
+                    span,
+                    &context,
+                    "name",
+                    format!("is already used by account #{first}; names must be unique"),
+                );
+                continue;
+            }
+            names.insert(account.name.clone(), index + 1);
+            let mut account = account;
+            if let Some(ca) = &account.ca_file {
+                account.ca_file = Some(base.join(ca));
+            }
+            out.accounts.push(account);
+        }
+    }
+}
+
+fn check_account(
+    c: &mut Checker<'_>,
+    item: &Spanned<DeValue<'_>>,
+    table: &DeTable<'_>,
+    context: &str,
+) -> Option<Account> {
+    let before = c.problems.len();
+    for (key, v) in table.iter() {
+        let name = key.get_ref().as_ref();
+        if name == "oauth" {
+            if let Some(oauth) = v.get_ref().as_table() {
+                for (okey, ov) in oauth.iter() {
+                    if let Err(e) = single_key::<OAuthConfig>(okey, ov) {
+                        c.add(
+                            e.span().unwrap_or(okey.span()),
+                            context,
+                            &format!("oauth.{}", okey.get_ref()),
+                            first_line(e.message()),
+                        );
+                    }
+                }
+                continue;
+            }
+        }
+        if let Err(e) = single_key::<AccountConfig>(key, v) {
+            c.add(
+                e.span().unwrap_or(key.span()),
+                context,
+                name,
+                first_line(e.message()),
+            );
+        }
+    }
+    if c.problems.len() > before {
+        return None;
+    }
+    let config = match AccountConfig::deserialize(ValueDeserializer::from(item.clone())) {
+        Ok(config) => config,
+        Err(e) => {
+            c.add(
+                e.span().unwrap_or(item.span()),
+                context,
+                "",
+                first_line(e.message()),
+            );
+            return None;
+        }
+    };
+    match config.validate() {
+        Ok(account) => Some(account),
+        Err(errors) => {
+            for problem in &errors.problems {
+                let span = field_span(table, problem.field).unwrap_or(item.span());
+                c.add(span, context, problem.field, problem.message.clone());
+            }
+            None
+        }
+    }
+}
+
+/// The span of a field's value (`oauth.client_id` looks inside `[account.oauth]`), or of the
+/// `oauth` table when the nested key is missing; `None` when the field is not written.
+fn field_span(table: &DeTable<'_>, field: &str) -> Option<Range<usize>> {
+    match field.split_once('.') {
+        None => table.get(field).map(Spanned::span),
+        Some((outer, inner)) => {
+            let outer = table.get(outer)?;
+            let nested = outer
+                .get_ref()
+                .as_table()
+                .and_then(|t| t.get(inner))
+                .map(Spanned::span);
+            Some(nested.unwrap_or(outer.span()))
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn problems(text: &str) -> Vec<String> {
+        parse(text, "test.toml", Path::new("/base"))
+            .unwrap_err()
+            .problems
+            .into_iter()
+            .map(|p| {
+                format!(
+                    "{}:{} {} {} {}",
+                    p.line, p.column, p.context, p.field, p.message
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_valid_file_resolves_paths_against_its_directory() {
+        let file = parse(
+            r#"
+[store]
+path = "mail.sqlite"
+
+[[account]]
+name = "work"
+protocol = "imap"
+host = "imap.example.com"
+username = "me"
+password_env = "PW"
+ca_file = "ca.pem"
+"#,
+            "t.toml",
+            Path::new("/etc/inbound"),
+        )
+        .unwrap();
+        assert_eq!(file.store, Some(PathBuf::from("/etc/inbound/mail.sqlite")));
+        assert_eq!(file.accounts.len(), 1);
+        assert_eq!(
+            file.accounts[0].ca_file,
+            Some(PathBuf::from("/etc/inbound/ca.pem"))
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_position() {
+        let text = r#"[store]
+path = "x.sqlite"
+colour = "red"
+
+[[account]]
+name = "work"
+protocol = "imap"
+host = "imap.example.com"
+port = "993"
+username = "me"
+frobnicate = true
+
+[[account]]
+name = "home"
+protocol = "pop3"
+host = "pop.example.com"
+username = "me"
+after_receive = "move"
+timeout_secs = 0
+"#;
+        let p = problems(text);
+        assert_eq!(p.len(), 6, "{p:#?}");
+        assert!(
+            p[0].starts_with("3:1 [store] colour unknown field"),
+            "{}",
+            p[0]
+        );
+        assert!(
+            p[1].starts_with("9:8 account \"work\" port invalid type"),
+            "{}",
+            p[1]
+        );
+        assert!(
+            p[2].starts_with("11:1 account \"work\" frobnicate unknown field"),
+            "{}",
+            p[2]
+        );
+        // Missing move_to is reported at the [[account]] header.
+        assert!(
+            p[3].starts_with("13:1 account \"home\" move_to is required"),
+            "{}",
+            p[3]
+        );
+        assert!(
+            p[4].starts_with("18:17 account \"home\" after_receive \"move\" is not possible"),
+            "{}",
+            p[4]
+        );
+        assert!(
+            p[5].starts_with("19:16 account \"home\" timeout_secs must be between 1"),
+            "{}",
+            p[5]
+        );
+    }
+
+    #[test]
+    fn syntax_errors_are_all_reported() {
+        let p = problems("[[account]]\nname = \nhost = 'x'\nport = = 3\n");
+        assert!(p.len() >= 2, "{p:#?}");
+        assert!(p[0].starts_with("2:"), "{}", p[0]);
+        assert!(p.iter().any(|l| l.starts_with("4:")), "{p:#?}");
+    }
+
+    #[test]
+    fn oauth_fields_are_located_inside_the_oauth_table() {
+        let text = r#"[[account]]
+name = "m365"
+protocol = "imap"
+host = "outlook.office365.com"
+username = "shared@contoso.com"
+
+[account.oauth]
+provider = "entra"
+client_id = "app"
+colour = 1
+"#;
+        let p = problems(text);
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert!(
+            p[0].starts_with("10:1 account \"m365\" oauth.colour unknown field"),
+            "{}",
+            p[0]
+        );
+
+        let text = text.replace("colour = 1\n", "");
+        let p = problems(&text);
+        assert_eq!(p.len(), 1, "{p:#?}");
+        // tenant_id is missing: reported at the [account.oauth] table.
+        assert!(p[0].contains("oauth.tenant_id is required"), "{}", p[0]);
+        assert!(p[0].starts_with("7:") || p[0].starts_with("8:"), "{}", p[0]);
+    }
+
+    #[test]
+    fn duplicate_names_and_unknown_sections() {
+        let one =
+            "[[account]]\nname = \"a\"\nprotocol = \"imap\"\nhost = \"h\"\nusername = \"u\"\n";
+        let text = format!("{one}{one}[accounts]\nx = 1\n");
+        let p = problems(&text);
+        assert_eq!(p.len(), 2, "{p:#?}");
+        assert!(
+            p[0].starts_with("7:8 account \"a\" name is already used by account #1"),
+            "{}",
+            p[0]
+        );
+        assert!(p[1].contains("accounts unknown section"), "{}", p[1]);
+    }
+
+    #[test]
+    fn positions_count_characters() {
+        let lines = Lines::new("ab\ncdé f\n");
+        assert_eq!(lines.position(0), (1, 1));
+        assert_eq!(lines.position(3), (2, 1));
+        assert_eq!(lines.position(7), (2, 4));
+    }
+}

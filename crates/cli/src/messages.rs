@@ -1,0 +1,355 @@
+//! `inbound messages list|show|export`.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand, ValueEnum};
+use inbound_store::{MessageFilter, MessageId, Store};
+
+use crate::app::App;
+use crate::error::{CliError, CliResult, EXIT_OK};
+use crate::output::{
+    Align, Table, addresses, clip, human_bytes, message_json, print_json, rfc3339, short_date,
+    summary_json,
+};
+
+/// `inbound messages ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum MessagesCommand {
+    /// List stored messages, newest first.
+    List(ListArgs),
+    /// Show one stored message.
+    Show(ShowArgs),
+    /// Export stored messages as .eml files or into a Maildir.
+    Export(ExportArgs),
+}
+
+/// Output formats of `messages list`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ListFormat {
+    /// An aligned table.
+    Table,
+    /// A JSON array.
+    Json,
+}
+
+/// Output formats of `messages show`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ShowFormat {
+    /// Headers and the text body.
+    Table,
+    /// A JSON object with the bodies.
+    Json,
+    /// The raw message, exactly as received.
+    Eml,
+}
+
+/// Output formats of `messages export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ExportFormat {
+    /// One `<id>.eml` file per message (or standard output for one message).
+    Eml,
+    /// A Maildir (`cur`, `new`, `tmp`); messages go to `new`.
+    Maildir,
+}
+
+/// Which messages.
+#[derive(Debug, Args)]
+pub(crate) struct Filter {
+    /// Only this account.
+    #[arg(long, value_name = "NAME")]
+    account: Option<String>,
+    /// Only this folder.
+    #[arg(long, value_name = "FOLDER")]
+    folder: Option<String>,
+    /// At most this many messages.
+    #[arg(long, value_name = "N")]
+    limit: Option<u32>,
+}
+
+impl Filter {
+    fn to_filter(&self) -> MessageFilter {
+        MessageFilter {
+            account: self.account.clone(),
+            folder: self.folder.clone(),
+            limit: self.limit,
+            ..MessageFilter::default()
+        }
+    }
+}
+
+/// `messages list`.
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    #[command(flatten)]
+    filter: Filter,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: ListFormat,
+    /// Same as --format json.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `messages show`.
+#[derive(Debug, Args)]
+pub(crate) struct ShowArgs {
+    /// The message id (from `messages list`).
+    id: i64,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: ShowFormat,
+    /// Same as --format json.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `messages export`.
+#[derive(Debug, Args)]
+pub(crate) struct ExportArgs {
+    /// Message ids; none means every message the filter selects.
+    ids: Vec<i64>,
+    #[command(flatten)]
+    filter: Filter,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "eml")]
+    format: ExportFormat,
+    /// The directory to write to (created if missing). Required unless exporting one
+    /// message as eml, which then goes to standard output.
+    #[arg(long, short, value_name = "DIR")]
+    output: Option<PathBuf>,
+}
+
+/// Runs `inbound messages ...`.
+pub(crate) fn command(app: &App, cmd: MessagesCommand) -> CliResult<u8> {
+    let config = app.config()?;
+    let Some(store) = app.open_existing_store(&config)? else {
+        return Err(CliError::usage(format!(
+            "no store at {}: run `inbound fetch` first, or pass --store FILE",
+            app.store_path(&config).display()
+        )));
+    };
+    match cmd {
+        MessagesCommand::List(args) => list(&store, &args),
+        MessagesCommand::Show(args) => {
+            let sanitizes = |account: &str| {
+                config
+                    .accounts
+                    .iter()
+                    .find(|a| a.name == account)
+                    .map(|a| a.sanitize_html)
+            };
+            show(&store, &args, &sanitizes)
+        }
+        MessagesCommand::Export(args) => export(&store, &args, app.quiet),
+    }
+}
+
+fn list(store: &Store, args: &ListArgs) -> CliResult<u8> {
+    let messages = store.list_messages(&args.filter.to_filter())?;
+    if args.json || args.format == ListFormat::Json {
+        let list: Vec<_> = messages.iter().map(summary_json).collect();
+        print_json(&list)?;
+        return Ok(EXIT_OK);
+    }
+    let mut t = Table::new(&[
+        ("id", Align::Right),
+        ("account", Align::Left),
+        ("folder", Align::Left),
+        ("date", Align::Left),
+        ("from", Align::Left),
+        ("subject", Align::Left),
+        ("att", Align::Right),
+        ("size", Align::Right),
+    ]);
+    for m in &messages {
+        t.row(vec![
+            m.id.to_string(),
+            m.account.clone(),
+            m.folder.clone(),
+            m.date.map(short_date).unwrap_or_default(),
+            clip(&addresses(&m.from), 30),
+            clip(m.subject.as_deref().unwrap_or(""), 50),
+            m.attachments.len().to_string(),
+            human_bytes(m.size),
+        ]);
+    }
+    print!("{}", t.render());
+    Ok(EXIT_OK)
+}
+
+fn no_such(id: i64) -> CliError {
+    CliError::usage(format!(
+        "no message with id {id} in the store (see `inbound messages list`)"
+    ))
+}
+
+fn show(store: &Store, args: &ShowArgs, sanitizes: &dyn Fn(&str) -> Option<bool>) -> CliResult<u8> {
+    let format = if args.json {
+        ShowFormat::Json
+    } else {
+        args.format
+    };
+    if format == ShowFormat::Eml {
+        let raw = store
+            .export_eml(MessageId(args.id))?
+            .ok_or_else(|| no_such(args.id))?;
+        std::io::stdout().lock().write_all(&raw)?;
+        return Ok(EXIT_OK);
+    }
+    let m = store
+        .get_message(MessageId(args.id))?
+        .ok_or_else(|| no_such(args.id))?;
+    let sanitized = sanitizes(&m.account).unwrap_or(m.sanitized_html.is_some());
+    if format == ShowFormat::Json {
+        print_json(&message_json(&m, sanitized))?;
+        return Ok(EXIT_OK);
+    }
+    let e = &m.email;
+    let mut out = String::new();
+    let mut field = |name: &str, value: &str| {
+        if !value.is_empty() {
+            out.push_str(&format!("{name:<9} {}\n", clip(value, 200)));
+        }
+    };
+    field("Id:", &m.id.to_string());
+    field("Account:", &format!("{} / {}", m.account, m.folder));
+    field("From:", &addresses(&e.from));
+    field("To:", &addresses(&e.to));
+    field("Cc:", &addresses(&e.cc));
+    field("Subject:", e.subject.as_deref().unwrap_or(""));
+    field("Date:", &e.date.map(rfc3339).unwrap_or_default());
+    field("Msg-Id:", e.message_id.as_deref().unwrap_or(""));
+    for a in &e.attachments {
+        let name = a.filename.as_deref().unwrap_or("(unnamed)");
+        field(
+            "Attached:",
+            &format!(
+                "{name} ({}, {}{})",
+                a.content_type,
+                human_bytes(a.size() as u64),
+                if a.inline { ", inline" } else { "" }
+            ),
+        );
+    }
+    for w in &e.warnings {
+        field("Warning:", &format!("{}: {}", w.kind, w.detail));
+    }
+    out.push('\n');
+    match (&e.text, &e.html) {
+        (Some(text), _) => out.push_str(text),
+        (None, Some(_)) => {
+            out.push_str("(HTML only; see `inbound messages show ID --json` for the HTML body)\n");
+        }
+        (None, None) => out.push_str("(no text body)\n"),
+    }
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    print!("{out}");
+    Ok(EXIT_OK)
+}
+
+fn export(store: &Store, args: &ExportArgs, quiet: bool) -> CliResult<u8> {
+    let ids: Vec<MessageId> = if args.ids.is_empty() {
+        store
+            .list_messages(&MessageFilter {
+                oldest_first: true,
+                ..args.filter.to_filter()
+            })?
+            .into_iter()
+            .map(|m| m.id)
+            .collect()
+    } else {
+        args.ids.iter().map(|&id| MessageId(id)).collect()
+    };
+    let Some(dir) = &args.output else {
+        if args.format == ExportFormat::Eml && ids.len() == 1 {
+            let raw = store.export_eml(ids[0])?.ok_or_else(|| no_such(ids[0].0))?;
+            std::io::stdout().lock().write_all(&raw)?;
+            return Ok(EXIT_OK);
+        }
+        return Err(CliError::usage(
+            "--output DIR is required (only a single message exported as eml may go to standard output)",
+        ));
+    };
+    let written = match args.format {
+        ExportFormat::Eml => export_eml(store, &ids, dir)?,
+        ExportFormat::Maildir => export_maildir(store, &ids, dir)?,
+    };
+    if !quiet {
+        eprintln!("exported {written} message(s) to {}", dir.display());
+    }
+    Ok(EXIT_OK)
+}
+
+fn export_eml(store: &Store, ids: &[MessageId], dir: &Path) -> CliResult<usize> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| CliError::failed(format!("cannot create {}: {e}", dir.display())))?;
+    for &id in ids {
+        let raw = store.export_eml(id)?.ok_or_else(|| no_such(id.0))?;
+        let path = dir.join(format!("{id}.eml"));
+        write_atomically(&path, &raw, dir)?;
+    }
+    Ok(ids.len())
+}
+
+fn export_maildir(store: &Store, ids: &[MessageId], dir: &Path) -> CliResult<usize> {
+    for sub in ["cur", "new", "tmp"] {
+        let d = dir.join(sub);
+        std::fs::create_dir_all(&d)
+            .map_err(|e| CliError::failed(format!("cannot create {}: {e}", d.display())))?;
+    }
+    let host = hostname();
+    let pid = std::process::id();
+    for &id in ids {
+        let m = store.get_message(id)?.ok_or_else(|| no_such(id.0))?;
+        // time.unique.host, unique per message and process (Maildir naming).
+        let name = format!("{}.M{id}P{pid}.{host}", m.stored_at);
+        let tmp = dir.join("tmp").join(&name);
+        std::fs::write(&tmp, &m.email.raw)
+            .map_err(|e| CliError::failed(format!("cannot write {}: {e}", tmp.display())))?;
+        let target = dir.join("new").join(&name);
+        std::fs::rename(&tmp, &target)
+            .map_err(|e| CliError::failed(format!("cannot move into {}: {e}", target.display())))?;
+    }
+    Ok(ids.len())
+}
+
+/// Writes through a temporary file in `dir` and renames it, so a reader never sees half.
+fn write_atomically(path: &Path, data: &[u8], dir: &Path) -> CliResult<()> {
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+    ));
+    std::fs::write(&tmp, data)
+        .map_err(|e| CliError::failed(format!("cannot write {}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, path)
+        .map_err(|e| CliError::failed(format!("cannot write {}: {e}", path.display())))?;
+    Ok(())
+}
+
+/// The host name for Maildir file names: `/` and `:` are not allowed there.
+fn hostname() -> String {
+    let raw = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .unwrap_or_else(|| "localhost".to_owned());
+    let clean: String = raw
+        .trim()
+        .chars()
+        .map(|c| match c {
+            '/' => "\\057".to_owned(),
+            ':' => "\\072".to_owned(),
+            c if c.is_control() => String::new(),
+            c => c.to_string(),
+        })
+        .collect();
+    if clean.is_empty() {
+        "localhost".to_owned()
+    } else {
+        clean
+    }
+}

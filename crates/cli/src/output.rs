@@ -1,0 +1,290 @@
+//! Output helpers: aligned tables, sizes, dates, and the JSON shapes scripts rely on.
+
+use std::fmt::Write as _;
+
+use inbound_message::Address;
+use inbound_store::{AttachmentInfo, MessageSummary, StoredMessage};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// Column alignment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Align {
+    /// Left (text).
+    Left,
+    /// Right (numbers).
+    Right,
+}
+
+/// A plain text table with a header row and aligned columns.
+#[derive(Debug)]
+pub(crate) struct Table {
+    header: Vec<(String, Align)>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// A table with these columns.
+    pub(crate) fn new(columns: &[(&str, Align)]) -> Self {
+        Self {
+            header: columns.iter().map(|(n, a)| ((*n).to_owned(), *a)).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row (missing cells are blank).
+    pub(crate) fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    /// The table as text, one line per row, no trailing spaces.
+    pub(crate) fn render(&self) -> String {
+        let mut widths: Vec<usize> = self.header.iter().map(|(n, _)| width(n)).collect();
+        for row in &self.rows {
+            for (i, cell) in row.iter().enumerate().take(widths.len()) {
+                widths[i] = widths[i].max(width(cell));
+            }
+        }
+        let mut out = String::new();
+        let header: Vec<String> = self.header.iter().map(|(n, _)| n.clone()).collect();
+        for row in std::iter::once(&header).chain(&self.rows) {
+            let mut line = String::new();
+            for (i, (_, align)) in self.header.iter().enumerate() {
+                let cell = row.get(i).map_or("", String::as_str);
+                let pad = widths[i].saturating_sub(width(cell));
+                if i > 0 {
+                    line.push_str("  ");
+                }
+                match align {
+                    Align::Left => {
+                        line.push_str(cell);
+                        line.extend(std::iter::repeat_n(' ', pad));
+                    }
+                    Align::Right => {
+                        line.extend(std::iter::repeat_n(' ', pad));
+                        line.push_str(cell);
+                    }
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn width(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// Cuts `s` to at most `max` characters, ending with `…` when cut; control characters
+/// become spaces (a subject must not move the terminal's cursor).
+pub(crate) fn clip(s: &str, max: usize) -> String {
+    let clean: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if clean.chars().count() <= max {
+        return clean;
+    }
+    let mut out: String = clean.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// A byte count for people: `512 B`, `1.5 KiB`, `12.0 MiB`.
+pub(crate) fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (UTC).
+pub(crate) fn rfc3339(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Seconds since the epoch as `YYYY-MM-DD HH:MM` (UTC), for tables.
+pub(crate) fn short_date(secs: i64) -> String {
+    let full = rfc3339(secs);
+    full.get(..16).map_or(full.clone(), |s| s.replace('T', " "))
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// An address as `Name <addr>`, or the address alone.
+pub(crate) fn address(a: &Address) -> String {
+    match &a.name {
+        Some(name) if !name.is_empty() => format!("{name} <{}>", a.address),
+        _ => a.address.clone(),
+    }
+}
+
+/// A list of addresses joined with `, `.
+pub(crate) fn addresses(list: &[Address]) -> String {
+    let mut out = String::new();
+    for (i, a) in list.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        let _ = write!(out, "{}", address(a));
+    }
+    out
+}
+
+/// One attachment in JSON.
+#[derive(Debug, Serialize)]
+pub(crate) struct AttachmentJson<'a> {
+    filename: Option<&'a str>,
+    content_type: &'a str,
+    size: u64,
+    inline: bool,
+}
+
+fn attachment_json(a: &AttachmentInfo) -> AttachmentJson<'_> {
+    AttachmentJson {
+        filename: a.filename.as_deref(),
+        content_type: &a.content_type,
+        size: a.size,
+        inline: a.inline,
+    }
+}
+
+/// `messages list --json`: one object per message.
+pub(crate) fn summary_json(m: &MessageSummary) -> Value {
+    json!({
+        "id": m.id.0,
+        "account": m.account,
+        "folder": m.folder,
+        "message_id": m.message_id,
+        "subject": m.subject,
+        "from": addresses(&m.from),
+        "date": m.date.map(rfc3339),
+        "stored_at": rfc3339(m.stored_at),
+        "size": m.size,
+        "server_ref": server_ref(&m.server_ref),
+        "attachments": m.attachments.iter().map(attachment_json).collect::<Vec<_>>(),
+    })
+}
+
+/// `messages show --json`: the summary fields plus bodies and addresses.
+pub(crate) fn message_json(m: &StoredMessage, sanitizes: bool) -> Value {
+    let e = &m.email;
+    let html = if sanitizes {
+        m.sanitized_html.as_deref()
+    } else {
+        e.html.as_deref()
+    };
+    json!({
+        "id": m.id.0,
+        "account": m.account,
+        "folder": m.folder,
+        "message_id": e.message_id,
+        "subject": e.subject,
+        "from": addresses(&e.from),
+        "to": addresses(&e.to),
+        "cc": addresses(&e.cc),
+        "date": e.date.map(rfc3339),
+        "stored_at": rfc3339(m.stored_at),
+        "size": e.raw.len(),
+        "server_ref": server_ref(&m.server_ref),
+        "attachments": e.attachments.iter().map(|a| json!({
+            "filename": a.filename,
+            "content_type": a.content_type,
+            "size": a.size(),
+            "inline": a.inline,
+        })).collect::<Vec<_>>(),
+        "text": e.text,
+        "html": html,
+        "html_sanitized": sanitizes && m.sanitized_html.is_some(),
+        "warnings": e.warnings.iter().map(|w| json!({"kind": w.kind, "detail": w.detail})).collect::<Vec<_>>(),
+    })
+}
+
+fn server_ref(r: &inbound_store::ServerRef) -> String {
+    match r {
+        inbound_store::ServerRef::Imap { uidvalidity, uid } => format!("imap:{uidvalidity}:{uid}"),
+        inbound_store::ServerRef::Pop3 { uidl } => format!("pop3:{uidl}"),
+    }
+}
+
+/// Prints JSON to standard output, pretty when it goes to a terminal.
+pub(crate) fn print_json(value: &impl Serialize) -> Result<(), crate::error::CliError> {
+    use std::io::IsTerminal as _;
+    let text = if std::io::stdout().is_terminal() {
+        serde_json::to_string_pretty(value)
+    } else {
+        serde_json::to_string(value)
+    }
+    .map_err(|e| crate::error::CliError::failed(format!("JSON output: {e}")))?;
+    println!("{text}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_751_364_000), "2025-07-01T10:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(short_date(1_751_364_000), "2025-07-01 10:00");
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(50 * 1024 * 1024), "50.0 MiB");
+    }
+
+    #[test]
+    fn tables_align() {
+        let mut t = Table::new(&[("account", Align::Left), ("fetched", Align::Right)]);
+        t.row(vec!["work".into(), "12".into()]);
+        t.row(vec!["a-long-name".into(), "3".into()]);
+        assert_eq!(
+            t.render(),
+            "account      fetched\nwork              12\na-long-name        3\n"
+        );
+    }
+
+    #[test]
+    fn clipping() {
+        assert_eq!(clip("hello", 10), "hello");
+        assert_eq!(clip("hello world", 6), "hello…");
+        assert_eq!(clip("a\x1b[2Jb", 10), "a [2Jb");
+    }
+}
