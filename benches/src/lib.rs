@@ -2,3 +2,8 @@
 pub mod imap;
 pub mod mail;
 pub mod pop3;
+
+/// The README's Rust examples, run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
