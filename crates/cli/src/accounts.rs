@@ -1,17 +1,15 @@
 //! `inbound accounts add|list|remove|test`.
 
-use std::io::{BufRead as _, IsTerminal as _};
-use std::path::PathBuf;
-
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 use inbound_net::{Credentials, ImapClient, Pop3Client};
 use inbound_retrieve::{
-    Account, AccountConfig, AfterReceive, AuthConfig, FetchPolicy, NetConnector, OAuthSettings,
-    Protocol, SecretSource, resolve_credentials,
+    Account, AfterReceive, AuthConfig, FetchPolicy, NetConnector, OAuthSettings, Protocol,
+    SecretSource, resolve_credentials,
 };
-use inbound_store::{Secret, Store};
-use serde_json::{Map, Value, json};
+use inbound_store::Store;
+use serde_json::{Value, json};
 
+use crate::add::AddArgs;
 use crate::app::{self, App};
 use crate::error::{CliError, CliResult, EXIT_FAILED, EXIT_OK};
 use crate::output::{Align, Table, human_bytes, print_json};
@@ -19,9 +17,19 @@ use crate::output::{Align, Table, human_bytes, print_json};
 /// `inbound accounts ...`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum AccountsCommand {
-    /// Save an account in the store, its password encrypted (prompted for without echo, or
-    /// read from standard input when it is not a terminal). For an account already in the
-    /// configuration file, give only its name: its password is stored.
+    /// Save an account in the store with its secrets encrypted, or store the secrets of a
+    /// configured account.
+    ///
+    /// Secrets (the password, or an OAuth client secret, refresh token or access token) are
+    /// prompted for without echo, or read from standard input when it is not a terminal, one
+    /// line each in the order of --secret. They are encrypted with the key in
+    /// INBOUND_ENCRYPTION_KEY.
+    ///
+    /// For an account of the configuration file, give only its name (and --secret): the
+    /// secrets it does not read from an environment variable or command are stored. For a
+    /// stored account, the same updates its secrets. Otherwise the options describe a new
+    /// stored account.
+    #[command(after_help = ADD_EXAMPLES)]
     Add(AddArgs),
     /// List the configured and stored accounts.
     List {
@@ -42,193 +50,25 @@ pub(crate) enum AccountsCommand {
     },
 }
 
-/// `accounts add`.
-#[derive(Debug, Args)]
-pub(crate) struct AddArgs {
-    /// The account's name.
-    name: String,
-    /// imap or pop3.
-    #[arg(long)]
-    protocol: Option<String>,
-    /// Server host name.
-    #[arg(long)]
-    host: Option<String>,
-    /// Server port (default: from protocol and security).
-    #[arg(long)]
-    port: Option<u16>,
-    /// tls (default), starttls or plain.
-    #[arg(long)]
-    security: Option<String>,
-    /// Login name.
-    #[arg(long)]
-    username: Option<String>,
-    /// Read the password from this environment variable at run time instead of storing it.
-    #[arg(long, value_name = "VAR")]
-    password_env: Option<String>,
-    /// Run this command for the password at run time instead of storing it.
-    #[arg(long, value_name = "CMD")]
-    password_command: Option<String>,
-    /// Extra trust anchor (PEM).
-    #[arg(long, value_name = "FILE")]
-    ca_file: Option<PathBuf>,
-    /// IMAP folder (default INBOX).
-    #[arg(long)]
-    folder: Option<String>,
-    /// latest, oldest or all (default all).
-    #[arg(long)]
-    fetch: Option<String>,
-    /// Messages for latest/oldest.
-    #[arg(long)]
-    count: Option<u32>,
-    /// keep (default), delete or move.
-    #[arg(long)]
-    after_receive: Option<String>,
-    /// Target folder for --after-receive move.
-    #[arg(long)]
-    move_to: Option<String>,
-    /// Watch this account with `inbound watch`.
-    #[arg(long)]
-    subscribe: bool,
-    /// Replace a stored account of the same name.
-    #[arg(long)]
-    replace: bool,
-}
-
-impl AddArgs {
-    /// The account table these options describe.
-    fn table(&self) -> Map<String, Value> {
-        let mut t = Map::new();
-        let mut put = |k: &str, v: Option<Value>| {
-            if let Some(v) = v {
-                t.insert(k.to_owned(), v);
-            }
-        };
-        put("name", Some(json!(self.name)));
-        put("protocol", self.protocol.as_ref().map(|v| json!(v)));
-        put("host", self.host.as_ref().map(|v| json!(v)));
-        put("port", self.port.map(|v| json!(v)));
-        put("security", self.security.as_ref().map(|v| json!(v)));
-        put("username", self.username.as_ref().map(|v| json!(v)));
-        put("password_env", self.password_env.as_ref().map(|v| json!(v)));
-        put(
-            "password_command",
-            self.password_command.as_ref().map(|v| json!(v)),
-        );
-        put("ca_file", self.ca_file.as_ref().map(|v| json!(v)));
-        put("folder", self.folder.as_ref().map(|v| json!(v)));
-        put("fetch", self.fetch.as_ref().map(|v| json!(v)));
-        put("count", self.count.map(|v| json!(v)));
-        put(
-            "after_receive",
-            self.after_receive.as_ref().map(|v| json!(v)),
-        );
-        put("move_to", self.move_to.as_ref().map(|v| json!(v)));
-        put("subscribe", self.subscribe.then_some(json!(true)));
-        t
-    }
-}
+const ADD_EXAMPLES: &str = "\
+Examples:
+  inbound accounts add work --protocol imap --host imap.example.com --username me
+  inbound accounts add m365                      # a configured entra account: its client_secret
+  inbound accounts add gmail --secret client_secret --secret refresh_token
+  printf '%s\\n' \"$PW\" | inbound accounts add home   # a configured account, from a script";
 
 /// Runs `inbound accounts add|list|remove` (`test` is [`run_test`], which needs a runtime).
 pub(crate) fn command(app: &App, cmd: AccountsCommand) -> CliResult<u8> {
     match cmd {
-        AccountsCommand::Add(args) => add(app, &args),
+        AccountsCommand::Add(args) => crate::add::add(app, &args),
         AccountsCommand::List { json } => list(app, json),
         AccountsCommand::Remove { name } => remove(app, &name),
         AccountsCommand::Test { .. } => Err(CliError::usage("internal: test is run elsewhere")),
     }
 }
 
-fn add(app: &App, args: &AddArgs) -> CliResult<u8> {
-    let config = app.config()?;
-    let configured = config.accounts.iter().find(|a| a.name == args.name);
-    let account = match configured {
-        Some(account) => {
-            if args.host.is_some() || args.protocol.is_some() {
-                return Err(CliError::usage(format!(
-                    "account {:?} is configured in {}; change its settings there \
-                     (`inbound accounts add {}` alone stores its password)",
-                    args.name,
-                    config
-                        .path
-                        .as_deref()
-                        .map_or_else(String::new, |p| p.display().to_string()),
-                    args.name
-                )));
-            }
-            account.clone()
-        }
-        None => {
-            let table = Value::Object(args.table());
-            let parsed: AccountConfig = serde_json::from_value(table)
-                .map_err(|e| CliError::usage(format!("account {:?}: {e}", args.name)))?;
-            parsed.validate().map_err(|errors| {
-                let mut text = format!("account {:?} is invalid:", args.name);
-                for p in &errors.problems {
-                    text.push_str(&format!(
-                        "\n  --{}: {}",
-                        p.field.replace('_', "-"),
-                        p.message
-                    ));
-                }
-                CliError::usage(text)
-            })?
-        }
-    };
-    let needs_password = matches!(&account.auth, AuthConfig::Password(SecretSource::Stored(_)));
-    let mut store = app.open_store(
-        &config,
-        needs_password.then_some("store the account's password encrypted"),
-    )?;
-    if configured.is_none() && !args.replace && store.load_account(&args.name)?.is_some() {
-        return Err(CliError::usage(format!(
-            "account {:?} is already stored; pass --replace to overwrite it",
-            args.name
-        )));
-    }
-    let mut secrets = Vec::new();
-    if needs_password {
-        let password = read_password(&args.name)?;
-        secrets.push(("password", password));
-    }
-    let config_json = serde_json::to_string(&account)
-        .map_err(|e| CliError::failed(format!("account {:?}: {e}", args.name)))?;
-    store.save_account(&args.name, &config_json, &secrets)?;
-    if !app.quiet {
-        let what = if needs_password {
-            "with its password encrypted"
-        } else {
-            "(its secret is read at run time)"
-        };
-        eprintln!(
-            "stored account {:?} in {} {what}; try `inbound accounts test {}`",
-            args.name,
-            app.store_path(&config).display(),
-            args.name
-        );
-    }
-    Ok(EXIT_OK)
-}
-
-/// Prompts without echo on a terminal; otherwise reads one line from standard input.
-fn read_password(name: &str) -> CliResult<Secret> {
-    let password = if std::io::stdin().is_terminal() {
-        rpassword::prompt_password(format!("Password for {name}: "))
-            .map_err(|e| CliError::failed(format!("reading the password: {e}")))?
-    } else {
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).map_err(|e| {
-            CliError::failed(format!("reading the password from standard input: {e}"))
-        })?;
-        line.trim_end_matches(['\r', '\n']).to_owned()
-    };
-    if password.is_empty() {
-        return Err(CliError::usage("the password is empty; nothing was stored"));
-    }
-    Ok(Secret::new(password))
-}
-
 /// Where an account's secret comes from, for people.
-fn secret_source(account: &Account) -> String {
+pub(crate) fn secret_source(account: &Account) -> String {
     let source = |s: &SecretSource| match s {
         SecretSource::Inline(_) => "in the configuration file".to_owned(),
         SecretSource::Env(var) => format!("${var}"),
@@ -382,8 +222,8 @@ pub(crate) async fn run_test(
     account: &Account,
     store: Option<&Store>,
 ) -> CliResult<u8> {
-    let credentials =
-        resolve_credentials(account, store).map_err(|e| CliError::usage(e.to_string()))?;
+    let credentials = resolve_credentials(account, store)
+        .map_err(|e| CliError::usage(crate::add::credential_error(&e)))?;
     let mut lines: Vec<(&str, String)> = vec![
         ("account", account.name.clone()),
         (

@@ -19,21 +19,23 @@ Exit codes:
   1  an account (or the operation) failed; the others were still done
   2  usage or configuration error; nothing was done";
 
+const GLOBAL: &str = "Global options";
+
 /// Receive email: retrieve POP3 and IMAP mail into SQLite, watch for new mail.
 #[derive(Debug, Parser)]
-#[command(name = "inbound", version, about, after_help = AFTER_HELP, propagate_version = true)]
+#[command(name = "inbound", version, after_help = AFTER_HELP, propagate_version = true)]
 pub(crate) struct Cli {
     /// The configuration file.
-    #[arg(long, global = true, env = "INBOUND_CONFIG", value_name = "FILE")]
+    #[arg(long, global = true, env = "INBOUND_CONFIG", value_name = "FILE", help_heading = GLOBAL)]
     pub(crate) config: Option<PathBuf>,
     /// The store file (overrides [store] path).
-    #[arg(long, global = true, env = "INBOUND_STORE", value_name = "FILE")]
+    #[arg(long, global = true, env = "INBOUND_STORE", value_name = "FILE", help_heading = GLOBAL)]
     pub(crate) store: Option<PathBuf>,
     /// More log output (-v info, -vv debug, -vvv trace).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     pub(crate) verbose: u8,
     /// Only errors and the requested output.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, conflicts_with = "verbose", help_heading = GLOBAL)]
     pub(crate) quiet: bool,
     /// The command.
     #[command(subcommand)]

@@ -65,10 +65,20 @@ impl Outcome {
             Err(inbound_retrieve::Error::Backend { report, source, .. }) => {
                 (*report, Some(source.to_string()))
             }
+            Err(inbound_retrieve::Error::Credentials(e)) => {
+                (Report::default(), Some(crate::add::credential_error(&e)))
+            }
             Err(e) => (Report::default(), Some(e.to_string())),
         };
-        let mut errors = report.errors.clone();
-        errors.extend(failure.clone());
+        // The account is named beside each error already.
+        let own = format!("account {name:?}: ");
+        let mut errors: Vec<String> = report
+            .errors
+            .iter()
+            .chain(&failure)
+            .map(|e| e.strip_prefix(&own).unwrap_or(e).to_owned())
+            .collect();
+        errors.dedup();
         Self {
             account: name.to_owned(),
             folder: if report.folder.is_empty() {

@@ -8,6 +8,7 @@
 //! error (nothing was done).
 
 mod accounts;
+mod add;
 mod app;
 mod check;
 mod cli;
@@ -103,11 +104,19 @@ fn run(app: &App, command: Command) -> CliResult<u8> {
         }
         Command::Fetch(args) => {
             let config = app.config()?;
-            let store = app.open_store(&config, None)?;
-            let accounts = app::select(app::all_accounts(&config, Some(&store))?, &args.accounts)?;
+            let existing = app.open_existing_store(&config)?;
+            let accounts = app::select(
+                app::all_accounts(&config, existing.as_ref())?,
+                &args.accounts,
+            )?;
             if accounts.is_empty() {
                 return Err(app::no_accounts(&config));
             }
+            // Created only now: a usage error leaves no store file behind.
+            let store = match existing {
+                Some(store) => store,
+                None => app.open_store(&config, None)?,
+            };
             let display = fetch::Display::choose(app.quiet, args.json);
             let retriever = Retriever::new(Arc::new(Mutex::new(store)), connector::net());
             let outcomes = block_on(fetch::run_fetch(
@@ -120,9 +129,15 @@ fn run(app: &App, command: Command) -> CliResult<u8> {
         }
         Command::Watch(args) => {
             let config = app.config()?;
-            let store = app.open_store(&config, None)?;
-            let accounts =
-                watch_accounts(app::all_accounts(&config, Some(&store))?, &args.accounts)?;
+            let existing = app.open_existing_store(&config)?;
+            let accounts = watch_accounts(
+                app::all_accounts(&config, existing.as_ref())?,
+                &args.accounts,
+            )?;
+            let store = match existing {
+                Some(store) => store,
+                None => app.open_store(&config, None)?,
+            };
             let options = watch::WatchOptions {
                 exec: args.exec,
                 json: args.json,

@@ -57,7 +57,7 @@ pub(crate) enum ExportFormat {
 #[derive(Debug, Args)]
 pub(crate) struct Filter {
     /// Only this account.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, short = 'a', value_name = "NAME")]
     account: Option<String>,
     /// Only this folder.
     #[arg(long, value_name = "FOLDER")]
@@ -150,6 +150,10 @@ fn list(store: &Store, args: &ListArgs) -> CliResult<u8> {
     if args.json || args.format == ListFormat::Json {
         let list: Vec<_> = messages.iter().map(summary_json).collect();
         print_json(&list)?;
+        return Ok(EXIT_OK);
+    }
+    if messages.is_empty() {
+        eprintln!("no stored messages match (`inbound fetch` retrieves mail)");
         return Ok(EXIT_OK);
     }
     let mut t = Table::new(&[

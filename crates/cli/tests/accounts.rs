@@ -7,15 +7,8 @@ mod common;
 use std::io::Write as _;
 use std::process::Stdio;
 
-use common::{Server, Workdir, json, new_key, stderr, stdout};
-
-/// The value of a `key: value` line of `accounts test`.
-fn field(text: &str, key: &str) -> String {
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}:")))
-        .map(|v| v.trim().to_owned())
-        .unwrap_or_else(|| panic!("no {key}: line in {text}"))
-}
+use common::{Server, Workdir, field, json, new_key, stderr, stdout};
+use inbound_test_server::server::ServerConfig;
 
 fn add_with_password(
     w: &Workdir,
@@ -238,4 +231,183 @@ fn key_generate_prints_a_usable_key() {
     );
     let again = stdout(&w.run(&["key", "generate"])).trim().to_owned();
     assert_ne!(key, again);
+}
+
+#[test]
+fn oauth_secrets_are_stored_encrypted_and_used_for_xoauth2() {
+    let s = Server::start_with(ServerConfig::default().oauth_client("app-id", "app-secret"));
+    let w = Workdir::new();
+    let key = new_key();
+    let authority = s.server.oauth_authority();
+    let oauth = format!(
+        "after_receive = \"move\"\nmove_to = \"Done\"\n\n[account.oauth]\nprovider = \"entra\"\n\
+         tenant_id = \"contoso\"\nclient_id = \"app-id\"\nauthority = \"{authority}\"\n"
+    );
+    w.write_config(&s.account("m365", "imap", "alice", &oauth));
+    let with_key = [("INBOUND_ENCRYPTION_KEY", key.as_str())];
+
+    // Nothing stored yet: the account fails, naming the secret it looked for.
+    let out = w.run_with(&["fetch", "--json"], &with_key, "");
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
+    let v = json(&out);
+    assert!(
+        v[0]["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("no client_secret is stored for it; store it with `inbound accounts add m365 --secret client_secret`"),
+        "{v}"
+    );
+
+    // A secret the account does not use, or settings for a configured account: refused.
+    let out = w.run_with(
+        &["accounts", "add", "m365", "--secret", "refresh_token"],
+        &with_key,
+        "x\n",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("uses no refresh_token; its secrets: client_secret"),
+        "{}",
+        stderr(&out)
+    );
+    let out = w.run_with(
+        &["accounts", "add", "m365", "--port", "1"],
+        &with_key,
+        "x\n",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("change its settings there, not with --port"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Given only the name, the configured entra account's client secret is stored.
+    let out = w.run_with(&["accounts", "add", "m365"], &with_key, "app-secret\n");
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("stored the client_secret of account \"m365\""),
+        "{}",
+        stderr(&out)
+    );
+    let bytes = std::fs::read(w.store()).unwrap();
+    assert!(!bytes.windows(10).any(|win| win == b"app-secret"));
+    let list = json(&w.run_with(&["accounts", "list", "--json"], &with_key, ""));
+    assert_eq!(list[0]["secret"], "oauth entra: stored client_secret");
+    assert_eq!(list[0]["source"], "file+store");
+
+    let out = w.run_with(&["accounts", "test", "m365"], &with_key, "");
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\nstderr: {}", stderr(&out));
+    assert_eq!(field(&text, "login"), "alice (OAuth 2.0 bearer token)");
+    assert!(field(&text, "mechanism").contains("XOAUTH2"), "{text}");
+
+    let out = w.run_with(&["fetch", "--json"], &with_key, "");
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v[0]["fetched"], 8);
+    assert_eq!(v[0]["moved"], 8);
+    assert_eq!(s.server.store().messages("alice", "Done").unwrap().len(), 8);
+
+    // A stored-only OAuth account from options; a wrong secret fails at the token endpoint,
+    // and giving the name again replaces just the secret.
+    let port = s.server.pop3s_addr().port().to_string();
+    let ca = s.server.ca_file().display().to_string();
+    let add = [
+        "accounts",
+        "add",
+        "app",
+        "--protocol",
+        "pop3",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--username",
+        "bob",
+        "--ca-file",
+        &ca,
+        "--oauth",
+        "entra",
+        "--tenant-id",
+        "contoso",
+        "--client-id",
+        "app-id",
+        "--authority",
+        &authority,
+    ];
+    let out = w.run_with(&add, &with_key, "not-the-secret\n");
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let out = w.run_with(&["accounts", "test", "app"], &with_key, "");
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        field(&stdout(&out), "result").starts_with("FAILED: login:"),
+        "{}",
+        stdout(&out)
+    );
+    let out = w.run_with(&add, &with_key, "app-secret\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("pass --replace"), "{}", stderr(&out));
+    let out = w.run_with(
+        &["accounts", "add", "app", "--secret", "client_secret"],
+        &with_key,
+        "app-secret\n",
+    );
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("updated the client_secret of stored account \"app\""),
+        "{}",
+        stderr(&out)
+    );
+    let out = w.run_with(&["fetch", "--json", "--account", "app"], &with_key, "");
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert_eq!(json(&out)[0]["fetched"], 8);
+    assert_eq!(json(&out)[0]["account"], "app");
+}
+
+#[test]
+fn add_explains_missing_settings_and_empty_input() {
+    let w = Workdir::new();
+    let key = new_key();
+    let out = w.run_with(
+        &["accounts", "add", "new", "--host", "h"],
+        &[("INBOUND_ENCRYPTION_KEY", &key)],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("account \"new\" is invalid:"), "{err}");
+    assert!(err.contains("--protocol: "), "{err}");
+    assert!(err.contains("--username: "), "{err}");
+    assert!(!w.store().exists(), "nothing is created on a usage error");
+
+    let out = w.run_with(
+        &[
+            "accounts",
+            "add",
+            "new",
+            "--protocol",
+            "imap",
+            "--host",
+            "h",
+            "--username",
+            "u",
+        ],
+        &[("INBOUND_ENCRYPTION_KEY", &key)],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("standard input ended before the password"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = w.run(&["accounts", "add", "new", "--protocol", "imap4"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("possible values: imap, pop3"),
+        "{}",
+        stderr(&out)
+    );
 }

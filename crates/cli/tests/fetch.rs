@@ -167,6 +167,7 @@ fn fetch_refuses_unknown_accounts_and_missing_configuration() {
         "{}",
         stderr(&out)
     );
+    assert!(!w.store().exists(), "a usage error leaves no store behind");
 
     w.write_config("[[account]]\nname = \"a\"\nprotocol = \"imap\"\nhost = \"h\"\nusername = \"u\"\npassword_env = \"X\"\n");
     let out = w.run(&["fetch", "--account", "nope"]);

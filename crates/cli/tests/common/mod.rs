@@ -9,6 +9,7 @@
     unreachable_pub
 )]
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -23,6 +24,11 @@ pub struct Server {
 impl Server {
     /// Users alice (password pw-alice) and bob (pw-bob), the sample mailbox in each INBOX.
     pub fn start() -> Self {
+        Self::start_with(ServerConfig::default())
+    }
+
+    /// As [`start`](Self::start), from `config` (users alice and bob added).
+    pub fn start_with(config: ServerConfig) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -30,9 +36,7 @@ impl Server {
             .unwrap();
         let server = rt
             .block_on(TestServer::start(
-                ServerConfig::default()
-                    .user("alice", "pw-alice")
-                    .user("bob", "pw-bob"),
+                config.user("alice", "pw-alice").user("bob", "pw-bob"),
             ))
             .unwrap();
         Self { server, _rt: rt }
@@ -100,6 +104,22 @@ impl Workdir {
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd().args(args).output().unwrap()
     }
+
+    /// Runs with `args`, `env` set and `input` on standard input.
+    pub fn run_with(&self, args: &[&str], env: &[(&str, &str)], input: &str) -> Output {
+        let mut cmd = self.cmd();
+        cmd.args(args)
+            .envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        // A command that exits early closes the pipe: not an error here.
+        let _ = stdin.write_all(input.as_bytes());
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    }
 }
 
 pub fn stdout(o: &Output) -> String {
@@ -120,4 +140,12 @@ pub fn new_key() -> String {
     inbound_store::EncryptionKey::generate()
         .unwrap()
         .to_base64()
+}
+
+/// The value of a `key: value` line (as `accounts test` prints them).
+pub fn field(text: &str, key: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")))
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_else(|| panic!("no {key}: line in {text}"))
 }
