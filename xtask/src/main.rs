@@ -4,7 +4,8 @@
 //!   green.
 //! - `cargo xtask test-server [FLAGS]`: builds and runs the bundled fake mail server.
 //! - `cargo xtask fuzz [TARGET] [--seconds N]`: runs cargo-fuzz targets on the nightly toolchain.
-//! - `cargo xtask bench`: runs the criterion benches.
+//! - `cargo xtask bench [--quick]`: runs every criterion bench and bench binary and writes
+//!   the tables to `benches/RESULTS.md`.
 
 use std::env;
 use std::process::{Command, ExitCode};
@@ -39,7 +40,7 @@ fn print_help() {
          ci                         fmt check, clippy -D warnings, the whole test suite\n  \
          test-server [FLAGS]        build and run the fake IMAP/POP3 server (flags: --help)\n  \
          fuzz [TARGET] [--seconds N] run fuzz targets (all when TARGET is omitted; default 30 s)\n  \
-         bench [ARGS]               run the criterion benches\n"
+         bench [--quick]            all benches; tables to benches/RESULTS.md\n"
     );
 }
 
@@ -105,7 +106,13 @@ fn fuzz_smoke() -> Result<(), String> {
         eprintln!("fuzz smoke skipped: no nightly toolchain or cargo-fuzz here");
         return Ok(());
     }
-    fuzz(&["--seconds".to_owned(), seconds])
+    // The client targets build the whole network stack with sanitizers (minutes on two
+    // cores): CI smoke-runs them only when asked (`INBOUND_FUZZ_CLIENTS=1`).
+    let mut args = vec!["--seconds".to_owned(), seconds];
+    if env::var("INBOUND_FUZZ_CLIENTS").as_deref() != Ok("1") {
+        args.push("--no-clients".to_owned());
+    }
+    fuzz(&args)
 }
 
 fn test_server(flags: &[String]) -> Result<(), String> {
@@ -114,13 +121,181 @@ fn test_server(flags: &[String]) -> Result<(), String> {
     cargo(&args)
 }
 
+/// `cargo xtask bench [--quick]`: every criterion bench under `benches/benches` (short
+/// settings), the `memory` bench binary (its default arguments) and the `retrieval` bench
+/// binary, then the tables in `benches/RESULTS.md`. `--quick` is the CI smoke run: tiny
+/// sizes, one iteration, results still verified; it writes
+/// `<target>/bench-results/RESULTS.quick.md` and leaves `benches/RESULTS.md` alone.
+/// A part that fails is reported in the tables and makes the task fail at the end.
 fn bench(flags: &[String]) -> Result<(), String> {
-    let mut args = vec!["bench", "-p", "inbound-benches"];
-    if !flags.is_empty() {
-        args.push("--");
-        args.extend(flags.iter().map(String::as_str));
+    let mut quick = false;
+    for flag in flags {
+        match flag.as_str() {
+            "--quick" => quick = true,
+            other => {
+                return Err(format!(
+                    "bench: unexpected argument `{other}` (only --quick)"
+                ));
+            }
+        }
     }
-    cargo(&args)
+    let started = std::time::Instant::now();
+    // Criterion estimates older than this run are left out of the tables.
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs().saturating_sub(1))
+        .unwrap_or(0);
+    let root = workspace_root();
+    let target = env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .map(|t| if t.is_absolute() { t } else { root.join(t) })
+        .unwrap_or_else(|| root.join("target"));
+    let out_dir = target.join("bench-results");
+    std::fs::create_dir_all(&out_dir)
+        .map_err(|e| format!("creating {}: {e}", out_dir.display()))?;
+    let path = |p: &std::path::Path| p.display().to_string();
+    let mut failed: Vec<String> = Vec::new();
+
+    // 1. Criterion benches, by name (plain `--benches` would also hand criterion's flags to
+    //    the library's and binaries' test harnesses).
+    let mut cargo_args = vec!["bench", "-p", "inbound-benches"];
+    let names = list_rs_files(&root.join("benches/benches"))?;
+    for name in &names {
+        cargo_args.extend(["--bench", name.as_str()]);
+    }
+    cargo_args.push("--");
+    if quick {
+        cargo_args.extend([
+            "--warm-up-time",
+            "0.1",
+            "--measurement-time",
+            "0.3",
+            "--sample-size",
+            "10",
+        ]);
+    } else {
+        cargo_args.extend(["--warm-up-time", "1", "--measurement-time", "3"]);
+    }
+    if let Err(e) = cargo(&cargo_args) {
+        failed.push(format!("criterion benches: {e}"));
+    }
+
+    // 2. The bench binaries.
+    let run_bin = |bin: &str, args: &[&str]| -> Result<String, String> {
+        let mut all = vec![
+            "run",
+            "--release",
+            "-q",
+            "-p",
+            "inbound-benches",
+            "--bin",
+            bin,
+            "--",
+        ];
+        all.extend_from_slice(args);
+        eprintln!("$ cargo {}", all.join(" "));
+        let output = Command::new(cargo_bin())
+            .args(&all)
+            .current_dir(&root)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .map_err(|e| format!("could not run cargo: {e}"))?;
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        if output.status.success() {
+            Ok(stdout)
+        } else {
+            Err(format!("`{bin}` failed ({})", output.status))
+        }
+    };
+    let quick_flag: &[&str] = if quick { &["--quick"] } else { &[] };
+    let memory_file = out_dir.join("memory.txt");
+    let memory = run_bin("memory", quick_flag).and_then(|stdout| {
+        std::fs::write(&memory_file, stdout).map_err(|e| format!("writing memory.txt: {e}"))
+    });
+    let retrieval_file = out_dir.join("retrieval.json");
+    let _ = std::fs::remove_file(&retrieval_file);
+    let retrieval_json = path(&retrieval_file);
+    let mut retrieval_args = quick_flag.to_vec();
+    retrieval_args.extend(["--json", retrieval_json.as_str()]);
+    let retrieval = run_bin("retrieval", &retrieval_args);
+    if let Err(e) = &memory {
+        failed.push(format!("memory bench: {e}"));
+    }
+    if let Err(e) = &retrieval {
+        failed.push(format!("retrieval bench: {e}"));
+    }
+
+    // 3. The tables.
+    let results = if quick {
+        out_dir.join("RESULTS.quick.md")
+    } else {
+        root.join("benches/RESULTS.md")
+    };
+    let results_path = path(&results);
+    let criterion_dir = path(&target.join("criterion"));
+    let since = since.to_string();
+    let total = format!("{:.0}", started.elapsed().as_secs_f64());
+    let memory_path = path(&memory_file);
+    let memory_error = memory.as_ref().err().cloned().unwrap_or_default();
+    let mut report = vec![
+        "report",
+        "--out",
+        results_path.as_str(),
+        "--criterion",
+        criterion_dir.as_str(),
+        "--since",
+        since.as_str(),
+        "--total-secs",
+        total.as_str(),
+    ];
+    if memory.is_ok() {
+        report.extend(["--memory", memory_path.as_str()]);
+    } else {
+        report.extend(["--memory-error", memory_error.as_str()]);
+    }
+    // A retrieval run with some failed runs still wrote its JSON: the tables show them.
+    let retrieval_error = "the retrieval bench did not finish (see its output)";
+    if retrieval_file.exists() {
+        report.extend(["--retrieval", retrieval_json.as_str()]);
+    } else {
+        report.extend(["--retrieval-error", retrieval_error]);
+    }
+    if quick {
+        report.push("--quick");
+    }
+    run_bin("retrieval", &report)?;
+    eprintln!(
+        "bench: wrote {results_path} in {:.1} min",
+        started.elapsed().as_secs_f64() / 60.0
+    );
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("bench: {}", failed.join("; ")))
+    }
+}
+
+/// The workspace root (the parent of this crate's folder).
+fn workspace_root() -> std::path::PathBuf {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// The stems of the `.rs` files in `dir`, sorted.
+fn list_rs_files(dir: &std::path::Path) -> Result<Vec<String>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("reading {}: {e}", dir.display()))?;
+    let mut names = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path.extension().is_some_and(|ext| ext == "rs")
+            && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
+        {
+            names.push(stem.to_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
 }
 
 /// Finds a nightly toolchain: `cargo +nightly` works when rustup has one installed.
@@ -135,9 +310,11 @@ fn nightly_available() -> bool {
 fn fuzz(flags: &[String]) -> Result<(), String> {
     let mut target: Option<&str> = None;
     let mut seconds = 30u64;
+    let mut clients = true;
     let mut iter = flags.iter();
     while let Some(flag) = iter.next() {
         match flag.as_str() {
+            "--no-clients" => clients = false,
             "--seconds" => {
                 let value = iter.next().ok_or("--seconds needs a number")?;
                 seconds = value
@@ -155,25 +332,52 @@ fn fuzz(flags: &[String]) -> Result<(), String> {
     }
     let targets: Vec<String> = match target {
         Some(t) => vec![t.to_owned()],
-        None => list_fuzz_targets()?,
+        None => list_fuzz_targets()?
+            .into_iter()
+            .filter(|t| clients || !is_client_target(t))
+            .collect(),
     };
+    // Seed corpora come from the codecs' transcript tests (fuzz/corpus is git-ignored).
+    if targets
+        .iter()
+        .any(|t| !std::path::Path::new("fuzz/corpus").join(t).is_dir())
+    {
+        run("bash", &["fuzz/seed-corpus.sh"], None)?;
+    }
+    let root = env::current_dir().map_err(|e| format!("current directory: {e}"))?;
     let max_time = format!("-max_total_time={seconds}");
     for t in &targets {
-        run(
-            &cargo_bin(),
-            &[
-                "+nightly",
-                "fuzz",
-                "run",
-                t,
-                "--",
-                &max_time,
-                "-rss_limit_mb=2048",
-            ],
-            Some("fuzz"),
-        )?;
+        let mut args = vec![
+            "+nightly".to_owned(),
+            "fuzz".to_owned(),
+            "run".to_owned(),
+            t.clone(),
+        ];
+        if is_client_target(t) {
+            args.extend(["--features".to_owned(), "clients".to_owned()]);
+        }
+        args.extend([
+            "--".to_owned(),
+            max_time.clone(),
+            "-rss_limit_mb=2048".to_owned(),
+        ]);
+        // Protocol keywords for the IMAP and POP3 targets.
+        for (prefix, dict) in [("imap_", "imap.dict"), ("pop3_", "pop3.dict")] {
+            if t.starts_with(prefix) {
+                let path = root.join("fuzz/dict").join(dict);
+                args.push(format!("-dict={}", path.display()));
+            }
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(&cargo_bin(), &args, Some("fuzz"))?;
     }
     Ok(())
+}
+
+/// The targets that drive the real network clients: they need the fuzz crate's `clients`
+/// feature (the network stack, a much longer sanitizer build).
+fn is_client_target(name: &str) -> bool {
+    name.ends_with("_client")
 }
 
 fn list_fuzz_targets() -> Result<Vec<String>, String> {
