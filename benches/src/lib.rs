@@ -7,3 +7,4 @@ pub mod pop3;
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
+pub mod memory;
