@@ -23,8 +23,8 @@ use inbound_store::{ImapFolderState, MessageId, Pending, PendingAction, ServerRe
 
 use crate::backend::{BackendError, ErrorKind, FetchedMessage, ImapSession, SIZE_CHUNK};
 use crate::config::FetchPolicy;
-use crate::events::BatchDone;
-use crate::run::{Buffer, Run, RunError};
+use crate::pipeline::{Fetched, Pipeline, Stored, Unit};
+use crate::run::{FLUSH_BYTES, Run, RunError};
 
 /// One full IMAP run on a logged-in session.
 pub(crate) async fn sync<S: ImapSession>(s: &mut S, run: &mut Run<'_>) -> Result<(), RunError> {
@@ -113,8 +113,12 @@ pub(crate) async fn sync<S: ImapSession>(s: &mut S, run: &mut Run<'_>) -> Result
     }
 
     let action = account.pending_action();
+    let mut pipeline = Pipeline::default();
     for batch in to_fetch.chunks(account.batch_size as usize) {
-        fetch_batch(s, run, uidvalidity, batch, action.as_ref()).await?;
+        fetch_batch(s, run, &mut pipeline, uidvalidity, batch, action.as_ref()).await?;
+    }
+    if let Some(stored) = pipeline.finish(run, action.as_ref())? {
+        act(s, run, &mut pipeline, stored, action.as_ref()).await?;
     }
     // Pass over what was skipped or vanished at the end of the selection, and (for `latest`)
     // everything older than it.
@@ -122,24 +126,20 @@ pub(crate) async fn sync<S: ImapSession>(s: &mut S, run: &mut Run<'_>) -> Result
     Ok(())
 }
 
-/// Fetches one batch, stores it, then applies the after-receive action.
+/// Fetches one batch and hands it to the pipeline; acts on the server on every unit the
+/// pipeline stored meanwhile (the previous batch's last unit, and this batch's units beyond
+/// [`FLUSH_BYTES`]).
 async fn fetch_batch<S: ImapSession>(
     s: &mut S,
     run: &mut Run<'_>,
+    pipeline: &mut Pipeline,
     uidvalidity: u32,
     uids: &[u32],
     action: Option<&PendingAction>,
 ) -> Result<(), RunError> {
-    let batch_size = run.account.batch_size;
-    let before = (
-        run.report.fetched,
-        run.report.already_stored,
-        run.report.bytes,
-    );
     let mut wanted: HashSet<u32> = uids.iter().copied().collect();
-    let mut buffer = Buffer::default();
-    let mut stored = Vec::new();
-    let mut duplicates: Vec<u32> = Vec::new();
+    let mut unit = Unit::default();
+    let mut done: Vec<Stored> = Vec::new();
     let mut failure: Option<RunError> = None;
 
     let fetched = {
@@ -160,7 +160,7 @@ async fn fetch_batch<S: ImapSession>(
             match rescan_duplicate(run, uidvalidity, &m.body) {
                 Ok(Some(_)) => {
                     run.report.already_stored += 1;
-                    duplicates.push(m.uid);
+                    unit.push_duplicate(m.uid, len);
                     run.message_done(len);
                     return ControlFlow::Continue(());
                 }
@@ -174,17 +174,21 @@ async fn fetch_batch<S: ImapSession>(
                 uidvalidity,
                 uid: m.uid,
             };
-            buffer.push(run.prepare(m.uid, server_ref, m.body));
-            if buffer.is_full(batch_size) {
-                match run.flush(&mut buffer, action) {
-                    Ok(items) => stored.extend(items),
+            unit.push(Fetched {
+                key: m.uid,
+                server_ref,
+                body: m.body,
+            });
+            run.message_done(len);
+            if unit.bytes() >= FLUSH_BYTES {
+                match pipeline.step(run, std::mem::take(&mut unit), false, action) {
+                    Ok(stored) => done.extend(stored),
                     Err(e) => {
                         failure = Some(e);
                         return ControlFlow::Break(());
                     }
                 }
             }
-            run.message_done(len);
             ControlFlow::Continue(())
         };
         s.fetch_messages(uids, &mut on_message).await
@@ -192,18 +196,37 @@ async fn fetch_batch<S: ImapSession>(
     if let Some(e) = failure {
         return Err(e);
     }
-    // Whatever arrived whole is stored, even if the connection then failed.
-    stored.extend(run.flush(&mut buffer, action)?);
-    fetched?;
+    done.extend(pipeline.step(run, unit, true, action)?);
+    if let Err(e) = fetched {
+        // Whatever arrived whole is stored, even if the connection then failed; the actions
+        // on it stay pending for the next session.
+        pipeline.finish(run, action)?;
+        return Err(e.into());
+    }
+    for stored in done {
+        act(s, run, pipeline, stored, action).await?;
+    }
+    Ok(())
+}
 
+/// Applies the after-receive action to a stored unit, then reports it to the pipeline.
+async fn act<S: ImapSession>(
+    s: &mut S,
+    run: &mut Run<'_>,
+    pipeline: &mut Pipeline,
+    stored: Stored,
+    action: Option<&PendingAction>,
+) -> Result<(), RunError> {
     let mut actions_done = 0;
-    if let Some(action) = action {
-        let ids: Vec<MessageId> = stored.iter().map(|i| i.id).collect();
+    let any = !stored.items.is_empty() || !stored.duplicates.is_empty();
+    if let Some(action) = action.filter(|_| any) {
+        let ids: Vec<MessageId> = stored.items.iter().map(|i| i.id).collect();
         let pending = run.pending_ids(&ids, action)?;
-        let mut act_uids: Vec<u32> = stored.iter().map(|i| i.key).collect();
-        act_uids.extend(&duplicates);
+        let mut act_uids: Vec<u32> = stored.items.iter().map(|i| i.key).collect();
+        act_uids.extend(&stored.duplicates);
         act_uids.sort_unstable();
         let pending_ids: Vec<i64> = stored
+            .items
             .iter()
             .filter_map(|i| pending.get(&i.id).copied())
             .collect();
@@ -211,12 +234,7 @@ async fn fetch_batch<S: ImapSession>(
             actions_done = act_uids.len() as u64;
         }
     }
-    run.events.on_batch(&BatchDone {
-        stored: run.report.fetched - before.0,
-        already_stored: run.report.already_stored - before.1,
-        actions_done,
-        bytes: run.report.bytes - before.2,
-    });
+    pipeline.acted(run, &stored, actions_done);
     Ok(())
 }
 

@@ -77,10 +77,12 @@ mod error;
 mod events;
 mod imap;
 pub mod net;
+mod pipeline;
 mod pop3;
 mod retriever;
 mod run;
 mod subscribe;
+pub mod testing;
 
 pub use backend::{
     BackendError, BackendResult, Connector, ErrorKind, FetchedMessage, FolderStatus, IdleEvent,

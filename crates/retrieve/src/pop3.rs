@@ -7,13 +7,15 @@
 //! a `latest N` selection); UIDLs no longer on the server are forgotten after a clean run.
 
 use std::collections::{HashMap, HashSet};
+use std::ops::ControlFlow;
 
+use bytes::Bytes;
 use inbound_store::{MessageId, PendingAction, ServerRef};
 
-use crate::backend::{ErrorKind, Pop3Session};
+use crate::backend::{BackendError, ErrorKind, Pop3Session};
 use crate::config::FetchPolicy;
-use crate::events::BatchDone;
-use crate::run::{Buffer, Run, RunError};
+use crate::pipeline::{Fetched, Pipeline, Stored, Unit};
+use crate::run::{FLUSH_BYTES, Run, RunError};
 
 /// One full POP3 run; consumes the session (it ends with `QUIT`).
 pub(crate) async fn sync<S: Pop3Session>(mut s: S, run: &mut Run<'_>) -> Result<(), RunError> {
@@ -113,65 +115,100 @@ pub(crate) async fn sync<S: Pop3Session>(mut s: S, run: &mut Run<'_>) -> Result<
 
     let action = account.pending_action();
     let mut deleting = 0u64;
+    let mut pipeline = Pipeline::default();
     for batch in to_fetch.chunks(account.batch_size as usize) {
-        let before = (
-            run.report.fetched,
-            run.report.already_stored,
-            run.report.bytes,
-        );
-        let mut buffer = Buffer::default();
-        let mut stored = Vec::new();
-        let mut failed = None;
-        for (msgno, uidl) in batch {
-            let body = match s.retr(*msgno).await {
-                Ok(body) => body,
-                Err(e) => {
-                    failed = Some(e);
-                    break;
-                }
+        let msgnos: Vec<u32> = batch.iter().map(|e| e.0).collect();
+        let mut next = 0;
+        // Sub-batches of at most FLUSH_BYTES: one RETR pipeline and one store transaction
+        // each.
+        loop {
+            let mut unit = Unit::default();
+            let mut arrived = 0;
+            let mut out_of_order = false;
+            let mut too_large = Vec::new();
+            let fetched = {
+                let mut on_message = |msgno: u32, body: Bytes| -> ControlFlow<()> {
+                    let Some((expected, uidl)) = batch.get(next + arrived) else {
+                        out_of_order = true;
+                        return ControlFlow::Break(());
+                    };
+                    if msgno != *expected {
+                        out_of_order = true;
+                        return ControlFlow::Break(());
+                    }
+                    arrived += 1;
+                    let len = body.len() as u64;
+                    if run.too_large(len) {
+                        too_large.push((uidl.as_str(), len));
+                        return ControlFlow::Continue(());
+                    }
+                    run.report.bytes += len;
+                    let server_ref = ServerRef::Pop3 { uidl: uidl.clone() };
+                    unit.push(Fetched {
+                        key: msgno,
+                        server_ref,
+                        body,
+                    });
+                    run.message_done(len);
+                    if unit.bytes() >= FLUSH_BYTES {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                };
+                s.retr_batch(&msgnos[next..], &mut on_message).await
             };
-            let len = body.len() as u64;
-            if run.too_large(len) {
-                run.with_store(|st| st.mark_pop3_seen(&account.name, [uidl.as_str()]))?;
+            next += arrived;
+            for (uidl, len) in too_large {
+                run.with_store(|st| st.mark_pop3_seen(&account.name, [uidl]))?;
                 run.skip(format!("uidl:{uidl}"), len);
-                continue;
             }
-            run.report.bytes += len;
-            let server_ref = ServerRef::Pop3 { uidl: uidl.clone() };
-            buffer.push(run.prepare(*msgno, server_ref, body));
-            if buffer.is_full(account.batch_size) {
-                stored.extend(run.flush(&mut buffer, action.as_ref())?);
+            let failed = match fetched {
+                Err(e) => Some(e),
+                Ok(()) if out_of_order => Some(BackendError::new(
+                    ErrorKind::Protocol,
+                    "RETR answers arrived for other messages than asked",
+                )),
+                Ok(()) if next < batch.len() && arrived == 0 => Some(BackendError::new(
+                    ErrorKind::Protocol,
+                    "the POP3 session stopped delivering messages",
+                )),
+                Ok(()) => None,
+            };
+            let last = failed.is_some() || next >= batch.len();
+            let stored = pipeline.step(run, unit, last, action.as_ref())?;
+            if let Some(e) = failed {
+                // Whatever arrived whole is stored, even if the connection then failed; its
+                // deletion is left pending for the next session.
+                pipeline.finish(run, action.as_ref())?;
+                return Err(e.into());
             }
-            run.message_done(len);
-        }
-        // Whatever arrived whole is stored, even if the connection then failed.
-        stored.extend(run.flush(&mut buffer, action.as_ref())?);
-        if let Some(e) = failed {
-            return Err(e.into());
-        }
-        if let Some(action) = &action {
-            let ids: Vec<MessageId> = stored.iter().map(|i| i.id).collect();
-            let pending = run.pending_ids(&ids, action)?;
-            for item in &stored {
-                match s.dele(item.key).await {
-                    Ok(()) => {
-                        deleting += 1;
-                        commit_on_quit.extend(pending.get(&item.id));
-                    }
-                    Err(e) if e.is_connection_error() => return Err(e.into()),
-                    Err(e) => {
-                        let ids: Vec<i64> = pending.get(&item.id).copied().into_iter().collect();
-                        run.fail(&ids, &e)?;
-                    }
-                }
+            if let Some(stored) = stored {
+                deleting += dele_unit(
+                    &mut s,
+                    run,
+                    &mut pipeline,
+                    stored,
+                    action.as_ref(),
+                    &mut commit_on_quit,
+                )
+                .await?;
+            }
+            if last {
+                break;
             }
         }
-        run.events.on_batch(&BatchDone {
-            stored: run.report.fetched - before.0,
-            already_stored: run.report.already_stored - before.1,
-            actions_done: 0,
-            bytes: run.report.bytes - before.2,
-        });
+    }
+    if let Some(stored) = pipeline.finish(run, action.as_ref())? {
+        deleting += dele_unit(
+            &mut s,
+            run,
+            &mut pipeline,
+            stored,
+            action.as_ref(),
+            &mut commit_on_quit,
+        )
+        .await?;
     }
 
     // Deletions happen here, at QUIT; only then are they done.
@@ -183,4 +220,37 @@ pub(crate) async fn sync<S: Pop3Session>(mut s: S, run: &mut Run<'_>) -> Result<
     let present: HashSet<String> = by_uidl.into_keys().collect();
     run.with_store(|st| st.retain_pop3_uidls(&account.name, &present))?;
     Ok(())
+}
+
+/// Marks a stored unit for deletion (when the account deletes); returns how many were
+/// marked.
+async fn dele_unit<S: Pop3Session>(
+    s: &mut S,
+    run: &mut Run<'_>,
+    pipeline: &mut Pipeline,
+    stored: Stored,
+    action: Option<&PendingAction>,
+    commit_on_quit: &mut Vec<i64>,
+) -> Result<u64, RunError> {
+    let mut deleting = 0;
+    if let Some(action) = action.filter(|_| !stored.items.is_empty()) {
+        let ids: Vec<MessageId> = stored.items.iter().map(|i| i.id).collect();
+        let pending = run.pending_ids(&ids, action)?;
+        for item in &stored.items {
+            match s.dele(item.key).await {
+                Ok(()) => {
+                    deleting += 1;
+                    commit_on_quit.extend(pending.get(&item.id));
+                }
+                Err(e) if e.is_connection_error() => return Err(e.into()),
+                Err(e) => {
+                    let ids: Vec<i64> = pending.get(&item.id).copied().into_iter().collect();
+                    run.fail(&ids, &e)?;
+                }
+            }
+        }
+    }
+    // POP3 deletions happen at QUIT: none is done yet.
+    pipeline.acted(run, &stored, 0);
+    Ok(deleting)
 }

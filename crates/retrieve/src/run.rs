@@ -3,19 +3,17 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use bytes::Bytes;
-use inbound_message::{Email, SanitizeOptions};
-use inbound_store::{MessageId, NewMessage, PendingAction, ServerRef, Store};
+use inbound_store::{MessageId, PendingAction, Store};
 
 use crate::backend::BackendError;
 use crate::config::Account;
-use crate::events::{Events, NewMail, Progress, Report, Skipped};
+use crate::events::{Events, Progress, Report, Skipped};
 
 /// The store, shared by runs and subscriptions.
 pub type SharedStore = Arc<Mutex<Store>>;
 
 /// Flush buffered messages to the store once they hold this many bytes.
-const FLUSH_BYTES: usize = 8 * 1024 * 1024;
+pub(crate) const FLUSH_BYTES: usize = 8 * 1024 * 1024;
 
 /// Why a run stopped.
 #[derive(Debug)]
@@ -51,38 +49,11 @@ pub(crate) struct Run<'a> {
     pub(crate) ensured: HashSet<String>,
 }
 
-/// A message parsed and ready to store.
-pub(crate) struct Prepared {
-    /// UID (IMAP) or message number (POP3).
-    pub(crate) key: u32,
-    pub(crate) server_ref: ServerRef,
-    pub(crate) email: Email,
-    pub(crate) sanitized: Option<String>,
-}
-
 /// A message this run stored (or found stored under the same server ref).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct StoredItem {
     pub(crate) key: u32,
     pub(crate) id: MessageId,
-}
-
-/// Messages waiting for one store transaction.
-#[derive(Default)]
-pub(crate) struct Buffer {
-    items: Vec<Prepared>,
-    bytes: usize,
-}
-
-impl Buffer {
-    pub(crate) fn push(&mut self, item: Prepared) {
-        self.bytes += item.email.raw.len();
-        self.items.push(item);
-    }
-
-    pub(crate) fn is_full(&self, batch_size: u32) -> bool {
-        self.bytes >= FLUSH_BYTES || self.items.len() >= batch_size as usize
-    }
 }
 
 impl<'a> Run<'a> {
@@ -111,72 +82,6 @@ impl<'a> Run<'a> {
         // (SQLite rolls it back), so a poisoned lock is still usable.
         let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
         f(&mut store).map_err(RunError::Store)
-    }
-
-    /// Parses a fetched message and sanitizes its HTML when the account asks.
-    pub(crate) fn prepare(&self, key: u32, server_ref: ServerRef, body: Bytes) -> Prepared {
-        let email = Email::parse(body);
-        let sanitized = if self.account.sanitize_html {
-            email.sanitized_html(
-                &self.account.inline_images.as_inline_images(),
-                &SanitizeOptions::default(),
-            )
-        } else {
-            None
-        };
-        Prepared {
-            key,
-            server_ref,
-            email,
-            sanitized,
-        }
-    }
-
-    /// Stores the buffered messages with `action` pending, in one transaction. Reports newly
-    /// stored messages through [`Events::on_message`].
-    pub(crate) fn flush(
-        &mut self,
-        buffer: &mut Buffer,
-        action: Option<&PendingAction>,
-    ) -> Result<Vec<StoredItem>, RunError> {
-        if buffer.items.is_empty() {
-            return Ok(Vec::new());
-        }
-        let items = std::mem::take(&mut buffer.items);
-        buffer.bytes = 0;
-        let name = self.account.name.as_str();
-        let folder = self.account.folder.as_str();
-        let inserted = {
-            let new: Vec<NewMessage<'_>> = items
-                .iter()
-                .map(|p| {
-                    NewMessage::new(name, folder, &p.server_ref, &p.email)
-                        .with_sanitized_html(p.sanitized.as_deref())
-                        .with_action(action)
-                })
-                .collect();
-            self.with_store(|s| s.insert_messages(&new))?
-        };
-        let mut stored = Vec::with_capacity(items.len());
-        for (item, ins) in items.iter().zip(&inserted) {
-            if ins.created {
-                self.report.fetched += 1;
-                self.events.on_message(&NewMail {
-                    account: name,
-                    folder,
-                    id: ins.id,
-                    server_ref: &item.server_ref,
-                    email: &item.email,
-                });
-            } else {
-                self.report.already_stored += 1;
-            }
-            stored.push(StoredItem {
-                key: item.key,
-                id: ins.id,
-            });
-        }
-        Ok(stored)
     }
 
     /// The pending action ids of these stored messages, by message id.

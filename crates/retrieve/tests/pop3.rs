@@ -120,3 +120,29 @@ async fn a_server_without_uidl_is_refused_clearly() {
     assert!(err.to_string().contains("UIDL"), "{err}");
     assert_eq!(stored_numbers(&store, "p"), Vec::<u32>::new());
 }
+
+/// A batch larger than the store's flush size is retrieved and stored in several parts, in
+/// order, and reported as one batch; deletions still wait for QUIT.
+#[tokio::test]
+async fn batch_beyond_the_flush_size_is_stored_in_parts() {
+    let server = FakeServer::new();
+    for i in 1..6 {
+        server.deliver_pop3(big_mail(i, 3 * 1024 * 1024));
+    }
+    let store = new_store();
+    let acc = pop3_account("p", |c| {
+        c.after_receive = Some(AfterReceiveName::Delete);
+        c.sanitize_html = Some(false);
+        c.batch_size = Some(10);
+    });
+    let r = retriever(&store, &server);
+    let mut rec = Recorder::default();
+    let rep = r.retrieve(&acc, &mut rec).await.unwrap();
+    assert_eq!((rep.fetched, rep.deleted), (5, 5));
+    assert_eq!(stored_numbers(&store, "p"), [1, 2, 3, 4, 5]);
+    assert_eq!(rec.batches.len(), 1, "{:?}", rec.batches);
+    assert_eq!(rec.batches[0].stored, 5);
+    assert!(rec.batches[0].bytes > 15 * 1024 * 1024);
+    assert!(pop3_numbers(&server).is_empty());
+    assert_eq!(pending_count(&store, "p"), 0);
+}

@@ -1,6 +1,7 @@
 //! [`NetPop3Session`]: [`Pop3Session`] over `inbound-net`'s [`Pop3Client`].
 
 use std::fmt;
+use std::ops::ControlFlow;
 
 use bytes::Bytes;
 use inbound_net::pop3::MessageNumber;
@@ -52,14 +53,7 @@ impl NetPop3Session {
         msgnos: &[u32],
         mut on_message: impl FnMut(u32, Bytes) + Send,
     ) -> BackendResult<()> {
-        let numbers = msgnos
-            .iter()
-            .map(|&n| {
-                MessageNumber::new(n).map_err(|e| {
-                    BackendError::new(ErrorKind::Refused, format!("message number {n}: {e}"))
-                })
-            })
-            .collect::<BackendResult<Vec<_>>>()?;
+        let numbers = message_numbers(msgnos)?;
         let mut stream = self.client.retr_many(numbers);
         while let Some((n, result)) = stream.next().await {
             on_message(n.get(), result.map_err(from_net)?);
@@ -109,6 +103,21 @@ impl Pop3Session for NetPop3Session {
         self.client.retr(msgno).await.map_err(from_net)
     }
 
+    async fn retr_batch(
+        &mut self,
+        msgnos: &[u32],
+        on_message: &mut (dyn FnMut(u32, Bytes) -> ControlFlow<()> + Send),
+    ) -> BackendResult<()> {
+        let numbers = message_numbers(msgnos)?;
+        let mut stream = self.client.retr_many(numbers);
+        while let Some((n, result)) = stream.next().await {
+            if on_message(n.get(), result.map_err(from_net)?).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     async fn dele(&mut self, msgno: u32) -> BackendResult<()> {
         self.client.dele(msgno).await.map_err(from_net)
     }
@@ -116,4 +125,16 @@ impl Pop3Session for NetPop3Session {
     async fn quit(self) -> BackendResult<()> {
         self.client.quit().await.map_err(from_net)
     }
+}
+
+/// Validates message numbers (POP3 numbers start at 1).
+fn message_numbers(msgnos: &[u32]) -> BackendResult<Vec<MessageNumber>> {
+    msgnos
+        .iter()
+        .map(|&n| {
+            MessageNumber::new(n).map_err(|e| {
+                BackendError::new(ErrorKind::Refused, format!("message number {n}: {e}"))
+            })
+        })
+        .collect()
 }

@@ -1,0 +1,307 @@
+//! Parsing and storing fetched messages, overlapped: while one unit of messages is written
+//! to the store (one transaction, ending in an fsync), the next unit is parsed and sanitized
+//! on all cores.
+//!
+//! A *unit* is what one store transaction holds: a batch, or part of one when the batch's
+//! bytes pass [`FLUSH_BYTES`](crate::run::FLUSH_BYTES). Units are stored strictly in the
+//! order they were fetched (IMAP bookkeeping relies on ascending UIDs), and the caller acts
+//! on the server only on units [`Pipeline::step`] or [`Pipeline::finish`] returned as stored.
+//! So the exactly-once order is unchanged: fetch, store, then delete or move.
+//!
+//! The work runs on scoped threads and the calls block until it is done, as the store call
+//! they replace did: nothing here waits on another thread from async code.
+
+use std::num::NonZeroUsize;
+use std::sync::PoisonError;
+
+use bytes::Bytes;
+use inbound_message::{Email, SanitizeOptions};
+use inbound_store::{Inserted, NewMessage, PendingAction, ServerRef};
+
+use crate::config::Account;
+use crate::events::{BatchDone, NewMail};
+use crate::run::{Run, RunError, SharedStore, StoredItem};
+
+/// Parsing more bytes than this is worth a second thread.
+const PARALLEL_BYTES: usize = 64 * 1024;
+
+/// Most threads used for parsing.
+const MAX_PARSE_THREADS: usize = 4;
+
+/// A downloaded message waiting to be parsed and stored.
+pub(crate) struct Fetched {
+    /// UID (IMAP) or message number (POP3).
+    pub(crate) key: u32,
+    pub(crate) server_ref: ServerRef,
+    pub(crate) body: Bytes,
+}
+
+/// A message parsed and ready to store.
+pub(crate) struct Prepared {
+    key: u32,
+    server_ref: ServerRef,
+    email: Email,
+    sanitized: Option<String>,
+}
+
+/// Messages for one store transaction.
+#[derive(Default)]
+pub(crate) struct Unit {
+    fetched: Vec<Fetched>,
+    bytes: usize,
+    /// Messages (IMAP UIDs) of this unit found stored already by content; they are acted on
+    /// with the unit but not stored.
+    duplicates: Vec<u32>,
+    /// Bytes downloaded for this unit (duplicates included).
+    downloaded: u64,
+}
+
+impl Unit {
+    pub(crate) fn push(&mut self, item: Fetched) {
+        self.bytes += item.body.len();
+        self.downloaded += item.body.len() as u64;
+        self.fetched.push(item);
+    }
+
+    pub(crate) fn push_duplicate(&mut self, key: u32, len: u64) {
+        self.duplicates.push(key);
+        self.downloaded += len;
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+/// A parsed unit waiting for its transaction.
+struct Parsed {
+    items: Vec<Prepared>,
+    duplicates: Vec<u32>,
+    downloaded: u64,
+    last_of_batch: bool,
+}
+
+/// A unit that is in the store: the caller may now act on it on the server.
+pub(crate) struct Stored {
+    pub(crate) items: Vec<StoredItem>,
+    pub(crate) duplicates: Vec<u32>,
+    /// The unit ends a batch: report the batch after acting on it
+    /// ([`Pipeline::acted`]).
+    pub(crate) last_of_batch: bool,
+    stored: u64,
+    already_stored: u64,
+    downloaded: u64,
+}
+
+/// Parses unit `n + 1` while storing unit `n`.
+#[derive(Default)]
+pub(crate) struct Pipeline {
+    parsed: Option<Parsed>,
+    /// The batch being reported: summed over its units as they are acted on.
+    batch: Option<BatchDone>,
+}
+
+impl Pipeline {
+    /// Stores the unit parsed by the previous step (if any) while parsing `unit`, which is
+    /// stored by the next step or by [`finish`](Self::finish). Returns what was stored.
+    pub(crate) fn step(
+        &mut self,
+        run: &mut Run<'_>,
+        unit: Unit,
+        last_of_batch: bool,
+        action: Option<&PendingAction>,
+    ) -> Result<Option<Stored>, RunError> {
+        let previous = self.parsed.take();
+        let account = run.account;
+        let store = run.store;
+        let (inserted, items) = std::thread::scope(|scope| {
+            let writer = previous
+                .as_ref()
+                .filter(|p| !p.items.is_empty())
+                .map(|p| scope.spawn(move || insert(store, account, &p.items, action)));
+            let items = prepare_all(account, unit.fetched);
+            let inserted =
+                writer.map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+            (inserted, items)
+        });
+        self.parsed = Some(Parsed {
+            items,
+            duplicates: unit.duplicates,
+            downloaded: unit.downloaded,
+            last_of_batch,
+        });
+        match previous {
+            None => Ok(None),
+            Some(p) => report(run, p, inserted.unwrap_or_else(|| Ok(Vec::new()))).map(Some),
+        }
+    }
+
+    /// Stores the last parsed unit.
+    pub(crate) fn finish(
+        &mut self,
+        run: &mut Run<'_>,
+        action: Option<&PendingAction>,
+    ) -> Result<Option<Stored>, RunError> {
+        let Some(p) = self.parsed.take() else {
+            return Ok(None);
+        };
+        let inserted = if p.items.is_empty() {
+            Ok(Vec::new())
+        } else {
+            insert(run.store, run.account, &p.items, action)
+        };
+        report(run, p, inserted).map(Some)
+    }
+
+    /// Records that `unit` was acted on (`actions_done` messages deleted or moved); reports
+    /// the batch through [`Events::on_batch`](crate::Events::on_batch) when the unit ends it.
+    pub(crate) fn acted(&mut self, run: &mut Run<'_>, unit: &Stored, actions_done: u64) {
+        let batch = self.batch.get_or_insert(BatchDone {
+            stored: 0,
+            already_stored: 0,
+            actions_done: 0,
+            bytes: 0,
+        });
+        batch.stored += unit.stored;
+        batch.already_stored += unit.already_stored;
+        batch.actions_done += actions_done;
+        batch.bytes += unit.downloaded;
+        if unit.last_of_batch {
+            if let Some(done) = self.batch.take() {
+                run.events.on_batch(&done);
+            }
+        }
+    }
+}
+
+/// Stores parsed messages in one transaction, with `action` pending for each.
+fn insert(
+    store: &SharedStore,
+    account: &Account,
+    items: &[Prepared],
+    action: Option<&PendingAction>,
+) -> Result<Vec<Inserted>, RunError> {
+    let new: Vec<NewMessage<'_>> = items
+        .iter()
+        .map(|p| {
+            NewMessage::new(&account.name, &account.folder, &p.server_ref, &p.email)
+                .with_sanitized_html(p.sanitized.as_deref())
+                .with_action(action)
+        })
+        .collect();
+    // A panic elsewhere while holding the lock cannot leave a half-written transaction
+    // (SQLite rolls it back), so a poisoned lock is still usable.
+    let mut store = store.lock().unwrap_or_else(PoisonError::into_inner);
+    store.insert_messages(&new).map_err(RunError::Store)
+}
+
+/// Counts a stored unit in the report and tells the events about new messages.
+fn report(
+    run: &mut Run<'_>,
+    parsed: Parsed,
+    inserted: Result<Vec<Inserted>, RunError>,
+) -> Result<Stored, RunError> {
+    let inserted = inserted?;
+    let name = run.account.name.as_str();
+    let folder = run.account.folder.as_str();
+    let mut stored = Stored {
+        items: Vec::with_capacity(parsed.items.len()),
+        duplicates: parsed.duplicates,
+        last_of_batch: parsed.last_of_batch,
+        stored: 0,
+        already_stored: 0,
+        downloaded: parsed.downloaded,
+    };
+    stored.already_stored = stored.duplicates.len() as u64;
+    for (item, ins) in parsed.items.iter().zip(&inserted) {
+        if ins.created {
+            run.report.fetched += 1;
+            stored.stored += 1;
+            run.events.on_message(&NewMail {
+                account: name,
+                folder,
+                id: ins.id,
+                server_ref: &item.server_ref,
+                email: &item.email,
+            });
+        } else {
+            run.report.already_stored += 1;
+            stored.already_stored += 1;
+        }
+        stored.items.push(StoredItem {
+            key: item.key,
+            id: ins.id,
+        });
+    }
+    Ok(stored)
+}
+
+/// Parses and (when the account asks) sanitizes messages, on several threads when there is
+/// enough work. The result is in the order of `fetched`.
+fn prepare_all(account: &Account, fetched: Vec<Fetched>) -> Vec<Prepared> {
+    let bytes: usize = fetched.iter().map(|f| f.body.len()).sum();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, NonZeroUsize::get)
+        .min(MAX_PARSE_THREADS)
+        .min(fetched.len())
+        .min(bytes / PARALLEL_BYTES + 1);
+    if threads <= 1 {
+        return fetched.into_iter().map(|f| prepare(account, f)).collect();
+    }
+    // Contiguous chunks of about equal bytes, so the threads finish together.
+    let share = bytes.div_ceil(threads);
+    let mut chunks: Vec<Vec<Fetched>> = Vec::with_capacity(threads);
+    let mut current = Vec::new();
+    let mut current_bytes = 0;
+    for f in fetched {
+        current_bytes += f.body.len();
+        current.push(f);
+        if current_bytes >= share && chunks.len() + 1 < threads {
+            chunks.push(std::mem::take(&mut current));
+            current_bytes = 0;
+        }
+    }
+    chunks.push(current);
+    let mut chunks = chunks.into_iter();
+    let first = chunks.next().unwrap_or_default();
+    std::thread::scope(|scope| {
+        let others: Vec<_> = chunks
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .into_iter()
+                        .map(|f| prepare(account, f))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all: Vec<Prepared> = first.into_iter().map(|f| prepare(account, f)).collect();
+        for other in others {
+            all.extend(
+                other
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            );
+        }
+        all
+    })
+}
+
+/// Parses one message and sanitizes its HTML when the account asks.
+fn prepare(account: &Account, f: Fetched) -> Prepared {
+    let email = Email::parse(f.body);
+    let sanitized = if account.sanitize_html {
+        email.sanitized_html(
+            &account.inline_images.as_inline_images(),
+            &SanitizeOptions::default(),
+        )
+    } else {
+        None
+    };
+    Prepared {
+        key: f.key,
+        server_ref: f.server_ref,
+        email,
+        sanitized,
+    }
+}
