@@ -99,15 +99,11 @@ impl<'a> Run<'a> {
             .collect())
     }
 
-    /// Marks pending actions done.
+    /// Marks pending actions done, in one store transaction. Actions already completed (by
+    /// another run) are skipped.
     pub(crate) fn complete(&self, ids: impl IntoIterator<Item = i64>) -> Result<(), RunError> {
-        for id in ids {
-            match self.with_store(|s| s.complete_action(id)) {
-                // Already completed (by another run): fine.
-                Err(RunError::Store(inbound_store::Error::NoSuchAction(_))) => {}
-                other => other?,
-            }
-        }
+        let ids: Vec<i64> = ids.into_iter().collect();
+        self.with_store(|s| s.complete_actions(&ids))?;
         Ok(())
     }
 

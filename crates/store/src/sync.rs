@@ -224,6 +224,23 @@ impl Store {
         })
     }
 
+    /// Records that several actions were carried out on the server, in one transaction (one
+    /// fsync for a whole batch). Ids that are not pending (already completed) are skipped;
+    /// returns how many were removed.
+    pub fn complete_actions(&mut self, ids: &[i64]) -> Result<usize> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        self.write(|tx| {
+            let mut statement = tx.prepare_cached("DELETE FROM pending_actions WHERE id = ?1")?;
+            let mut removed = 0;
+            for id in ids {
+                removed += statement.execute([id])?;
+            }
+            Ok(removed)
+        })
+    }
+
     /// Records a failed attempt; the action stays pending and is tried again on the next run.
     /// `error` is stored as given: it must not contain secrets.
     pub fn fail_action(&mut self, id: i64, error: &str) -> Result<()> {

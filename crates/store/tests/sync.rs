@@ -311,3 +311,33 @@ fn failed_write_leaves_nothing_behind() {
         .id;
     assert_eq!(store.get_message(id).unwrap().unwrap().email, good);
 }
+
+#[test]
+fn complete_actions_removes_a_batch_and_skips_done_ones() {
+    let mut store = Store::open_in_memory(None).unwrap();
+    for uid in 1..=4 {
+        let email = common::numbered(uid);
+        store
+            .insert_message(
+                &NewMessage::new("a", "INBOX", &imap(1, uid), &email)
+                    .with_action(Some(&PendingAction::Delete)),
+            )
+            .unwrap();
+    }
+    let pending = store.pending_actions("a").unwrap();
+    assert_eq!(pending.len(), 4);
+    store.complete_action(pending[0].id).unwrap();
+    // One already done, two to do, one unknown id: only the two pending ones count.
+    let removed = store
+        .complete_actions(&[pending[0].id, pending[1].id, pending[2].id, 9_999])
+        .unwrap();
+    assert_eq!(removed, 2);
+    let left: Vec<i64> = store
+        .pending_actions("a")
+        .unwrap()
+        .iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(left, [pending[3].id]);
+    assert_eq!(store.complete_actions(&[]).unwrap(), 0);
+}
