@@ -39,7 +39,7 @@ fn address_list(i: In<'_>) -> PResult<'_, Vec<Address>> {
         return nil(i).map(|(j, ())| (j, Vec::new()));
     }
     let mut j = i.skip(1);
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(2);
     loop {
         let (k, a) = address(j)?;
         out.push(a);

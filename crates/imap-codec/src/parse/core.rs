@@ -160,16 +160,18 @@ pub(crate) fn quoted(i: In<'_>) -> PResult<'_, Bytes> {
         return fail(i, "quoted string");
     }
     let body = &r[1..];
-    match memchr::memchr2(b'"', b'\\', body) {
-        Some(p) if body[p] == b'"' => {
-            if let Some(bad) = body[..p].iter().position(|&b| !is_quoted_char(b)) {
-                return fail(i.skip(1 + bad), "quoted character");
-            }
-            Ok((i.skip(p + 2), i.bytes_of(&body[..p])))
-        }
-        Some(_) => {
+    // One pass over the QUOTED-CHARs up to the first byte that is not one: quoted strings
+    // are short, and a table lookup per byte beats setting up a vector search.
+    let p = body
+        .iter()
+        .position(|&b| !is_quoted_char(b))
+        .unwrap_or(body.len());
+    match body.get(p) {
+        Some(b'"') => Ok((i.skip(p + 2), i.bytes_of(&body[..p]))),
+        Some(b'\\') => {
             let mut out = Vec::with_capacity(body.len().min(256));
-            let mut k = 0;
+            out.extend_from_slice(&body[..p]);
+            let mut k = p;
             while k < body.len() {
                 match body[k] {
                     b'"' => return Ok((i.skip(k + 2), Bytes::from(out))),
@@ -189,7 +191,12 @@ pub(crate) fn quoted(i: In<'_>) -> PResult<'_, Bytes> {
             }
             fail(i.skip(r.len()), "closing quote")
         }
-        None => fail(i.skip(r.len()), "closing quote"),
+        // A byte that may not appear in a quoted string: an error there if the string
+        // goes on to a quote or backslash, else the closing quote is what is missing.
+        Some(_) if memchr::memchr2(b'"', b'\\', &body[p..]).is_some() => {
+            fail(i.skip(1 + p), "quoted character")
+        }
+        _ => fail(i.skip(r.len()), "closing quote"),
     }
 }
 
@@ -271,6 +278,15 @@ pub(crate) fn mailbox(i: In<'_>) -> PResult<'_, Mailbox> {
 /// after `(` and before `)` are skipped.
 pub(crate) fn paren_list<'a, O>(
     i: In<'a>,
+    item: impl FnMut(In<'a>) -> PResult<'a, O>,
+) -> PResult<'a, Vec<O>> {
+    paren_list_sized(i, 4, item)
+}
+
+/// [`paren_list`] with room for `capacity` items before the list grows.
+pub(crate) fn paren_list_sized<'a, O>(
+    i: In<'a>,
+    capacity: usize,
     mut item: impl FnMut(In<'a>) -> PResult<'a, O>,
 ) -> PResult<'a, Vec<O>> {
     if i.peek() != Some(b'(') {
@@ -286,10 +302,10 @@ pub(crate) fn paren_list<'a, O>(
         }
     };
     let mut j = skip_sp(i.skip(1));
-    let mut out = Vec::new();
     if j.peek() == Some(b')') {
-        return Ok((j.skip(1), out));
+        return Ok((j.skip(1), Vec::new()));
     }
+    let mut out = Vec::with_capacity(capacity);
     loop {
         let (k, o) = item(j)?;
         out.push(o);
@@ -331,8 +347,28 @@ pub(crate) fn space_separated<'a, O>(
 /// flag-extension`.
 pub(crate) fn flag(i: In<'_>) -> PResult<'_, Flag> {
     if i.peek() == Some(b'\\') {
-        let (j, a) = atom(i.skip(1))?;
-        Ok((j, Flag::system(a)))
+        let j = i.skip(1);
+        let n = j.rest().iter().take_while(|&&b| is_atom_char(b)).count();
+        if n == 0 {
+            return fail(j, "atom");
+        }
+        let name = &j.rest()[..n];
+        // The five system flags carry no bytes: no handle on the buffer for them.
+        let is = |w: &[u8]| name.eq_ignore_ascii_case(w);
+        let f = if is(b"Seen") {
+            Flag::Seen
+        } else if is(b"Answered") {
+            Flag::Answered
+        } else if is(b"Flagged") {
+            Flag::Flagged
+        } else if is(b"Deleted") {
+            Flag::Deleted
+        } else if is(b"Draft") {
+            Flag::Draft
+        } else {
+            Flag::system(Atom::new_unchecked(j.bytes_of(name)))
+        };
+        Ok((j.skip(n), f))
     } else {
         let (j, a) = atom(i)?;
         Ok((j, Flag::Keyword(a)))

@@ -5,7 +5,7 @@ use std::num::NonZeroU32;
 use super::body::{body, envelope};
 use super::core::{
     astring, date_time, flag_fetch, keyword, literal, nstring, number, number64, nz_number,
-    paren_list, sp,
+    paren_list, paren_list_sized, sp,
 };
 use super::{In, PResult, fail};
 use crate::types::{FetchAttribute, MessageDataItem, Section, SectionText};
@@ -176,7 +176,9 @@ pub(crate) fn fetch_att(i: In<'_>) -> PResult<'_, FetchAttribute> {
 /// `msg-att = "(" (msg-att-dynamic / msg-att-static) *(SP (msg-att-dynamic /
 /// msg-att-static)) ")"`.
 pub(crate) fn msg_att(i: In<'_>) -> PResult<'_, Vec<MessageDataItem>> {
-    paren_list(i, msg_att_item)
+    // Room for the items a FETCH typically returns (UID, FLAGS, sizes, date, envelope,
+    // structure, a body section) without growing.
+    paren_list_sized(i, 8, msg_att_item)
 }
 
 /// One `msg-att-dynamic` or `msg-att-static` item.
