@@ -94,8 +94,8 @@ fn fuzz_smoke() -> Result<(), String> {
         eprintln!("fuzz smoke skipped: INBOUND_FUZZ_SECONDS=0");
         return Ok(());
     }
-    let has_cargo_fuzz = Command::new(cargo_bin())
-        .args(["+nightly", "fuzz", "--version"])
+    let has_cargo_fuzz = Command::new("rustup")
+        .args(["run", "nightly", "cargo", "fuzz", "--version"])
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
@@ -347,8 +347,12 @@ fn fuzz(flags: &[String]) -> Result<(), String> {
     let root = env::current_dir().map_err(|e| format!("current directory: {e}"))?;
     let max_time = format!("-max_total_time={seconds}");
     for t in &targets {
+        // Through rustup: the `cargo` that runs xtask is the stable toolchain's own binary,
+        // which does not understand `+nightly`.
         let mut args = vec![
-            "+nightly".to_owned(),
+            "run".to_owned(),
+            "nightly".to_owned(),
+            "cargo".to_owned(),
             "fuzz".to_owned(),
             "run".to_owned(),
             t.clone(),
@@ -369,7 +373,7 @@ fn fuzz(flags: &[String]) -> Result<(), String> {
             }
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run(&cargo_bin(), &args, Some("fuzz"))?;
+        run("rustup", &args, Some("fuzz"))?;
     }
     Ok(())
 }
