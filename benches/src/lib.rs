@@ -8,3 +8,4 @@ pub mod pop3;
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 pub mod memory;
+pub mod retrieval;

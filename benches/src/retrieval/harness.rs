@@ -1,0 +1,773 @@
+//! The parent process of the retrieval bench: one Dovecot, a seeded mailbox, every client
+//! run several times as a child process, verified, medians, targets.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use inbound_test_server::dovecot::{Dovecot, DovecotConfig};
+use serde::{Deserialize, Serialize};
+
+use super::BoxError;
+use super::pipeline::{Breakdown, parse_breakdown};
+use super::stats::{ClientReport, median, parse_report};
+
+/// The mailbox owner on the bench Dovecot.
+pub const USER: &str = "bench";
+/// Their password.
+pub const PASSWORD: &str = "bench";
+
+/// How long one client process may run before it is killed and the run counted as failed.
+const CHILD_DEADLINE: Duration = Duration::from_secs(600);
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Messages in the mailbox.
+    pub messages: usize,
+    /// Approximate size of each message in octets.
+    pub size: usize,
+    /// Runs of each client (the median counts).
+    pub runs: usize,
+    /// The smoke run: targets are not judged.
+    pub quick: bool,
+    /// Which parts: `imap`, `pop3`, `pipeline`.
+    pub parts: Vec<String>,
+    /// Run the Python clients (when `python3` is installed).
+    pub python: bool,
+    /// Only these clients, when set (names as in the tables).
+    pub clients: Option<Vec<String>>,
+    /// A command line the Rust clients run under, e.g. `valgrind --tool=callgrind` (for
+    /// profiling; the warm-up runs without it).
+    pub wrap: Vec<String>,
+}
+
+impl Options {
+    /// The full bench: 5,000 messages of about 20 KB, 3 runs of each client.
+    pub fn full() -> Self {
+        Self {
+            messages: 5_000,
+            size: 20_000,
+            runs: 3,
+            quick: false,
+            parts: vec!["imap".into(), "pop3".into(), "pipeline".into()],
+            python: true,
+            clients: None,
+            wrap: Vec::new(),
+        }
+    }
+
+    /// The smoke run for CI: 50 messages, one run of each client; results still verified.
+    pub fn quick() -> Self {
+        Self {
+            messages: 50,
+            runs: 1,
+            quick: true,
+            ..Self::full()
+        }
+    }
+}
+
+/// One client in one security mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Case {
+    /// `IMAP`, `POP3` or `pipeline`.
+    pub protocol: &'static str,
+    /// The client's name (as in its report).
+    pub client: &'static str,
+    /// Implicit TLS.
+    pub tls: bool,
+    /// The Python script running it, if any.
+    pub script: Option<&'static str>,
+}
+
+/// The medians of one case over its verified runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    /// `IMAP`, `POP3` or `pipeline`.
+    pub protocol: String,
+    /// The client.
+    pub client: String,
+    /// `plain` or `tls`.
+    pub security: String,
+    /// Verified runs.
+    pub runs: usize,
+    /// Messages per run.
+    pub messages: u64,
+    /// Octets per run.
+    pub bytes: u64,
+    /// Median retrieval time (the fetch itself), ms.
+    pub fetch_ms: f64,
+    /// Median session time (connect to logout), ms.
+    pub session_ms: f64,
+    /// Median time of the whole process (spawn to exit, interpreter start-up included), ms.
+    pub process_ms: f64,
+    /// Median CPU time of the process, ms.
+    pub cpu_ms: f64,
+    /// Median peak RSS of the process, kB.
+    pub peak_rss_kb: f64,
+    /// Runs whose result was wrong or that failed, with why.
+    pub failures: Vec<String>,
+}
+
+impl Row {
+    /// Messages per second of the retrieval.
+    pub fn messages_per_s(&self) -> f64 {
+        if self.fetch_ms > 0.0 {
+            self.messages as f64 / (self.fetch_ms / 1000.0)
+        } else {
+            0.0
+        }
+    }
+
+    /// Megabytes (10^6) per second of the retrieval.
+    pub fn mb_per_s(&self) -> f64 {
+        if self.fetch_ms > 0.0 {
+            self.bytes as f64 / 1e6 / (self.fetch_ms / 1000.0)
+        } else {
+            0.0
+        }
+    }
+}
+
+/// One target of the issue, judged on this run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetCheck {
+    /// What is compared.
+    pub name: String,
+    /// The measured figure (a ratio, or messages/s).
+    pub measured: f64,
+    /// The goal, as text (`<= 1.05x`).
+    pub goal: String,
+    /// Whether it was met; `None` when it could not be judged (quick run, missing client).
+    pub met: Option<bool>,
+}
+
+/// Everything the bench measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    /// Messages in the mailbox.
+    pub messages: u64,
+    /// Their total octets (as served, CRLF).
+    pub total_bytes: u64,
+    /// Runs of each client.
+    pub runs: usize,
+    /// Smoke run.
+    pub quick: bool,
+    /// `dovecot --version`.
+    pub dovecot: String,
+    /// `python3 --version`, when the Python clients ran.
+    pub python: Option<String>,
+    /// `/proc/loadavg` before and after.
+    pub load: Vec<String>,
+    /// Wall time of the whole bench, seconds.
+    pub elapsed_s: f64,
+    /// One row per case.
+    pub rows: Vec<Row>,
+    /// The pipeline breakdown (from one run).
+    pub breakdown: Option<Breakdown>,
+    /// The targets.
+    pub targets: Vec<TargetCheck>,
+}
+
+impl Results {
+    /// Whether any run failed or gave a wrong result.
+    pub fn has_failures(&self) -> bool {
+        self.rows
+            .iter()
+            .any(|r| !r.failures.is_empty() || r.runs == 0)
+    }
+
+    /// The row of `client` in `security` mode.
+    pub fn row(&self, client: &str, security: &str) -> Option<&Row> {
+        self.rows
+            .iter()
+            .find(|r| r.client == client && r.security == security && r.runs > 0)
+    }
+}
+
+/// The cases for `parts`, in the order they run within a round.
+pub fn cases(options: &Options) -> Vec<Case> {
+    let mut out = Vec::new();
+    let has = |p: &str| options.parts.iter().any(|x| x == p);
+    for tls in [false, true] {
+        if has("imap") {
+            for client in ["raw-imap", "raw-imap-items", "inbound-imap", "async-imap"] {
+                out.push(Case {
+                    protocol: "IMAP",
+                    client,
+                    tls,
+                    script: None,
+                });
+            }
+            if options.python {
+                out.push(Case {
+                    protocol: "IMAP",
+                    client: "python-imaplib",
+                    tls,
+                    script: Some("imap_fetch.py"),
+                });
+            }
+        }
+        if has("pop3") {
+            for client in ["inbound-pop3", "inbound-pop3-seq"] {
+                out.push(Case {
+                    protocol: "POP3",
+                    client,
+                    tls,
+                    script: None,
+                });
+            }
+            if options.python {
+                out.push(Case {
+                    protocol: "POP3",
+                    client: "python-poplib",
+                    tls,
+                    script: Some("pop3_fetch.py"),
+                });
+            }
+        }
+        if has("pipeline") {
+            out.push(Case {
+                protocol: "pipeline",
+                client: "inbound-fetch",
+                tls,
+                script: None,
+            });
+            if !tls {
+                out.push(Case {
+                    protocol: "pipeline",
+                    client: "inbound-fetch-nosanitize",
+                    tls,
+                    script: None,
+                });
+            }
+        }
+    }
+    if let Some(only) = &options.clients {
+        out.retain(|c| only.iter().any(|o| o == c.client));
+    }
+    out
+}
+
+/// The folder of the Python client scripts.
+pub fn scripts_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts")
+}
+
+/// `raw` with every bare LF turned into CRLF (as Dovecot serves it).
+pub fn crlf(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / 50);
+    let mut previous = 0u8;
+    for &b in raw {
+        if b == b'\n' && previous != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(b);
+        previous = b;
+    }
+    out
+}
+
+/// The seeded messages: [`multipart_message`](crate::mail::multipart_message) (text, HTML
+/// with a table, an inline PNG), in CRLF.
+pub fn messages(count: usize, size: usize) -> Vec<Vec<u8>> {
+    (1..=count)
+        .map(|i| crlf(&crate::mail::multipart_message(i, size)))
+        .collect()
+}
+
+fn python_version() -> Option<String> {
+    let out = Command::new("python3").arg("--version").output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// What one child process gave.
+struct ChildRun {
+    stdout: String,
+    stderr: String,
+    wall: Duration,
+    ok: bool,
+}
+
+/// Runs `program args`, killing it after [`CHILD_DEADLINE`].
+fn run_child(program: &Path, args: &[String]) -> Result<ChildRun, BoxError> {
+    let started = Instant::now();
+    let mut child = Command::new(program)
+        .args(args)
+        // No __pycache__ next to the scripts.
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("could not run {}: {e}", program.display()))?;
+    let mut out_pipe = child.stdout.take().ok_or("no stdout pipe")?;
+    let mut err_pipe = child.stderr.take().ok_or("no stderr pipe")?;
+    let out_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out_pipe.read_to_string(&mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err_pipe.read_to_string(&mut s);
+        s
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break Some(status);
+        }
+        if started.elapsed() > CHILD_DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    let wall = started.elapsed();
+    let stdout = out_reader.join().unwrap_or_default();
+    let mut stderr = err_reader.join().unwrap_or_default();
+    if status.is_none() {
+        stderr.push_str("\n(killed: over the deadline)");
+    }
+    Ok(ChildRun {
+        stdout,
+        stderr,
+        wall,
+        ok: status.is_some_and(|s| s.success()),
+    })
+}
+
+/// The shared part of a client's command line.
+fn target_args(dovecot: &Dovecot, protocol: &str, tls: bool) -> Vec<String> {
+    let ports = dovecot.ports();
+    let port = match (protocol, tls) {
+        ("POP3", false) => ports.pop3,
+        ("POP3", true) => ports.pop3s,
+        (_, false) => ports.imap,
+        (_, true) => ports.imaps,
+    };
+    vec![
+        "--port".into(),
+        port.to_string(),
+        "--security".into(),
+        if tls { "tls" } else { "plain" }.into(),
+        "--ca".into(),
+        dovecot.ca_file().display().to_string(),
+        "--user".into(),
+        USER.into(),
+        "--password".into(),
+        PASSWORD.into(),
+    ]
+}
+
+/// Runs one case once; the verified report and the process wall time, or why not.
+fn run_case(
+    dovecot: &Dovecot,
+    case: &Case,
+    expected: (u64, u64),
+    wrap: &[String],
+) -> Result<(ClientReport, Duration), String> {
+    let mut args = Vec::new();
+    let program = match case.script {
+        Some(script) => {
+            args.push(scripts_dir().join(script).display().to_string());
+            PathBuf::from("python3")
+        }
+        None => {
+            let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+            let program = match wrap.split_first() {
+                Some((first, rest)) => {
+                    args.extend(rest.iter().cloned());
+                    args.push(exe.display().to_string());
+                    PathBuf::from(first)
+                }
+                None => exe,
+            };
+            args.extend(["--client".to_owned(), case.client.to_owned()]);
+            program
+        }
+    };
+    args.extend(target_args(dovecot, case.protocol, case.tls));
+    let run = run_child(&program, &args).map_err(|e| e.to_string())?;
+    if !run.ok {
+        return Err(format!("failed: {}", tail(&run.stderr)));
+    }
+    let report = parse_report(&run.stdout)
+        .ok_or_else(|| format!("no JSON summary line; stderr: {}", tail(&run.stderr)))?;
+    verify(&report, expected)?;
+    Ok((report, run.wall))
+}
+
+/// The message count and total octets must be exactly the seeded ones.
+pub fn verify(report: &ClientReport, (count, bytes): (u64, u64)) -> Result<(), String> {
+    if report.messages != count || report.bytes != bytes {
+        return Err(format!(
+            "wrong result: {} messages / {} octets, expected {count} / {bytes}",
+            report.messages, report.bytes
+        ));
+    }
+    Ok(())
+}
+
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(8)..].join("\n")
+}
+
+/// Runs the bench: starts Dovecot, seeds it, warms it up, runs every case `runs` times
+/// round-robin, then the pipeline breakdown once. Progress goes to standard error.
+///
+/// # Errors
+/// Dovecot missing or failing to start, seeding, or the warm-up run failing. Failures of
+/// individual runs are recorded in their [`Row`] instead.
+pub fn run(options: &Options) -> Result<Results, BoxError> {
+    let started = Instant::now();
+    let load_before = loadavg();
+    if !Dovecot::available() {
+        return Err(
+            "dovecot is not installed (apt-get install dovecot-imapd dovecot-pop3d)".into(),
+        );
+    }
+    let mut options = options.clone();
+    let python = if options.python {
+        python_version()
+    } else {
+        None
+    };
+    if python.is_none() && options.python {
+        eprintln!("retrieval: python3 not found: the Python clients are left out");
+        options.python = false;
+    }
+    let dovecot = Dovecot::start(DovecotConfig::default().with_user(USER, PASSWORD))?;
+    let mail = messages(options.messages, options.size);
+    let expected = (
+        mail.len() as u64,
+        mail.iter().map(|m| m.len() as u64).sum::<u64>(),
+    );
+    let seeded = dovecot.write_maildir(USER, "INBOX", &mail)?;
+    drop(mail);
+    eprintln!(
+        "retrieval: Dovecot {} on 127.0.0.1, {seeded} messages, {} octets ({:.1} KB average)",
+        Dovecot::version().unwrap_or_default(),
+        expected.1,
+        expected.1 as f64 / expected.0.max(1) as f64 / 1000.0
+    );
+
+    // Dovecot indexes the Maildir on first access (IMAP), and POP3 caches sizes and UIDLs.
+    for (protocol, client) in [("IMAP", "inbound-imap"), ("POP3", "inbound-pop3")] {
+        let warm = Case {
+            protocol,
+            client,
+            tls: false,
+            script: None,
+        };
+        run_case(&dovecot, &warm, expected, &[]).map_err(|e| format!("warm-up {client}: {e}"))?;
+    }
+
+    let cases = cases(&options);
+    let mut samples: Vec<Vec<(ClientReport, Duration)>> = vec![Vec::new(); cases.len()];
+    let mut failures: Vec<Vec<String>> = vec![Vec::new(); cases.len()];
+    for round in 1..=options.runs {
+        eprintln!("retrieval: round {round} of {}", options.runs);
+        for (i, case) in cases.iter().enumerate() {
+            match run_case(&dovecot, case, expected, &options.wrap) {
+                Ok((report, wall)) => {
+                    eprintln!(
+                        "  {:<9} {:<25} {:<5} fetch {:>9.1} ms  cpu {:>8.1} ms  rss {:>7} kB",
+                        case.protocol,
+                        case.client,
+                        report.security,
+                        report.fetch_ms,
+                        report.cpu_ms,
+                        report.peak_rss_kb
+                    );
+                    samples[i].push((report, wall));
+                }
+                Err(e) => {
+                    eprintln!("  {} {} run {round}: {e}", case.client, tls_name(case.tls));
+                    failures[i].push(format!("run {round}: {e}"));
+                }
+            }
+        }
+    }
+
+    let breakdown = if options.parts.iter().any(|p| p == "pipeline") {
+        breakdown(&dovecot, expected)
+    } else {
+        None
+    };
+    dovecot.stop();
+
+    let rows: Vec<Row> = cases
+        .iter()
+        .zip(samples)
+        .zip(failures)
+        .map(|((case, runs), failures)| row(case, &runs, failures))
+        .collect();
+    let mut results = Results {
+        messages: expected.0,
+        total_bytes: expected.1,
+        runs: options.runs,
+        quick: options.quick,
+        dovecot: Dovecot::version().unwrap_or_default(),
+        python,
+        load: vec![load_before, loadavg()],
+        elapsed_s: started.elapsed().as_secs_f64(),
+        rows,
+        breakdown,
+        targets: Vec::new(),
+    };
+    results.targets = targets(&results);
+    Ok(results)
+}
+
+fn tls_name(tls: bool) -> &'static str {
+    if tls { "tls" } else { "plain" }
+}
+
+fn breakdown(dovecot: &Dovecot, expected: (u64, u64)) -> Option<Breakdown> {
+    let case = Case {
+        protocol: "IMAP",
+        client: "pipeline-breakdown",
+        tls: false,
+        script: None,
+    };
+    let exe = std::env::current_exe().ok()?;
+    let mut args = vec!["--client".to_owned(), case.client.to_owned()];
+    args.extend(target_args(dovecot, case.protocol, false));
+    eprintln!("retrieval: pipeline breakdown");
+    let run = match run_child(&exe, &args) {
+        Ok(run) if run.ok => run,
+        Ok(run) => {
+            eprintln!("  breakdown failed: {}", tail(&run.stderr));
+            return None;
+        }
+        Err(e) => {
+            eprintln!("  breakdown failed: {e}");
+            return None;
+        }
+    };
+    let b = parse_breakdown(&run.stdout)?;
+    if (b.messages, b.bytes) != expected {
+        eprintln!(
+            "  breakdown: wrong result {} / {}, expected {} / {}",
+            b.messages, b.bytes, expected.0, expected.1
+        );
+        return None;
+    }
+    Some(b)
+}
+
+fn row(case: &Case, runs: &[(ClientReport, Duration)], failures: Vec<String>) -> Row {
+    let pick = |f: &dyn Fn(&(ClientReport, Duration)) -> f64| -> f64 {
+        median(&runs.iter().map(f).collect::<Vec<_>>()).unwrap_or(0.0)
+    };
+    Row {
+        protocol: case.protocol.to_owned(),
+        client: case.client.to_owned(),
+        security: tls_name(case.tls).to_owned(),
+        runs: runs.len(),
+        messages: runs.first().map_or(0, |r| r.0.messages),
+        bytes: runs.first().map_or(0, |r| r.0.bytes),
+        fetch_ms: pick(&|r| r.0.fetch_ms),
+        session_ms: pick(&|r| r.0.session_ms),
+        process_ms: pick(&|r| r.1.as_secs_f64() * 1000.0),
+        cpu_ms: pick(&|r| r.0.cpu_ms),
+        peak_rss_kb: pick(&|r| r.0.peak_rss_kb as f64),
+        failures,
+    }
+}
+
+/// One target before judging: name, measured figure, goal text, test.
+type Check<'a> = (String, Option<f64>, &'a str, &'a dyn Fn(f64) -> bool);
+
+/// The issue's targets, judged on the medians (on `fetch_ms`, the retrieval itself).
+pub fn targets(results: &Results) -> Vec<TargetCheck> {
+    let mut out = Vec::new();
+    let judge = |measured: Option<f64>, ok: &dyn Fn(f64) -> bool| -> (f64, Option<bool>) {
+        match measured {
+            Some(m) if m.is_finite() => (m, (!results.quick).then(|| ok(m))),
+            _ => (f64::NAN, None),
+        }
+    };
+    let ratio = |a: Option<&Row>, b: Option<&Row>, f: fn(&Row) -> f64| -> Option<f64> {
+        let (a, b) = (a?, b?);
+        (f(b) > 0.0).then(|| f(a) / f(b))
+    };
+    for security in ["plain", "tls"] {
+        let inbound = results.row("inbound-imap", security);
+        let checks: [Check<'_>; 4] = [
+            (
+                format!("IMAP {security}: inbound-imap wall / raw read wall"),
+                ratio(inbound, results.row("raw-imap", security), |r| r.fetch_ms),
+                "<= 1.05x",
+                &|m| m <= 1.05,
+            ),
+            (
+                format!("IMAP {security}: inbound-imap CPU / async-imap CPU"),
+                ratio(inbound, results.row("async-imap", security), |r| r.cpu_ms),
+                "<= 1.00x",
+                &|m| m <= 1.0,
+            ),
+            (
+                format!("IMAP {security}: inbound-imap peak RSS / async-imap peak RSS"),
+                ratio(inbound, results.row("async-imap", security), |r| {
+                    r.peak_rss_kb
+                }),
+                "<= 1.00x",
+                &|m| m <= 1.0,
+            ),
+            (
+                format!("IMAP {security}: python-imaplib wall / inbound-imap wall"),
+                ratio(results.row("python-imaplib", security), inbound, |r| {
+                    r.fetch_ms
+                }),
+                ">= 1.4x",
+                &|m| m >= 1.4,
+            ),
+        ];
+        for (name, measured, goal, ok) in checks {
+            if results.rows.iter().any(|r| r.protocol == "IMAP") {
+                let (measured, met) = judge(measured, ok);
+                out.push(TargetCheck {
+                    name,
+                    measured,
+                    goal: goal.to_owned(),
+                    met,
+                });
+            }
+        }
+        if results.rows.iter().any(|r| r.protocol == "POP3") {
+            let (measured, met) = judge(
+                ratio(
+                    results.row("python-poplib", security),
+                    results.row("inbound-pop3", security),
+                    |r| r.fetch_ms,
+                ),
+                &|m| m >= 4.0,
+            );
+            out.push(TargetCheck {
+                name: format!("POP3 {security}: python-poplib wall / inbound-pop3 wall"),
+                measured,
+                goal: ">= 4x".to_owned(),
+                met,
+            });
+        }
+        if results.rows.iter().any(|r| r.protocol == "pipeline") {
+            let (measured, met) = judge(
+                results
+                    .row("inbound-fetch", security)
+                    .map(Row::messages_per_s),
+                &|m| m >= 5000.0,
+            );
+            out.push(TargetCheck {
+                name: format!("pipeline {security}: inbound-fetch messages/s"),
+                measured,
+                goal: ">= 5,000 msg/s".to_owned(),
+                met,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crlf_fixes_bare_line_feeds_only() {
+        assert_eq!(crlf(b"a\nb\r\nc\n"), b"a\r\nb\r\nc\r\n".to_vec());
+        let m = &messages(2, 20_000)[1];
+        assert!(m.len() > 18_000 && m.len() < 24_000, "{}", m.len());
+        assert!(!m.windows(2).any(|w| w[1] == b'\n' && w[0] != b'\r'));
+    }
+
+    #[test]
+    fn verification_needs_exact_count_and_octets() {
+        let r = ClientReport {
+            client: "x".into(),
+            security: "plain".into(),
+            messages: 10,
+            bytes: 200,
+            session_ms: 1.0,
+            fetch_ms: 1.0,
+            cpu_ms: 1.0,
+            peak_rss_kb: 1,
+        };
+        assert!(verify(&r, (10, 200)).is_ok());
+        assert!(verify(&r, (10, 201)).is_err());
+        assert!(verify(&r, (9, 200)).is_err());
+    }
+
+    #[test]
+    fn cases_cover_both_modes_and_the_quick_run_judges_nothing() {
+        let all = cases(&Options::full());
+        assert!(all.iter().any(|c| c.client == "inbound-imap" && c.tls));
+        assert!(all.iter().any(|c| c.client == "python-poplib" && !c.tls));
+        let mut results = Results {
+            messages: 1,
+            total_bytes: 1,
+            runs: 1,
+            quick: true,
+            dovecot: String::new(),
+            python: None,
+            load: Vec::new(),
+            elapsed_s: 0.0,
+            rows: vec![
+                sample_row("raw-imap", 100.0),
+                sample_row("inbound-imap", 104.0),
+            ],
+            breakdown: None,
+            targets: Vec::new(),
+        };
+        let quick = targets(&results);
+        assert!(quick.iter().all(|t| t.met.is_none()));
+        results.quick = false;
+        let judged = targets(&results);
+        let wall = judged
+            .iter()
+            .find(|t| t.name == "IMAP plain: inbound-imap wall / raw read wall")
+            .unwrap();
+        assert_eq!(wall.met, Some(true));
+        assert!((wall.measured - 1.04).abs() < 1e-9);
+        // No async-imap row: not judged.
+        assert!(
+            judged
+                .iter()
+                .find(|t| t.name.contains("plain: inbound-imap CPU"))
+                .unwrap()
+                .met
+                .is_none()
+        );
+    }
+
+    fn sample_row(client: &str, fetch_ms: f64) -> Row {
+        Row {
+            protocol: "IMAP".into(),
+            client: client.into(),
+            security: "plain".into(),
+            runs: 1,
+            messages: 5000,
+            bytes: 100_000_000,
+            fetch_ms,
+            session_ms: fetch_ms + 5.0,
+            process_ms: fetch_ms + 10.0,
+            cpu_ms: 50.0,
+            peak_rss_kb: 1000.0,
+            failures: Vec::new(),
+        }
+    }
+}
