@@ -72,6 +72,14 @@ pub struct Timeouts {
 }
 
 impl Timeouts {
+    /// A [`Connector`] for `tls` with these connect and handshake timeouts: what both clients'
+    /// `connect` build before `connect_with`.
+    pub(crate) fn connector(&self, tls: &crate::tls::TlsSettings) -> crate::Result<Connector> {
+        Ok(Connector::new(tls)?
+            .with_connect_timeout(self.connect)
+            .with_handshake_timeout(self.handshake))
+    }
+
     /// The same timeout for every phase except logout, which gets at most 10 seconds
     /// (nothing depends on its answer but committing POP3 deletions, and a server that
     /// is slow to say goodbye should not hold the caller).

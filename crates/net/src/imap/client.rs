@@ -107,9 +107,7 @@ impl ImapClient {
     /// [`Error::Imap`] for a `BYE` greeting, [`ImapError::PreauthRefused`],
     /// [`ImapError::StartTlsNotOffered`], timeouts.
     pub async fn connect(config: &ImapConfig) -> Result<Self> {
-        let connector = Connector::new(&config.tls)?
-            .with_connect_timeout(config.timeouts.connect)
-            .with_handshake_timeout(config.timeouts.handshake);
+        let connector = config.timeouts.connector(&config.tls)?;
         Self::connect_with(&connector, config).await
     }
 

@@ -100,9 +100,7 @@ impl Pop3Client {
     /// failures (including [`StartTlsInjection`](crate::ConnectError::StartTlsInjection)),
     /// [`Error::Pop3`] for a refused greeting, [`Pop3Error::StartTlsNotOffered`], timeouts.
     pub async fn connect(config: &Pop3Config) -> Result<Self> {
-        let connector = Connector::new(&config.tls)?
-            .with_connect_timeout(config.timeouts.connect)
-            .with_handshake_timeout(config.timeouts.handshake);
+        let connector = config.timeouts.connector(&config.tls)?;
         Self::connect_with(&connector, config).await
     }
 
