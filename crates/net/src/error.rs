@@ -1,8 +1,10 @@
 //! The crate's error types.
 //!
 //! Each area has its own enum ([`ConnectError`], [`TlsConfigError`], [`SaslError`],
-//! [`OAuthError`], [`TransportError`], [`Pop3Error`]) and [`Error`] gathers them for callers
-//! that do not care which layer failed.
+//! [`OAuthError`], [`TransportError`], [`Pop3Error`], [`ImapError`](crate::ImapError)) and
+//! [`Error`] gathers them for callers that do not care which layer failed. A bare
+//! [`TransportError`] becomes [`Error::Transport`]: it is not said to be POP3's or IMAP's,
+//! since the transport does not know which protocol runs over it.
 //! No error carries a secret: passwords and tokens never appear in messages, and bytes that a
 //! peer sent are described by their count, not repeated.
 
@@ -38,6 +40,12 @@ pub enum Error {
     /// the server spoke something that is not IMAP.
     #[error(transparent)]
     Imap(#[from] crate::imap::ImapError),
+    /// Reading or writing an established connection failed outside a protocol client
+    /// (code that drives a [`Transport`](crate::transport::Transport) itself). The clients
+    /// report their transport failures in their own variants ([`Error::Imap`],
+    /// [`Error::Pop3`]), which say which protocol was being spoken.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
 }
 
 /// Connecting to a server failed: name resolution, TCP, TLS or the STARTTLS upgrade.
@@ -481,3 +489,81 @@ impl From<TransportError> for Pop3Error {
 
 /// A result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transport_errors() -> Vec<TransportError> {
+        vec![
+            TransportError::Timeout {
+                during: "greeting",
+                timeout: Duration::from_secs(3),
+            },
+            TransportError::Closed { during: "NOOP" },
+            TransportError::Io {
+                during: "RETR",
+                source: io::Error::other("reset"),
+            },
+        ]
+    }
+
+    #[test]
+    fn a_transport_error_is_not_called_a_pop3_error() {
+        for e in transport_errors() {
+            let text = e.to_string();
+            let error = Error::from(e);
+            assert!(matches!(error, Error::Transport(_)), "{error:?}");
+            // Shown as the transport said it, without a protocol's name.
+            assert_eq!(error.to_string(), text);
+            assert!(!text.contains("POP3") && !text.contains("IMAP"), "{text}");
+        }
+        let error = Error::from(TransportError::Timeout {
+            during: "greeting",
+            timeout: Duration::from_secs(3),
+        });
+        assert_eq!(
+            error.to_string(),
+            "no answer from the server within 3s during greeting"
+        );
+        // The source chain reaches the I/O error.
+        let error = Error::from(TransportError::Io {
+            during: "RETR",
+            source: io::Error::other("reset"),
+        });
+        let source = std::error::Error::source(&error).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("reset"));
+    }
+
+    /// `?` on a transport call in a function returning this crate's `Result`.
+    #[test]
+    fn question_mark_converts_transport_errors() {
+        fn read() -> Result<()> {
+            Err(TransportError::Closed { during: "greeting" })?;
+            Ok(())
+        }
+        assert!(matches!(
+            read(),
+            Err(Error::Transport(TransportError::Closed {
+                during: "greeting"
+            }))
+        ));
+    }
+
+    /// Inside a protocol client the same failure keeps its protocol's variant.
+    #[test]
+    fn protocol_clients_keep_their_own_variants() {
+        let pop3 = Error::from(Pop3Error::from(TransportError::Closed { during: "RETR" }));
+        assert!(matches!(
+            pop3,
+            Error::Pop3(Pop3Error::ConnectionClosed { during: "RETR" })
+        ));
+        let imap = Error::from(crate::ImapError::from(TransportError::Closed {
+            during: "SELECT",
+        }));
+        assert!(matches!(
+            imap,
+            Error::Imap(crate::ImapError::ConnectionClosed { during: "SELECT" })
+        ));
+    }
+}

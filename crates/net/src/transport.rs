@@ -164,16 +164,43 @@ impl Transport {
     /// [`TransportError::Timeout`], [`TransportError::Closed`] at end of stream,
     /// [`TransportError::Io`].
     pub async fn fill(&mut self, during: &'static str) -> Result<usize, TransportError> {
+        self.fill_within(self.timeout, during).await
+    }
+
+    /// [`Transport::fill`] waiting at most `timeout` instead of the I/O timeout (IDLE waits
+    /// for its own deadline). The I/O timeout is left alone, so a cancelled wait changes
+    /// nothing for the next one.
+    ///
+    /// # Errors
+    /// As [`Transport::fill`].
+    pub async fn fill_within(
+        &mut self,
+        timeout: Duration,
+        during: &'static str,
+    ) -> Result<usize, TransportError> {
         if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
             self.buf.reserve(READ_CHUNK);
         }
-        let timeout = self.timeout;
-        match tokio::time::timeout(timeout, self.stream.read_buf(&mut self.buf)).await {
-            Err(_) => Err(TransportError::Timeout { during, timeout }),
-            Ok(Ok(0)) => Err(TransportError::Closed { during }),
-            Ok(Ok(n)) => Ok(n),
-            Ok(Err(source)) => Err(classify_io(during, source)),
-        }
+        read_within(&mut self.stream, &mut self.buf, timeout, during).await
+    }
+
+    /// Reads at least one more octet straight into `buf` (appending; its spare capacity
+    /// should be reserved by the caller, a bounded amount), waiting at most `timeout`. For
+    /// a client whose decoder owns its receive buffer: the octets skip the transport's
+    /// buffer and are not copied again. Keep the transport's own buffer empty when using
+    /// this ([`Transport::start_tls`] checks only that buffer for injected octets).
+    ///
+    /// Cancellation-safe: a dropped future has read nothing.
+    ///
+    /// # Errors
+    /// As [`Transport::fill`].
+    pub async fn read_into(
+        &mut self,
+        buf: &mut BytesMut,
+        timeout: Duration,
+        during: &'static str,
+    ) -> Result<usize, TransportError> {
+        read_within(&mut self.stream, buf, timeout, during).await
     }
 
     /// Writes `data` whole and flushes, within the timeout. The data is traced (redacted)
@@ -236,6 +263,21 @@ impl Transport {
     /// are ignored: the session is over either way.
     pub async fn shutdown(&mut self) {
         let _ = tokio::time::timeout(self.timeout, self.stream.shutdown()).await;
+    }
+}
+
+/// One read into `buf` bounded by `timeout`; end of stream is [`TransportError::Closed`].
+async fn read_within(
+    stream: &mut MailStream,
+    buf: &mut BytesMut,
+    timeout: Duration,
+    during: &'static str,
+) -> Result<usize, TransportError> {
+    match tokio::time::timeout(timeout, stream.read_buf(buf)).await {
+        Err(_) => Err(TransportError::Timeout { during, timeout }),
+        Ok(Ok(0)) => Err(TransportError::Closed { during }),
+        Ok(Ok(n)) => Ok(n),
+        Ok(Err(source)) => Err(classify_io(during, source)),
     }
 }
 

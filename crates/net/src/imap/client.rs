@@ -412,11 +412,9 @@ impl ImapClient {
             if now >= deadline {
                 return Ok(None);
             }
-            let saved = self.transport.timeout();
-            self.transport.set_timeout(deadline - now);
-            let filled = self.transport.fill(during).await;
-            self.transport.set_timeout(saved);
-            match filled {
+            // The wait's own timeout, not the transport's: a cancelled wait (IDLE inside
+            // `select!`) must leave the command timeout in place for what comes next.
+            match self.transport.fill_within(deadline - now, during).await {
                 Ok(_) => {
                     let buf = self.transport.buffer();
                     self.rx.feed(buf);

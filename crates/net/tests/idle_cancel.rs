@@ -1,0 +1,158 @@
+//! IDLE waits cancelled from outside (`tokio::select!`, `tokio::time::timeout`): what comes
+//! after them (`DONE`, the next command) runs under the account's command timeout, and the
+//! session stays usable.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use inbound_net::imap::{IdleEvent, ImapClient, ImapConfig, ImapError};
+use inbound_net::{Credentials, Error, Security};
+use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::net::TcpListener;
+use tokio::time::Instant;
+
+const COMMAND_TIMEOUT: Duration = Duration::from_millis(800);
+
+/// A one-connection IMAP server: LOGIN, SELECT, IDLE and NOOP answered like a normal
+/// server; `DONE` answered only when `answer_done`. Returns the port and the lines read.
+async fn serve(answer_done: bool) -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        let (socket, _) = listener.accept().await.unwrap();
+        let (read, mut write) = socket.into_split();
+        let mut lines = BufReader::new(read).lines();
+        write
+            .write_all(b"* OK [CAPABILITY IMAP4rev1 IDLE] ready\r\n")
+            .await
+            .unwrap();
+        let mut idle_tag = None;
+        while let Ok(Some(line)) = lines.next_line().await {
+            log.lock().unwrap().push(line.clone());
+            let (tag, command) = line.split_once(' ').unwrap_or((&line, ""));
+            let reply = match command {
+                _ if line == "DONE" => match idle_tag.take() {
+                    Some(t) if answer_done => format!("{t} OK idle done\r\n"),
+                    _ => continue,
+                },
+                "IDLE" => {
+                    idle_tag = Some(tag.to_owned());
+                    "+ idling\r\n".to_owned()
+                }
+                c if c.starts_with("LOGIN ") => format!("{tag} OK logged in\r\n"),
+                c if c.starts_with("SELECT ") => {
+                    format!("* 2 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n{tag} OK [READ-WRITE] ok\r\n")
+                }
+                _ => format!("{tag} OK {command} done\r\n"),
+            };
+            if write.write_all(reply.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+    });
+    (port, seen)
+}
+
+async fn selected(port: u16) -> ImapClient {
+    let config = ImapConfig::new("127.0.0.1", Security::Plaintext)
+        .with_port(port)
+        .with_timeout(COMMAND_TIMEOUT);
+    let mut client = ImapClient::connect(&config).await.unwrap();
+    client
+        .login(&Credentials::password("alice", "secret"), None)
+        .await
+        .unwrap();
+    client.select("INBOX").await.unwrap();
+    client
+}
+
+/// The server never answers DONE: after a wait for one hour was cancelled, `done` must
+/// give up after the command timeout, not after what was left of the hour.
+#[tokio::test]
+async fn done_after_a_cancelled_wait_uses_the_command_timeout() {
+    let (port, _) = serve(false).await;
+    let mut client = selected(port).await;
+    let mut idle = client.idle().await.unwrap();
+    let cancelled = tokio::time::timeout(
+        Duration::from_millis(100),
+        idle.next_event(Duration::from_secs(3600)),
+    )
+    .await;
+    assert!(cancelled.is_err(), "the wait should have been cancelled");
+
+    let started = Instant::now();
+    let result = tokio::time::timeout(Duration::from_secs(30), idle.done())
+        .await
+        .expect("DONE waited far longer than the command timeout");
+    let elapsed = started.elapsed();
+    match result {
+        Err(Error::Imap(ImapError::Timeout { timeout, .. })) => {
+            assert_eq!(timeout, COMMAND_TIMEOUT);
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert!(elapsed >= COMMAND_TIMEOUT, "gave up too early: {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(10),
+        "gave up too late: {elapsed:?}"
+    );
+    assert!(!client.is_usable());
+}
+
+/// A wait cancelled by `select!` in favour of another branch: a later wait, DONE and the
+/// next commands work, also when the handle itself is dropped after a cancelled wait.
+#[tokio::test]
+async fn session_stays_usable_after_a_cancelled_wait() {
+    let (port, seen) = serve(true).await;
+    let mut client = selected(port).await;
+    let mut idle = client.idle().await.unwrap();
+    let shutdown = tokio::time::sleep(Duration::from_millis(50));
+    tokio::select! {
+        event = idle.next_event(Duration::from_secs(3600)) => {
+            panic!("no event was sent, got {event:?}")
+        }
+        () = shutdown => {}
+    }
+    // A short wait that ends normally still works after the cancelled one.
+    assert!(matches!(
+        idle.next_event(Duration::from_millis(20)).await.unwrap(),
+        IdleEvent::Timeout
+    ));
+    // Cancelled again, then ended.
+    let _ = tokio::time::timeout(
+        Duration::from_millis(50),
+        idle.next_event(Duration::from_secs(3600)),
+    )
+    .await;
+    idle.done().await.unwrap();
+    assert!(client.is_usable());
+    client.noop().await.unwrap();
+
+    // A handle dropped during a cancelled wait: the next command sends DONE first, and
+    // the session is still usable.
+    {
+        let mut idle = client.idle().await.unwrap();
+        let _ = tokio::time::timeout(
+            Duration::from_millis(50),
+            idle.next_event(Duration::from_secs(3600)),
+        )
+        .await;
+    }
+    client.noop().await.unwrap();
+    assert!(client.is_usable());
+    let lines = seen.lock().unwrap().clone();
+    let commands: Vec<&str> = lines
+        .iter()
+        .map(|l| l.split_once(' ').map_or(l.as_str(), |(_, c)| c))
+        .skip_while(|c| *c != "IDLE")
+        .collect();
+    assert_eq!(
+        commands,
+        ["IDLE", "DONE", "NOOP", "IDLE", "DONE", "NOOP"],
+        "{lines:?}"
+    );
+}
