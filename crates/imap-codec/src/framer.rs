@@ -206,9 +206,47 @@ impl Framer {
         &self.config
     }
 
-    /// Appends received bytes.
+    /// Appends received bytes (copying them: see [`Framer::spare`] for a way to receive
+    /// straight into the framer's buffer).
     pub fn feed(&mut self, data: &[u8]) {
         self.buf.extend_from_slice(data);
+    }
+
+    /// An empty buffer to receive the next octets into, e.g. with tokio's
+    /// `AsyncReadExt::read_buf`; hand it back with [`Framer::feed_bytes`]. Its memory lies
+    /// right after the buffered octets, so giving it back joins the two without a copy, and
+    /// frames cut from it later are slices of the same allocation.
+    ///
+    /// It has at least `chunk / 4` octets of capacity: when less is left after the buffered
+    /// octets, `chunk` more are reserved. `chunk` is the caller's choice, never a length the
+    /// peer announced, so memory only grows with octets that actually arrive.
+    ///
+    /// Dropping the buffer instead of feeding it back (a cancelled read) loses nothing
+    /// already fed.
+    ///
+    /// ```
+    /// use inbound_imap_codec::{Framer, FramerConfig, FramerEvent};
+    /// let mut framer = Framer::new(FramerConfig::for_responses());
+    /// let mut spare = framer.spare(64 * 1024);
+    /// assert!(spare.is_empty() && spare.capacity() >= 16 * 1024);
+    /// spare.extend_from_slice(b"* 3 EXISTS\r\n"); // what a socket read would do
+    /// framer.feed_bytes(spare);
+    /// let Some(FramerEvent::Message(frame)) = framer.next_event() else { panic!() };
+    /// assert_eq!(&frame.as_bytes()[..], b"* 3 EXISTS\r\n");
+    /// ```
+    pub fn spare(&mut self, chunk: usize) -> BytesMut {
+        let len = self.buf.len();
+        if self.buf.capacity() - len < chunk / 4 {
+            self.buf.reserve(chunk);
+        }
+        self.buf.split_off(len)
+    }
+
+    /// Appends received octets held in a `BytesMut`. Without a copy when `data` came from
+    /// [`Framer::spare`] (and nothing was fed in between) or when the framer holds nothing;
+    /// otherwise the octets are copied as by [`Framer::feed`].
+    pub fn feed_bytes(&mut self, data: BytesMut) {
+        self.buf.unsplit(data);
     }
 
     /// Bytes held (not yet handed out or discarded).
@@ -668,6 +706,145 @@ mod tests {
             panic!()
         };
         assert_eq!(&m.as_bytes()[..], b"* OK\r\n");
+    }
+
+    /// A stream with literals (one of them empty, one synchronizing), a too-long message
+    /// that is skipped, and plain lines.
+    fn mixed_stream() -> Vec<u8> {
+        let mut input = Vec::new();
+        input.extend_from_slice(b"* OK [CAPABILITY IMAP4rev1] ready\r\n");
+        for (i, len) in [0usize, 1, 300, 5000, 70_000].into_iter().enumerate() {
+            input.extend_from_slice(
+                format!("* {} FETCH (UID {i} BODY[] {{{len}}}\r\n", i + 1).as_bytes(),
+            );
+            input.extend((0..len).map(|n| b'a' + (n % 26) as u8));
+            input.extend_from_slice(b" FLAGS (\\Seen))\r\n");
+        }
+        input.extend_from_slice(b"* 9 FETCH (BODY[] {200000}\r\n");
+        input.extend(std::iter::repeat_n(b'x', 200_000));
+        input.extend_from_slice(b")\r\nA1 OK done\r\n");
+        input
+    }
+
+    fn mixed_config() -> FramerConfig {
+        FramerConfig {
+            max_line_len: 1000,
+            max_message_len: 100_000,
+            announce_sync_literals: false,
+        }
+    }
+
+    /// Feeds `input` in pieces of the given sizes (cycled) through `spare`/`feed_bytes`,
+    /// reserving `chunk` at a time, and collects the events.
+    fn run_spare(input: &[u8], sizes: &[usize], chunk: usize) -> Vec<FramerEvent> {
+        let mut f = Framer::new(mixed_config());
+        let mut out = Vec::new();
+        let mut rest = input;
+        let mut sizes = sizes.iter().copied().cycle();
+        while !rest.is_empty() {
+            let mut spare = f.spare(chunk);
+            assert!(spare.is_empty());
+            assert!(spare.capacity() >= chunk / 4);
+            // Like a socket read: at most the spare capacity.
+            let n = sizes
+                .next()
+                .unwrap_or(1)
+                .clamp(1, spare.capacity())
+                .min(rest.len());
+            spare.extend_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            f.feed_bytes(spare);
+            out.extend(std::iter::from_fn(|| f.next_event()));
+        }
+        out
+    }
+
+    #[test]
+    fn spare_feeding_frames_like_feed() {
+        let input = mixed_stream();
+        let mut f = Framer::new(mixed_config());
+        f.feed(&input);
+        let whole = events(&mut f);
+        // Greeting, five FETCHes, the too-large one, the tagged OK.
+        assert_eq!(whole.len(), 8, "{whole:?}");
+        assert!(matches!(
+            whole[6],
+            FramerEvent::Error(FrameError::MessageTooLarge { .. })
+        ));
+        for (sizes, chunk) in [
+            (&[1usize][..], 64),
+            (&[7, 1, 300], 1024),
+            (&[65536], 65536),
+            (&[100_000], 4096),
+            (&[3, 40_000, 17], 65536),
+        ] {
+            assert_eq!(run_spare(&input, sizes, chunk), whole, "{sizes:?} {chunk}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn spare_feeding_in_random_pieces_equals_whole_input(
+            sizes in proptest::collection::vec(1usize..70_000, 1..20),
+            chunk in 16usize..131_072,
+        ) {
+            let input = mixed_stream();
+            let mut f = Framer::new(mixed_config());
+            f.feed(&input);
+            let whole = events(&mut f);
+            proptest::prop_assert_eq!(run_spare(&input, &sizes, chunk), whole);
+        }
+    }
+
+    #[test]
+    fn spare_octets_are_not_copied() {
+        let mut f = Framer::new(FramerConfig::for_responses());
+        f.feed(b"* 1 FETCH (BODY[] {10}\r\n");
+        let mut spare = f.spare(64 * 1024);
+        let at = spare.as_ptr();
+        spare.extend_from_slice(b"0123456789)\r\n");
+        f.feed_bytes(spare);
+        let Some(FramerEvent::Message(m)) = f.next_event() else {
+            panic!()
+        };
+        assert_eq!(
+            &m.as_bytes()[..],
+            b"* 1 FETCH (BODY[] {10}\r\n0123456789)\r\n"
+        );
+        // The literal sits where the read put it: same allocation, no copy.
+        assert_eq!(m.as_bytes()[24..].as_ptr(), at);
+
+        // A frame still held does not stop the next spare buffer from joining.
+        let mut spare = f.spare(64 * 1024);
+        let at = spare.as_ptr();
+        spare.extend_from_slice(b"* 2 EXISTS\r\n");
+        f.feed_bytes(spare);
+        let Some(FramerEvent::Message(n)) = f.next_event() else {
+            panic!()
+        };
+        assert_eq!(n.as_bytes().as_ptr(), at);
+        assert_eq!(&m.as_bytes()[..2], b"* ");
+    }
+
+    #[test]
+    fn spare_never_grows_with_a_claimed_literal_length() {
+        let mut f = Framer::new(FramerConfig::for_responses());
+        f.feed(b"* 1 FETCH (BODY[] {60000000}\r\n");
+        assert_eq!(f.next_event(), None);
+        let spare = f.spare(64 * 1024);
+        assert!(spare.capacity() < 1 << 20, "{}", spare.capacity());
+        // A dropped spare buffer (a cancelled read) loses nothing.
+        drop(spare);
+        f.feed(b"abc");
+        assert_eq!(f.buffered_len(), 33);
+        // Octets from elsewhere are appended (copied) in order.
+        let mut g = Framer::new(FramerConfig::for_responses());
+        g.feed(b"* 1 EXI");
+        g.feed_bytes(BytesMut::from(&b"STS\r\n"[..]));
+        let Some(FramerEvent::Message(m)) = g.next_event() else {
+            panic!()
+        };
+        assert_eq!(&m.as_bytes()[..], b"* 1 EXISTS\r\n");
     }
 
     #[test]

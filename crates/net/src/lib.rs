@@ -53,6 +53,7 @@ pub mod redact;
 pub mod rt;
 pub mod sasl;
 mod secret;
+mod server_config;
 pub mod tls;
 pub mod transport;
 

@@ -122,7 +122,9 @@ impl Transport {
     pub fn new(stream: MailStream, protocol: MailProtocol, timeout: Duration) -> Self {
         Self {
             stream,
-            buf: BytesMut::with_capacity(READ_CHUNK),
+            // Allocated by the first `fill` (a client that reads with `read_into`
+            // never needs it).
+            buf: BytesMut::new(),
             redactor: TraceRedactor::new(protocol),
             timeout,
         }
@@ -253,10 +255,37 @@ impl Transport {
         tracing::debug!(version = ?stream.tls_version(), "connection upgraded to TLS");
         Ok(Self {
             stream,
-            buf: BytesMut::with_capacity(READ_CHUNK),
+            buf: BytesMut::new(),
             redactor,
             timeout,
         })
+    }
+
+    /// The part of STARTTLS/STLS both clients share, once the server's go-ahead was read:
+    /// refuses the upgrade when any octet arrived after the go-ahead (`decoder_buffered`
+    /// octets held by the client's decoder, plus whatever this transport still buffers),
+    /// since those arrived in plaintext and may have been injected; then the TLS
+    /// handshake ([`Transport::start_tls`]). The caller then forgets everything the server
+    /// said in plaintext (capabilities, decoder state).
+    ///
+    /// # Errors
+    /// [`ConnectError::StartTlsInjection`] and the errors of [`Transport::start_tls`], as
+    /// [`Error::Connect`](crate::Error::Connect).
+    pub(crate) async fn upgrade_after_go_ahead(
+        self,
+        decoder_buffered: usize,
+        connector: &Connector,
+        host: &str,
+    ) -> crate::Result<Self> {
+        let buffered = decoder_buffered + self.buf.len();
+        if buffered > 0 {
+            tracing::warn!(
+                buffered,
+                "bytes after the STARTTLS/STLS go-ahead: refusing the upgrade"
+            );
+            return Err(ConnectError::StartTlsInjection { buffered }.into());
+        }
+        Ok(self.start_tls(connector, host).await?)
     }
 
     /// Shuts the connection down (TLS close_notify, then FIN), within the timeout. Errors

@@ -15,13 +15,17 @@ use super::error::ImapError;
 use super::machine::{Exchange, Outcome, Receiver, Tagger};
 use super::types::{FetchParts, Unsolicited};
 use crate::connect::Connector;
-use crate::error::{ConnectError, Error, Result, TransportError};
+use crate::error::{Result, TransportError};
 use crate::tls::{MailProtocol, Security};
 use crate::transport::{Timeouts, Transport};
 
 /// At most this many unsolicited responses are queued; older ones are dropped (with a
 /// warning) so that a chatty server cannot grow memory without bound.
 const MAX_UNSOLICITED: usize = 10_000;
+
+/// How much receive buffer is reserved at a time (when less than a quarter is left): a
+/// 20 KB message takes one or two reads.
+const READ_CHUNK: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum State {
@@ -210,14 +214,6 @@ impl ImapClient {
             }
             .into());
         }
-        let leftover = self.rx.buffered() + self.transport.buffer().len();
-        if leftover > 0 {
-            tracing::warn!(
-                buffered = leftover,
-                "bytes after the STARTTLS go-ahead: refusing the upgrade"
-            );
-            return Err(ConnectError::StartTlsInjection { buffered: leftover }.into());
-        }
         let Self {
             transport,
             rx,
@@ -225,9 +221,8 @@ impl ImapClient {
             ..
         } = self;
         let transport = transport
-            .start_tls(connector, &host)
-            .await
-            .map_err(Error::Connect)?;
+            .upgrade_after_go_ahead(rx.buffered(), connector, &host)
+            .await?;
         Ok(Self {
             transport,
             rx: rx.renew(),
@@ -348,17 +343,29 @@ impl ImapClient {
         }
     }
 
-    /// Reads more octets from the connection into the receiver.
+    /// Reads more octets from the connection into the receiver, within the response
+    /// timeout.
     pub(super) async fn read_more(&mut self, during: &'static str) -> Result<(), ImapError> {
-        match self.transport.fill(during).await {
-            Ok(_) => {
-                let buf = self.transport.buffer();
-                self.rx.feed(buf);
-                buf.clear();
-                Ok(())
-            }
+        let timeout = self.transport.timeout();
+        match self.receive(timeout, during).await {
+            Ok(()) => Ok(()),
             Err(e) => Err(self.transport_failed(e)),
         }
+    }
+
+    /// One read from the socket straight into the framer's buffer (no copy in between),
+    /// waiting at most `timeout`. At most [`READ_CHUNK`] octets are reserved at a time,
+    /// whatever length a literal claims. Cancellation-safe: a dropped read has read
+    /// nothing and the framer keeps what it had.
+    async fn receive(
+        &mut self,
+        timeout: Duration,
+        during: &'static str,
+    ) -> Result<(), TransportError> {
+        let mut spare = self.rx.spare(READ_CHUNK);
+        let read = self.transport.read_into(&mut spare, timeout, during).await;
+        self.rx.feed_bytes(spare);
+        read.map(drop)
     }
 
     fn transport_failed(&mut self, e: TransportError) -> ImapError {
@@ -414,12 +421,8 @@ impl ImapClient {
             }
             // The wait's own timeout, not the transport's: a cancelled wait (IDLE inside
             // `select!`) must leave the command timeout in place for what comes next.
-            match self.transport.fill_within(deadline - now, during).await {
-                Ok(_) => {
-                    let buf = self.transport.buffer();
-                    self.rx.feed(buf);
-                    buf.clear();
-                }
+            match self.receive(deadline - now, during).await {
+                Ok(()) => {}
                 Err(TransportError::Timeout { .. }) => return Ok(None),
                 Err(e) => return Err(self.transport_failed(e)),
             }

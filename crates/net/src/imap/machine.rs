@@ -7,7 +7,7 @@
 
 use std::collections::VecDeque;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use inbound_imap_codec::types::{
     Command, CommandBody, Continue, Greeting, LiteralMode, Response, Status, StatusBody, Tag,
 };
@@ -46,8 +46,20 @@ impl Receiver {
         Self::new(*self.framer.config(), self.quirks)
     }
 
+    #[cfg(test)]
     pub(crate) fn feed(&mut self, data: &[u8]) {
         self.framer.feed(data);
+    }
+
+    /// An empty buffer to read into (see [`Framer::spare`]); give it back with
+    /// [`Receiver::feed_bytes`].
+    pub(crate) fn spare(&mut self, chunk: usize) -> BytesMut {
+        self.framer.spare(chunk)
+    }
+
+    /// Appends octets read into a [`Receiver::spare`] buffer, without copying them.
+    pub(crate) fn feed_bytes(&mut self, data: BytesMut) {
+        self.framer.feed_bytes(data);
     }
 
     /// Octets received but not yet handed out as messages.

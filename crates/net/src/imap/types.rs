@@ -51,6 +51,8 @@ pub struct ImapConfig {
     pub quirks: Quirks,
 }
 
+crate::server_config::server_config_builders!(ImapConfig);
+
 impl ImapConfig {
     /// A configuration with the default port for `security`, Mozilla roots, default
     /// timeouts and limits.
@@ -66,35 +68,6 @@ impl ImapConfig {
             idle_renewal: DEFAULT_IDLE_RENEWAL,
             quirks: Quirks::default(),
         }
-    }
-
-    /// Sets the port.
-    #[must_use]
-    pub fn with_port(mut self, port: u16) -> Self {
-        self.port = port;
-        self
-    }
-
-    /// Sets the TLS settings.
-    #[must_use]
-    pub fn with_tls(mut self, tls: TlsSettings) -> Self {
-        self.tls = tls;
-        self
-    }
-
-    /// One timeout for everything (see [`Timeouts::uniform`]), as an account's single
-    /// timeout setting gives.
-    #[must_use]
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeouts = Timeouts::uniform(timeout);
-        self
-    }
-
-    /// Sets each timeout.
-    #[must_use]
-    pub fn with_timeouts(mut self, timeouts: Timeouts) -> Self {
-        self.timeouts = timeouts;
-        self
     }
 
     /// Sets the longest command line (at least 256 octets are always allowed).

@@ -130,6 +130,53 @@ fn map_token_error(url: &str, error: TokenError) -> OAuthError {
     }
 }
 
+/// The `oauth2` client with only its token endpoint set.
+type TokenClient = BasicClient<
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointNotSet,
+    oauth2::EndpointSet,
+>;
+
+/// What both providers need to ask a token endpoint: the checked URL, the `oauth2` client
+/// with the client id (and secret, sent in the request body), and the HTTP client.
+struct TokenEndpoint {
+    url: String,
+    client: TokenClient,
+    http: reqwest::Client,
+}
+
+impl TokenEndpoint {
+    /// Checks `url` (HTTPS unless loopback) and builds the clients.
+    fn new(
+        url: String,
+        tls: &TlsSettings,
+        client_id: String,
+        client_secret: Option<&Secret>,
+    ) -> Result<Self, OAuthError> {
+        let parsed = token_url(&url)?;
+        let http = http_client(tls, &parsed)?;
+        let mut client = BasicClient::new(ClientId::new(client_id))
+            .set_auth_type(AuthType::RequestBody)
+            .set_token_uri(parsed);
+        if let Some(secret) = client_secret {
+            client = client.set_client_secret(ClientSecret::new(secret.expose().to_owned()));
+        }
+        Ok(Self { url, client, http })
+    }
+
+    /// The endpoint's answer to a token request, errors mapped to [`OAuthError`].
+    fn answer(
+        &self,
+        result: Result<BasicTokenResponse, TokenError>,
+    ) -> Result<BasicTokenResponse, OAuthError> {
+        let response = result.map_err(|e| map_token_error(&self.url, e))?;
+        tracing::debug!(url = %self.url, expires_in = ?response.expires_in(), "access token received");
+        Ok(response)
+    }
+}
+
 fn fetched(response: &BasicTokenResponse) -> Fetched {
     Fetched {
         secret: Secret::new(response.access_token().secret().clone()),
@@ -205,24 +252,16 @@ impl EntraClientCredentials {
 
 /// Access tokens from the client-credentials grant (Microsoft Entra ID), cached.
 pub struct ClientCredentialsProvider {
-    url: String,
-    client: BasicClient<
-        oauth2::EndpointNotSet,
-        oauth2::EndpointNotSet,
-        oauth2::EndpointNotSet,
-        oauth2::EndpointNotSet,
-        oauth2::EndpointSet,
-    >,
+    endpoint: TokenEndpoint,
     scope: String,
-    http: reqwest::Client,
     cache: TokenCache,
 }
 
 impl fmt::Debug for ClientCredentialsProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientCredentialsProvider")
-            .field("url", &self.url)
-            .field("client_id", self.client.client_id())
+            .field("url", &self.endpoint.url)
+            .field("client_id", self.endpoint.client.client_id())
             .field("scope", &self.scope)
             .field("cache", &self.cache)
             .finish_non_exhaustive()
@@ -236,20 +275,15 @@ impl ClientCredentialsProvider {
     /// [`OAuthError::InvalidUrl`] / [`OAuthError::InsecureUrl`] for the token URL,
     /// [`OAuthError::Tls`] / [`OAuthError::HttpClient`] if the HTTP client cannot be built.
     pub fn new(settings: EntraClientCredentials) -> Result<Self, OAuthError> {
-        let url = settings.token_url();
-        let parsed = token_url(&url)?;
-        let http = http_client(&settings.tls, &parsed)?;
-        let client = BasicClient::new(ClientId::new(settings.client_id))
-            .set_client_secret(ClientSecret::new(
-                settings.client_secret.expose().to_owned(),
-            ))
-            .set_auth_type(AuthType::RequestBody)
-            .set_token_uri(parsed);
+        let endpoint = TokenEndpoint::new(
+            settings.token_url(),
+            &settings.tls,
+            settings.client_id,
+            Some(&settings.client_secret),
+        )?;
         Ok(Self {
-            url,
-            client,
+            endpoint,
             scope: settings.scope,
-            http,
             cache: TokenCache::new(Arc::new(SystemClock)),
         })
     }
@@ -264,19 +298,17 @@ impl ClientCredentialsProvider {
     /// The token URL in use.
     #[must_use]
     pub fn token_url(&self) -> &str {
-        &self.url
+        &self.endpoint.url
     }
 
     async fn fetch(&self) -> Result<Fetched, OAuthError> {
-        let response = self
-            .client
+        let TokenEndpoint { client, http, .. } = &self.endpoint;
+        let result = client
             .exchange_client_credentials()
             .add_scope(Scope::new(self.scope.clone()))
-            .request_async(&self.http)
-            .await
-            .map_err(|e| map_token_error(&self.url, e))?;
-        tracing::debug!(url = %self.url, expires_in = ?response.expires_in(), "access token received");
-        Ok(fetched(&response))
+            .request_async(http)
+            .await;
+        Ok(fetched(&self.endpoint.answer(result)?))
     }
 }
 
@@ -388,25 +420,17 @@ impl RefreshTokenConfig {
 /// the new one is used from then on; [`RefreshTokenProvider::refresh_token`] returns it so
 /// the caller can store it.
 pub struct RefreshTokenProvider {
-    url: String,
-    client: BasicClient<
-        oauth2::EndpointNotSet,
-        oauth2::EndpointNotSet,
-        oauth2::EndpointNotSet,
-        oauth2::EndpointNotSet,
-        oauth2::EndpointSet,
-    >,
+    endpoint: TokenEndpoint,
     scopes: Vec<String>,
     refresh_token: Mutex<Secret>,
-    http: reqwest::Client,
     cache: TokenCache,
 }
 
 impl fmt::Debug for RefreshTokenProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RefreshTokenProvider")
-            .field("url", &self.url)
-            .field("client_id", self.client.client_id())
+            .field("url", &self.endpoint.url)
+            .field("client_id", self.endpoint.client.client_id())
             .field("scopes", &self.scopes)
             .field("cache", &self.cache)
             .finish_non_exhaustive()
@@ -419,20 +443,16 @@ impl RefreshTokenProvider {
     /// # Errors
     /// As [`ClientCredentialsProvider::new`].
     pub fn new(config: RefreshTokenConfig) -> Result<Self, OAuthError> {
-        let parsed = token_url(&config.token_url)?;
-        let http = http_client(&config.tls, &parsed)?;
-        let mut client = BasicClient::new(ClientId::new(config.client_id))
-            .set_auth_type(AuthType::RequestBody)
-            .set_token_uri(parsed);
-        if let Some(secret) = &config.client_secret {
-            client = client.set_client_secret(ClientSecret::new(secret.expose().to_owned()));
-        }
+        let endpoint = TokenEndpoint::new(
+            config.token_url,
+            &config.tls,
+            config.client_id,
+            config.client_secret.as_ref(),
+        )?;
         Ok(Self {
-            url: config.token_url,
-            client,
+            endpoint,
             scopes: config.scopes,
             refresh_token: Mutex::new(config.refresh_token),
-            http,
             cache: TokenCache::new(Arc::new(SystemClock)),
         })
     }
@@ -455,23 +475,22 @@ impl RefreshTokenProvider {
 
     async fn fetch(&self) -> Result<Fetched, OAuthError> {
         let refresh = RefreshToken::new(self.refresh_token().expose().to_owned());
-        let response = self
-            .client
+        let TokenEndpoint { client, http, url } = &self.endpoint;
+        let result = client
             .exchange_refresh_token(&refresh)
             .add_scopes(self.scopes.iter().cloned().map(Scope::new))
-            .request_async(&self.http)
-            .await
-            .map_err(|e| map_token_error(&self.url, e))?;
+            .request_async(http)
+            .await;
+        let response = self.endpoint.answer(result)?;
         if let Some(rotated) = response.refresh_token() {
             if rotated.secret() != refresh.secret() {
-                tracing::debug!(url = %self.url, "the token endpoint rotated the refresh token");
+                tracing::debug!(url = %url, "the token endpoint rotated the refresh token");
             }
             *self
                 .refresh_token
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner) = Secret::new(rotated.secret().clone());
         }
-        tracing::debug!(url = %self.url, expires_in = ?response.expires_in(), "access token received");
         Ok(fetched(&response))
     }
 }

@@ -181,10 +181,10 @@ impl Pop3Client {
             host,
             ..
         } = self;
+        // The decoder reads the transport's buffer in place: it holds nothing of its own.
         let transport = transport
-            .start_tls(connector, &host)
-            .await
-            .map_err(Error::Connect)?;
+            .upgrade_after_go_ahead(0, connector, &host)
+            .await?;
         Ok(Self {
             transport,
             decoder: ResponseDecoder::without_greeting(decoder.settings().clone()),

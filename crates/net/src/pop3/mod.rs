@@ -97,7 +97,6 @@ mod client;
 mod retr;
 
 use std::fmt;
-use std::time::Duration;
 
 pub use inbound_pop3_codec::{
     Capability, ExpirePolicy, Greeting, MessageNumber, ResponseCode, ScanListing, Stat, UidListing,
@@ -141,6 +140,8 @@ pub struct Pop3Config {
     pub pipeline_window: usize,
 }
 
+crate::server_config::server_config_builders!(Pop3Config);
+
 impl Pop3Config {
     /// A configuration with the default port for `security`, Mozilla roots, default
     /// timeouts and limits.
@@ -154,35 +155,6 @@ impl Pop3Config {
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             pipeline_window: DEFAULT_PIPELINE_WINDOW,
         }
-    }
-
-    /// Sets the port.
-    #[must_use]
-    pub fn with_port(mut self, port: u16) -> Self {
-        self.port = port;
-        self
-    }
-
-    /// Sets the TLS settings.
-    #[must_use]
-    pub fn with_tls(mut self, tls: TlsSettings) -> Self {
-        self.tls = tls;
-        self
-    }
-
-    /// One timeout for everything (see [`Timeouts::uniform`]), as an account's single
-    /// timeout setting gives.
-    #[must_use]
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeouts = Timeouts::uniform(timeout);
-        self
-    }
-
-    /// Sets each timeout.
-    #[must_use]
-    pub fn with_timeouts(mut self, timeouts: Timeouts) -> Self {
-        self.timeouts = timeouts;
-        self
     }
 
     /// Sets the largest message accepted whole.
