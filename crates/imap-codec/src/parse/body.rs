@@ -1,88 +1,105 @@
 //! ENVELOPE and BODY/BODYSTRUCTURE (RFC 3501 section 9: `envelope`, `body`).
 
-use super::core::{nil, nstring, number, number64, paren_list, sp, string};
-use super::{In, MAX_DEPTH, PResult, fail};
+use super::core::{
+    c_mime_string, c_nstring, c_number, c_number64, c_paren_list, c_string, paren_list,
+};
+use super::{CResult, In, MAX_DEPTH, PResult, lift, lower};
 use crate::types::{
     Address, BasicFields, Body, BodyExtension, BodyStructure, Disposition, Envelope, IString,
-    MultiPartExtension, SinglePartExtension, SpecificFields,
+    MultiPartExtension, NString, SinglePartExtension, SpecificFields,
 };
 
+// The rules here are cursor-style (`&mut In`, see `CResult`): ENVELOPE and BODYSTRUCTURE
+// are most of the work of decoding a mailbox listing, and they are large values, so they
+// are built in place rather than handed up through nom-style `(input, value)` results.
+
+/// `SP`, cursor-style.
+#[inline]
+fn c_sp(j: &mut In<'_>) -> CResult<()> {
+    j.expect(b' ', "SP")
+}
+
 /// `address = "(" addr-name SP addr-adl SP addr-mailbox SP addr-host ")"`.
-pub(crate) fn address(i: In<'_>) -> PResult<'_, Address> {
-    if i.peek() != Some(b'(') {
-        return fail(i, "address");
-    }
-    let (j, name) = nstring(i.skip(1))?;
-    let (j, ()) = sp(j)?;
-    let (j, adl) = nstring(j)?;
-    let (j, ()) = sp(j)?;
-    let (j, mailbox) = nstring(j)?;
-    let (j, ()) = sp(j)?;
-    let (j, host) = nstring(j)?;
-    if j.peek() != Some(b')') {
-        return fail(j, ")");
-    }
-    Ok((
-        j.skip(1),
-        Address {
-            name,
-            adl,
-            mailbox,
-            host,
-        },
-    ))
+#[inline]
+fn c_address(j: &mut In<'_>) -> CResult<Address> {
+    j.expect(b'(', "address")?;
+    let name = c_nstring(j)?;
+    c_sp(j)?;
+    let adl = c_nstring(j)?;
+    c_sp(j)?;
+    let mailbox = c_nstring(j)?;
+    c_sp(j)?;
+    let host = c_nstring(j)?;
+    j.expect(b')', ")")?;
+    Ok(Address {
+        name,
+        adl,
+        mailbox,
+        host,
+    })
 }
 
 /// `env-from = "(" 1*address ")" / nil` (and the other address lists). NIL is empty.
-fn address_list(i: In<'_>) -> PResult<'_, Vec<Address>> {
-    if i.peek() != Some(b'(') {
-        return nil(i).map(|(j, ())| (j, Vec::new()));
+fn c_address_list(j: &mut In<'_>) -> CResult<Vec<Address>> {
+    if !j.eat(b'(') {
+        return c_nil(j).map(|()| Vec::new());
     }
-    let mut j = i.skip(1);
     let mut out = Vec::with_capacity(2);
     loop {
-        let (k, a) = address(j)?;
-        out.push(a);
-        j = k;
+        out.push(c_address(j)?);
         // Some servers put a space between addresses.
         if j.peek() == Some(b' ') && j.quirks.trailing_space {
-            j = j.skip(1);
+            j.advance(1);
         }
-        if j.peek() == Some(b')') {
-            return Ok((j.skip(1), out));
+        if j.eat(b')') {
+            return Ok(out);
         }
+    }
+}
+
+/// `nil = "NIL"`, cursor-style.
+#[inline]
+fn c_nil(j: &mut In<'_>) -> CResult<()> {
+    match j.rest() {
+        [b'N' | b'n', b'I' | b'i', b'L' | b'l', ..] => {
+            j.advance(3);
+            Ok(())
+        }
+        _ => Err(j.err("NIL")),
     }
 }
 
 /// `envelope = "(" env-date SP env-subject SP env-from SP env-sender SP env-reply-to SP
 /// env-to SP env-cc SP env-bcc SP env-in-reply-to SP env-message-id ")"`.
+#[cfg(test)]
 pub(crate) fn envelope(i: In<'_>) -> PResult<'_, Envelope> {
-    if i.peek() != Some(b'(') {
-        return fail(i, "envelope");
-    }
-    let (j, date) = nstring(i.skip(1))?;
-    let (j, ()) = sp(j)?;
-    let (j, subject) = nstring(j)?;
-    let (j, ()) = sp(j)?;
-    let (j, from) = address_list(j)?;
-    let (j, ()) = sp(j)?;
-    let (j, sender) = address_list(j)?;
-    let (j, ()) = sp(j)?;
-    let (j, reply_to) = address_list(j)?;
-    let (j, ()) = sp(j)?;
-    let (j, to) = address_list(j)?;
-    let (j, ()) = sp(j)?;
-    let (j, cc) = address_list(j)?;
-    let (j, ()) = sp(j)?;
-    let (j, bcc) = address_list(j)?;
-    let (j, ()) = sp(j)?;
-    let (j, in_reply_to) = nstring(j)?;
-    let (j, ()) = sp(j)?;
-    let (j, message_id) = nstring(j)?;
-    if j.peek() != Some(b')') {
-        return fail(j, ")");
-    }
-    let env = Envelope {
+    lift(i, c_envelope)
+}
+
+/// [`envelope`], cursor-style.
+pub(crate) fn c_envelope(j: &mut In<'_>) -> CResult<Envelope> {
+    j.expect(b'(', "envelope")?;
+    let date = c_nstring(j)?;
+    c_sp(j)?;
+    let subject = c_nstring(j)?;
+    c_sp(j)?;
+    let from = c_address_list(j)?;
+    c_sp(j)?;
+    let sender = c_address_list(j)?;
+    c_sp(j)?;
+    let reply_to = c_address_list(j)?;
+    c_sp(j)?;
+    let to = c_address_list(j)?;
+    c_sp(j)?;
+    let cc = c_address_list(j)?;
+    c_sp(j)?;
+    let bcc = c_address_list(j)?;
+    c_sp(j)?;
+    let in_reply_to = c_nstring(j)?;
+    c_sp(j)?;
+    let message_id = c_nstring(j)?;
+    j.expect(b')', ")")?;
+    Ok(Envelope {
         date,
         subject,
         from,
@@ -93,220 +110,206 @@ pub(crate) fn envelope(i: In<'_>) -> PResult<'_, Envelope> {
         bcc,
         in_reply_to,
         message_id,
-    };
-    Ok((j.skip(1), env))
+    })
+}
+
+/// A `string`, or with [`Quirks::nil_param_value`](crate::Quirks) an `nstring` whose NIL is
+/// empty.
+#[inline]
+fn c_string_or_nil(j: &mut In<'_>) -> CResult<IString> {
+    if j.quirks.nil_param_value && matches!(j.peek(), Some(b'N' | b'n')) {
+        c_nstring(j).map(Option::unwrap_or_default)
+    } else {
+        c_mime_string(j)
+    }
 }
 
 /// `body-fld-param = "(" string SP string *(SP string SP string) ")" / nil`; with
 /// [`Quirks::nil_param_value`](crate::Quirks) a NIL value is read as empty.
-fn body_fld_param(i: In<'_>) -> PResult<'_, Vec<(IString, IString)>> {
-    if i.peek() != Some(b'(') {
-        return nil(i).map(|(j, ())| (j, Vec::new()));
+fn c_body_fld_param(j: &mut In<'_>) -> CResult<Vec<(IString, IString)>> {
+    if j.peek() != Some(b'(') {
+        return c_nil(j).map(|()| Vec::new());
     }
-    paren_list(i, |j| {
-        let (j, k) = string(j)?;
-        let (j, ()) = sp(j)?;
-        let (j, v) = if j.quirks.nil_param_value {
-            nstring(j)?
-        } else {
-            string(j).map(|(j, s)| (j, Some(s)))?
-        };
-        Ok((j, (k, v.unwrap_or_default())))
+    c_paren_list(j, 2, |j| {
+        let k = c_mime_string(j)?;
+        c_sp(j)?;
+        let v = c_string_or_nil(j)?;
+        Ok((k, v))
     })
-}
-
-/// `body-fields = body-fld-param SP body-fld-id SP body-fld-desc SP body-fld-enc SP
-/// body-fld-octets`.
-fn body_fields(i: In<'_>) -> PResult<'_, BasicFields> {
-    let (j, parameters) = body_fld_param(i)?;
-    let (j, ()) = sp(j)?;
-    let (j, id) = nstring(j)?;
-    let (j, ()) = sp(j)?;
-    let (j, description) = nstring(j)?;
-    let (j, ()) = sp(j)?;
-    // body-fld-enc = string; some servers send NIL.
-    let (j, enc) = if j.quirks.nil_param_value {
-        nstring(j)?
-    } else {
-        string(j).map(|(j, s)| (j, Some(s)))?
-    };
-    let (j, ()) = sp(j)?;
-    let (j, size) = number(j)?;
-    let fields = BasicFields {
-        parameters,
-        id,
-        description,
-        content_transfer_encoding: enc.unwrap_or_default(),
-        size,
-    };
-    Ok((j, fields))
 }
 
 /// `body-fld-lines = number64`; with [`Quirks::negative_body_lines`](crate::Quirks) a
 /// negative count is 0.
-fn body_fld_lines(i: In<'_>) -> PResult<'_, u32> {
-    if i.peek() == Some(b'-') && i.quirks.negative_body_lines {
-        let (j, _) = number64(i.skip(1))?;
-        return Ok((j, 0));
+fn c_body_fld_lines(j: &mut In<'_>) -> CResult<u32> {
+    if j.peek() == Some(b'-') && j.quirks.negative_body_lines {
+        j.advance(1);
+        c_number64(j)?;
+        return Ok(0);
     }
-    let (j, n) = number64(i)?;
-    Ok((j, u32::try_from(n).unwrap_or(u32::MAX)))
+    c_number64(j).map(|n| u32::try_from(n).unwrap_or(u32::MAX))
 }
 
 /// `body-fld-dsp = "(" string SP body-fld-param ")" / nil`.
-fn body_fld_dsp(i: In<'_>) -> PResult<'_, Option<Disposition>> {
-    if i.peek() != Some(b'(') {
-        return nil(i).map(|(j, ())| (j, None));
+fn c_body_fld_dsp(j: &mut In<'_>) -> CResult<Option<Disposition>> {
+    if !j.eat(b'(') {
+        return c_nil(j).map(|()| None);
     }
-    let (j, kind) = string(i.skip(1))?;
-    let (j, ()) = sp(j)?;
-    let (j, parameters) = body_fld_param(j)?;
-    if j.peek() != Some(b')') {
-        return fail(j, ")");
-    }
-    Ok((j.skip(1), Some(Disposition { kind, parameters })))
+    let kind = c_mime_string(j)?;
+    c_sp(j)?;
+    let parameters = c_body_fld_param(j)?;
+    j.expect(b')', ")")?;
+    Ok(Some(Disposition { kind, parameters }))
 }
 
 /// `body-fld-lang = nstring / "(" string *(SP string) ")"`.
-fn body_fld_lang(i: In<'_>) -> PResult<'_, Vec<IString>> {
-    if i.peek() == Some(b'(') {
-        return paren_list(i, string);
+fn c_body_fld_lang(j: &mut In<'_>) -> CResult<Vec<IString>> {
+    if j.peek() == Some(b'(') {
+        return c_paren_list(j, 1, c_string);
     }
-    nstring(i).map(|(j, s)| (j, s.into_iter().collect()))
+    c_nstring(j).map(|s| s.into_iter().collect())
 }
 
 /// `body-extension = nstring / number / "(" body-extension *(SP body-extension) ")"`.
 fn body_extension(i: In<'_>, depth: usize) -> PResult<'_, BodyExtension> {
     if depth > MAX_DEPTH {
-        return fail(i, "shallower nesting");
+        return lift(i, |j| Err(j.err("shallower nesting")));
     }
     match i.peek() {
         Some(b'(') => paren_list(i, |j| body_extension(j, depth + 1))
             .map(|(j, l)| (j, BodyExtension::List(l))),
-        Some(b'0'..=b'9') => number(i).map(|(j, n)| (j, BodyExtension::Number(n))),
-        _ => nstring(i).map(|(j, s)| (j, BodyExtension::NString(s))),
+        Some(b'0'..=b'9') => lift(i, c_number).map(|(j, n)| (j, BodyExtension::Number(n))),
+        _ => lift(i, c_nstring).map(|(j, s)| (j, BodyExtension::NString(s))),
     }
 }
 
 /// The common tail of `body-ext-1part` and `body-ext-mpart` after their first field:
-/// `[SP body-fld-dsp [SP body-fld-lang [SP body-fld-loc *(SP body-extension)]]]`.
-#[allow(clippy::type_complexity)]
-fn body_ext_tail(
-    i: In<'_>,
+/// `[SP body-fld-dsp [SP body-fld-lang [SP body-fld-loc *(SP body-extension)]]]`, into
+/// the extension's fields.
+fn c_body_ext_tail(
+    j: &mut In<'_>,
     depth: usize,
-) -> PResult<
-    '_,
-    (
-        Option<Disposition>,
-        Vec<IString>,
-        Option<IString>,
-        Vec<BodyExtension>,
-    ),
-> {
-    let mut out = (None, Vec::new(), None, Vec::new());
-    if i.peek() != Some(b' ') {
-        return Ok((i, out));
+    disposition: &mut Option<Disposition>,
+    language: &mut Vec<IString>,
+    location: &mut NString,
+    extensions: &mut Vec<BodyExtension>,
+) -> CResult<()> {
+    if !j.eat(b' ') {
+        return Ok(());
     }
-    let (j, dsp) = body_fld_dsp(i.skip(1))?;
-    out.0 = dsp;
-    if j.peek() != Some(b' ') {
-        return Ok((j, out));
+    *disposition = c_body_fld_dsp(j)?;
+    if !j.eat(b' ') {
+        return Ok(());
     }
-    let (j, lang) = body_fld_lang(j.skip(1))?;
-    out.1 = lang;
-    if j.peek() != Some(b' ') {
-        return Ok((j, out));
+    *language = c_body_fld_lang(j)?;
+    if !j.eat(b' ') {
+        return Ok(());
     }
-    let (mut j, loc) = nstring(j.skip(1))?;
-    out.2 = loc;
-    while j.peek() == Some(b' ') {
-        let (k, e) = body_extension(j.skip(1), depth + 1)?;
-        out.3.push(e);
-        j = k;
+    *location = c_nstring(j)?;
+    while j.eat(b' ') {
+        extensions.push(lower(j, |i| body_extension(i, depth + 1))?);
     }
-    Ok((j, out))
+    Ok(())
 }
 
 /// `body = "(" (body-type-1part / body-type-mpart) ")"`. `extensible` is false for `BODY`
 /// (no extension data expected, but accepted).
+#[cfg(test)]
 pub(crate) fn body(i: In<'_>, depth: usize) -> PResult<'_, BodyStructure> {
-    if depth > MAX_DEPTH {
-        return fail(i, "shallower body nesting");
-    }
-    if i.peek() != Some(b'(') {
-        return fail(i, "body");
-    }
-    let j = i.skip(1);
-    let (mut j, b) = if j.peek() == Some(b'(') {
-        body_type_mpart(j, depth)?
-    } else {
-        body_type_1part(j, depth)?
-    };
-    if j.quirks.trailing_space && j.rest().starts_with(b" )") {
-        j = j.skip(1);
-    }
-    if j.peek() != Some(b')') {
-        return fail(j, ")");
-    }
-    Ok((j.skip(1), b))
+    lift(i, |j| c_body(j, depth))
 }
 
-/// `body-type-mpart = 1*body SP media-subtype [SP body-ext-mpart]`.
-fn body_type_mpart(i: In<'_>, depth: usize) -> PResult<'_, BodyStructure> {
-    let mut bodies = Vec::new();
-    let mut j = i;
+/// [`body`], cursor-style. The value is built once, where it is returned: a body structure
+/// is a few hundred bytes, and every move of it is a copy.
+pub(crate) fn c_body(j: &mut In<'_>, depth: usize) -> CResult<BodyStructure> {
+    if depth > MAX_DEPTH {
+        return Err(j.err("shallower body nesting"));
+    }
+    j.expect(b'(', "body")?;
+    if j.peek() == Some(b'(') {
+        c_body_type_mpart(j, depth)
+    } else {
+        c_body_type_1part(j, depth)
+    }
+}
+
+/// The `)` that closes a `body` (after a stray space with
+/// [`Quirks::trailing_space`](crate::Quirks)).
+#[inline]
+fn c_body_end(j: &mut In<'_>) -> CResult<()> {
+    if j.quirks.trailing_space && j.rest().starts_with(b" )") {
+        j.advance(1);
+    }
+    j.expect(b')', ")")
+}
+
+/// `body-type-mpart = 1*body SP media-subtype [SP body-ext-mpart]`, and the `)` of its
+/// `body`.
+fn c_body_type_mpart(j: &mut In<'_>, depth: usize) -> CResult<BodyStructure> {
+    let mut bodies = Vec::with_capacity(2);
     loop {
-        let (k, b) = body(j, depth + 1)?;
-        bodies.push(b);
-        j = k;
+        bodies.push(c_body(j, depth + 1)?);
         match j.rest() {
             [b'(', ..] => {}
-            [b' ', b'(', ..] if j.quirks.trailing_space => j = j.skip(1),
+            [b' ', b'(', ..] if j.quirks.trailing_space => j.advance(1),
             _ => break,
         }
     }
-    let (j, ()) = sp(j)?;
-    let (j, subtype) = string(j)?;
-    if j.peek() != Some(b' ') {
-        return Ok((
-            j,
-            BodyStructure::Multi {
-                bodies,
-                subtype,
-                extension: None,
-            },
-        ));
-    }
-    let (j, parameters) = body_fld_param(j.skip(1))?;
-    let (j, (disposition, language, location, extensions)) = body_ext_tail(j, depth)?;
-    let ext = MultiPartExtension {
-        parameters,
-        disposition,
-        language,
-        location,
-        extensions,
-    };
-    Ok((
-        j,
-        BodyStructure::Multi {
+    c_sp(j)?;
+    let subtype = c_mime_string(j)?;
+    if !j.eat(b' ') {
+        c_body_end(j)?;
+        return Ok(BodyStructure::Multi {
             bodies,
             subtype,
-            extension: Some(ext),
-        },
-    ))
+            extension: None,
+        });
+    }
+    let parameters = c_body_fld_param(j)?;
+    let (mut disposition, mut language, mut location, mut extensions) =
+        (None, Vec::new(), None, Vec::new());
+    c_body_ext_tail(
+        j,
+        depth,
+        &mut disposition,
+        &mut language,
+        &mut location,
+        &mut extensions,
+    )?;
+    c_body_end(j)?;
+    Ok(BodyStructure::Multi {
+        bodies,
+        subtype,
+        extension: Some(MultiPartExtension {
+            parameters,
+            disposition,
+            language,
+            location,
+            extensions,
+        }),
+    })
 }
 
-/// `body-type-1part = (body-type-basic / body-type-msg / body-type-text) [SP body-ext-1part]`.
-fn body_type_1part(i: In<'_>, depth: usize) -> PResult<'_, BodyStructure> {
-    let (j, r#type) = string(i)?;
-    let (j, ()) = sp(j)?;
-    let (j, subtype) = string(j)?;
-    let (j, ()) = sp(j)?;
-    let (mut j, basic) = body_fields(j)?;
+/// `body-type-1part = (body-type-basic / body-type-msg / body-type-text) [SP body-ext-1part]`,
+/// with `body-fields = body-fld-param SP body-fld-id SP body-fld-desc SP body-fld-enc SP
+/// body-fld-octets`, and the `)` of its `body`.
+fn c_body_type_1part(j: &mut In<'_>, depth: usize) -> CResult<BodyStructure> {
+    let r#type = c_mime_string(j)?;
+    c_sp(j)?;
+    let subtype = c_mime_string(j)?;
+    c_sp(j)?;
+    let parameters = c_body_fld_param(j)?;
+    c_sp(j)?;
+    let id = c_nstring(j)?;
+    c_sp(j)?;
+    let description = c_nstring(j)?;
+    c_sp(j)?;
+    // body-fld-enc = string; some servers send NIL.
+    let content_transfer_encoding = c_string_or_nil(j)?;
+    c_sp(j)?;
+    let size = c_number(j)?;
     let specific = if r#type.eq_ignore_ascii_case("TEXT") {
-        let (k, ()) = sp(j)?;
-        let (k, number_of_lines) = body_fld_lines(k)?;
-        j = k;
+        c_sp(j)?;
+        let number_of_lines = c_body_fld_lines(j)?;
         SpecificFields::Text {
             subtype,
             number_of_lines,
@@ -315,48 +318,59 @@ fn body_type_1part(i: In<'_>, depth: usize) -> PResult<'_, BodyStructure> {
         && (subtype.eq_ignore_ascii_case("RFC822") || subtype.eq_ignore_ascii_case("GLOBAL"))
         && j.rest().starts_with(b" (")
     {
-        let (k, envelope) = envelope(j.skip(1))?;
-        let (k, ()) = sp(k)?;
-        let (k, body_structure) = body(k, depth + 1)?;
-        let (k, ()) = sp(k)?;
-        let (k, number_of_lines) = body_fld_lines(k)?;
-        j = k;
+        j.advance(1);
+        let envelope = Box::new(c_envelope(j)?);
+        c_sp(j)?;
+        let body_structure = Box::new(c_body(j, depth + 1)?);
+        c_sp(j)?;
+        let number_of_lines = c_body_fld_lines(j)?;
         SpecificFields::Message {
             subtype,
-            envelope: Box::new(envelope),
-            body_structure: Box::new(body_structure),
+            envelope,
+            body_structure,
             number_of_lines,
         }
     } else {
         SpecificFields::Basic { r#type, subtype }
     };
-    let body = Body { basic, specific };
-    if j.peek() != Some(b' ') || j.rest().starts_with(b" )") {
-        return Ok((
-            j,
-            BodyStructure::Single {
-                body,
-                extension: None,
-            },
-        ));
-    }
-    // body-fld-md5 = nstring
-    let (j, md5) = nstring(j.skip(1))?;
-    let (j, (disposition, language, location, extensions)) = body_ext_tail(j, depth)?;
-    let ext = SinglePartExtension {
-        md5,
-        disposition,
-        language,
-        location,
-        extensions,
+    let basic = BasicFields {
+        parameters,
+        id,
+        description,
+        content_transfer_encoding,
+        size,
     };
-    Ok((
+    if j.peek() != Some(b' ') || j.rest().starts_with(b" )") {
+        c_body_end(j)?;
+        return Ok(BodyStructure::Single {
+            body: Body { basic, specific },
+            extension: None,
+        });
+    }
+    j.advance(1);
+    // body-fld-md5 = nstring
+    let md5 = c_nstring(j)?;
+    let (mut disposition, mut language, mut location, mut extensions) =
+        (None, Vec::new(), None, Vec::new());
+    c_body_ext_tail(
         j,
-        BodyStructure::Single {
-            body,
-            extension: Some(ext),
-        },
-    ))
+        depth,
+        &mut disposition,
+        &mut language,
+        &mut location,
+        &mut extensions,
+    )?;
+    c_body_end(j)?;
+    Ok(BodyStructure::Single {
+        body: Body { basic, specific },
+        extension: Some(SinglePartExtension {
+            md5,
+            disposition,
+            language,
+            location,
+            extensions,
+        }),
+    })
 }
 
 #[cfg(test)]

@@ -4,16 +4,14 @@
 use std::num::NonZeroU32;
 
 use bytes::Bytes;
-use nom::Parser;
-use nom::bytes::complete::take_while1;
 
-use super::{In, PResult, fail};
+use super::{CResult, In, PResult, fail, lift, lower};
 use crate::types::chars::{
-    is_astring_char, is_atom_char, is_quoted_char, is_tag_char, is_text_char,
+    is_astring_char, is_atom_char, is_keyword_char, is_quoted_char, is_tag_char, is_text_char,
 };
 use crate::types::{
-    AString, Atom, Date, DateTime, Flag, FlagFetch, FlagPerm, IString, MONTHS, Mailbox, NString,
-    SeqOrUid, Sequence, SequenceSet, Tag, Text,
+    AString, Atom, Date, DateTime, Flag, FlagFetch, FlagPerm, IString, Mailbox, NString, SeqOrUid,
+    Sequence, SequenceSet, Tag, Text,
 };
 
 /// `SP`
@@ -70,59 +68,69 @@ pub(crate) fn peek_kw(i: In<'_>, k: &str) -> bool {
 /// A keyword token: letters, digits, `.` and `-` (`RFC822.SIZE`, `READ-ONLY`), returned
 /// raw for dispatch.
 pub(crate) fn keyword(i: In<'_>) -> PResult<'_, &[u8]> {
-    let n = i
-        .rest()
-        .iter()
-        .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-        .count();
+    let n = i.rest().iter().take_while(|&&b| is_keyword_char(b)).count();
     if n == 0 {
         return fail(i, "keyword");
     }
     Ok((i.skip(n), &i.rest()[..n]))
 }
 
-fn digits(i: In<'_>) -> PResult<'_, &[u8]> {
-    let (j, d) = take_while1(|b: u8| b.is_ascii_digit()).parse(i).map_err(
-        |_: nom::Err<super::PError>| {
-            nom::Err::Error(super::PError {
-                offset: i.offset(),
-                expected: "number",
-            })
-        },
-    )?;
-    Ok((j, d.rest()))
-}
-
 /// `number = 1*DIGIT` (unsigned 32-bit).
 pub(crate) fn number(i: In<'_>) -> PResult<'_, u32> {
-    let (j, d) = digits(i)?;
-    let mut n: u32 = 0;
-    for &c in d {
-        n = match n
-            .checked_mul(10)
-            .and_then(|n| n.checked_add(u32::from(c - b'0')))
-        {
-            Some(n) => n,
-            None => return fail(i, "number (32-bit)"),
-        };
+    lift(i, c_number)
+}
+
+/// [`number`], cursor-style.
+#[inline]
+pub(crate) fn c_number(j: &mut In<'_>) -> CResult<u32> {
+    let r = j.rest();
+    let mut n: u64 = 0;
+    let mut k = 0;
+    while let Some(&c) = r.get(k) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        // Checked after every digit, so n never gets near u64::MAX.
+        n = n * 10 + u64::from(d);
+        if n > u64::from(u32::MAX) {
+            return Err(j.err("number (32-bit)"));
+        }
+        k += 1;
     }
-    Ok((j, n))
+    if k == 0 {
+        return Err(j.err("number"));
+    }
+    j.advance(k);
+    Ok(n as u32)
 }
 
 /// `number64 = 1*DIGIT` (unsigned 63-bit in RFC 9051; we take 64).
 pub(crate) fn number64(i: In<'_>) -> PResult<'_, u64> {
-    let (j, d) = digits(i)?;
+    lift(i, c_number64)
+}
+
+/// [`number64`], cursor-style.
+pub(crate) fn c_number64(j: &mut In<'_>) -> CResult<u64> {
+    let r = j.rest();
     let mut n: u64 = 0;
-    for &c in d {
-        n = match n
-            .checked_mul(10)
-            .and_then(|n| n.checked_add(u64::from(c - b'0')))
-        {
+    let mut k = 0;
+    while let Some(&c) = r.get(k) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        n = match n.checked_mul(10).and_then(|n| n.checked_add(u64::from(d))) {
             Some(n) => n,
-            None => return fail(i, "number (64-bit)"),
+            None => return Err(j.err("number (64-bit)")),
         };
+        k += 1;
     }
-    Ok((j, n))
+    if k == 0 {
+        return Err(j.err("number"));
+    }
+    j.advance(k);
+    Ok(n)
 }
 
 /// `nz-number = digit-nz *DIGIT`.
@@ -152,22 +160,75 @@ pub(crate) fn tag(i: In<'_>) -> PResult<'_, Tag> {
     Ok((i.skip(n), Tag::new_unchecked(i.bytes_of(&i.rest()[..n]))))
 }
 
+/// The length of the run of QUOTED-CHARs (no `"`, `\`, CR, LF or NUL) that starts `body`.
+///
+/// Quoted strings are short (a few to a few dozen bytes), too short for a vector search to
+/// pay for its set-up, so this tests eight bytes at a time in a `u64`: a mask flags the
+/// bytes below 0x0E, `"` and `\`. The lowest flagged byte is exact (the borrows that can
+/// flag a byte wrongly only run upwards from a flagged one), so its index comes from the
+/// mask's trailing zeros. A flagged byte that is a QUOTED-CHAR after all (TAB and the other
+/// control bytes below 0x0E but CR, LF and NUL) is stepped over.
+#[inline]
+fn quoted_run(body: &[u8]) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut k = 0;
+    while let Some(w) = body.get(k..k + 8) {
+        let Ok(w) = <[u8; 8]>::try_from(w) else { break };
+        let x = u64::from_le_bytes(w);
+        let q = x ^ (LO * u64::from(b'"'));
+        let b = x ^ (LO * u64::from(b'\\'));
+        let m = ((x.wrapping_sub(LO * 0x0e) & !x)
+            | (q.wrapping_sub(LO) & !q)
+            | (b.wrapping_sub(LO) & !b))
+            & HI;
+        if m == 0 {
+            k += 8;
+            continue;
+        }
+        let p = k + (m.trailing_zeros() / 8) as usize;
+        match body.get(p) {
+            Some(&c) if is_quoted_char(c) => k = p + 1,
+            _ => return p,
+        }
+    }
+    let tail = body.get(k..).unwrap_or_default();
+    k + tail
+        .iter()
+        .position(|&b| !is_quoted_char(b))
+        .unwrap_or(tail.len())
+}
+
 /// `quoted = DQUOTE *QUOTED-CHAR DQUOTE`, `QUOTED-CHAR = <any TEXT-CHAR except
 /// quoted-specials> / "\" quoted-specials`. Unescaped content is a slice of the input.
 pub(crate) fn quoted(i: In<'_>) -> PResult<'_, Bytes> {
-    let r = i.rest();
+    lift(i, c_quoted)
+}
+
+/// [`quoted`], cursor-style.
+#[inline]
+pub(crate) fn c_quoted(j: &mut In<'_>) -> CResult<Bytes> {
+    let r = j.rest();
     if r.first() != Some(&b'"') {
-        return fail(i, "quoted string");
+        return Err(j.err("quoted string"));
     }
-    let body = &r[1..];
-    // One pass over the QUOTED-CHARs up to the first byte that is not one: quoted strings
-    // are short, and a table lookup per byte beats setting up a vector search.
-    let p = body
-        .iter()
-        .position(|&b| !is_quoted_char(b))
-        .unwrap_or(body.len());
+    let p = quoted_run(&r[1..]);
+    if r.get(p + 1) == Some(&b'"') {
+        let v = j.slice_rest(1, p + 1);
+        j.advance(p + 2);
+        return Ok(v);
+    }
+    lower(j, quoted_escaped)
+}
+
+/// [`quoted`] for strings with escapes, and the errors.
+#[cold]
+fn quoted_escaped(i: In<'_>) -> PResult<'_, Bytes> {
+    let r = i.rest();
+    let body = r.get(1..).unwrap_or_default();
+    let p = quoted_run(body);
     match body.get(p) {
-        Some(b'"') => Ok((i.skip(p + 2), i.bytes_of(&body[..p]))),
+        Some(b'"') => Ok((i.skip(p + 2), i.slice_rest(1, p + 1))),
         Some(b'\\') => {
             let mut out = Vec::with_capacity(body.len().min(256));
             out.extend_from_slice(&body[..p]);
@@ -200,6 +261,116 @@ pub(crate) fn quoted(i: In<'_>) -> PResult<'_, Bytes> {
     }
 }
 
+/// The MIME vocabulary that nearly every BODYSTRUCTURE repeats (media types and subtypes,
+/// parameter names and common values, transfer encodings, dispositions), as servers spell
+/// it. A word found here is handed out as a static [`Bytes`]: no reference to the receive
+/// buffer to take and later release, and nothing that keeps the buffer alive.
+fn mime_word(content: &[u8]) -> Option<&'static [u8]> {
+    Some(match content {
+        b"TEXT" => b"TEXT",
+        b"text" => b"text",
+        b"Text" => b"Text",
+        b"APPLICATION" => b"APPLICATION",
+        b"application" => b"application",
+        b"IMAGE" => b"IMAGE",
+        b"image" => b"image",
+        b"MESSAGE" => b"MESSAGE",
+        b"message" => b"message",
+        b"AUDIO" => b"AUDIO",
+        b"audio" => b"audio",
+        b"VIDEO" => b"VIDEO",
+        b"video" => b"video",
+        b"PLAIN" => b"PLAIN",
+        b"plain" => b"plain",
+        b"HTML" => b"HTML",
+        b"html" => b"html",
+        b"MIXED" => b"MIXED",
+        b"mixed" => b"mixed",
+        b"ALTERNATIVE" => b"ALTERNATIVE",
+        b"alternative" => b"alternative",
+        b"RELATED" => b"RELATED",
+        b"related" => b"related",
+        b"REPORT" => b"REPORT",
+        b"report" => b"report",
+        b"SIGNED" => b"SIGNED",
+        b"signed" => b"signed",
+        b"PDF" => b"PDF",
+        b"pdf" => b"pdf",
+        b"OCTET-STREAM" => b"OCTET-STREAM",
+        b"octet-stream" => b"octet-stream",
+        b"JPEG" => b"JPEG",
+        b"jpeg" => b"jpeg",
+        b"PNG" => b"PNG",
+        b"png" => b"png",
+        b"GIF" => b"GIF",
+        b"gif" => b"gif",
+        b"RFC822" => b"RFC822",
+        b"rfc822" => b"rfc822",
+        b"CALENDAR" => b"CALENDAR",
+        b"calendar" => b"calendar",
+        b"ZIP" => b"ZIP",
+        b"zip" => b"zip",
+        b"DELIVERY-STATUS" => b"DELIVERY-STATUS",
+        b"delivery-status" => b"delivery-status",
+        b"PGP-SIGNATURE" => b"PGP-SIGNATURE",
+        b"pgp-signature" => b"pgp-signature",
+        b"CHARSET" => b"CHARSET",
+        b"charset" => b"charset",
+        b"NAME" => b"NAME",
+        b"name" => b"name",
+        b"BOUNDARY" => b"BOUNDARY",
+        b"boundary" => b"boundary",
+        b"FILENAME" => b"FILENAME",
+        b"filename" => b"filename",
+        b"FORMAT" => b"FORMAT",
+        b"format" => b"format",
+        b"DELSP" => b"DELSP",
+        b"delsp" => b"delsp",
+        b"utf-8" => b"utf-8",
+        b"UTF-8" => b"UTF-8",
+        b"us-ascii" => b"us-ascii",
+        b"US-ASCII" => b"US-ASCII",
+        b"iso-8859-1" => b"iso-8859-1",
+        b"ISO-8859-1" => b"ISO-8859-1",
+        b"windows-1252" => b"windows-1252",
+        b"flowed" => b"flowed",
+        b"7BIT" => b"7BIT",
+        b"7bit" => b"7bit",
+        b"8BIT" => b"8BIT",
+        b"8bit" => b"8bit",
+        b"BASE64" => b"BASE64",
+        b"base64" => b"base64",
+        b"QUOTED-PRINTABLE" => b"QUOTED-PRINTABLE",
+        b"quoted-printable" => b"quoted-printable",
+        b"BINARY" => b"BINARY",
+        b"binary" => b"binary",
+        b"ATTACHMENT" => b"ATTACHMENT",
+        b"attachment" => b"attachment",
+        b"INLINE" => b"INLINE",
+        b"inline" => b"inline",
+        _ => return None,
+    })
+}
+
+/// A `string` in BODYSTRUCTURE: [`c_string`], with the words of [`mime_word`] as static
+/// handles. The value is the same either way.
+#[inline]
+pub(crate) fn c_mime_string(j: &mut In<'_>) -> CResult<IString> {
+    let r = j.rest();
+    if r.first() == Some(&b'"') {
+        let p = quoted_run(&r[1..]);
+        if r.get(p + 1) == Some(&b'"') {
+            let v = match mime_word(&r[1..p + 1]) {
+                Some(w) => Bytes::from_static(w),
+                None => j.slice_rest(1, p + 1),
+            };
+            j.advance(p + 2);
+            return Ok(IString::new_unchecked(v));
+        }
+    }
+    c_string(j)
+}
+
 /// `literal = "{" number64 ["+"] "}" CRLF *CHAR8` and `literal8 = "~{" number64 "}" CRLF
 /// *OCTET` (RFC 3516). The data is a slice of the input, never copied nor scanned.
 pub(crate) fn literal(i: In<'_>) -> PResult<'_, Bytes> {
@@ -227,10 +398,16 @@ pub(crate) fn literal(i: In<'_>) -> PResult<'_, Bytes> {
 
 /// `string = quoted / literal`.
 pub(crate) fn string(i: In<'_>) -> PResult<'_, IString> {
-    match i.peek() {
-        Some(b'"') => quoted(i).map(|(j, b)| (j, IString::new_unchecked(b))),
-        Some(b'{' | b'~') => literal(i).map(|(j, b)| (j, IString::new_unchecked(b))),
-        _ => fail(i, "string"),
+    lift(i, c_string)
+}
+
+/// [`string`], cursor-style.
+#[inline]
+pub(crate) fn c_string(j: &mut In<'_>) -> CResult<IString> {
+    match j.peek() {
+        Some(b'"') => c_quoted(j).map(IString::new_unchecked),
+        Some(b'{' | b'~') => lower(j, literal).map(IString::new_unchecked),
+        _ => Err(j.err("string")),
     }
 }
 
@@ -253,9 +430,20 @@ pub(crate) fn nil(i: In<'_>) -> PResult<'_, ()> {
 
 /// `nstring = string / nil`.
 pub(crate) fn nstring(i: In<'_>) -> PResult<'_, NString> {
-    match i.peek() {
-        Some(b'N' | b'n') => nil(i).map(|(j, ())| (j, None)),
-        _ => string(i).map(|(j, s)| (j, Some(s))),
+    lift(i, c_nstring)
+}
+
+/// [`nstring`], cursor-style.
+#[inline]
+pub(crate) fn c_nstring(j: &mut In<'_>) -> CResult<NString> {
+    match j.rest() {
+        [b'"', ..] => c_quoted(j).map(|b| Some(IString::new_unchecked(b))),
+        [b'N' | b'n', b'I' | b'i', b'L' | b'l', ..] => {
+            j.advance(3);
+            Ok(None)
+        }
+        [b'N' | b'n', ..] => Err(j.err("NIL")),
+        _ => c_string(j).map(Some),
     }
 }
 
@@ -319,6 +507,45 @@ pub(crate) fn paren_list_sized<'a, O>(
                 }
             }
             _ => return fail(j, "SP or )"),
+        }
+    }
+}
+
+/// [`paren_list_sized`], cursor-style, with a cursor-style `item`.
+#[inline]
+pub(crate) fn c_paren_list<'a, O>(
+    j: &mut In<'a>,
+    capacity: usize,
+    mut item: impl FnMut(&mut In<'a>) -> CResult<O>,
+) -> CResult<Vec<O>> {
+    j.expect(b'(', "(")?;
+    let lenient = j.quirks.trailing_space;
+    let skip_sp = |j: &mut In<'a>| {
+        if lenient {
+            let n = j.rest().iter().take_while(|&&b| b == b' ').count();
+            j.advance(n);
+        }
+    };
+    skip_sp(j);
+    if j.eat(b')') {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::with_capacity(capacity);
+    loop {
+        out.push(item(j)?);
+        match j.peek() {
+            Some(b')') => {
+                j.advance(1);
+                return Ok(out);
+            }
+            Some(b' ') => {
+                j.advance(1);
+                skip_sp(j);
+                if lenient && j.eat(b')') {
+                    return Ok(out);
+                }
+            }
+            _ => return Err(j.err("SP or )")),
         }
     }
 }
@@ -403,17 +630,37 @@ fn two_digits(i: In<'_>) -> PResult<'_, u8> {
     }
 }
 
+/// The number of a month from its three-letter name, case-insensitively (as in
+/// [`MONTHS`]).
+#[inline]
+fn month_number(a: u8, b: u8, c: u8) -> Option<u8> {
+    // `| 0x20` lower-cases ASCII letters and maps no other byte to a letter.
+    Some(match [a | 0x20, b | 0x20, c | 0x20] {
+        [b'j', b'a', b'n'] => 1,
+        [b'f', b'e', b'b'] => 2,
+        [b'm', b'a', b'r'] => 3,
+        [b'a', b'p', b'r'] => 4,
+        [b'm', b'a', b'y'] => 5,
+        [b'j', b'u', b'n'] => 6,
+        [b'j', b'u', b'l'] => 7,
+        [b'a', b'u', b'g'] => 8,
+        [b's', b'e', b'p'] => 9,
+        [b'o', b'c', b't'] => 10,
+        [b'n', b'o', b'v'] => 11,
+        [b'd', b'e', b'c'] => 12,
+        _ => return None,
+    })
+}
+
 /// `date-month = "Jan" / "Feb" / ... / "Dec"`.
 fn date_month(i: In<'_>) -> PResult<'_, u8> {
-    let r = i.rest();
-    if r.len() >= 3 {
-        for (m, name) in MONTHS.iter().enumerate() {
-            if r[..3].eq_ignore_ascii_case(name.as_bytes()) {
-                return Ok((i.skip(3), m as u8 + 1));
-            }
-        }
+    match i.rest() {
+        &[a, b, c, ..] => match month_number(a, b, c) {
+            Some(m) => Ok((i.skip(3), m)),
+            None => fail(i, "month name"),
+        },
+        _ => fail(i, "month name"),
     }
-    fail(i, "month name")
 }
 
 fn year(i: In<'_>) -> PResult<'_, u16> {
@@ -423,7 +670,73 @@ fn year(i: In<'_>) -> PResult<'_, u16> {
 }
 
 /// `date-time = DQUOTE date-day-fixed "-" date-month "-" date-year SP time SP zone DQUOTE`.
+///
+/// The date-time has a fixed width, so the usual case is read in one match; anything else
+/// (including every error) goes through [`date_time_by_rule`].
 pub(crate) fn date_time(i: In<'_>) -> PResult<'_, DateTime> {
+    let fast = match i.rest().get(..28) {
+        Some(
+            &[
+                b'"',
+                d1,
+                d2,
+                b'-',
+                m1,
+                m2,
+                m3,
+                b'-',
+                y1,
+                y2,
+                y3,
+                y4,
+                b' ',
+                h1,
+                h2,
+                b':',
+                n1,
+                n2,
+                b':',
+                s1,
+                s2,
+                b' ',
+                sign,
+                z1,
+                z2,
+                z3,
+                z4,
+                b'"',
+            ],
+        ) => {
+            let dig = |c: u8| c.wrapping_sub(b'0');
+            let all_digits = [d2, y1, y2, y3, y4, h1, h2, n1, n2, s1, s2, z1, z2, z3, z4]
+                .iter()
+                .all(|&c| dig(c) <= 9)
+                && (d1 == b' ' || dig(d1) <= 9)
+                && matches!(sign, b'+' | b'-');
+            match month_number(m1, m2, m3) {
+                Some(month) if all_digits => {
+                    let two = |a: u8, b: u8| dig(a) * 10 + dig(b);
+                    let day = if d1 == b' ' { dig(d2) } else { two(d1, d2) };
+                    let year = u16::from(two(y1, y2)) * 100 + u16::from(two(y3, y4));
+                    let zone = i16::from(two(z1, z2)) * 60 + i16::from(two(z3, z4));
+                    let offset = if sign == b'-' { -zone } else { zone };
+                    Date::new(year, month, day).ok().and_then(|date| {
+                        DateTime::new(date, two(h1, h2), two(n1, n2), two(s1, s2), offset).ok()
+                    })
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    match fast {
+        Some(dt) => Ok((i.skip(28), dt)),
+        None => date_time_by_rule(i),
+    }
+}
+
+/// [`date_time`] field by field, with an error that says which field is wrong.
+fn date_time_by_rule(i: In<'_>) -> PResult<'_, DateTime> {
     let bad = |i| fail(i, "date-time");
     let r = i.rest();
     if r.first() != Some(&b'"') {
@@ -592,5 +905,75 @@ pub(crate) mod tests {
         fails(sequence_set, b"0:3");
         assert_eq!(run(crlf, b"  \r\n").1, b"");
         fails(crlf, b"\n");
+        // Controls below 0x0E that are QUOTED-CHARs (TAB) do not end the word-wise scan.
+        assert_eq!(
+            run(quoted, b"\"a\tb\x01c\x0bdefghijklmnop\" ").0,
+            Bytes::from_static(b"a\tb\x01c\x0bdefghijklmnop")
+        );
+        fails(quoted, b"\"abcdefghijk\0lmnop\"");
+        assert_eq!(run(number, b"4294967295)").0, u32::MAX);
+        assert_eq!(run(number64, b"18446744073709551615 ").0, u64::MAX);
+        fails(number64, b"18446744073709551616");
+        // MIME words come out as static handles with the same value.
+        let b = Bytes::from_static(b"\"QUOTED-PRINTABLE\" \"Quoted-Printable\"");
+        let mut j = In::new(&b, Quirks::default());
+        assert_eq!(
+            c_mime_string(&mut j).unwrap(),
+            IString::from("QUOTED-PRINTABLE")
+        );
+        j.advance(1);
+        assert_eq!(
+            c_mime_string(&mut j).unwrap(),
+            IString::from("Quoted-Printable")
+        );
+        assert!(j.rest().is_empty());
+    }
+
+    /// The byte-wise definition `quoted_run` must agree with.
+    fn quoted_run_bytewise(body: &[u8]) -> usize {
+        body.iter()
+            .position(|&b| !is_quoted_char(b))
+            .unwrap_or(body.len())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn quoted_run_matches_bytewise(
+            body in proptest::collection::vec(
+                proptest::prop_oneof![
+                    8 => 0x20u8..0x7f,
+                    1 => proptest::prelude::any::<u8>(),
+                    1 => proptest::sample::select(vec![0u8, b'\t', b'\r', b'\n', b'"', b'\\', 0x0d, 0x0e, 0x80, 0xff]),
+                ],
+                0..80,
+            )
+        ) {
+            proptest::prop_assert_eq!(quoted_run(&body), quoted_run_bytewise(&body));
+        }
+
+        #[test]
+        fn date_time_fast_path_matches_rule(
+            day in 0u8..40, space_day in proptest::prelude::any::<bool>(),
+            month in 0usize..14, upper in proptest::prelude::any::<bool>(),
+            year in 0u16..10000, hour in 0u8..30, minute in 0u8..70, second in 0u8..70,
+            minus in proptest::prelude::any::<bool>(), zone in 0u16..10000,
+        ) {
+            let names = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec", "Foo", "J@n"];
+            let m = if upper { names[month].to_ascii_uppercase() } else { names[month].to_string() };
+            let d = if space_day && day < 10 { format!(" {day}") } else { format!("{day:02}") };
+            let sign = if minus { '-' } else { '+' };
+            let s = format!("\"{d}-{m}-{year:04} {hour:02}:{minute:02}:{second:02} {sign}{zone:04}\")");
+            let b = Bytes::from(s.clone().into_bytes());
+            let fast = date_time(In::new(&b, Quirks::default()));
+            let slow = date_time_by_rule(In::new(&b, Quirks::default()));
+            match (fast, slow) {
+                (Ok((j, a)), Ok((k, b))) => {
+                    proptest::prop_assert_eq!(a, b);
+                    proptest::prop_assert_eq!(j.rest(), k.rest());
+                }
+                (Err(a), Err(b)) => proptest::prop_assert_eq!(a, b, "{}", s),
+                (a, b) => proptest::prop_assert!(false, "{s}: {a:?} vs {b:?}"),
+            }
+        }
     }
 }

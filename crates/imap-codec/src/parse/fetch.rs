@@ -2,12 +2,12 @@
 
 use std::num::NonZeroU32;
 
-use super::body::{body, envelope};
+use super::body::{c_body, c_envelope};
 use super::core::{
-    astring, date_time, flag_fetch, keyword, literal, nstring, number, number64, nz_number,
-    paren_list, paren_list_sized, sp,
+    astring, c_nstring, c_number, c_paren_list, date_time, flag_fetch, keyword, literal, number,
+    number64, nz_number, paren_list, sp,
 };
-use super::{In, PResult, fail};
+use super::{CResult, In, PResult, fail, lift, lower};
 use crate::types::{FetchAttribute, MessageDataItem, Section, SectionText};
 
 /// `section-part = nz-number *("." nz-number)` (possibly empty here).
@@ -178,82 +178,78 @@ pub(crate) fn fetch_att(i: In<'_>) -> PResult<'_, FetchAttribute> {
 pub(crate) fn msg_att(i: In<'_>) -> PResult<'_, Vec<MessageDataItem>> {
     // Room for the items a FETCH typically returns (UID, FLAGS, sizes, date, envelope,
     // structure, a body section) without growing.
-    paren_list_sized(i, 8, msg_att_item)
+    lift(i, |j| c_paren_list(j, 8, c_msg_att_item))
 }
 
 /// One `msg-att-dynamic` or `msg-att-static` item.
-fn msg_att_item(i: In<'_>) -> PResult<'_, MessageDataItem> {
-    let (j, k) = keyword(i)?;
-    let upper = |w: &[u8]| k.eq_ignore_ascii_case(w);
-    if upper(b"BODY") && j.peek() == Some(b'[') {
-        let (j, section) = section(j)?;
-        let (j, origin) = origin(j)?;
-        let (j, ()) = sp(j)?;
-        let (j, data) = nstring(j)?;
-        return Ok((
-            j,
-            MessageDataItem::BodyExt {
-                section,
-                origin,
-                data,
-            },
-        ));
+fn c_msg_att_item(j: &mut In<'_>) -> CResult<MessageDataItem> {
+    let start = *j;
+    let k = lower(j, keyword)?;
+    let is = |w: &[u8]| k.eq_ignore_ascii_case(w);
+    if j.peek() == Some(b'[') && is(b"BODY") {
+        let section = lower(j, section)?;
+        let origin = lower(j, origin)?;
+        j.expect(b' ', "SP")?;
+        let data = c_nstring(j)?;
+        return Ok(MessageDataItem::BodyExt {
+            section,
+            origin,
+            data,
+        });
     }
-    if upper(b"BINARY") {
-        let (j, section) = section_binary(j)?;
-        let (j, origin) = origin(j)?;
-        let (j, ()) = sp(j)?;
-        let (j, data) = if matches!(j.peek(), Some(b'~' | b'{')) {
-            literal(j).map(|(j, b)| (j, Some(b)))?
+    if is(b"BINARY") {
+        let section = lower(j, section_binary)?;
+        let origin = lower(j, origin)?;
+        j.expect(b' ', "SP")?;
+        let data = if matches!(j.peek(), Some(b'~' | b'{')) {
+            Some(lower(j, literal)?)
         } else {
-            nstring(j).map(|(j, s)| (j, s.map(|s| s.to_bytes())))?
+            c_nstring(j)?.map(|s| s.to_bytes())
         };
-        return Ok((
-            j,
-            MessageDataItem::Binary {
-                section,
-                origin,
-                data,
-            },
-        ));
+        return Ok(MessageDataItem::Binary {
+            section,
+            origin,
+            data,
+        });
     }
-    if upper(b"BINARY.SIZE") {
-        let (j, section) = section_binary(j)?;
-        let (j, ()) = sp(j)?;
-        let (j, size) = number(j)?;
-        return Ok((j, MessageDataItem::BinarySize { section, size }));
+    if is(b"BINARY.SIZE") {
+        let section = lower(j, section_binary)?;
+        j.expect(b' ', "SP")?;
+        let size = c_number(j)?;
+        return Ok(MessageDataItem::BinarySize { section, size });
     }
-    let (j, ()) = sp(j)?;
-    if upper(b"UID") {
-        nz_number(j).map(|(j, n)| (j, MessageDataItem::Uid(n)))
-    } else if upper(b"FLAGS") {
-        paren_list(j, flag_fetch).map(|(j, f)| (j, MessageDataItem::Flags(f)))
-    } else if upper(b"INTERNALDATE") {
-        date_time(j).map(|(j, d)| (j, MessageDataItem::InternalDate(d)))
-    } else if upper(b"RFC822.SIZE") {
-        number(j).map(|(j, n)| (j, MessageDataItem::Rfc822Size(n)))
-    } else if upper(b"ENVELOPE") {
-        envelope(j).map(|(j, e)| (j, MessageDataItem::Envelope(Box::new(e))))
-    } else if upper(b"BODY") {
-        body(j, 0).map(|(j, b)| (j, MessageDataItem::Body(Box::new(b))))
-    } else if upper(b"BODYSTRUCTURE") {
-        body(j, 0).map(|(j, b)| (j, MessageDataItem::BodyStructure(Box::new(b))))
-    } else if upper(b"RFC822") {
-        nstring(j).map(|(j, s)| (j, MessageDataItem::Rfc822(s)))
-    } else if upper(b"RFC822.HEADER") {
-        nstring(j).map(|(j, s)| (j, MessageDataItem::Rfc822Header(s)))
-    } else if upper(b"RFC822.TEXT") {
-        nstring(j).map(|(j, s)| (j, MessageDataItem::Rfc822Text(s)))
-    } else if upper(b"MODSEQ") {
+    j.expect(b' ', "SP")?;
+    // The common items first; each test is a length comparison unless the length matches.
+    Ok(if is(b"UID") {
+        MessageDataItem::Uid(lower(j, nz_number)?)
+    } else if is(b"FLAGS") {
+        MessageDataItem::Flags(c_paren_list(j, 4, |j| lower(j, flag_fetch))?)
+    } else if is(b"RFC822.SIZE") {
+        MessageDataItem::Rfc822Size(c_number(j)?)
+    } else if is(b"INTERNALDATE") {
+        MessageDataItem::InternalDate(lower(j, date_time)?)
+    } else if is(b"ENVELOPE") {
+        MessageDataItem::Envelope(Box::new(c_envelope(j)?))
+    } else if is(b"BODYSTRUCTURE") {
+        MessageDataItem::BodyStructure(Box::new(c_body(j, 0)?))
+    } else if is(b"BODY") {
+        MessageDataItem::Body(Box::new(c_body(j, 0)?))
+    } else if is(b"MODSEQ") {
         // "MODSEQ" SP "(" mod-sequence-value ")"
-        let (j, v) = paren_list(j, number64)?;
+        let v = lower(j, |i| paren_list(i, number64))?;
         match v[..] {
-            [n] => Ok((j, MessageDataItem::ModSeq(n))),
-            _ => fail(j, "one mod-sequence value"),
+            [n] => MessageDataItem::ModSeq(n),
+            _ => return Err(j.err("one mod-sequence value")),
         }
+    } else if is(b"RFC822") {
+        MessageDataItem::Rfc822(c_nstring(j)?)
+    } else if is(b"RFC822.HEADER") {
+        MessageDataItem::Rfc822Header(c_nstring(j)?)
+    } else if is(b"RFC822.TEXT") {
+        MessageDataItem::Rfc822Text(c_nstring(j)?)
     } else {
-        fail(i, "message data item")
-    }
+        return Err(start.err("message data item"));
+    })
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ const LIST: u8 = 4;
 const TAG: u8 = 8;
 const TEXT: u8 = 16;
 const QUOTED: u8 = 32;
+const KEYWORD: u8 = 64;
 
 const fn class(b: u8) -> u8 {
     let ctl = b <= 0x1f || b == 0x7f;
@@ -23,6 +24,9 @@ const fn class(b: u8) -> u8 {
     }
     if !ascii || ctl {
         return c;
+    }
+    if b.is_ascii_alphanumeric() || b == b'.' || b == b'-' {
+        c |= KEYWORD;
     }
     // atom-specials = "(" / ")" / "{" / SP / CTL / list-wildcards / quoted-specials / resp-specials
     let atom_special = matches!(
@@ -86,6 +90,13 @@ pub(crate) fn is_text_char(b: u8) -> bool {
     TABLE[b as usize] & TEXT != 0
 }
 
+/// A byte of a keyword token as the parsers dispatch on them: letters, digits, `.` and `-`
+/// (`RFC822.SIZE`, `READ-ONLY`).
+#[inline]
+pub(crate) fn is_keyword_char(b: u8) -> bool {
+    TABLE[b as usize] & KEYWORD != 0
+}
+
 /// A byte that may appear unescaped inside a quoted string.
 #[inline]
 pub(crate) fn is_quoted_char(b: u8) -> bool {
@@ -110,5 +121,9 @@ mod tests {
         assert!(is_text_char(b'"'));
         assert!(!is_quoted_char(b'"'));
         assert!(!is_text_char(b'\r'));
+        for b in 0..=255u8 {
+            let kw = b.is_ascii_alphanumeric() || b == b'.' || b == b'-';
+            assert_eq!(is_keyword_char(b), kw, "{b:#x}");
+        }
     }
 }
