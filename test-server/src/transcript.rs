@@ -152,22 +152,32 @@ impl Transcript {
 
     /// Records a line from the server. A final answer ends a SASL exchange.
     pub fn server(&mut self, line: &[u8]) {
-        let text = clean(line);
-        if self.in_sasl && !text.starts_with('+')
-            || text.starts_with("+OK")
-            || text.starts_with("-ERR")
+        // The state follows the raw bytes (the cleaned text starts the same), so a line
+        // nobody records costs no allocation.
+        if self.in_sasl && !line.starts_with(b"+")
+            || line.starts_with(b"+OK")
+            || line.starts_with(b"-ERR")
         {
             self.in_sasl = false;
         }
-        if self.in_login_literal && !text.starts_with('+') {
+        if self.in_login_literal && !line.starts_with(b"+") {
             self.in_login_literal = false;
         }
-        self.emit(Direction::Server, text);
+        if self.recording() {
+            self.emit(Direction::Server, clean(line));
+        }
     }
 
     /// Records a literal's bytes by size only (message bodies stay out of logs).
     pub fn server_literal(&mut self, len: usize) {
-        self.emit(Direction::Server, format!("<{len} bytes>"));
+        if self.recording() {
+            self.emit(Direction::Server, format!("<{len} bytes>"));
+        }
+    }
+
+    /// Whether a line goes anywhere: captured, or logged at debug level.
+    fn recording(&self) -> bool {
+        self.capture.is_some() || tracing::enabled!(target: TARGET, tracing::Level::DEBUG)
     }
 
     fn emit(&mut self, direction: Direction, text: String) {

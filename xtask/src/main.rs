@@ -124,7 +124,8 @@ fn test_server(flags: &[String]) -> Result<(), String> {
 
 /// `cargo xtask bench [--quick]`: every criterion bench under `benches/benches` (short
 /// settings), the `memory` bench binary (its default arguments) and the `retrieval` bench
-/// binary, then the tables in `benches/RESULTS.md`. `--quick` is the CI smoke run: tiny
+/// binary (Dovecot, then the test server in a process of its own), then the tables in
+/// `benches/RESULTS.md`. `--quick` is the CI smoke run: tiny
 /// sizes, one iteration, results still verified; it writes
 /// `<target>/bench-results/RESULTS.quick.md` and leaves `benches/RESULTS.md` alone.
 /// A part that fails is reported in the tables and makes the task fail at the end.

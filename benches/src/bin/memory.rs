@@ -10,6 +10,10 @@
 //! 200 sessions set up at a time. `--quick`: 2 MB, 200 and 20 sessions, 2 rounds (a smoke
 //! run for CI). Prints a table, then one line `JSON {...}` with the figures.
 //!
+//! Server instructions per delivery: run with `INBOUND_BENCH_SERVER_WRAP="valgrind
+//! --tool=callgrind --instr-atstart=no --callgrind-out-file=/tmp/cg.%p"` (see
+//! [`inbound_benches::memory::server`]); the dump `/tmp/cg.PID.1` counts the deliveries only.
+//!
 //! Internal modes (the bench re-executes itself): `--serve [--large-bytes N]`,
 //! `--fetch-child METHOD --port P --size N`, `--idle-child --sessions N --rounds N
 //! --concurrency N [--tls]`.

@@ -1,18 +1,21 @@
 //! End-to-end retrieval bench: Dovecot on loopback, several clients each in its own process
 //! (inbound-net IMAP and POP3, async-imap, a raw read, Python imaplib and poplib), plain and
-//! TLS, plus the whole `inbound fetch` pipeline with a breakdown. See
-//! [`inbound_benches::retrieval`].
+//! TLS, plus the whole `inbound fetch` pipeline with a breakdown; then our own test server
+//! in a process of its own, seeded with the same messages, read by inbound-net's IMAP and
+//! POP3 clients and the raw read. See [`inbound_benches::retrieval`].
 //!
 //! ```text
 //! retrieval [--quick] [--messages N] [--size OCTETS] [--runs N] [--only imap,pop3,pipeline]
-//!           [--clients NAME,...] [--no-python] [--wrap "CMD ARGS"] [--json FILE]
+//!           [--servers dovecot,test-server] [--clients NAME,...] [--no-python]
+//!           [--wrap "CMD ARGS"] [--json FILE]
 //! retrieval report --out FILE [--retrieval FILE.json | --retrieval-error TEXT]
 //!           [--criterion DIR [--since UNIX_SECS]] [--memory FILE | --memory-error TEXT]
 //!           [--quick] [--total-secs S]
 //! ```
 //! Defaults: 5,000 messages of about 20 KB, 3 runs per client. `--quick`: 50 messages,
 //! one run (a smoke run; results still verified, targets not judged). Needs Dovecot
-//! (`apt-get install dovecot-imapd dovecot-pop3d`); Python clients when `python3` exists.
+//! (`apt-get install dovecot-imapd dovecot-pop3d`) unless `--servers test-server`; Python
+//! clients when `python3` exists.
 //! `--clients` keeps only the named clients (`raw-imap`, `inbound-imap`, `async-imap`,
 //! `python-imaplib`, `inbound-pop3`, `inbound-fetch`, ...). `--wrap` runs the Rust clients
 //! under a command, for profiling: `--wrap "valgrind --tool=callgrind
@@ -23,8 +26,10 @@
 //! `report` writes `benches/RESULTS.md` for `cargo xtask bench` (this bench's JSON, the
 //! criterion estimates, the memory bench's output).
 //!
-//! Internal mode (the bench re-executes itself for each client):
-//! `--client NAME --port P --security plain|tls --ca FILE --user U --password PW`.
+//! Internal modes (the bench re-executes itself for each client, and for the test server):
+//! `--client NAME --port P --security plain|tls --ca FILE --user U --password PW`;
+//! `--serve-test-server --messages N --size OCTETS` (prints the test server's `READY` line
+//! plus `messages=N bytes=B`, serves until standard input ends).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +44,8 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = if args.iter().any(|a| a == "--client") {
         client(&args)
+    } else if args.iter().any(|a| a == "--serve-test-server") {
+        serve(&args)
     } else if args.first().is_some_and(|a| a == "report") {
         write_report(&args[1..])
     } else {
@@ -130,6 +137,15 @@ fn client(args: &[String]) -> Result<ExitCode, BoxError> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn serve(args: &[String]) -> Result<ExitCode, BoxError> {
+    let f = Flags { args };
+    f.check(&["--serve-test-server"], &["--messages", "--size"])?;
+    let count = f.number("--messages")?.ok_or("--messages is required")?;
+    let size = f.number("--size")?.ok_or("--size is required")?;
+    harness::serve_test_server(count, size)?;
+    Ok(ExitCode::SUCCESS)
+}
+
 fn bench(args: &[String]) -> Result<ExitCode, BoxError> {
     let f = Flags { args };
     f.check(
@@ -139,6 +155,7 @@ fn bench(args: &[String]) -> Result<ExitCode, BoxError> {
             "--size",
             "--runs",
             "--only",
+            "--servers",
             "--clients",
             "--wrap",
             "--json",
@@ -166,6 +183,16 @@ fn bench(args: &[String]) -> Result<ExitCode, BoxError> {
             .find(|p| !["imap", "pop3", "pipeline"].contains(&p.as_str()))
         {
             return Err(format!("--only: unknown part `{bad}` (imap, pop3, pipeline)").into());
+        }
+    }
+    if let Some(servers) = f.value("--servers") {
+        options.servers = servers.split(',').map(|p| p.trim().to_owned()).collect();
+        if let Some(bad) = options
+            .servers
+            .iter()
+            .find(|s| ![harness::DOVECOT, harness::TEST_SERVER].contains(&s.as_str()))
+        {
+            return Err(format!("--servers: unknown server `{bad}` (dovecot, test-server)").into());
         }
     }
     if let Some(list) = f.value("--clients") {

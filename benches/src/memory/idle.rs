@@ -115,6 +115,12 @@ pub trait Deliverer {
     fn deliver(&mut self) -> impl Future<Output = Result<Delivery, BoxError>>;
     /// The CPU time the server has used so far (ms), if it runs in another process.
     fn server_cpu_ms(&self) -> Option<u64>;
+    /// Called before the first delivery (`true`) and after the last (`false`): a
+    /// profiler's window.
+    fn profile(&mut self, start: bool) -> impl Future<Output = Result<(), BoxError>> {
+        let _ = start;
+        async { Ok(()) }
+    }
 }
 
 impl Deliverer for ServerProcess {
@@ -124,6 +130,10 @@ impl Deliverer for ServerProcess {
 
     fn server_cpu_ms(&self) -> Option<u64> {
         proc_status::cpu_ms(&self.pid()?.to_string()).ok()
+    }
+
+    fn profile(&mut self, start: bool) -> impl Future<Output = Result<(), BoxError>> {
+        ServerProcess::profile(self, start)
     }
 }
 
@@ -215,6 +225,7 @@ pub async fn measure(
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle = proc_status::read()?;
 
+    deliverer.profile(true).await?;
     let cpu_before = (proc_status::cpu_ms("self")?, deliverer.server_cpu_ms());
     let mut latencies_us = Vec::with_capacity(options.sessions * options.rounds);
     let mut round_max_ms = Vec::with_capacity(options.rounds);
@@ -222,45 +233,59 @@ pub async fn measure(
         let delivery = deliverer.deliver().await?;
         let mut seen = vec![false; options.sessions];
         let mut count = 0;
-        let deadline = tokio::time::Instant::now() + options.round_timeout;
         let mut round_max = 0;
-        while count < options.sessions {
-            let note = tokio::time::timeout_at(deadline, rx.recv())
-                .await
-                .map_err(|_| {
-                    format!(
-                        "round {round}: only {count} of {} sessions saw the delivery within {:?}",
-                        options.sessions, options.round_timeout
-                    )
-                })?
-                .ok_or("sessions ended")?;
-            match note {
-                Note::Exists {
-                    session,
-                    count: n,
-                    at_ns,
-                } if n as usize == round => {
-                    if std::mem::replace(&mut seen[session], true) {
-                        return Err(
-                            format!("session {session} reported round {round} twice").into()
-                        );
+        let mut notes = Vec::with_capacity(1024);
+        // One deadline for the whole round (not a timer per note), and the notes taken in
+        // batches: this process shares the cores with the server being measured.
+        let collect = async {
+            while count < options.sessions {
+                notes.clear();
+                if rx.recv_many(&mut notes, 1024).await == 0 {
+                    return Err::<(), BoxError>("sessions ended".into());
+                }
+                for note in notes.drain(..) {
+                    match note {
+                        Note::Exists {
+                            session,
+                            count: n,
+                            at_ns,
+                        } if n as usize == round => {
+                            if std::mem::replace(&mut seen[session], true) {
+                                return Err(format!(
+                                    "session {session} reported round {round} twice"
+                                )
+                                .into());
+                            }
+                            count += 1;
+                            let us = at_ns.saturating_sub(delivery.at_ns) / 1000;
+                            round_max = round_max.max(us);
+                            latencies_us.push(us);
+                        }
+                        Note::Exists {
+                            session, count: n, ..
+                        } => {
+                            return Err(format!(
+                                "session {session} reported EXISTS {n} in round {round}"
+                            )
+                            .into());
+                        }
+                        Note::Failed { session, error } => {
+                            return Err(format!("session {session} failed: {error}").into());
+                        }
+                        other => return Err(format!("unexpected note {other:?}").into()),
                     }
-                    count += 1;
-                    let us = at_ns.saturating_sub(delivery.at_ns) / 1000;
-                    round_max = round_max.max(us);
-                    latencies_us.push(us);
                 }
-                Note::Exists {
-                    session, count: n, ..
-                } => {
-                    return Err(
-                        format!("session {session} reported EXISTS {n} in round {round}").into(),
-                    );
-                }
-                Note::Failed { session, error } => {
-                    return Err(format!("session {session} failed: {error}").into());
-                }
-                other => return Err(format!("unexpected note {other:?}").into()),
+            }
+            Ok(())
+        };
+        match tokio::time::timeout(options.round_timeout, collect).await {
+            Ok(result) => result?,
+            Err(_) => {
+                return Err(format!(
+                    "round {round}: only {count} of {} sessions saw the delivery within {:?}",
+                    options.sessions, options.round_timeout
+                )
+                .into());
             }
         }
         round_max_ms.push(round_max as f64 / 1000.0);
@@ -268,6 +293,7 @@ pub async fn measure(
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let cpu_after = (proc_status::cpu_ms("self")?, deliverer.server_cpu_ms());
+    deliverer.profile(false).await?;
     let rounds = options.rounds.max(1) as f64;
     let end = proc_status::read()?;
     latencies_us.sort_unstable();

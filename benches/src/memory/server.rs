@@ -4,10 +4,18 @@
 //! message in it with `--large-bytes N`) and prints one line:
 //! `READY imap=.. imaps=.. pop3=.. pop3s=.. oauth=.. ca=PATH message_bytes=N message_fnv=H`.
 //! It then reads commands on standard input: `deliver` puts a small message into `demo`'s
-//! INBOX at once (no polling of a mail directory) and answers
+//! INBOX at once (no polling of a mail directory; on a runtime worker, as an APPEND from
+//! another session would) and answers
 //! `DELIVERED uid=U at_ns=T`, where `T` is the wall-clock time (nanoseconds since the Unix
 //! epoch) taken just before the delivery, so that the client process can measure how long
 //! the notification took. End of input stops the server.
+//!
+//! Profiling: with `INBOUND_BENCH_SERVER_WRAP` set (for instance to `valgrind
+//! --tool=callgrind --instr-atstart=no --callgrind-out-file=/tmp/cg.%p`), the server
+//! process runs under that command line. Under callgrind with `--instr-atstart=no`, the
+//! IDLE bench switches instrumentation on for the deliveries only and dumps the counts
+//! after them ([`ServerProcess::profile`]), so the dump holds the server's instructions of
+//! the deliveries alone.
 
 use std::collections::HashMap;
 use std::io::{BufRead as _, Write as _};
@@ -116,8 +124,12 @@ pub async fn serve(large_bytes: Option<usize>) -> Result<(), BoxError> {
             "deliver" => {
                 delivered += 1;
                 let raw = small_message(delivered);
+                let store = store.clone();
                 let at_ns = now_ns();
-                let uid = store.deliver(USER, FOLDER, raw)?;
+                // On a runtime worker, as an APPEND from another session would: the woken
+                // sessions go to that worker's own queue (the other workers steal from
+                // it) rather than one by one into the shared queue from outside.
+                let uid = tokio::spawn(async move { store.deliver(USER, FOLDER, raw) }).await??;
                 say(&format!("DELIVERED uid={uid} at_ns={at_ns}"))?;
             }
             "quit" => break,
@@ -182,7 +194,12 @@ pub struct ServerProcess {
     pub message_bytes: usize,
     /// Its checksum ([`Fnv`]).
     pub message_fnv: u64,
+    /// It runs under callgrind.
+    callgrind: bool,
 }
+
+/// The environment variable holding a command line to run the server process under.
+pub const WRAP_VAR: &str = "INBOUND_BENCH_SERVER_WRAP";
 
 impl ServerProcess {
     /// Starts `current_exe --serve` (with one message of `large_bytes` in INBOX) and waits
@@ -191,7 +208,17 @@ impl ServerProcess {
     /// # Errors
     /// When the process cannot start or its READY line does not come or cannot be read.
     pub async fn spawn(large_bytes: Option<usize>) -> Result<Self, BoxError> {
-        let mut cmd = Command::new(std::env::current_exe()?);
+        let exe = std::env::current_exe()?;
+        let wrap = std::env::var(WRAP_VAR).unwrap_or_default();
+        let mut words = wrap.split_whitespace();
+        let (mut cmd, callgrind) = match words.next() {
+            Some(program) => {
+                let mut cmd = Command::new(program);
+                cmd.args(words).arg(&exe);
+                (cmd, wrap.contains("--tool=callgrind"))
+            }
+            None => (Command::new(&exe), false),
+        };
         cmd.arg("--serve");
         if let Some(n) = large_bytes {
             cmd.arg("--large-bytes").arg(n.to_string());
@@ -226,7 +253,38 @@ impl ServerProcess {
             child,
             stdin,
             stdout,
+            callgrind,
         })
+    }
+
+    /// Under callgrind (see the module docs): `start` switches instrumentation on, and the
+    /// end dumps the counts so far (`callgrind_control -d`) and switches it off. Does
+    /// nothing otherwise.
+    ///
+    /// # Errors
+    /// When `callgrind_control` fails.
+    pub async fn profile(&self, start: bool) -> Result<(), BoxError> {
+        let (true, Some(pid)) = (self.callgrind, self.pid()) else {
+            return Ok(());
+        };
+        let pid = pid.to_string();
+        let steps: &[&[&str]] = if start {
+            &[&["-i", "on"]]
+        } else {
+            &[&["-d", "deliveries"], &["-i", "off"]]
+        };
+        for args in steps {
+            let status = Command::new("callgrind_control")
+                .args(*args)
+                .arg(&pid)
+                .stdout(Stdio::null())
+                .status()
+                .await?;
+            if !status.success() {
+                return Err(format!("callgrind_control {args:?} {pid}: {status}").into());
+            }
+        }
+        Ok(())
     }
 
     /// Asks for one delivery and returns when it was made.

@@ -1,9 +1,11 @@
 //! The parent process of the retrieval bench: one Dovecot, a seeded mailbox, every client
 //! run several times as a child process, verified, medians, targets.
 
-use std::io::Read as _;
+use std::collections::HashMap;
+use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use inbound_test_server::dovecot::{Dovecot, DovecotConfig};
@@ -17,6 +19,12 @@ use super::stats::{ClientReport, median, parse_report};
 pub const USER: &str = "bench";
 /// Their password.
 pub const PASSWORD: &str = "bench";
+
+/// The servers a case can run against: a throwaway Dovecot, or our own test server
+/// ([`inbound_test_server`]) in a process of its own.
+pub const DOVECOT: &str = "dovecot";
+/// See [`DOVECOT`].
+pub const TEST_SERVER: &str = "test-server";
 
 /// How long one client process may run before it is killed and the run counted as failed.
 const CHILD_DEADLINE: Duration = Duration::from_secs(600);
@@ -34,6 +42,8 @@ pub struct Options {
     pub quick: bool,
     /// Which parts: `imap`, `pop3`, `pipeline`.
     pub parts: Vec<String>,
+    /// Which servers: [`DOVECOT`], [`TEST_SERVER`] (the pipeline runs against Dovecot only).
+    pub servers: Vec<String>,
     /// Run the Python clients (when `python3` is installed).
     pub python: bool,
     /// Only these clients, when set (names as in the tables).
@@ -52,6 +62,7 @@ impl Options {
             runs: 3,
             quick: false,
             parts: vec!["imap".into(), "pop3".into(), "pipeline".into()],
+            servers: vec![DOVECOT.into(), TEST_SERVER.into()],
             python: true,
             clients: None,
             wrap: Vec::new(),
@@ -69,9 +80,11 @@ impl Options {
     }
 }
 
-/// One client in one security mode.
+/// One client in one security mode against one server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Case {
+    /// [`DOVECOT`] or [`TEST_SERVER`].
+    pub server: &'static str,
     /// `IMAP`, `POP3` or `pipeline`.
     pub protocol: &'static str,
     /// The client's name (as in its report).
@@ -82,9 +95,17 @@ pub struct Case {
     pub script: Option<&'static str>,
 }
 
+fn dovecot_name() -> String {
+    DOVECOT.to_owned()
+}
+
 /// The medians of one case over its verified runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Row {
+    /// [`DOVECOT`] or [`TEST_SERVER`] (results written before the test server was measured
+    /// are Dovecot's).
+    #[serde(default = "dovecot_name")]
+    pub server: String,
     /// `IMAP`, `POP3` or `pipeline`.
     pub protocol: String,
     /// The client.
@@ -136,12 +157,19 @@ impl Row {
 pub struct TargetCheck {
     /// What is compared.
     pub name: String,
-    /// The measured figure (a ratio, or messages/s).
+    /// The measured figure (a ratio, or messages/s); NaN when it could not be measured
+    /// (written as `null` in JSON, read back as NaN).
+    #[serde(deserialize_with = "nan_if_null")]
     pub measured: f64,
     /// The goal, as text (`<= 1.05x`).
     pub goal: String,
     /// Whether it was met; `None` when it could not be judged (quick run, missing client).
     pub met: Option<bool>,
+}
+
+/// serde_json writes a NaN as `null`: read that back as NaN.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// Everything the bench measured.
@@ -179,69 +207,75 @@ impl Results {
             .any(|r| !r.failures.is_empty() || r.runs == 0)
     }
 
-    /// The row of `client` in `security` mode.
+    /// The row of `client` in `security` mode against Dovecot.
     pub fn row(&self, client: &str, security: &str) -> Option<&Row> {
-        self.rows
-            .iter()
-            .find(|r| r.client == client && r.security == security && r.runs > 0)
+        self.row_on(DOVECOT, client, security)
+    }
+
+    /// The row of `client` in `security` mode against `server`.
+    pub fn row_on(&self, server: &str, client: &str, security: &str) -> Option<&Row> {
+        self.rows.iter().find(|r| {
+            r.server == server && r.client == client && r.security == security && r.runs > 0
+        })
     }
 }
 
-/// The cases for `parts`, in the order they run within a round.
+/// The clients run against the test server: the server's limit (`raw-imap`) and
+/// inbound-net's IMAP and POP3 clients.
+pub const TEST_SERVER_CLIENTS: &[(&str, &str)] = &[
+    ("IMAP", "raw-imap"),
+    ("IMAP", "inbound-imap"),
+    ("POP3", "inbound-pop3"),
+];
+
+/// The cases for `parts` and `servers`, in the order they run within a round (Dovecot's,
+/// then the test server's).
 pub fn cases(options: &Options) -> Vec<Case> {
     let mut out = Vec::new();
     let has = |p: &str| options.parts.iter().any(|x| x == p);
-    for tls in [false, true] {
-        if has("imap") {
-            for client in ["raw-imap", "raw-imap-items", "inbound-imap", "async-imap"] {
-                out.push(Case {
-                    protocol: "IMAP",
-                    client,
-                    tls,
-                    script: None,
-                });
+    let serves = |s: &str| options.servers.iter().any(|x| x == s);
+    let case = |protocol, client, tls, script| Case {
+        server: DOVECOT,
+        protocol,
+        client,
+        tls,
+        script,
+    };
+    if serves(DOVECOT) {
+        for tls in [false, true] {
+            if has("imap") {
+                for client in ["raw-imap", "raw-imap-items", "inbound-imap", "async-imap"] {
+                    out.push(case("IMAP", client, tls, None));
+                }
+                if options.python {
+                    out.push(case("IMAP", "python-imaplib", tls, Some("imap_fetch.py")));
+                }
             }
-            if options.python {
-                out.push(Case {
-                    protocol: "IMAP",
-                    client: "python-imaplib",
-                    tls,
-                    script: Some("imap_fetch.py"),
-                });
+            if has("pop3") {
+                for client in ["inbound-pop3", "inbound-pop3-seq"] {
+                    out.push(case("POP3", client, tls, None));
+                }
+                if options.python {
+                    out.push(case("POP3", "python-poplib", tls, Some("pop3_fetch.py")));
+                }
             }
-        }
-        if has("pop3") {
-            for client in ["inbound-pop3", "inbound-pop3-seq"] {
-                out.push(Case {
-                    protocol: "POP3",
-                    client,
-                    tls,
-                    script: None,
-                });
-            }
-            if options.python {
-                out.push(Case {
-                    protocol: "POP3",
-                    client: "python-poplib",
-                    tls,
-                    script: Some("pop3_fetch.py"),
-                });
+            if has("pipeline") {
+                out.push(case("pipeline", "inbound-fetch", tls, None));
+                if !tls {
+                    out.push(case("pipeline", "inbound-fetch-nosanitize", tls, None));
+                }
             }
         }
-        if has("pipeline") {
-            out.push(Case {
-                protocol: "pipeline",
-                client: "inbound-fetch",
-                tls,
-                script: None,
-            });
-            if !tls {
-                out.push(Case {
-                    protocol: "pipeline",
-                    client: "inbound-fetch-nosanitize",
-                    tls,
-                    script: None,
-                });
+    }
+    if serves(TEST_SERVER) {
+        for tls in [false, true] {
+            for &(protocol, client) in TEST_SERVER_CLIENTS {
+                if has(&protocol.to_ascii_lowercase()) {
+                    out.push(Case {
+                        server: TEST_SERVER,
+                        ..case(protocol, client, tls, None)
+                    });
+                }
             }
         }
     }
@@ -348,14 +382,68 @@ fn run_child(program: &Path, args: &[String]) -> Result<ChildRun, BoxError> {
     })
 }
 
+/// Where a server listens and the CA its certificates chain to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoints {
+    /// Plaintext IMAP port.
+    pub imap: u16,
+    /// IMAPS port.
+    pub imaps: u16,
+    /// Plaintext POP3 port.
+    pub pop3: u16,
+    /// POP3S port.
+    pub pop3s: u16,
+    /// The CA certificate file.
+    pub ca: PathBuf,
+}
+
+impl Endpoints {
+    fn of_dovecot(dovecot: &Dovecot) -> Self {
+        let ports = dovecot.ports();
+        Self {
+            imap: ports.imap,
+            imaps: ports.imaps,
+            pop3: ports.pop3,
+            pop3s: ports.pop3s,
+            ca: dovecot.ca_file().to_path_buf(),
+        }
+    }
+
+    /// From the test server's `READY imap=127.0.0.1:P imaps=.. pop3=.. pop3s=.. ca=PATH`
+    /// line; `None` when a field is missing or malformed.
+    pub fn from_ready_line(line: &str) -> Option<Self> {
+        let fields = key_values(line.strip_prefix("READY ")?);
+        let port = |key: &str| -> Option<u16> {
+            fields
+                .get(key)?
+                .parse::<std::net::SocketAddr>()
+                .ok()
+                .map(|a| a.port())
+        };
+        Some(Self {
+            imap: port("imap")?,
+            imaps: port("imaps")?,
+            pop3: port("pop3")?,
+            pop3s: port("pop3s")?,
+            ca: PathBuf::from(fields.get("ca")?),
+        })
+    }
+}
+
+/// `key=value` tokens of a line.
+fn key_values(line: &str) -> HashMap<&str, &str> {
+    line.split_whitespace()
+        .filter_map(|t| t.split_once('='))
+        .collect()
+}
+
 /// The shared part of a client's command line.
-fn target_args(dovecot: &Dovecot, protocol: &str, tls: bool) -> Vec<String> {
-    let ports = dovecot.ports();
+fn target_args(endpoints: &Endpoints, protocol: &str, tls: bool) -> Vec<String> {
     let port = match (protocol, tls) {
-        ("POP3", false) => ports.pop3,
-        ("POP3", true) => ports.pop3s,
-        (_, false) => ports.imap,
-        (_, true) => ports.imaps,
+        ("POP3", false) => endpoints.pop3,
+        ("POP3", true) => endpoints.pop3s,
+        (_, false) => endpoints.imap,
+        (_, true) => endpoints.imaps,
     };
     vec![
         "--port".into(),
@@ -363,7 +451,7 @@ fn target_args(dovecot: &Dovecot, protocol: &str, tls: bool) -> Vec<String> {
         "--security".into(),
         if tls { "tls" } else { "plain" }.into(),
         "--ca".into(),
-        dovecot.ca_file().display().to_string(),
+        endpoints.ca.display().to_string(),
         "--user".into(),
         USER.into(),
         "--password".into(),
@@ -371,9 +459,166 @@ fn target_args(dovecot: &Dovecot, protocol: &str, tls: bool) -> Vec<String> {
     ]
 }
 
+/// How long the test server process gets to seed its store and say `READY`.
+const READY_DEADLINE: Duration = Duration::from_secs(120);
+
+/// The test server in a process of its own: this binary re-executed with
+/// `--serve-test-server` (see [`serve_test_server`]). It stops when its standard input
+/// closes (on [`stop`](Self::stop), or when this value is dropped).
+#[derive(Debug)]
+pub struct TestServerProcess {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    /// Where it listens.
+    pub endpoints: Endpoints,
+    /// (messages, octets) in `bench`'s INBOX, as the server counted them.
+    pub seeded: (u64, u64),
+}
+
+impl TestServerProcess {
+    /// Starts the server process with `count` messages of about `size` octets
+    /// ([`messages`]) and waits for its `READY` line.
+    ///
+    /// # Errors
+    /// When the process cannot start, or says nothing usable within two minutes.
+    pub fn spawn(count: usize, size: usize) -> Result<Self, BoxError> {
+        let exe = std::env::current_exe()?;
+        let mut child = Command::new(exe)
+            .args([
+                "--serve-test-server",
+                "--messages",
+                &count.to_string(),
+                "--size",
+                &size.to_string(),
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().ok_or("no stdout pipe")?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let mut process = Self {
+            child,
+            stdin,
+            endpoints: Endpoints {
+                imap: 0,
+                imaps: 0,
+                pop3: 0,
+                pop3s: 0,
+                ca: PathBuf::new(),
+            },
+            seeded: (0, 0),
+        };
+        let line = rx
+            .recv_timeout(READY_DEADLINE)
+            .map_err(|_| "the test server process did not say READY within 120 s")?;
+        process.endpoints = Endpoints::from_ready_line(&line)
+            .ok_or_else(|| format!("the test server process said {:?}", line.trim_end()))?;
+        let fields = key_values(&line);
+        let number = |key: &str| fields.get(key).and_then(|v| v.parse::<u64>().ok());
+        process.seeded = (
+            number("messages").ok_or("no messages= in READY")?,
+            number("bytes").ok_or("no bytes= in READY")?,
+        );
+        Ok(process)
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Closes its standard input and waits for it to exit (killing it after 10 s).
+    pub fn stop(mut self) {
+        self.stop_child();
+    }
+
+    fn stop_child(&mut self) {
+        drop(self.stdin.take());
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for TestServerProcess {
+    fn drop(&mut self) {
+        if self.stdin.is_some() {
+            self.stop_child();
+        }
+    }
+}
+
+/// The server side of [`TestServerProcess`] (`retrieval --serve-test-server --messages N
+/// --size S`): starts [`TestServer`](inbound_test_server::server::TestServer) on a
+/// multi-threaded runtime with user `bench` whose INBOX holds [`messages`]`(count, size)`,
+/// prints its `READY` line followed by `messages=N bytes=B`, and serves until standard
+/// input ends.
+///
+/// # Errors
+/// When the runtime or the server cannot start, or seeding fails.
+pub fn serve_test_server(count: usize, size: usize) -> Result<(), BoxError> {
+    use inbound_test_server::mailstore::FlagSet;
+    use inbound_test_server::server::{ServerConfig, TestServer};
+    use std::io::Write as _;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut config = ServerConfig::default()
+            .seed_sample(false)
+            .user(USER, PASSWORD)
+            .auto_logout(Duration::from_secs(3600));
+        config.oauth_clients.clear();
+        let store = config.store.clone();
+        let server = TestServer::start(config).await?;
+        let (mut seeded, mut octets) = (0u64, 0u64);
+        for raw in messages(count, size) {
+            octets += raw.len() as u64;
+            store.append(
+                USER,
+                "INBOX",
+                raw,
+                FlagSet::new(),
+                std::time::SystemTime::now(),
+            )?;
+            seeded += 1;
+        }
+        {
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "{} messages={seeded} bytes={octets}",
+                server.ready_line()
+            )?;
+            out.flush()?;
+        }
+        // Until the parent closes our standard input.
+        tokio::task::spawn_blocking(|| {
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+        })
+        .await?;
+        server.shutdown().await;
+        Ok::<_, BoxError>(())
+    })
+}
+
 /// Runs one case once; the verified report and the process wall time, or why not.
 fn run_case(
-    dovecot: &Dovecot,
+    endpoints: &Endpoints,
     case: &Case,
     expected: (u64, u64),
     wrap: &[String],
@@ -398,7 +643,7 @@ fn run_case(
             program
         }
     };
-    args.extend(target_args(dovecot, case.protocol, case.tls));
+    args.extend(target_args(endpoints, case.protocol, case.tls));
     let run = run_child(&program, &args).map_err(|e| e.to_string())?;
     if !run.ok {
         return Err(format!("failed: {}", tail(&run.stderr)));
@@ -425,20 +670,18 @@ fn tail(text: &str) -> String {
     lines[lines.len().saturating_sub(8)..].join("\n")
 }
 
-/// Runs the bench: starts Dovecot, seeds it, warms it up, runs every case `runs` times
-/// round-robin, then the pipeline breakdown once. Progress goes to standard error.
+/// Runs the bench: starts Dovecot, seeds it, warms it up, runs every Dovecot case `runs`
+/// times round-robin, then the pipeline breakdown once; then the same with the test server
+/// in a process of its own (seeded with the same messages). Progress goes to standard
+/// error.
 ///
 /// # Errors
-/// Dovecot missing or failing to start, seeding, or the warm-up run failing. Failures of
-/// individual runs are recorded in their [`Row`] instead.
+/// Dovecot missing or failing to start, the test server process failing to start,
+/// seeding, or a warm-up run failing. Failures of individual runs are recorded in their
+/// [`Row`] instead.
 pub fn run(options: &Options) -> Result<Results, BoxError> {
     let started = Instant::now();
     let load_before = loadavg();
-    if !Dovecot::available() {
-        return Err(
-            "dovecot is not installed (apt-get install dovecot-imapd dovecot-pop3d)".into(),
-        );
-    }
     let mut options = options.clone();
     let python = if options.python {
         python_version()
@@ -449,65 +692,99 @@ pub fn run(options: &Options) -> Result<Results, BoxError> {
         eprintln!("retrieval: python3 not found: the Python clients are left out");
         options.python = false;
     }
-    let dovecot = Dovecot::start(DovecotConfig::default().with_user(USER, PASSWORD))?;
+    let cases = cases(&options);
+    let on = |server: &str| -> Vec<usize> {
+        (0..cases.len())
+            .filter(|&i| cases[i].server == server)
+            .collect()
+    };
+    let mut samples: Vec<Vec<(ClientReport, Duration)>> = vec![Vec::new(); cases.len()];
+    let mut failures: Vec<Vec<String>> = vec![Vec::new(); cases.len()];
     let mail = messages(options.messages, options.size);
     let expected = (
         mail.len() as u64,
         mail.iter().map(|m| m.len() as u64).sum::<u64>(),
     );
-    let seeded = dovecot.write_maildir(USER, "INBOX", &mail)?;
-    drop(mail);
-    eprintln!(
-        "retrieval: Dovecot {} on 127.0.0.1, {seeded} messages, {} octets ({:.1} KB average)",
-        Dovecot::version().unwrap_or_default(),
-        expected.1,
-        expected.1 as f64 / expected.0.max(1) as f64 / 1000.0
-    );
-
-    // Dovecot indexes the Maildir on first access (IMAP), and POP3 caches sizes and UIDLs.
-    for (protocol, client) in [("IMAP", "inbound-imap"), ("POP3", "inbound-pop3")] {
-        let warm = Case {
-            protocol,
-            client,
-            tls: false,
-            script: None,
-        };
-        run_case(&dovecot, &warm, expected, &[]).map_err(|e| format!("warm-up {client}: {e}"))?;
-    }
-
-    let cases = cases(&options);
-    let mut samples: Vec<Vec<(ClientReport, Duration)>> = vec![Vec::new(); cases.len()];
-    let mut failures: Vec<Vec<String>> = vec![Vec::new(); cases.len()];
-    for round in 1..=options.runs {
-        eprintln!("retrieval: round {round} of {}", options.runs);
-        for (i, case) in cases.iter().enumerate() {
-            match run_case(&dovecot, case, expected, &options.wrap) {
-                Ok((report, wall)) => {
-                    eprintln!(
-                        "  {:<9} {:<25} {:<5} fetch {:>9.1} ms  cpu {:>8.1} ms  rss {:>7} kB",
-                        case.protocol,
-                        case.client,
-                        report.security,
-                        report.fetch_ms,
-                        report.cpu_ms,
-                        report.peak_rss_kb
-                    );
-                    samples[i].push((report, wall));
-                }
-                Err(e) => {
-                    eprintln!("  {} {} run {round}: {e}", case.client, tls_name(case.tls));
-                    failures[i].push(format!("run {round}: {e}"));
+    let mut rounds = |endpoints: &Endpoints, which: &[usize]| {
+        for round in 1..=options.runs {
+            eprintln!("retrieval: round {round} of {}", options.runs);
+            for &i in which {
+                let case = &cases[i];
+                match run_case(endpoints, case, expected, &options.wrap) {
+                    Ok((report, wall)) => {
+                        eprintln!(
+                            "  {:<11} {:<9} {:<25} {:<5} fetch {:>9.1} ms  cpu {:>8.1} ms  rss {:>7} kB",
+                            case.server,
+                            case.protocol,
+                            case.client,
+                            report.security,
+                            report.fetch_ms,
+                            report.cpu_ms,
+                            report.peak_rss_kb
+                        );
+                        samples[i].push((report, wall));
+                    }
+                    Err(e) => {
+                        eprintln!(
+                            "  {} {} {} run {round}: {e}",
+                            case.server,
+                            case.client,
+                            tls_name(case.tls)
+                        );
+                        failures[i].push(format!("run {round}: {e}"));
+                    }
                 }
             }
         }
-    }
-
-    let breakdown = if options.parts.iter().any(|p| p == "pipeline") {
-        breakdown(&dovecot, expected)
-    } else {
-        None
     };
-    dovecot.stop();
+
+    let dovecot_cases = on(DOVECOT);
+    let mut breakdown = None;
+    if !dovecot_cases.is_empty() {
+        if !Dovecot::available() {
+            return Err(
+                "dovecot is not installed (apt-get install dovecot-imapd dovecot-pop3d)".into(),
+            );
+        }
+        let dovecot = Dovecot::start(DovecotConfig::default().with_user(USER, PASSWORD))?;
+        let endpoints = Endpoints::of_dovecot(&dovecot);
+        let seeded = dovecot.write_maildir(USER, "INBOX", &mail)?;
+        eprintln!(
+            "retrieval: Dovecot {} on 127.0.0.1, {seeded} messages, {} octets ({:.1} KB average)",
+            Dovecot::version().unwrap_or_default(),
+            expected.1,
+            expected.1 as f64 / expected.0.max(1) as f64 / 1000.0
+        );
+        // Dovecot indexes the Maildir on first access (IMAP), and POP3 caches sizes and UIDLs.
+        warm_up(&endpoints, DOVECOT, expected)?;
+        rounds(&endpoints, &dovecot_cases);
+        if options.parts.iter().any(|p| p == "pipeline") {
+            breakdown = self::breakdown(&endpoints, expected);
+        }
+        dovecot.stop();
+    }
+    drop(mail);
+
+    let test_server_cases = on(TEST_SERVER);
+    if !test_server_cases.is_empty() {
+        let server = TestServerProcess::spawn(options.messages, options.size)?;
+        if server.seeded != expected {
+            return Err(format!(
+                "the test server seeded {} messages / {} octets, expected {} / {}",
+                server.seeded.0, server.seeded.1, expected.0, expected.1
+            )
+            .into());
+        }
+        eprintln!(
+            "retrieval: test server (process {}) on 127.0.0.1, {} messages, {} octets",
+            server.pid(),
+            expected.0,
+            expected.1
+        );
+        warm_up(&server.endpoints, TEST_SERVER, expected)?;
+        rounds(&server.endpoints, &test_server_cases);
+        server.stop();
+    }
 
     let rows: Vec<Row> = cases
         .iter()
@@ -532,12 +809,33 @@ pub fn run(options: &Options) -> Result<Results, BoxError> {
     Ok(results)
 }
 
+/// One unmeasured run of inbound-net's IMAP and POP3 clients (plain), verified.
+fn warm_up(
+    endpoints: &Endpoints,
+    server: &'static str,
+    expected: (u64, u64),
+) -> Result<(), BoxError> {
+    for (protocol, client) in [("IMAP", "inbound-imap"), ("POP3", "inbound-pop3")] {
+        let warm = Case {
+            server,
+            protocol,
+            client,
+            tls: false,
+            script: None,
+        };
+        run_case(endpoints, &warm, expected, &[])
+            .map_err(|e| format!("warm-up {client} on {server}: {e}"))?;
+    }
+    Ok(())
+}
+
 fn tls_name(tls: bool) -> &'static str {
     if tls { "tls" } else { "plain" }
 }
 
-fn breakdown(dovecot: &Dovecot, expected: (u64, u64)) -> Option<Breakdown> {
+fn breakdown(endpoints: &Endpoints, expected: (u64, u64)) -> Option<Breakdown> {
     let case = Case {
+        server: DOVECOT,
         protocol: "IMAP",
         client: "pipeline-breakdown",
         tls: false,
@@ -545,7 +843,7 @@ fn breakdown(dovecot: &Dovecot, expected: (u64, u64)) -> Option<Breakdown> {
     };
     let exe = std::env::current_exe().ok()?;
     let mut args = vec!["--client".to_owned(), case.client.to_owned()];
-    args.extend(target_args(dovecot, case.protocol, false));
+    args.extend(target_args(endpoints, case.protocol, false));
     eprintln!("retrieval: pipeline breakdown");
     let run = match run_child(&exe, &args) {
         Ok(run) if run.ok => run,
@@ -574,6 +872,7 @@ fn row(case: &Case, runs: &[(ClientReport, Duration)], failures: Vec<String>) ->
         median(&runs.iter().map(f).collect::<Vec<_>>()).unwrap_or(0.0)
     };
     Row {
+        server: case.server.to_owned(),
         protocol: case.protocol.to_owned(),
         client: case.client.to_owned(),
         security: tls_name(case.tls).to_owned(),
@@ -638,7 +937,11 @@ pub fn targets(results: &Results) -> Vec<TargetCheck> {
             ),
         ];
         for (name, measured, goal, ok) in checks {
-            if results.rows.iter().any(|r| r.protocol == "IMAP") {
+            if results
+                .rows
+                .iter()
+                .any(|r| r.server == DOVECOT && r.protocol == "IMAP")
+            {
                 let (measured, met) = judge(measured, ok);
                 out.push(TargetCheck {
                     name,
@@ -648,7 +951,11 @@ pub fn targets(results: &Results) -> Vec<TargetCheck> {
                 });
             }
         }
-        if results.rows.iter().any(|r| r.protocol == "POP3") {
+        if results
+            .rows
+            .iter()
+            .any(|r| r.server == DOVECOT && r.protocol == "POP3")
+        {
             let (measured, met) = judge(
                 ratio(
                     results.row("python-poplib", security),
@@ -664,7 +971,11 @@ pub fn targets(results: &Results) -> Vec<TargetCheck> {
                 met,
             });
         }
-        if results.rows.iter().any(|r| r.protocol == "pipeline") {
+        if results
+            .rows
+            .iter()
+            .any(|r| r.server == DOVECOT && r.protocol == "pipeline")
+        {
             let (measured, met) = judge(
                 results
                     .row("inbound-fetch", security)
@@ -754,8 +1065,106 @@ mod tests {
         );
     }
 
+    #[test]
+    fn test_server_cases_follow_parts_and_servers() {
+        let all = cases(&Options::full());
+        let on_test_server: Vec<_> = all.iter().filter(|c| c.server == TEST_SERVER).collect();
+        // raw-imap, inbound-imap, inbound-pop3; plain and TLS; never Python or the pipeline.
+        assert_eq!(on_test_server.len(), 6);
+        assert!(on_test_server.iter().all(|c| c.script.is_none()));
+        assert!(
+            on_test_server
+                .iter()
+                .any(|c| c.client == "inbound-pop3" && c.tls)
+        );
+        let mut only_pop3 = Options::full();
+        only_pop3.parts = vec!["pop3".into()];
+        only_pop3.servers = vec![TEST_SERVER.into()];
+        let picked = cases(&only_pop3);
+        assert_eq!(picked.len(), 2);
+        assert!(
+            picked
+                .iter()
+                .all(|c| c.client == "inbound-pop3" && c.server == TEST_SERVER)
+        );
+    }
+
+    #[test]
+    fn results_with_unmeasured_targets_survive_json() {
+        let results = Results {
+            messages: 1,
+            total_bytes: 1,
+            runs: 1,
+            quick: false,
+            dovecot: String::new(),
+            python: None,
+            load: Vec::new(),
+            elapsed_s: 0.0,
+            rows: vec![sample_row("inbound-imap", 10.0)],
+            breakdown: None,
+            targets: vec![TargetCheck {
+                name: "x".into(),
+                measured: f64::NAN,
+                goal: ">= 1".into(),
+                met: None,
+            }],
+        };
+        let json = serde_json::to_string(&results).unwrap();
+        let back: Results = serde_json::from_str(&json).unwrap();
+        assert!(back.targets[0].measured.is_nan());
+        assert_eq!(back.rows, results.rows);
+        // Rows written before the test server was measured are Dovecot's.
+        let old = json.replace("\"server\":\"dovecot\",", "");
+        assert_ne!(old, json);
+        let back: Results = serde_json::from_str(&old).unwrap();
+        assert_eq!(back.rows[0].server, DOVECOT);
+    }
+
+    #[test]
+    fn ready_line_gives_the_endpoints() {
+        let line = "READY imap=127.0.0.1:4001 imaps=127.0.0.1:4002 pop3=127.0.0.1:4003 \
+                    pop3s=127.0.0.1:4004 oauth=http://127.0.0.1:4005 ca=/tmp/x/ca.pem \
+                    messages=3 bytes=60\n";
+        let e = Endpoints::from_ready_line(line).unwrap();
+        assert_eq!((e.imap, e.imaps, e.pop3, e.pop3s), (4001, 4002, 4003, 4004));
+        assert_eq!(e.ca, PathBuf::from("/tmp/x/ca.pem"));
+        assert!(Endpoints::from_ready_line("READY imap=none ca=/x").is_none());
+        assert!(Endpoints::from_ready_line("ERROR").is_none());
+    }
+
+    #[test]
+    fn targets_ignore_test_server_rows() {
+        let mut fast = sample_row("inbound-imap", 10.0);
+        fast.server = TEST_SERVER.into();
+        let results = Results {
+            messages: 1,
+            total_bytes: 1,
+            runs: 1,
+            quick: false,
+            dovecot: String::new(),
+            python: None,
+            load: Vec::new(),
+            elapsed_s: 0.0,
+            rows: vec![sample_row("raw-imap", 100.0), fast],
+            breakdown: None,
+            targets: Vec::new(),
+        };
+        assert!(results.row("inbound-imap", "plain").is_none());
+        assert!(
+            results
+                .row_on(TEST_SERVER, "inbound-imap", "plain")
+                .is_some()
+        );
+        let wall = targets(&results)
+            .into_iter()
+            .find(|t| t.name == "IMAP plain: inbound-imap wall / raw read wall")
+            .unwrap();
+        assert_eq!(wall.met, None);
+    }
+
     fn sample_row(client: &str, fetch_ms: f64) -> Row {
         Row {
+            server: DOVECOT.into(),
             protocol: "IMAP".into(),
             client: client.into(),
             security: "plain".into(),

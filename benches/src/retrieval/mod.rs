@@ -1,8 +1,8 @@
-//! The end-to-end retrieval bench (binary `retrieval`): retrieval from a Dovecot on loopback
-//! by several clients, each in its own process so its CPU time and peak RSS are its own, and
+//! The end-to-end retrieval bench (binary `retrieval`): retrieval from a Dovecot on loopback,
+//! and from Inbound's test server in a process of its own, by several clients, each in its own process so its CPU time and peak RSS are its own, and
 //! the whole `inbound fetch` pipeline with a breakdown of where its time goes.
 //!
-//! - [`harness`]: starts Dovecot, seeds the mailbox, runs every client several times
+//! - [`harness`]: starts Dovecot and the test server, seeds the mailboxes, runs every client several times
 //!   (round-robin), verifies each result (message count and total octets) before its time
 //!   counts, takes medians and checks the targets.
 //! - [`clients`]: the Rust clients (inbound-net IMAP and POP3, async-imap, a raw read).

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 
-use super::harness::{Results, Row};
+use super::harness::{DOVECOT, Results, Row, TEST_SERVER};
 
 /// One criterion benchmark's estimate (from `new/estimates.json` and `new/benchmark.json`).
 #[derive(Debug, Clone, PartialEq)]
@@ -267,7 +267,11 @@ fn retrieval_section(md: &mut String, r: &Results) {
         ("POP3", "### POP3", Some("inbound-pop3")),
         ("pipeline", "### The `inbound fetch` pipeline", None),
     ] {
-        let rows: Vec<&Row> = r.rows.iter().filter(|x| x.protocol == protocol).collect();
+        let rows: Vec<&Row> = r
+            .rows
+            .iter()
+            .filter(|x| x.server == DOVECOT && x.protocol == protocol)
+            .collect();
         if rows.is_empty() {
             continue;
         }
@@ -359,6 +363,7 @@ fn retrieval_section(md: &mut String, r: &Results) {
         }
         md.push('\n');
     }
+    test_server_section(md, r);
     if !r.targets.is_empty() {
         let _ = writeln!(
             md,
@@ -381,6 +386,56 @@ fn retrieval_section(md: &mut String, r: &Results) {
         }
         md.push('\n');
     }
+}
+
+fn test_server_section(md: &mut String, r: &Results) {
+    let rows: Vec<&Row> = r.rows.iter().filter(|x| x.server == TEST_SERVER).collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "### The test server (`inbound-test-server`, in a process of its own)\n\n\
+         The same {} messages in the test server's in-memory store (the `retrieval` binary \
+         re-executed with `--serve-test-server`: `TestServer` on a multi-threaded runtime, \
+         its `READY` line read for the ports), read by the same client processes, every \
+         run verified the same way. *msg/s* and *MB/s* are of the retrieval itself; *vs \
+         Dovecot* is this wall time over the same client's against Dovecot.\n",
+        r.messages
+    );
+    let _ = writeln!(
+        md,
+        "| client | protocol | security | wall ms | msg/s | MB/s | session ms | CPU ms | peak RSS MB | vs Dovecot | runs |"
+    );
+    let _ = writeln!(md, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for row in rows {
+        let versus = match r.row(&row.client, &row.security) {
+            Some(d) if d.fetch_ms > 0.0 && row.runs > 0 => {
+                format!("{:.2}x", row.fetch_ms / d.fetch_ms)
+            }
+            _ => String::new(),
+        };
+        let failures = if row.failures.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} failed)", row.failures.len())
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {:.1} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {versus} | {}{failures} |",
+            row.client,
+            row.protocol,
+            row.security,
+            row.fetch_ms,
+            row.messages_per_s(),
+            row.mb_per_s(),
+            row.session_ms,
+            row.cpu_ms,
+            mb(row.peak_rss_kb),
+            row.runs
+        );
+    }
+    md.push('\n');
 }
 
 fn criterion_section(md: &mut String, estimates: &[CriterionEstimate], quick: bool) {
@@ -440,6 +495,52 @@ mod tests {
         assert_eq!(utc_stamp(UNIX_EPOCH), "1970-01-01 00:00 UTC");
         let t = UNIX_EPOCH + std::time::Duration::from_secs(1_709_210_096); // 2024-02-29
         assert_eq!(utc_stamp(t), "2024-02-29 12:34 UTC");
+    }
+
+    #[test]
+    fn test_server_rows_get_their_own_table() {
+        use crate::retrieval::harness::Results;
+        let row = |server: &str, fetch_ms: f64| Row {
+            server: server.into(),
+            protocol: "IMAP".into(),
+            client: "inbound-imap".into(),
+            security: "plain".into(),
+            runs: 3,
+            messages: 5000,
+            bytes: 100_000_000,
+            fetch_ms,
+            session_ms: fetch_ms + 5.0,
+            process_ms: fetch_ms + 10.0,
+            cpu_ms: 400.0,
+            peak_rss_kb: 150_000.0,
+            failures: Vec::new(),
+        };
+        let results = Results {
+            messages: 5000,
+            total_bytes: 100_000_000,
+            runs: 3,
+            quick: false,
+            dovecot: "2.3".into(),
+            python: None,
+            load: Vec::new(),
+            elapsed_s: 1.0,
+            rows: vec![row(DOVECOT, 1000.0), row(TEST_SERVER, 500.0)],
+            breakdown: None,
+            targets: Vec::new(),
+        };
+        let md = render(&ReportInputs {
+            retrieval: Some(Ok(results)),
+            ..ReportInputs::default()
+        });
+        let (dovecot, test_server) = md.split_at(md.find("### The test server").unwrap());
+        // 5,000 messages in 0.5 s: 10,000 msg/s and 200 MB/s, half Dovecot's time.
+        assert!(
+            test_server.contains("| inbound-imap | IMAP | plain | 500.0 | 10000 | 200.0 |"),
+            "{test_server}"
+        );
+        assert!(test_server.contains("| 0.50x | 3 |"));
+        assert!(dovecot.contains("| inbound-imap | plain | 1000.0 | 5000 | 100.0 |"));
+        assert!(!dovecot.contains("500.0"));
     }
 
     #[test]

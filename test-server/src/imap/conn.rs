@@ -13,12 +13,18 @@ use crate::conn::Conn;
 use crate::faults::{Faults, FaultyStream};
 use crate::transcript::Transcript;
 
+/// The most read from the socket at once.
+const READ_CHUNK: usize = 16 * 1024;
+
 /// The wire side of a session.
 pub(crate) struct Wire {
     stream: Option<FaultyStream<Conn>>,
     pub(crate) framer: Framer,
     pub(crate) transcript: Transcript,
     out: Vec<u8>,
+    /// Read buffer: its spare capacity takes what the socket gives (not zeroed per read,
+    /// and only the pages written become resident).
+    input: Vec<u8>,
     /// Where, in `out`, each literal of the pending output starts and ends.
     literals: Vec<(usize, usize)>,
     faults: Faults,
@@ -32,6 +38,7 @@ impl Wire {
             framer,
             transcript,
             out: Vec::new(),
+            input: Vec::new(),
             literals: Vec::new(),
             faults: faults.clone(),
             eof: false,
@@ -53,13 +60,18 @@ impl Wire {
         if self.eof {
             return Ok(false);
         }
-        let mut buf = [0u8; 16 * 1024];
-        let n = self.stream()?.read(&mut buf).await?;
+        self.input.clear();
+        self.input.reserve(READ_CHUNK);
+        let stream = self
+            .stream
+            .as_mut()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "connection gone"))?;
+        let n = stream.read_buf(&mut self.input).await?;
         if n == 0 {
             self.eof = true;
             return Ok(false);
         }
-        self.framer.feed(&buf[..n]);
+        self.framer.feed(&self.input[..n]);
         Ok(true)
     }
 

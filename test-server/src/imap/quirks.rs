@@ -2,6 +2,8 @@
 //! [`faults::Quirks`](crate::faults::Quirks)). Only protocol text is touched, never literal
 //! data.
 
+use std::sync::LazyLock;
+
 use super::fetch::{NEGATIVE_LINES_SENTINEL, NIL_PARAM_SENTINEL};
 use crate::faults::Quirks;
 
@@ -53,16 +55,10 @@ const STATUS_WORDS: &[&str] = &["OK", "NO", "BAD", "BYE", "PREAUTH"];
 /// Rewrites one encoded line piece. `skip_tag`: the piece starts with a command tag, which
 /// keeps its case.
 pub(crate) fn apply(piece: &mut Vec<u8>, quirks: &Quirks, skip_tag: bool) {
-    replace_all(
-        piece,
-        format!(" {NEGATIVE_LINES_SENTINEL}").as_bytes(),
-        b" -1",
-    );
-    replace_all(
-        piece,
-        format!("\"{NIL_PARAM_SENTINEL}\"").as_bytes(),
-        b"NIL",
-    );
+    static NEGATIVE: LazyLock<String> = LazyLock::new(|| format!(" {NEGATIVE_LINES_SENTINEL}"));
+    static NIL_PARAM: LazyLock<String> = LazyLock::new(|| format!("\"{NIL_PARAM_SENTINEL}\""));
+    replace_all(piece, NEGATIVE.as_bytes(), b" -1");
+    replace_all(piece, NIL_PARAM.as_bytes(), b"NIL");
     if quirks.icloud_space_before_paren {
         space_before_flag_list_end(piece);
     }
@@ -80,7 +76,8 @@ pub(crate) fn trailing_space(piece: &mut Vec<u8>) {
 }
 
 fn replace_all(data: &mut Vec<u8>, from: &[u8], to: &[u8]) {
-    if from.is_empty() || data.len() < from.len() {
+    // Almost every line has neither sentinel: no copy then.
+    if from.is_empty() || !data.windows(from.len()).any(|w| w == from) {
         return;
     }
     let mut out = Vec::with_capacity(data.len());

@@ -3,6 +3,7 @@
 
 use std::io;
 use std::num::NonZeroU32;
+use std::pin::Pin;
 
 use inbound_imap_codec::types::{
     AuthMechanism, AuthenticateData, Capability, Code, Command, CommandBody, Continue, Data,
@@ -13,6 +14,7 @@ use inbound_imap_codec::{
     decode_authenticate_data, decode_command, decode_idle_done,
 };
 use tokio::sync::watch;
+use tokio::time::{Instant, Sleep};
 
 use super::ImapContext;
 use super::conn::Wire;
@@ -56,7 +58,8 @@ pub(super) async fn run(conn: Conn, ctx: std::sync::Arc<ImapContext>, id: u64) {
     let transcript = Transcript::new(id, Protocol::Imap, ctx.transcript.clone());
     let framer = Framer::new(FramerConfig::for_commands());
     let wire = Wire::new(conn, framer, transcript, &faults);
-    let shutdown = ctx.shutdown.clone();
+    let shutdown = shutdown_signal(ctx.shutdown.clone());
+    let logout_timer = Box::pin(tokio::time::sleep(ctx.auto_logout));
     let mut session = Session {
         ctx: ImapContext::clone(&ctx),
         faults,
@@ -65,6 +68,9 @@ pub(super) async fn run(conn: Conn, ctx: std::sync::Arc<ImapContext>, id: u64) {
         view: None,
         fetched: false,
         shutdown,
+        stopping: false,
+        logout_timer,
+        waiting_since: Instant::now(),
     };
     let end = session.serve().await;
     match &end {
@@ -94,7 +100,16 @@ pub(super) struct Session {
     pub(super) view: Option<FolderView>,
     /// A FETCH completed (for the drop-between-FETCH-and-STORE fault).
     pub(super) fetched: bool,
-    shutdown: Option<watch::Receiver<bool>>,
+    /// Completes when the server shuts down. Made once per session, so that waiting does
+    /// not register with the channel every session shares again on every wake-up.
+    shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
+    /// `shutdown` completed.
+    stopping: bool,
+    /// Fires at or before the auto-logout deadline; re-armed only when it fires early
+    /// (not on every wake-up).
+    logout_timer: Pin<Box<Sleep>>,
+    /// When the current wait for the client began (auto-logout counts from there).
+    waiting_since: Instant,
 }
 
 /// A text for a response (CR, LF and NUL replaced).
@@ -112,15 +127,18 @@ pub(super) fn text(s: &str) -> Text {
     Text::try_from(clean.as_str()).unwrap_or_default()
 }
 
-async fn shutdown_signal(rx: &mut Option<watch::Receiver<bool>>) {
-    match rx {
-        Some(rx) => {
-            if rx.wait_for(|stop| *stop).await.is_err() {
-                std::future::pending::<()>().await;
+/// Completes once the server says stop (never, without a shutdown channel).
+fn shutdown_signal(rx: Option<watch::Receiver<bool>>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        match rx {
+            Some(mut rx) => {
+                if rx.wait_for(|stop| *stop).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
             }
+            None => std::future::pending().await,
         }
-        None => std::future::pending().await,
-    }
+    })
 }
 
 async fn view_changed(view: Option<&FolderView>) {
@@ -382,21 +400,30 @@ impl Session {
     /// the selected folder; ends the session on EOF, auto-logout or shutdown.
     async fn wait(&mut self, watch_view: bool) -> Res<Woke> {
         let auto_logout = self.ctx.auto_logout;
-        let view = self.view.as_ref().filter(|_| watch_view);
-        tokio::select! {
-            read = tokio::time::timeout(auto_logout, self.wire.read_more()) => match read {
-                Ok(Ok(true)) => Ok(Woke::Input),
-                Ok(Ok(false)) => Err(End::Closed),
-                Ok(Err(e)) => Err(End::Io(e)),
-                Err(_) => {
-                    self.bye("Autologout; idle for too long.");
-                    Err(End::Closed)
-                }
-            },
-            () = view_changed(view) => Ok(Woke::ViewChanged),
-            () = shutdown_signal(&mut self.shutdown) => {
+        self.waiting_since = Instant::now();
+        loop {
+            if self.stopping {
                 self.bye("Server shutting down.");
-                Err(End::Closed)
+                return Err(End::Closed);
+            }
+            let view = self.view.as_ref().filter(|_| watch_view);
+            tokio::select! {
+                read = self.wire.read_more() => return match read {
+                    Ok(true) => Ok(Woke::Input),
+                    Ok(false) => Err(End::Closed),
+                    Err(e) => Err(End::Io(e)),
+                },
+                () = view_changed(view) => return Ok(Woke::ViewChanged),
+                () = self.logout_timer.as_mut() => {
+                    let due = self.waiting_since + auto_logout;
+                    if Instant::now() >= due {
+                        self.bye("Autologout; idle for too long.");
+                        return Err(End::Closed);
+                    }
+                    // Armed for an earlier wait: aim at this one's deadline.
+                    self.logout_timer.as_mut().reset(due);
+                }
+                () = self.shutdown.as_mut(), if !self.stopping => self.stopping = true,
             }
         }
     }
@@ -779,4 +806,88 @@ fn toobig() -> Code {
 
 pub(super) fn named_code(name: &str) -> Code {
     atom_code(name)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+    use tokio::net::TcpStream;
+
+    use crate::server::{ServerConfig, TestServer};
+
+    type Lines = tokio::io::Lines<BufReader<tokio::net::tcp::OwnedReadHalf>>;
+
+    async fn line(lines: &mut Lines) -> String {
+        tokio::time::timeout(Duration::from_secs(5), lines.next_line())
+            .await
+            .expect("a line within 5 s")
+            .unwrap()
+            .unwrap_or_default()
+    }
+
+    /// Logs in, selects INBOX and starts IDLE; returns the reader and writer.
+    async fn idling(server: &TestServer) -> (Lines, tokio::net::tcp::OwnedWriteHalf) {
+        let tcp = TcpStream::connect(server.imap_addr()).await.unwrap();
+        let (read, mut write) = tcp.into_split();
+        let mut lines = BufReader::new(read).lines();
+        assert!(line(&mut lines).await.starts_with("* OK"));
+        write
+            .write_all(b"a LOGIN u pw\r\nb SELECT INBOX\r\nc IDLE\r\n")
+            .await
+            .unwrap();
+        while !line(&mut lines).await.starts_with("+ ") {}
+        (lines, write)
+    }
+
+    #[tokio::test]
+    async fn idle_reports_every_delivery_and_auto_logout_counts_from_the_last_wake() {
+        let config = ServerConfig::default()
+            .seed_sample(false)
+            .user("u", "pw")
+            .auto_logout(Duration::from_millis(400));
+        let store = config.store.clone();
+        let server = TestServer::start(config).await.unwrap();
+        let (mut lines, _write) = idling(&server).await;
+        let started = tokio::time::Instant::now();
+        // Deliveries 250 ms apart: each wakes the session before the 400 ms run out.
+        for n in 1..=4 {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            store.deliver("u", "INBOX", "Subject: x\r\n\r\n").unwrap();
+            assert_eq!(line(&mut lines).await, format!("* {n} EXISTS"));
+        }
+        assert!(started.elapsed() >= Duration::from_millis(1000));
+        // Then nothing: the session is logged out about 400 ms later.
+        let quiet = tokio::time::Instant::now();
+        let bye = line(&mut lines).await;
+        let waited = quiet.elapsed();
+        assert!(bye.starts_with("* BYE Autologout"), "{bye}");
+        assert!(
+            waited >= Duration::from_millis(350) && waited < Duration::from_secs(3),
+            "{waited:?}"
+        );
+        server.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn shutdown_ends_idle_sessions_with_bye() {
+        let config = ServerConfig::default().seed_sample(false).user("u", "pw");
+        let server = TestServer::start(config).await.unwrap();
+        let (mut lines, _write) = idling(&server).await;
+        let (mut lines2, _write2) = idling(&server).await;
+        let stop = tokio::spawn(server.shutdown());
+        assert!(
+            line(&mut lines)
+                .await
+                .starts_with("* BYE Server shutting down")
+        );
+        assert!(
+            line(&mut lines2)
+                .await
+                .starts_with("* BYE Server shutting down")
+        );
+        stop.await.unwrap();
+    }
 }

@@ -263,6 +263,71 @@ async fn idle_view_wakes_within_milliseconds_of_a_delivery() {
 }
 
 #[test]
+fn new_mail_reaches_a_view_while_the_users_lock_is_held() {
+    // Ten thousand IDLE sessions woken by one delivery must not queue on the lock every
+    // view of the user shares: appends and expunges are reported without taking it.
+    let store = store_with("u", 2);
+    let mut view = store.select("u", "INBOX").unwrap();
+    let mut other = store.select("u", "INBOX").unwrap();
+    store.deliver("u", "INBOX", "Subject: new\r\n\r\n").unwrap();
+    other
+        .store_flags(&[1], FlagOp::Add, &flags(&[Flag::Deleted]))
+        .unwrap();
+    other.expunge(None).unwrap();
+    let cell = store.user("u").unwrap();
+    let held = lock_user(&cell);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let poller = std::thread::spawn(move || {
+        let events = view.poll(true);
+        tx.send(events).unwrap();
+        view
+    });
+    // The flag change (the \Deleted before the expunge) needs the folder: with it in the
+    // queue, the view waits for the lock.
+    assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+    drop(held);
+    let events = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(
+        events,
+        vec![ViewEvent::Exists(3), ViewEvent::Expunge(1)],
+        "the flag change of an expunged message is not reported"
+    );
+    let mut view = poller.join().unwrap();
+
+    // Only new mail queued: reported while another holder keeps the lock.
+    store
+        .deliver("u", "INBOX", "Subject: newer\r\n\r\n")
+        .unwrap();
+    let held = lock_user(&cell);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let poller = std::thread::spawn(move || {
+        tx.send(view.poll(true)).unwrap();
+        view
+    });
+    let events = rx.recv_timeout(Duration::from_secs(5));
+    drop(held);
+    assert_eq!(events.unwrap(), vec![ViewEvent::Exists(3)]);
+    let view = poller.join().unwrap();
+    assert_eq!(view.uids(), &[2, 3, 4]);
+}
+
+#[test]
+fn polls_reuse_the_queue_without_losing_changes() {
+    let store = store_with("u", 0);
+    let mut view = store.select("u", "INBOX").unwrap();
+    for round in 1..=50u32 {
+        store.deliver("u", "INBOX", "Subject: x\r\n\r\n").unwrap();
+        if round % 7 == 0 {
+            store.deliver("u", "INBOX", "Subject: y\r\n\r\n").unwrap();
+        }
+        let expected = round + round / 7;
+        assert_eq!(view.poll(true), vec![ViewEvent::Exists(expected)]);
+        assert!(view.poll(true).is_empty());
+        assert!(!view.has_pending());
+    }
+}
+
+#[test]
 fn maildrop_lock_uidl_and_delete_at_quit() {
     let store = store_with("u", 3);
     let mut imap = store.select("u", "INBOX").unwrap();

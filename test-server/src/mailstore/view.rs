@@ -96,6 +96,9 @@ pub struct FolderView {
     uids: Vec<u32>,
     /// Expunges held back while the session may not report them.
     deferred: Vec<Change>,
+    /// An empty buffer swapped with the shared queue on every poll (no allocation per
+    /// delivery).
+    spare: Vec<Change>,
     info: SelectInfo,
     deleted: bool,
 }
@@ -159,6 +162,7 @@ impl FolderView {
             shared,
             uids,
             deferred: Vec::new(),
+            spare: Vec::new(),
             info,
             deleted: false,
         })
@@ -367,14 +371,37 @@ impl FolderView {
     /// `allow_expunge` false (during FETCH, STORE, SEARCH), expunges stay queued and the
     /// expunged messages keep their sequence numbers.
     pub fn poll(&mut self, allow_expunge: bool) -> Vec<ViewEvent> {
-        let mut changes = std::mem::take(&mut self.deferred);
-        changes.append(&mut self.shared.queue());
+        let mut changes = std::mem::take(&mut self.spare);
+        changes.append(&mut self.deferred);
+        {
+            let mut queue = self.shared.queue();
+            if changes.is_empty() {
+                // The common case: take the queue's buffer, leave ours (empty, with its
+                // capacity) in its place.
+                std::mem::swap(&mut changes, &mut *queue);
+            } else {
+                changes.append(&mut queue);
+            }
+        }
         if changes.is_empty() || self.deleted {
+            self.spare = changes;
             return Vec::new();
         }
+        let events = self.apply(&changes, allow_expunge);
+        changes.clear();
+        self.spare = changes;
+        events
+    }
+
+    /// [`poll`](Self::poll)'s work on the taken changes. Appends and expunges carry all
+    /// they need: only flag changes read the folder, so new mail does not take the lock
+    /// that every view of the user shares (ten thousand IDLE sessions woken by one
+    /// delivery would otherwise queue on it one after the other).
+    fn apply(&mut self, changes: &[Change], allow_expunge: bool) -> Vec<ViewEvent> {
+        let needs_folder = changes.iter().any(|c| matches!(c, Change::Flags(_)));
         let user = Arc::clone(&self.user);
-        let data = lock_user(&user);
-        let folder = data.folders.get(&self.folder_id);
+        let data = needs_folder.then(|| lock_user(&user));
+        let folder = data.as_ref().and_then(|d| d.folders.get(&self.folder_id));
         let held: HashSet<u32> = if allow_expunge {
             HashSet::new()
         } else {
@@ -392,7 +419,7 @@ impl FolderView {
         let mut events = Vec::new();
         let mut exists_pending = false;
         let mut flags_reported = HashSet::new();
-        for change in changes {
+        for change in changes.iter().cloned() {
             let flush = |events: &mut Vec<ViewEvent>, pending: &mut bool, len: usize| {
                 if std::mem::take(pending) {
                     events.push(ViewEvent::Exists(len as u32));
