@@ -1,8 +1,11 @@
-//! Parse + sanitize + store throughput in messages/s, on ~20 KB multipart messages.
+//! Parse + store throughput in messages/s, on ~20 KB multipart messages, and the cost of
+//! reading one back.
 //!
-//! Groups: `parse` (mail-parser into `Email`), `sanitize` (ammonia, cid rewrite), `store`
-//! (SQLite file store, one transaction per batch of 100 with fsync), and `pipeline` (all three,
-//! as `inbound fetch` does per message).
+//! Groups: `message` (`parse`: mail-parser into `Email`; `sanitize`: ammonia, cid rewrite),
+//! `store` (SQLite file store, one transaction per batch of 100 with fsync), `pipeline`
+//! (parse and store, as `inbound fetch` does per message; the account sanitizes, which the
+//! store does on read) and `read` (`get_message`: parse the raw message again and sanitize
+//! its HTML, as `inbound messages show` does).
 
 #![allow(clippy::expect_used)]
 
@@ -11,7 +14,7 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use inbound_benches::mail::multipart_message;
 use inbound_message::{Email, InlineImages, SanitizeOptions};
-use inbound_store::{NewMessage, ServerRef, Store};
+use inbound_store::{NewMessage, SanitizeHtml, ServerRef, Store};
 
 const SIZE: usize = 20_000;
 const BATCH: usize = 100;
@@ -23,14 +26,11 @@ fn sanitize(email: &Email) -> Option<String> {
     )
 }
 
+/// How the account of the stored messages sanitizes (on read).
+const MODE: SanitizeHtml = SanitizeHtml::DataUrl;
+
 /// Stores `emails` as one transaction under fresh UIDs; returns how many were new.
-fn store_batch(
-    store: &mut Store,
-    emails: &[Email],
-    htmls: &[Option<String>],
-    uidvalidity: u32,
-    next_uid: &mut u32,
-) -> usize {
+fn store_batch(store: &mut Store, emails: &[Email], uidvalidity: u32, next_uid: &mut u32) -> usize {
     let refs: Vec<ServerRef> = (0..emails.len() as u32)
         .map(|i| ServerRef::Imap {
             uidvalidity,
@@ -41,10 +41,7 @@ fn store_batch(
     let batch: Vec<NewMessage<'_>> = refs
         .iter()
         .zip(emails)
-        .zip(htmls)
-        .map(|((r, e), h)| {
-            NewMessage::new("bench", "INBOX", r, e).with_sanitized_html(h.as_deref())
-        })
+        .map(|(r, e)| NewMessage::new("bench", "INBOX", r, e).with_sanitize(Some(&MODE)))
         .collect();
     let inserted = store.insert_messages(&batch).expect("insert");
     inserted.iter().filter(|i| i.created).count()
@@ -67,7 +64,6 @@ fn benches(c: &mut Criterion) {
     let emails: Vec<Email> = (0..BATCH)
         .map(|n| Email::parse(multipart_message(n, SIZE)))
         .collect();
-    let htmls: Vec<Option<String>> = emails.iter().map(sanitize).collect();
     let mut next_uid = 1u32;
 
     let mut group = c.benchmark_group("store");
@@ -75,7 +71,7 @@ fn benches(c: &mut Criterion) {
     group.sample_size(20);
     group.bench_function("insert_batch_100", |b| {
         b.iter(|| {
-            let inserted = store_batch(&mut store, &emails, &htmls, 1, &mut next_uid);
+            let inserted = store_batch(&mut store, &emails, 1, &mut next_uid);
             assert!(inserted == BATCH);
         });
     });
@@ -85,11 +81,28 @@ fn benches(c: &mut Criterion) {
     let mut group = c.benchmark_group("pipeline");
     group.throughput(Throughput::Elements(BATCH as u64));
     group.sample_size(20);
-    group.bench_function("parse_sanitize_store_batch_100", |b| {
+    group.bench_function("parse_store_batch_100", |b| {
         b.iter(|| {
             let emails: Vec<Email> = raws.iter().map(|r| Email::parse(r.clone())).collect();
-            let htmls: Vec<Option<String>> = emails.iter().map(sanitize).collect();
-            store_batch(&mut store, &emails, &htmls, 2, &mut next_uid)
+            store_batch(&mut store, &emails, 2, &mut next_uid)
+        });
+    });
+    group.finish();
+
+    let id = store
+        .list_messages(&inbound_store::MessageFilter::account("bench").limit(1))
+        .expect("list")[0]
+        .id;
+    let mut group = c.benchmark_group("read");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("get_message_sanitized", |b| {
+        b.iter(|| {
+            let m = store
+                .get_message(black_box(id))
+                .expect("read")
+                .expect("stored");
+            assert!(m.sanitized_html.is_some());
+            m
         });
     });
     group.finish();

@@ -4,13 +4,13 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
-use inbound_store::{MessageFilter, MessageId, Store};
+use inbound_store::{MessageFilter, MessageId, SanitizeHtml, Store, StoredMessage};
 
 use crate::app::App;
 use crate::error::{CliError, CliResult, EXIT_OK};
 use crate::output::{
-    Align, Table, addresses, clip, human_bytes, message_json, print_json, rfc3339, short_date,
-    summary_json,
+    Align, Html, Table, addresses, clip, human_bytes, message_json, print_json, rfc3339,
+    short_date, summary_json,
 };
 
 /// `inbound messages ...`.
@@ -137,7 +137,7 @@ pub(crate) fn command(app: &App, cmd: MessagesCommand) -> CliResult<u8> {
                     .accounts
                     .iter()
                     .find(|a| a.name == account)
-                    .map(|a| a.sanitize_html)
+                    .map(|a| a.sanitize_mode())
             };
             show(&store, &args, &sanitizes)
         }
@@ -188,7 +188,11 @@ fn no_such(id: i64) -> CliError {
     ))
 }
 
-fn show(store: &Store, args: &ShowArgs, sanitizes: &dyn Fn(&str) -> Option<bool>) -> CliResult<u8> {
+/// How the configured account of a message sanitizes: `None` when the account is not
+/// configured, `Some(None)` when it does not sanitize.
+type SanitizeLookup<'a> = &'a dyn Fn(&str) -> Option<Option<SanitizeHtml>>;
+
+fn show(store: &Store, args: &ShowArgs, sanitizes: SanitizeLookup<'_>) -> CliResult<u8> {
     let format = if args.json {
         ShowFormat::Json
     } else {
@@ -204,9 +208,9 @@ fn show(store: &Store, args: &ShowArgs, sanitizes: &dyn Fn(&str) -> Option<bool>
     let m = store
         .get_message(MessageId(args.id))?
         .ok_or_else(|| no_such(args.id))?;
-    let sanitized = sanitizes(&m.account).unwrap_or(m.sanitized_html.is_some());
     if format == ShowFormat::Json {
-        print_json(&message_json(&m, sanitized))?;
+        let html = html_to_show(&m, sanitizes(&m.account));
+        print_json(&message_json(&m, &html))?;
         return Ok(EXIT_OK);
     }
     let e = &m.email;
@@ -252,6 +256,23 @@ fn show(store: &Store, args: &ShowArgs, sanitizes: &dyn Fn(&str) -> Option<bool>
     }
     print!("{out}");
     Ok(EXIT_OK)
+}
+
+/// The HTML body `show` gives for `m`, whose account is configured to sanitize as
+/// `configured` says (`None`: the account is not configured). The configured account
+/// decides; a message of an account no longer configured is shown as it was stored
+/// (sanitized if its account sanitized then). Sanitized HTML comes from the store, which
+/// sanitizes on read, or is made here when the configuration asks for another mode.
+fn html_to_show(m: &StoredMessage, configured: Option<Option<SanitizeHtml>>) -> Html {
+    match configured {
+        Some(Some(mode)) if m.sanitize.as_ref() == Some(&mode) => {
+            Html::Sanitized(m.sanitized_html.clone())
+        }
+        Some(Some(mode)) => Html::Sanitized(mode.apply(&m.email)),
+        Some(None) => Html::AsSent(m.email.html.clone()),
+        None if m.sanitize.is_some() => Html::Sanitized(m.sanitized_html.clone()),
+        None => Html::AsSent(m.email.html.clone()),
+    }
 }
 
 fn export(store: &Store, args: &ExportArgs, quiet: bool) -> CliResult<u8> {
@@ -307,11 +328,12 @@ fn export_maildir(store: &Store, ids: &[MessageId], dir: &Path) -> CliResult<usi
     let host = hostname();
     let pid = std::process::id();
     for &id in ids {
-        let m = store.get_message(id)?.ok_or_else(|| no_such(id.0))?;
+        let m = store.get_summary(id)?.ok_or_else(|| no_such(id.0))?;
+        let raw = store.export_eml(id)?.ok_or_else(|| no_such(id.0))?;
         // time.unique.host, unique per message and process (Maildir naming).
         let name = format!("{}.M{id}P{pid}.{host}", m.stored_at);
         let tmp = dir.join("tmp").join(&name);
-        std::fs::write(&tmp, &m.email.raw)
+        std::fs::write(&tmp, &raw)
             .map_err(|e| CliError::failed(format!("cannot write {}: {e}", tmp.display())))?;
         let target = dir.join("new").join(&name);
         std::fs::rename(&tmp, &target)
@@ -355,5 +377,76 @@ fn hostname() -> String {
         "localhost".to_owned()
     } else {
         clean
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use inbound_message::Email;
+    use inbound_store::{NewMessage, ServerRef};
+
+    use super::*;
+
+    const RAW: &[u8] = b"From: a@example.org\r\nSubject: x\r\nMIME-Version: 1.0\r\n\
+        Content-Type: multipart/related; boundary=\"R\"\r\n\r\n\
+        --R\r\nContent-Type: text/html\r\n\r\n\
+        <p onclick=\"steal()\">Hi <img src=\"cid:logo@x\"></p><script>alert(1)</script>\r\n\
+        --R\r\nContent-Type: image/png\r\nContent-ID: <logo@x>\r\n\r\nPNG\r\n--R--\r\n";
+
+    fn stored(sanitize: Option<&SanitizeHtml>) -> StoredMessage {
+        let mut store = Store::open_in_memory(None).unwrap();
+        let email = Email::parse(RAW);
+        let r = ServerRef::Imap {
+            uidvalidity: 1,
+            uid: 1,
+        };
+        let id = store
+            .insert_message(&NewMessage::new("a", "INBOX", &r, &email).with_sanitize(sanitize))
+            .unwrap()
+            .id;
+        store.get_message(id).unwrap().unwrap()
+    }
+
+    fn clean(html: &Html) -> &str {
+        match html {
+            Html::Sanitized(Some(h)) => {
+                assert!(!h.contains("script") && !h.contains("onclick"), "{h}");
+                assert!(h.contains("Hi"), "{h}");
+                h
+            }
+            Html::Sanitized(None) => panic!("no HTML"),
+            Html::AsSent(h) => panic!("HTML as sent: {h:?}"),
+        }
+    }
+
+    #[test]
+    fn an_account_that_sanitizes_never_shows_html_as_sent() {
+        let rewrite = SanitizeHtml::RewriteCid("/img/{index}".into());
+        for stored_with in [None, Some(SanitizeHtml::KeepCid), Some(rewrite.clone())] {
+            let m = stored(stored_with.as_ref());
+            // Configured to sanitize: sanitized, whatever the message was stored with, in the
+            // configured mode.
+            let shown = html_to_show(&m, Some(Some(rewrite.clone())));
+            assert!(clean(&shown).contains("/img/"), "{stored_with:?}");
+            let shown = html_to_show(&m, Some(Some(SanitizeHtml::KeepCid)));
+            assert!(clean(&shown).contains("cid:logo@x"), "{stored_with:?}");
+            // Not configured any more: as it was stored.
+            match stored_with {
+                Some(_) => {
+                    clean(&html_to_show(&m, None));
+                }
+                None => assert!(matches!(
+                    html_to_show(&m, None),
+                    Html::AsSent(Some(h)) if h.contains("<script>")
+                )),
+            }
+        }
+        // Configured not to sanitize: as sent.
+        let m = stored(Some(&SanitizeHtml::KeepCid));
+        assert!(matches!(
+            html_to_show(&m, Some(None)),
+            Html::AsSent(Some(h)) if h.contains("onclick")
+        ));
     }
 }

@@ -195,13 +195,20 @@ pub(crate) fn summary_json(m: &MessageSummary) -> Value {
     })
 }
 
+/// The HTML body `messages show` gives.
+pub(crate) enum Html {
+    /// Sanitized (the account sanitizes); `None` when the message has no HTML body.
+    Sanitized(Option<String>),
+    /// As sent (the account does not sanitize).
+    AsSent(Option<String>),
+}
+
 /// `messages show --json`: the summary fields plus bodies and addresses.
-pub(crate) fn message_json(m: &StoredMessage, sanitizes: bool) -> Value {
+pub(crate) fn message_json(m: &StoredMessage, html: &Html) -> Value {
     let e = &m.email;
-    let html = if sanitizes {
-        m.sanitized_html.as_deref()
-    } else {
-        e.html.as_deref()
+    let (html, sanitized) = match html {
+        Html::Sanitized(html) => (html.as_deref(), html.is_some()),
+        Html::AsSent(html) => (html.as_deref(), false),
     };
     json!({
         "id": m.id.0,
@@ -224,7 +231,7 @@ pub(crate) fn message_json(m: &StoredMessage, sanitizes: bool) -> Value {
         })).collect::<Vec<_>>(),
         "text": e.text,
         "html": html,
-        "html_sanitized": sanitizes && m.sanitized_html.is_some(),
+        "html_sanitized": sanitized,
         "warnings": e.warnings.iter().map(|w| json!({"kind": w.kind, "detail": w.detail})).collect::<Vec<_>>(),
     })
 }

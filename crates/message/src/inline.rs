@@ -160,18 +160,31 @@ impl Email {
 
 /// True when `html` holds a `cid:` reference to `content_id`.
 pub(crate) fn html_references_cid(html: &str, content_id: &str) -> bool {
-    cid_references(html)
-        .iter()
-        .any(|(_, cid)| cid.eq_ignore_ascii_case(content_id))
+    let mut found = false;
+    visit_cid_references(html, |_, cid| {
+        found = cid.eq_ignore_ascii_case(content_id);
+        found
+    });
+    found
 }
 
 /// Every `cid:` URL in attribute or CSS `url(...)` position: its byte range (from `cid:` to
 /// the end of the URL) and the content id it names, normalized.
 fn cid_references(html: &str) -> Vec<(Range<usize>, String)> {
-    let bytes = html.as_bytes();
     let mut refs = Vec::new();
+    visit_cid_references(html, |range, cid| {
+        refs.push((range, cid));
+        false
+    });
+    refs
+}
+
+/// Calls `visit` with each reference [`cid_references`] lists, in order, until it returns
+/// true.
+fn visit_cid_references(html: &str, mut visit: impl FnMut(Range<usize>, String) -> bool) {
+    let bytes = html.as_bytes();
     let mut from = 0;
-    while let Some(pos) = find_ascii_ci(&bytes[from..], b"cid:").map(|p| p + from) {
+    while let Some(pos) = find_cid_scheme(html, from) {
         from = pos + 4;
         let before = bytes[..pos]
             .iter()
@@ -188,18 +201,27 @@ fn cid_references(html: &str) -> Vec<(Range<usize>, String)> {
             })
             .map_or(bytes.len(), |p| p + from);
         let cid = normalize_cid(&html[pos..end]);
-        if !cid.is_empty() {
-            refs.push((pos..end, cid));
+        if !cid.is_empty() && visit(pos..end, cid) {
+            return;
         }
         from = end;
     }
-    refs
 }
 
-fn find_ascii_ci(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack
-        .windows(needle.len())
-        .position(|w| w.eq_ignore_ascii_case(needle))
+/// The position of the first `cid:` (any case) at or after `from`. Looks for the colon first:
+/// HTML has few of them, and finding one byte is fast.
+/// `from` is a character boundary.
+fn find_cid_scheme(html: &str, from: usize) -> Option<usize> {
+    let bytes = html.as_bytes();
+    let mut at = from;
+    loop {
+        // `at` is `from` or just past a colon: a character boundary.
+        let colon = at + html.get(at..)?.find(':')?;
+        if colon >= from + 3 && bytes[colon - 3..colon].eq_ignore_ascii_case(b"cid") {
+            return Some(colon - 3);
+        }
+        at = colon + 1;
+    }
 }
 
 /// `cid:%3Cx@y%3E`, `<x@y>`, ` x@y ` all become `x@y`.
@@ -308,6 +330,23 @@ fn data_url(attachment: &Attachment) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cid_scheme_is_found_after_other_colons_and_wide_characters() {
+        let html = "é:ü style=\"a:b\" src=\"Cid:x@y\" cid: cid";
+        let pos = find_cid_scheme(html, 0);
+        assert_eq!(pos.map(|p| &html[p..p + 4]), Some("Cid:"));
+        let pos = pos.unwrap_or_default();
+        assert_eq!(
+            find_cid_scheme(html, pos + 4).map(|p| &html[p..p + 4]),
+            Some("cid:")
+        );
+        assert_eq!(find_cid_scheme("cid", 0), None);
+        assert_eq!(find_cid_scheme("id:x", 0), None);
+        assert_eq!(find_cid_scheme("xcid:", 2), None, "starts before `from`");
+        assert!(html_references_cid(html, "X@Y"));
+        assert!(!html_references_cid(html, "z@y"));
+    }
 
     #[test]
     fn finds_cid_references_in_attributes_and_css() {

@@ -29,6 +29,9 @@
 //! [`Email::raw`].
 //!
 //! Sanitizing ([`sanitize_html`], [`Email::sanitized_html`]) is for accounts that ask for it.
+//! It costs about ten times as much as parsing, so retrieval does not do it: `inbound-store`
+//! records that a message's account sanitizes and sanitizes its HTML each time the message
+//! is read.
 //! `cid:` references to inline parts can be kept, rewritten to the caller's URLs or embedded
 //! as `data:` URLs ([`InlineImages`]).
 

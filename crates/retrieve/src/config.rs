@@ -236,7 +236,7 @@ pub struct AccountConfig {
     /// Target folder for `move`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub move_to: Option<String>,
-    /// Store sanitized HTML (default true).
+    /// Give HTML bodies only sanitized (default true); sanitized when a message is read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sanitize_html: Option<bool>,
     /// `keep` (default), `rewrite` or `data_url`.
@@ -398,7 +398,8 @@ pub struct Account {
     pub batch_size: u32,
     /// What to do on the server after storing.
     pub after_receive: AfterReceive,
-    /// Store sanitized HTML.
+    /// Give this account's HTML bodies only sanitized: the store records it with each message
+    /// and sanitizes whenever the message is read ([`Account::sanitize_mode`]).
     pub sanitize_html: bool,
     /// Inline image handling for sanitized HTML.
     pub inline_images: InlineImageMode,
@@ -413,6 +414,18 @@ pub struct Account {
 }
 
 impl Account {
+    /// How the store sanitizes this account's HTML when a message is read
+    /// ([`NewMessage::with_sanitize`](inbound_store::NewMessage::with_sanitize)); `None` when
+    /// `sanitize_html` is off.
+    pub fn sanitize_mode(&self) -> Option<inbound_store::SanitizeHtml> {
+        use inbound_store::SanitizeHtml;
+        self.sanitize_html.then(|| match &self.inline_images {
+            InlineImageMode::Keep => SanitizeHtml::KeepCid,
+            InlineImageMode::Rewrite(pattern) => SanitizeHtml::RewriteCid(pattern.clone()),
+            InlineImageMode::DataUrl => SanitizeHtml::DataUrl,
+        })
+    }
+
     /// The store's pending action for this account's after-receive setting.
     pub fn pending_action(&self) -> Option<inbound_store::PendingAction> {
         match &self.after_receive {

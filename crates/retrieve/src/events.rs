@@ -29,7 +29,10 @@ pub struct NewMail<'a> {
     pub id: MessageId,
     /// The message's identity on the server.
     pub server_ref: &'a ServerRef,
-    /// The parsed message.
+    /// The parsed message. Its [`Email::html`] is the HTML body as sent: for an account that
+    /// sanitizes, show the sanitized one instead, from
+    /// [`Store::get_message`](inbound_store::Store::get_message) or
+    /// [`Account::sanitize_mode`](crate::Account::sanitize_mode)`.apply(email)`.
     pub email: &'a Email,
 }
 

@@ -112,18 +112,36 @@ pub(crate) async fn sync<S: ImapSession>(s: &mut S, run: &mut Run<'_>) -> Result
         run.skip(format!("uid:{uid}"), size);
     }
 
+    // Content duplicates can only be messages stored under an older UIDVALIDITY: look for
+    // them only when the folder holds such messages (a UIDVALIDITY change, now or in a run
+    // that stopped half-way).
+    let rescan =
+        run.with_store(|st| st.has_other_uidvalidity(&account.name, folder, uidvalidity))?;
     let action = account.pending_action();
     let mut pipeline = Pipeline::default();
     for batch in to_fetch.chunks(account.batch_size as usize) {
-        fetch_batch(s, run, &mut pipeline, uidvalidity, batch, action.as_ref()).await?;
+        let fetch = FetchBatch {
+            uidvalidity,
+            rescan,
+            action: action.as_ref(),
+        };
+        fetch_batch(s, run, &mut pipeline, &fetch, batch).await?;
     }
-    if let Some(stored) = pipeline.finish(run, action.as_ref())? {
+    if let Some(stored) = pipeline.finish(run)? {
         act(s, run, &mut pipeline, stored, action.as_ref()).await?;
     }
     // Pass over what was skipped or vanished at the end of the selection, and (for `latest`)
     // everything older than it.
     advance_highest(run, uidvalidity, top)?;
     Ok(())
+}
+
+/// What every batch of one folder's fetch shares.
+struct FetchBatch<'a> {
+    uidvalidity: u32,
+    /// Look for each message among those stored under an older UIDVALIDITY.
+    rescan: bool,
+    action: Option<&'a PendingAction>,
 }
 
 /// Fetches one batch and hands it to the pipeline; acts on the server on every unit the
@@ -133,10 +151,14 @@ async fn fetch_batch<S: ImapSession>(
     s: &mut S,
     run: &mut Run<'_>,
     pipeline: &mut Pipeline,
-    uidvalidity: u32,
+    fetch: &FetchBatch<'_>,
     uids: &[u32],
-    action: Option<&PendingAction>,
 ) -> Result<(), RunError> {
+    let FetchBatch {
+        uidvalidity,
+        rescan,
+        action,
+    } = *fetch;
     let mut wanted: HashSet<u32> = uids.iter().copied().collect();
     let mut unit = Unit::default();
     let mut done: Vec<Stored> = Vec::new();
@@ -157,7 +179,11 @@ async fn fetch_batch<S: ImapSession>(
                 return ControlFlow::Continue(());
             }
             run.report.bytes += len;
-            match rescan_duplicate(run, uidvalidity, &m.body) {
+            match rescan
+                .then(|| rescan_duplicate(run, uidvalidity, &m.body))
+                .transpose()
+                .map(Option::flatten)
+            {
                 Ok(Some(_)) => {
                     run.report.already_stored += 1;
                     unit.push_duplicate(m.uid, len);
@@ -200,7 +226,7 @@ async fn fetch_batch<S: ImapSession>(
     if let Err(e) = fetched {
         // Whatever arrived whole is stored, even if the connection then failed; the actions
         // on it stay pending for the next session.
-        pipeline.finish(run, action)?;
+        pipeline.finish(run)?;
         return Err(e.into());
     }
     for stored in done {
@@ -249,7 +275,7 @@ fn rescan_duplicate(
         let Some(id) = st.find_duplicate(&account.name, raw)? else {
             return Ok(None);
         };
-        let Some(found) = st.get_message(id)? else {
+        let Some(found) = st.get_summary(id)? else {
             return Ok(None);
         };
         let older =

@@ -1,6 +1,10 @@
 //! Parsing and storing fetched messages, overlapped: while one unit of messages is written
-//! to the store (one transaction, ending in an fsync), the next unit is parsed and sanitized
-//! on all cores.
+//! to the store (one transaction, ending in an fsync) on a writer thread, the next unit is
+//! fetched and then parsed on all cores.
+//!
+//! HTML is not sanitized here: the store records how an account that sanitizes wants it
+//! done ([`SanitizeHtml`]) and sanitizes each time the message is read, so the costly step
+//! (ammonia takes about ten times as long as parsing) is off the retrieval path.
 //!
 //! A *unit* is what one store transaction holds: a batch, or part of one when the batch's
 //! bytes pass [`FLUSH_BYTES`](crate::run::FLUSH_BYTES). Units are stored strictly in the
@@ -8,17 +12,17 @@
 //! on the server only on units [`Pipeline::step`] or [`Pipeline::finish`] returned as stored.
 //! So the exactly-once order is unchanged: fetch, store, then delete or move.
 //!
-//! The work runs on scoped threads and the calls block until it is done, as the store call
-//! they replace did: nothing here waits on another thread from async code.
+//! Parsing runs on scoped threads and blocks until it is done; a step waits for the previous
+//! unit's writer before it hands over the next one, so at most one transaction is open and
+//! units are committed in order. Nothing here awaits: the waits are short blocking joins.
 
 use std::num::NonZeroUsize;
 use std::sync::PoisonError;
 
 use bytes::Bytes;
-use inbound_message::{Email, SanitizeOptions};
-use inbound_store::{Inserted, NewMessage, PendingAction, ServerRef};
+use inbound_message::Email;
+use inbound_store::{Inserted, NewMessage, PendingAction, SanitizeHtml, ServerRef};
 
-use crate::config::Account;
 use crate::events::{BatchDone, NewMail};
 use crate::run::{Run, RunError, SharedStore, StoredItem};
 
@@ -41,7 +45,6 @@ pub(crate) struct Prepared {
     key: u32,
     server_ref: ServerRef,
     email: Email,
-    sanitized: Option<String>,
 }
 
 /// Messages for one store transaction.
@@ -93,17 +96,23 @@ pub(crate) struct Stored {
     downloaded: u64,
 }
 
-/// Parses unit `n + 1` while storing unit `n`.
+/// Stores unit `n` on a writer thread while unit `n + 1` is fetched and parsed.
 #[derive(Default)]
 pub(crate) struct Pipeline {
-    parsed: Option<Parsed>,
+    /// The unit being stored, on its own thread.
+    writer: Option<Writer>,
     /// The batch being reported: summed over its units as they are acted on.
     batch: Option<BatchDone>,
 }
 
+/// A writer thread: gives the unit back with the outcome of its transaction.
+type Writer = std::thread::JoinHandle<(Parsed, Result<Vec<Inserted>, RunError>)>;
+
 impl Pipeline {
-    /// Stores the unit parsed by the previous step (if any) while parsing `unit`, which is
-    /// stored by the next step or by [`finish`](Self::finish). Returns what was stored.
+    /// Parses `unit` (on all cores), waits for the unit handed over before (if any) to be
+    /// stored, and hands `unit` to a writer thread: it is stored while the caller goes on
+    /// fetching, and returned by the next step or by [`finish`](Self::finish). Returns the
+    /// unit that was stored, so the caller may act on it on the server.
     pub(crate) fn step(
         &mut self,
         run: &mut Run<'_>,
@@ -111,46 +120,38 @@ impl Pipeline {
         last_of_batch: bool,
         action: Option<&PendingAction>,
     ) -> Result<Option<Stored>, RunError> {
-        let previous = self.parsed.take();
-        let account = run.account;
-        let store = run.store;
-        let (inserted, items) = std::thread::scope(|scope| {
-            let writer = previous
-                .as_ref()
-                .filter(|p| !p.items.is_empty())
-                .map(|p| scope.spawn(move || insert(store, account, &p.items, action)));
-            let items = prepare_all(account, unit.fetched);
-            let inserted =
-                writer.map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
-            (inserted, items)
-        });
-        self.parsed = Some(Parsed {
-            items,
+        let parsed = Parsed {
+            items: prepare_all(unit.fetched),
             duplicates: unit.duplicates,
             downloaded: unit.downloaded,
             last_of_batch,
-        });
-        match previous {
-            None => Ok(None),
-            Some(p) => report(run, p, inserted.unwrap_or_else(|| Ok(Vec::new()))).map(Some),
-        }
+        };
+        let previous = match self.wait() {
+            // A unit whose transaction failed stops the run before anything after it is
+            // stored: IMAP's highest stored UID must never pass a message not stored.
+            Some((_, Err(e))) => return Err(e),
+            Some((p, inserted)) => Some(report(run, p, inserted)?),
+            None => None,
+        };
+        self.writer = Some(spawn_writer(run, parsed, action));
+        Ok(previous)
     }
 
-    /// Stores the last parsed unit.
-    pub(crate) fn finish(
-        &mut self,
-        run: &mut Run<'_>,
-        action: Option<&PendingAction>,
-    ) -> Result<Option<Stored>, RunError> {
-        let Some(p) = self.parsed.take() else {
-            return Ok(None);
-        };
-        let inserted = if p.items.is_empty() {
-            Ok(Vec::new())
-        } else {
-            insert(run.store, run.account, &p.items, action)
-        };
-        report(run, p, inserted).map(Some)
+    /// Waits for the last unit to be stored and returns it.
+    pub(crate) fn finish(&mut self, run: &mut Run<'_>) -> Result<Option<Stored>, RunError> {
+        self.wait()
+            .map(|(p, inserted)| report(run, p, inserted))
+            .transpose()
+    }
+
+    /// Waits for the writer thread, if one is running.
+    fn wait(&mut self) -> Option<(Parsed, Result<Vec<Inserted>, RunError>)> {
+        let writer = self.writer.take()?;
+        Some(
+            writer
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+        )
     }
 
     /// Records that `unit` was acted on (`actions_done` messages deleted or moved); reports
@@ -174,19 +175,60 @@ impl Pipeline {
     }
 }
 
-/// Stores parsed messages in one transaction, with `action` pending for each.
+impl Drop for Pipeline {
+    /// A run that stops early still lets its last transaction end before it returns, so no
+    /// thread writes to the store after the run is over. (What it stored is acted on by the
+    /// next run, which completes pending actions first.)
+    fn drop(&mut self) {
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+/// Starts storing `parsed` in one transaction on its own thread.
+fn spawn_writer(run: &Run<'_>, parsed: Parsed, action: Option<&PendingAction>) -> Writer {
+    let store = run.store.clone();
+    let account = run.account.name.clone();
+    let folder = run.account.folder.clone();
+    let sanitize = run.account.sanitize_mode();
+    let action = action.cloned();
+    std::thread::spawn(move || {
+        let inserted = if parsed.items.is_empty() {
+            Ok(Vec::new())
+        } else {
+            let target = Target {
+                account: &account,
+                folder: &folder,
+                sanitize: sanitize.as_ref(),
+                action: action.as_ref(),
+            };
+            insert(&store, &target, &parsed.items)
+        };
+        (parsed, inserted)
+    })
+}
+
+/// Where and how a unit's messages are stored.
+struct Target<'a> {
+    account: &'a str,
+    folder: &'a str,
+    sanitize: Option<&'a SanitizeHtml>,
+    action: Option<&'a PendingAction>,
+}
+
+/// Stores parsed messages in one transaction, with the target's action pending for each.
 fn insert(
     store: &SharedStore,
-    account: &Account,
+    target: &Target<'_>,
     items: &[Prepared],
-    action: Option<&PendingAction>,
 ) -> Result<Vec<Inserted>, RunError> {
     let new: Vec<NewMessage<'_>> = items
         .iter()
         .map(|p| {
-            NewMessage::new(&account.name, &account.folder, &p.server_ref, &p.email)
-                .with_sanitized_html(p.sanitized.as_deref())
-                .with_action(action)
+            NewMessage::new(target.account, target.folder, &p.server_ref, &p.email)
+                .with_sanitize(target.sanitize)
+                .with_action(target.action)
         })
         .collect();
     // A panic elsewhere while holding the lock cannot leave a half-written transaction
@@ -236,9 +278,9 @@ fn report(
     Ok(stored)
 }
 
-/// Parses and (when the account asks) sanitizes messages, on several threads when there is
-/// enough work. The result is in the order of `fetched`.
-fn prepare_all(account: &Account, fetched: Vec<Fetched>) -> Vec<Prepared> {
+/// Parses messages, on several threads when there is enough work. The result is in the order
+/// of `fetched`.
+fn prepare_all(fetched: Vec<Fetched>) -> Vec<Prepared> {
     let bytes: usize = fetched.iter().map(|f| f.body.len()).sum();
     let threads = std::thread::available_parallelism()
         .map_or(1, NonZeroUsize::get)
@@ -246,7 +288,7 @@ fn prepare_all(account: &Account, fetched: Vec<Fetched>) -> Vec<Prepared> {
         .min(fetched.len())
         .min(bytes / PARALLEL_BYTES + 1);
     if threads <= 1 {
-        return fetched.into_iter().map(|f| prepare(account, f)).collect();
+        return fetched.into_iter().map(prepare).collect();
     }
     // Contiguous chunks of about equal bytes, so the threads finish together.
     let share = bytes.div_ceil(threads);
@@ -266,16 +308,9 @@ fn prepare_all(account: &Account, fetched: Vec<Fetched>) -> Vec<Prepared> {
     let first = chunks.next().unwrap_or_default();
     std::thread::scope(|scope| {
         let others: Vec<_> = chunks
-            .map(|chunk| {
-                scope.spawn(move || {
-                    chunk
-                        .into_iter()
-                        .map(|f| prepare(account, f))
-                        .collect::<Vec<_>>()
-                })
-            })
+            .map(|chunk| scope.spawn(move || chunk.into_iter().map(prepare).collect::<Vec<_>>()))
             .collect();
-        let mut all: Vec<Prepared> = first.into_iter().map(|f| prepare(account, f)).collect();
+        let mut all: Vec<Prepared> = first.into_iter().map(prepare).collect();
         for other in others {
             all.extend(
                 other
@@ -287,21 +322,11 @@ fn prepare_all(account: &Account, fetched: Vec<Fetched>) -> Vec<Prepared> {
     })
 }
 
-/// Parses one message and sanitizes its HTML when the account asks.
-fn prepare(account: &Account, f: Fetched) -> Prepared {
-    let email = Email::parse(f.body);
-    let sanitized = if account.sanitize_html {
-        email.sanitized_html(
-            &account.inline_images.as_inline_images(),
-            &SanitizeOptions::default(),
-        )
-    } else {
-        None
-    };
+/// Parses one message.
+fn prepare(f: Fetched) -> Prepared {
     Prepared {
         key: f.key,
         server_ref: f.server_ref,
-        email,
-        sanitized,
+        email: Email::parse(f.body),
     }
 }

@@ -180,7 +180,7 @@ pub(crate) async fn sync<S: Pop3Session>(mut s: S, run: &mut Run<'_>) -> Result<
             if let Some(e) = failed {
                 // Whatever arrived whole is stored, even if the connection then failed; its
                 // deletion is left pending for the next session.
-                pipeline.finish(run, action.as_ref())?;
+                pipeline.finish(run)?;
                 return Err(e.into());
             }
             if let Some(stored) = stored {
@@ -199,7 +199,7 @@ pub(crate) async fn sync<S: Pop3Session>(mut s: S, run: &mut Run<'_>) -> Result<
             }
         }
     }
-    if let Some(stored) = pipeline.finish(run, action.as_ref())? {
+    if let Some(stored) = pipeline.finish(run)? {
         deleting += dele_unit(
             &mut s,
             run,

@@ -258,7 +258,7 @@ async fn uidvalidity_change_with_pending_delete_never_deletes_the_wrong_message(
 }
 
 #[tokio::test]
-async fn html_is_sanitized_at_store_time_when_asked() {
+async fn html_is_sanitized_on_read_when_asked() {
     for sanitize in [true, false] {
         let server = FakeServer::new();
         server.deliver("INBOX", mail(1));
@@ -272,11 +272,14 @@ async fn html_is_sanitized_at_store_time_when_asked() {
         let id = st.list_messages(&MessageFilter::account("a")).unwrap()[0].id;
         let m = st.get_message(id).unwrap().unwrap();
         if sanitize {
-            let html = m.sanitized_html.unwrap();
+            assert_eq!(m.sanitize, acc.sanitize_mode());
+            let html = m.sanitized_html.as_deref().unwrap();
             assert!(html.contains("Body 1"));
             assert!(!html.contains("script") && !html.contains("onclick"));
+            assert_eq!(m.display_html(), Some(html));
         } else {
-            assert_eq!(m.sanitized_html, None);
+            assert_eq!((&m.sanitize, &m.sanitized_html), (&None, &None));
+            assert_eq!(m.display_html(), m.email.html.as_deref());
         }
     }
 }

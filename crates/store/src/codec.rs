@@ -1,12 +1,13 @@
 //! How model fields are kept in columns: lists as compact JSON arrays.
 //!
-//! An address is `[name-or-null, address]`; a header `[name, value]`; a warning
-//! `[kind, detail]`; id lists are arrays of strings. SQLite's JSON functions can read them.
+//! An address is `[name-or-null, address]`; an attachment `[filename-or-null, content_type,
+//! size, inline (0 or 1)]`; id lists are arrays of strings. SQLite's JSON functions can read
+//! them.
 
-use inbound_message::{Address, Header, Warning};
+use inbound_message::{Address, Attachment};
 
 use crate::error::{Error, Result};
-use crate::types::ServerRef;
+use crate::types::{AttachmentInfo, SanitizeHtml, ServerRef};
 
 type Pair<'a> = (Option<&'a str>, &'a str);
 
@@ -53,38 +54,58 @@ pub(crate) fn decode_strings(text: &str) -> Result<Vec<String>> {
     from_json(text, "id list")
 }
 
-pub(crate) fn encode_headers(list: &[Header]) -> String {
+pub(crate) fn encode_attachments(list: &[Attachment]) -> String {
     to_json(
         &list
             .iter()
-            .map(|h| (h.name.as_str(), h.value.as_str()))
+            .map(|a| {
+                (
+                    a.filename.as_deref(),
+                    a.content_type.as_str(),
+                    a.content.len() as u64,
+                    u8::from(a.inline),
+                )
+            })
             .collect::<Vec<_>>(),
     )
 }
 
-pub(crate) fn decode_headers(text: &str) -> Result<Vec<Header>> {
-    let pairs: Vec<(String, String)> = from_json(text, "headers")?;
-    Ok(pairs
+pub(crate) fn decode_attachments(text: &str) -> Result<Vec<AttachmentInfo>> {
+    let rows: Vec<(Option<String>, String, u64, u8)> = from_json(text, "attachments")?;
+    Ok(rows
         .into_iter()
-        .map(|(name, value)| Header { name, value })
+        .map(|(filename, content_type, size, inline)| AttachmentInfo {
+            filename,
+            content_type,
+            size,
+            inline: inline != 0,
+        })
         .collect())
 }
 
-pub(crate) fn encode_warnings(list: &[Warning]) -> String {
-    to_json(
-        &list
-            .iter()
-            .map(|w| (w.kind.as_str(), w.detail.as_str()))
-            .collect::<Vec<_>>(),
-    )
+const SANITIZE_KEEP: &str = "keep";
+const SANITIZE_DATA_URL: &str = "data-url";
+const SANITIZE_REWRITE: &str = "rewrite:";
+
+/// The `sanitize` column: `keep`, `data-url` or `rewrite:` followed by the pattern.
+pub(crate) fn encode_sanitize(s: Option<&SanitizeHtml>) -> Option<String> {
+    s.map(|s| match s {
+        SanitizeHtml::KeepCid => SANITIZE_KEEP.to_owned(),
+        SanitizeHtml::DataUrl => SANITIZE_DATA_URL.to_owned(),
+        SanitizeHtml::RewriteCid(pattern) => format!("{SANITIZE_REWRITE}{pattern}"),
+    })
 }
 
-pub(crate) fn decode_warnings(text: &str) -> Result<Vec<Warning>> {
-    let pairs: Vec<(String, String)> = from_json(text, "warnings")?;
-    Ok(pairs
-        .into_iter()
-        .map(|(kind, detail)| Warning { kind, detail })
-        .collect())
+pub(crate) fn decode_sanitize(text: Option<&str>) -> Result<Option<SanitizeHtml>> {
+    let Some(text) = text else { return Ok(None) };
+    match text {
+        SANITIZE_KEEP => Ok(Some(SanitizeHtml::KeepCid)),
+        SANITIZE_DATA_URL => Ok(Some(SanitizeHtml::DataUrl)),
+        _ => match text.strip_prefix(SANITIZE_REWRITE) {
+            Some(pattern) => Ok(Some(SanitizeHtml::RewriteCid(pattern.to_owned()))),
+            None => Err(Error::Corrupt(format!("unknown sanitize mode {text:?}"))),
+        },
+    }
 }
 
 /// The `(uidvalidity, uid, uidl)` columns of a server ref.
@@ -144,8 +165,46 @@ mod tests {
 
     #[test]
     fn damaged_json_is_a_clear_error() {
-        let err = decode_headers("[[1,2]").unwrap_err();
-        assert!(err.to_string().contains("headers"), "{err}");
+        let err = decode_attachments("[[1,2]").unwrap_err();
+        assert!(err.to_string().contains("attachments"), "{err}");
+    }
+
+    #[test]
+    fn attachments_and_sanitize_modes_roundtrip() {
+        let list = vec![
+            Attachment {
+                filename: Some("a \"b\".png".into()),
+                content_type: "image/png".into(),
+                content_id: Some("x@y".into()),
+                inline: true,
+                content: bytes::Bytes::from_static(b"12345"),
+            },
+            Attachment {
+                filename: None,
+                content_type: "application/octet-stream".into(),
+                content_id: None,
+                inline: false,
+                content: bytes::Bytes::new(),
+            },
+        ];
+        let infos = decode_attachments(&encode_attachments(&list)).unwrap();
+        assert_eq!(infos.len(), 2);
+        assert_eq!(infos[0].filename.as_deref(), Some("a \"b\".png"));
+        assert_eq!((infos[0].size, infos[0].inline), (5, true));
+        assert_eq!(
+            (infos[1].filename.as_deref(), infos[1].inline),
+            (None, false)
+        );
+        for mode in [
+            None,
+            Some(SanitizeHtml::KeepCid),
+            Some(SanitizeHtml::DataUrl),
+            Some(SanitizeHtml::RewriteCid("/a/{index}?x=rewrite:".into())),
+        ] {
+            let text = encode_sanitize(mode.as_ref());
+            assert_eq!(decode_sanitize(text.as_deref()).unwrap(), mode);
+        }
+        assert!(decode_sanitize(Some("scrub")).is_err());
     }
 
     #[test]

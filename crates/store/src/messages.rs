@@ -1,6 +1,5 @@
 //! Storing messages: one transaction per message (or per batch), idempotent per server ref.
 
-use bytes::Bytes;
 use rusqlite::{OptionalExtension as _, Transaction, params};
 use sha2::{Digest as _, Sha256};
 
@@ -90,9 +89,9 @@ fn insert_in(tx: &Transaction<'_>, m: &NewMessage<'_>, hash: &[u8]) -> Result<In
     tx.prepare_cached(
         "INSERT INTO messages (account, folder, uidvalidity, uid, uidl, message_id, subject,
              from_addrs, sender, reply_to, to_addrs, cc_addrs, bcc_addrs, date, in_reply_to, refs,
-             sort_date, stored_at, size, sha256)
+             sort_date, stored_at, size, sha256, attachments, sanitize)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-             ?19, ?20)",
+             ?19, ?20, ?21, ?22)",
     )?
     .execute(params![
         m.account,
@@ -115,72 +114,22 @@ fn insert_in(tx: &Transaction<'_>, m: &NewMessage<'_>, hash: &[u8]) -> Result<In
         now,
         email.raw.len() as i64,
         hash,
+        codec::encode_attachments(&email.attachments),
+        codec::encode_sanitize(m.sanitize),
     ])?;
     let id = MessageId(tx.last_insert_rowid());
 
-    tx.prepare_cached(
-        "INSERT INTO message_bodies (message_id, headers, warnings, text, html, sanitized_html, raw)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        id.0,
-        codec::encode_headers(&email.headers),
-        codec::encode_warnings(&email.warnings),
-        email.text,
-        email.html,
-        m.sanitized_html,
-        email.raw.as_ref(),
-    ])?;
+    // The raw bytes are the one copy of the content: bodies, headers and attachment contents
+    // are parsed from them again when the message is read.
+    tx.prepare_cached("INSERT INTO message_raw (message_id, raw) VALUES (?1, ?2)")?
+        .execute(params![id.0, email.raw.as_ref()])?;
 
-    insert_attachments(tx, id, &email.attachments)?;
     if let Some(action) = m.action {
         record_action(tx, id, action, now)?;
     }
     sync::note_stored(tx, m.account, m.folder, m.server_ref, now)?;
     tracing::debug!(%id, account = m.account, folder = m.folder, size = email.raw.len(), "message stored");
     Ok(Inserted { id, created: true })
-}
-
-/// Writes the attachments, storing each distinct content once per message.
-fn insert_attachments(
-    tx: &Transaction<'_>,
-    id: MessageId,
-    attachments: &[inbound_message::Attachment],
-) -> Result<()> {
-    let mut contents: Vec<(i64, &Bytes)> = Vec::new();
-    let mut insert_content =
-        tx.prepare_cached("INSERT INTO attachment_contents (message_id, content) VALUES (?1, ?2)")?;
-    let mut insert_attachment = tx.prepare_cached(
-        "INSERT INTO attachments (message_id, position, filename, content_type, content_id,
-             inline, size, content)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?;
-    for (position, a) in attachments.iter().enumerate() {
-        let existing = contents
-            .iter()
-            .find(|(_, c)| c.len() == a.content.len() && **c == a.content)
-            .map(|(content_id, _)| *content_id);
-        let content_id = match existing {
-            Some(content_id) => content_id,
-            None => {
-                insert_content.execute(params![id.0, a.content.as_ref()])?;
-                let content_id = tx.last_insert_rowid();
-                contents.push((content_id, &a.content));
-                content_id
-            }
-        };
-        insert_attachment.execute(params![
-            id.0,
-            position as i64,
-            a.filename,
-            a.content_type,
-            a.content_id,
-            a.inline,
-            a.content.len() as i64,
-            content_id,
-        ])?;
-    }
-    Ok(())
 }
 
 fn action_columns(action: &PendingAction) -> (&'static str, Option<&str>) {

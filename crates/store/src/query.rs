@@ -1,25 +1,21 @@
 //! Reading messages back: listings, whole messages, raw `.eml` export.
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
-use inbound_message::{Attachment, Email};
+use inbound_message::Email;
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension as _, Row, params, params_from_iter};
+use rusqlite::{OptionalExtension as _, Row, params, params_from_iter};
 use sha2::{Digest as _, Sha256};
 
 use crate::codec;
 use crate::error::Result;
 use crate::messages::find_by_ref;
 use crate::store::Store;
-use crate::types::{
-    AttachmentInfo, MessageFilter, MessageId, MessageSummary, ServerRef, StoredMessage,
-};
+use crate::types::{MessageFilter, MessageId, MessageSummary, ServerRef, StoredMessage};
 
 /// The `messages` columns every read takes, in [`MessageRow::from_row`] order.
 const COLUMNS: &str = "id, account, folder, uidvalidity, uid, uidl, message_id, subject, \
      from_addrs, sender, reply_to, to_addrs, cc_addrs, bcc_addrs, date, in_reply_to, refs, \
-     stored_at, size";
+     stored_at, size, attachments, sanitize";
 
 /// One `messages` row, columns still encoded.
 struct MessageRow {
@@ -42,6 +38,8 @@ struct MessageRow {
     refs: String,
     stored_at: i64,
     size: i64,
+    attachments: String,
+    sanitize: Option<String>,
 }
 
 impl MessageRow {
@@ -66,6 +64,8 @@ impl MessageRow {
             refs: row.get(16)?,
             stored_at: row.get(17)?,
             size: row.get(18)?,
+            attachments: row.get(19)?,
+            sanitize: row.get(20)?,
         })
     }
 }
@@ -117,7 +117,7 @@ impl Store {
             let rows = stmt
                 .query_map(params_from_iter(values), MessageRow::from_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            rows.into_iter().map(|row| summary(conn, row)).collect()
+            rows.into_iter().map(summary).collect()
         })
     }
 
@@ -134,63 +134,65 @@ impl Store {
     }
 
     /// One message with everything stored about it, or `None` if there is no such id.
+    ///
+    /// The envelope fields (Message-ID, subject, addresses, date, In-Reply-To, References) are
+    /// the ones stored; headers, bodies, attachments and warnings are parsed from the raw
+    /// message. When the message was stored with [`SanitizeHtml`](crate::SanitizeHtml) set,
+    /// its HTML body is sanitized here, into [`StoredMessage::sanitized_html`].
     pub fn get_message(&self, id: MessageId) -> Result<Option<StoredMessage>> {
-        self.read(|conn| {
+        let found = self.read(|conn| {
             let row = conn
                 .prepare_cached(&format!("SELECT {COLUMNS} FROM messages WHERE id = ?1"))?
                 .query_row([id.0], MessageRow::from_row)
                 .optional()?;
             let Some(row) = row else { return Ok(None) };
-            let (headers, warnings, text, html, sanitized_html, raw): (
-                String,
-                String,
-                Option<String>,
-                Option<String>,
-                Option<String>,
-                Vec<u8>,
-            ) = conn
-                .prepare_cached(
-                    "SELECT headers, warnings, text, html, sanitized_html, raw
-                     FROM message_bodies WHERE message_id = ?1",
-                )?
-                .query_row([id.0], |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                    ))
-                })?;
-            let email = Email {
-                message_id: row.message_id,
-                subject: row.subject,
-                from: codec::decode_addresses(&row.from)?,
-                sender: codec::decode_address(row.sender.as_deref())?,
-                reply_to: codec::decode_addresses(&row.reply_to)?,
-                to: codec::decode_addresses(&row.to)?,
-                cc: codec::decode_addresses(&row.cc)?,
-                bcc: codec::decode_addresses(&row.bcc)?,
-                date: row.date,
-                in_reply_to: codec::decode_strings(&row.in_reply_to)?,
-                references: codec::decode_strings(&row.refs)?,
-                headers: codec::decode_headers(&headers)?,
-                text,
-                html,
-                attachments: load_attachments(conn, id)?,
-                warnings: codec::decode_warnings(&warnings)?,
-                raw: Bytes::from(raw),
-            };
-            Ok(Some(StoredMessage {
-                id,
-                server_ref: codec::ref_from_columns(row.uidvalidity, row.uid, row.uidl)?,
-                account: row.account,
-                folder: row.folder,
-                email,
-                sanitized_html,
-                stored_at: row.stored_at,
-            }))
+            let raw: Vec<u8> = conn
+                .prepare_cached("SELECT raw FROM message_raw WHERE message_id = ?1")?
+                .query_row([id.0], |r| r.get(0))?;
+            Ok(Some((row, raw)))
+        })?;
+        let Some((row, raw)) = found else {
+            return Ok(None);
+        };
+        // Parsing and sanitizing happen outside the read transaction.
+        let parsed = Email::parse(raw);
+        let email = Email {
+            message_id: row.message_id,
+            subject: row.subject,
+            from: codec::decode_addresses(&row.from)?,
+            sender: codec::decode_address(row.sender.as_deref())?,
+            reply_to: codec::decode_addresses(&row.reply_to)?,
+            to: codec::decode_addresses(&row.to)?,
+            cc: codec::decode_addresses(&row.cc)?,
+            bcc: codec::decode_addresses(&row.bcc)?,
+            date: row.date,
+            in_reply_to: codec::decode_strings(&row.in_reply_to)?,
+            references: codec::decode_strings(&row.refs)?,
+            ..parsed
+        };
+        let sanitize = codec::decode_sanitize(row.sanitize.as_deref())?;
+        let sanitized_html = sanitize.as_ref().and_then(|s| s.apply(&email));
+        Ok(Some(StoredMessage {
+            id,
+            server_ref: codec::ref_from_columns(row.uidvalidity, row.uid, row.uidl)?,
+            account: row.account,
+            folder: row.folder,
+            email,
+            sanitized_html,
+            sanitize,
+            stored_at: row.stored_at,
+        }))
+    }
+
+    /// One message's listing line (no body is read or parsed), or `None` if there is no such
+    /// id.
+    pub fn get_summary(&self, id: MessageId) -> Result<Option<MessageSummary>> {
+        self.read(|conn| {
+            conn.prepare_cached(&format!("SELECT {COLUMNS} FROM messages WHERE id = ?1"))?
+                .query_row([id.0], MessageRow::from_row)
+                .optional()?
+                .map(summary)
+                .transpose()
         })
     }
 
@@ -199,7 +201,7 @@ impl Store {
     pub fn export_eml(&self, id: MessageId) -> Result<Option<Bytes>> {
         self.read(|conn| {
             let raw: Option<Vec<u8>> = conn
-                .prepare_cached("SELECT raw FROM message_bodies WHERE message_id = ?1")?
+                .prepare_cached("SELECT raw FROM message_raw WHERE message_id = ?1")?
                 .query_row([id.0], |row| row.get(0))
                 .optional()?;
             Ok(raw.map(Bytes::from))
@@ -240,6 +242,25 @@ impl Store {
         })
     }
 
+    /// True when `account`'s `folder` holds IMAP messages stored under another UIDVALIDITY
+    /// than `uidvalidity` (the only ones [`find_duplicate`](Self::find_duplicate) can find
+    /// again when the folder is fetched under `uidvalidity`).
+    pub fn has_other_uidvalidity(
+        &self,
+        account: &str,
+        folder: &str,
+        uidvalidity: u32,
+    ) -> Result<bool> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT 1 FROM messages WHERE account = ?1 AND folder = ?2
+                     AND uid IS NOT NULL AND uidvalidity != ?3 LIMIT 1",
+                )?
+                .exists(params![account, folder, uidvalidity])?)
+        })
+    }
+
     /// The messages of `account` with this Message-ID (without angle brackets), oldest first.
     pub fn find_by_message_id(&self, account: &str, message_id: &str) -> Result<Vec<MessageId>> {
         self.read(|conn| {
@@ -256,21 +277,7 @@ impl Store {
     }
 }
 
-fn summary(conn: &Connection, row: MessageRow) -> Result<MessageSummary> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT filename, content_type, size, inline FROM attachments
-         WHERE message_id = ?1 ORDER BY position",
-    )?;
-    let attachments = stmt
-        .query_map([row.id], |r| {
-            Ok(AttachmentInfo {
-                filename: r.get(0)?,
-                content_type: r.get(1)?,
-                size: r.get::<_, i64>(2)?.max(0) as u64,
-                inline: r.get(3)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+fn summary(row: MessageRow) -> Result<MessageSummary> {
     Ok(MessageSummary {
         id: MessageId(row.id),
         server_ref: codec::ref_from_columns(row.uidvalidity, row.uid, row.uidl)?,
@@ -282,48 +289,6 @@ fn summary(conn: &Connection, row: MessageRow) -> Result<MessageSummary> {
         date: row.date,
         stored_at: row.stored_at,
         size: row.size.max(0) as u64,
-        attachments,
+        attachments: codec::decode_attachments(&row.attachments)?,
     })
-}
-
-/// A message's attachments with their content; shared content is read once.
-fn load_attachments(conn: &Connection, id: MessageId) -> Result<Vec<Attachment>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT filename, content_type, content_id, inline, content FROM attachments
-         WHERE message_id = ?1 ORDER BY position",
-    )?;
-    let parts = stmt
-        .query_map([id.0], |row| {
-            Ok((
-                row.get::<_, Option<String>>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, Option<String>>(2)?,
-                row.get::<_, bool>(3)?,
-                row.get::<_, i64>(4)?,
-            ))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut content_stmt =
-        conn.prepare_cached("SELECT content FROM attachment_contents WHERE id = ?1")?;
-    let mut loaded: HashMap<i64, Bytes> = HashMap::new();
-    let mut out = Vec::with_capacity(parts.len());
-    for (filename, content_type, content_id, inline, blob) in parts {
-        let content = match loaded.get(&blob) {
-            Some(content) => content.clone(),
-            None => {
-                let content =
-                    Bytes::from(content_stmt.query_row([blob], |row| row.get::<_, Vec<u8>>(0))?);
-                loaded.insert(blob, content.clone());
-                content
-            }
-        };
-        out.push(Attachment {
-            filename,
-            content_type,
-            content_id,
-            inline,
-            content,
-        });
-    }
-    Ok(out)
 }

@@ -133,8 +133,39 @@ CREATE INDEX pending_by_message ON pending_actions(message_id);
 CREATE INDEX pending_by_state ON pending_actions(state);
 "#;
 
+/// Migration 2: the raw message is the one copy of a message's content.
+///
+/// Bodies, headers, warnings and attachment contents are derived from the raw bytes when a
+/// message is read, so they are no longer stored beside them (they were about 1.5 times the
+/// raw size again). Attachment descriptions move into a JSON column of `messages`, so listings
+/// read them without a query per message. HTML is sanitized when read: `sanitize` records the
+/// inline-image handling of an account that sanitizes (`NULL`: not sanitized). Rows that had
+/// sanitized HTML stored are marked `keep` (`cid:` URLs left as they are).
+const V2: &str = r#"
+CREATE TABLE message_raw (
+    message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+    raw        BLOB NOT NULL
+) STRICT;
+INSERT INTO message_raw (message_id, raw) SELECT message_id, raw FROM message_bodies;
+
+-- [[filename-or-null, content_type, size, inline (0 or 1)], ...] in message order.
+ALTER TABLE messages ADD COLUMN attachments TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE messages ADD COLUMN sanitize TEXT;
+UPDATE messages SET attachments = (
+    SELECT json_group_array(json_array(a.filename, a.content_type, a.size, a.inline)
+                            ORDER BY a.position)
+    FROM attachments a WHERE a.message_id = messages.id)
+WHERE id IN (SELECT message_id FROM attachments);
+UPDATE messages SET sanitize = 'keep'
+WHERE id IN (SELECT message_id FROM message_bodies WHERE sanitized_html IS NOT NULL);
+
+DROP TABLE attachments;
+DROP TABLE attachment_contents;
+DROP TABLE message_bodies;
+"#;
+
 /// Every migration, in order; entry `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -166,4 +197,153 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::{MessageFilter, MessageId, SanitizeHtml, Store};
+
+    const RAW: &[u8] = b"From: Ann <ann@example.org>\r\nSubject: Old\r\n\
+        MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"B\"\r\n\r\n\
+        --B\r\nContent-Type: text/html\r\n\r\n<p onclick=\"x()\">Hi</p><script>1</script>\r\n\
+        --B\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=\"a.txt\"\r\n\r\nabc\r\n\
+        --B\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"b.pdf\"\r\n\r\n%PDF\r\n\
+        --B--\r\n";
+
+    /// A file as version 1 wrote it: one message with sanitized HTML, two attachments (their
+    /// positions inserted out of order) and a pending action; one without.
+    fn version_1_file(path: &std::path::Path) {
+        let conn = Connection::open(path).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.execute_batch(V1).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute_batch(
+            "INSERT INTO messages (id, account, folder, uidvalidity, uid, subject, from_addrs,
+                 reply_to, to_addrs, cc_addrs, bcc_addrs, in_reply_to, refs, sort_date,
+                 stored_at, size, sha256)
+             VALUES (1, 'a', 'INBOX', 7, 1, 'Old', '[[\"Ann\",\"ann@example.org\"]]', '[]',
+                 '[]', '[]', '[]', '[]', '[]', 5, 5, 0, x'00'),
+                    (2, 'a', 'INBOX', 7, 2, 'Plain', '[]', '[]',
+                 '[]', '[]', '[]', '[]', '[]', 6, 6, 0, x'00');
+             INSERT INTO attachment_contents (id, message_id, content)
+                 VALUES (10, 1, x'616263'), (11, 1, x'25504446');
+             INSERT INTO attachments (message_id, position, filename, content_type, content_id,
+                 inline, size, content)
+                 VALUES (1, 1, 'b.pdf', 'application/pdf', NULL, 0, 4, 11),
+                        (1, 0, 'a.txt', 'text/plain', NULL, 1, 3, 10);
+             INSERT INTO pending_actions (message_id, action, created_at, updated_at)
+                 VALUES (1, 'delete', 5, 5);",
+        )
+        .unwrap();
+        for (id, raw, sanitized) in [
+            (1, RAW, Some("<p>Hi</p>")),
+            (2, &b"Subject: Plain\r\n\r\nx"[..], None),
+        ] {
+            conn.execute(
+                "UPDATE messages SET size = ?2, sha256 = ?3 WHERE id = ?1",
+                rusqlite::params![id, raw.len() as i64, sha2::Sha256::digest(raw).as_slice()],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO message_bodies (message_id, headers, warnings, text, html,
+                     sanitized_html, raw) VALUES (?1, '[]', '[]', NULL, NULL, ?2, ?3)",
+                rusqlite::params![id, sanitized, raw],
+            )
+            .unwrap();
+        }
+    }
+
+    use sha2::Digest as _;
+
+    #[test]
+    fn a_new_file_gets_16_kib_pages_and_an_old_one_keeps_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let page_size = |path: &std::path::Path| -> i64 {
+            Connection::open(path)
+                .unwrap()
+                .pragma_query_value(None, "page_size", |r| r.get(0))
+                .unwrap()
+        };
+        let new = dir.path().join("new.sqlite");
+        drop(Store::open(&new, None).unwrap());
+        assert_eq!(page_size(&new), 16 * 1024);
+        let old = dir.path().join("old.sqlite");
+        version_1_file(&old);
+        assert_eq!(page_size(&old), 4096);
+        drop(Store::open(&old, None).unwrap());
+        assert_eq!(page_size(&old), 4096);
+    }
+
+    #[test]
+    fn a_version_1_file_is_migrated_keeping_its_messages() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.sqlite");
+        version_1_file(&path);
+
+        let mut store = Store::open(&path, None).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        store.integrity_check().unwrap();
+
+        let listed = store
+            .list_messages(&MessageFilter {
+                oldest_first: true,
+                ..MessageFilter::account("a")
+            })
+            .unwrap();
+        assert_eq!(listed.len(), 2);
+        let names: Vec<_> = listed[0]
+            .attachments
+            .iter()
+            .map(|a| (a.filename.as_deref(), a.size, a.inline))
+            .collect();
+        assert_eq!(names, [(Some("a.txt"), 3, true), (Some("b.pdf"), 4, false)]);
+        assert!(listed[1].attachments.is_empty());
+
+        // The stored sanitized HTML is gone; the HTML is sanitized on read instead.
+        let m = store.get_message(MessageId(1)).unwrap().unwrap();
+        assert_eq!(m.sanitize, Some(SanitizeHtml::KeepCid));
+        assert_eq!(
+            m.sanitized_html.as_deref().map(str::trim),
+            Some("<p>Hi</p>")
+        );
+        assert_eq!(m.email.attachments.len(), 2);
+        assert_eq!(&m.email.attachments[1].content[..], b"%PDF");
+        assert_eq!(m.email.subject.as_deref(), Some("Old"));
+        let plain = store.get_message(MessageId(2)).unwrap().unwrap();
+        assert_eq!((plain.sanitize, plain.sanitized_html), (None, None));
+        assert_eq!(
+            store.export_eml(MessageId(1)).unwrap().as_deref(),
+            Some(RAW)
+        );
+        assert_eq!(store.find_duplicate("a", RAW).unwrap(), Some(MessageId(1)));
+        assert_eq!(store.pending_actions("a").unwrap().len(), 1);
+
+        // New messages go in next to the migrated ones; reopening migrates nothing again.
+        let email = inbound_message::Email::parse(&b"Subject: New\r\n\r\nx"[..]);
+        let r = crate::ServerRef::Imap {
+            uidvalidity: 7,
+            uid: 3,
+        };
+        store
+            .insert_message(&crate::NewMessage::new("a", "INBOX", &r, &email))
+            .unwrap();
+        drop(store);
+        let store = Store::open(&path, None).unwrap();
+        assert_eq!(
+            store.count_messages(&MessageFilter::account("a")).unwrap(),
+            3
+        );
+        let conn = Connection::open(&path).unwrap();
+        let old_tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE name IN
+                 ('message_bodies', 'attachments', 'attachment_contents')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(old_tables, 0);
+    }
 }

@@ -1,6 +1,6 @@
 //! Plain values the store takes and returns.
 
-use inbound_message::Email;
+use inbound_message::{Email, InlineImages, SanitizeOptions};
 
 /// The store's id of one message (a SQLite rowid; stable for the life of the store).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -61,6 +61,37 @@ pub struct Pending {
     pub created_at: i64,
 }
 
+/// How the HTML body of a message from an account that sanitizes is shown: recorded with the
+/// message, applied each time it is read ([`StoredMessage::sanitized_html`]).
+///
+/// HTML is sanitized with [`SanitizeOptions::default`] and then `cid:` URLs are handled as the
+/// variant says (see [`InlineImages`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SanitizeHtml {
+    /// Leave `cid:` URLs as they are ([`InlineImages::Keep`]).
+    KeepCid,
+    /// Rewrite `cid:` URLs with this pattern ([`InlineImages::RewriteCid`]).
+    RewriteCid(String),
+    /// Embed raster inline images as `data:` URLs ([`InlineImages::DataUrl`]).
+    DataUrl,
+}
+
+impl SanitizeHtml {
+    /// The message crate's form of the `cid:` handling.
+    pub fn inline_images(&self) -> InlineImages<'_> {
+        match self {
+            SanitizeHtml::KeepCid => InlineImages::Keep,
+            SanitizeHtml::RewriteCid(pattern) => InlineImages::RewriteCid(pattern),
+            SanitizeHtml::DataUrl => InlineImages::DataUrl,
+        }
+    }
+
+    /// `email`'s HTML body sanitized this way; `None` when it has none.
+    pub fn apply(&self, email: &Email) -> Option<String> {
+        email.sanitized_html(&self.inline_images(), &SanitizeOptions::default())
+    }
+}
+
 /// One message to store: see [`Store::insert_message`](crate::Store::insert_message).
 #[derive(Debug, Clone, Copy)]
 pub struct NewMessage<'a> {
@@ -71,16 +102,21 @@ pub struct NewMessage<'a> {
     /// The message's identity on the server; stored messages are unique per
     /// account, folder and server ref.
     pub server_ref: &'a ServerRef,
-    /// The parsed message, raw bytes included.
+    /// The parsed message, raw bytes included: [`Email::parse`] of the raw bytes.
+    ///
+    /// The store keeps the raw bytes, the envelope fields (for listings) and the attachment
+    /// descriptions; everything else is parsed again from the raw bytes when the message is
+    /// read ([`Store::get_message`](crate::Store::get_message)).
     pub email: &'a Email,
-    /// The sanitized HTML body, if the caller sanitized one.
-    pub sanitized_html: Option<&'a str>,
+    /// When the message comes from an account that sanitizes HTML: how. Every read of the
+    /// message then gives the HTML body sanitized ([`StoredMessage::sanitized_html`]).
+    pub sanitize: Option<&'a SanitizeHtml>,
     /// The server action to record in the same transaction, if any.
     pub action: Option<&'a PendingAction>,
 }
 
 impl<'a> NewMessage<'a> {
-    /// A message with no sanitized HTML and no pending action.
+    /// A message whose HTML is not sanitized, with no pending action.
     pub fn new(
         account: &'a str,
         folder: &'a str,
@@ -92,14 +128,14 @@ impl<'a> NewMessage<'a> {
             folder,
             server_ref,
             email,
-            sanitized_html: None,
+            sanitize: None,
             action: None,
         }
     }
 
-    /// Sets the sanitized HTML body.
-    pub fn with_sanitized_html(mut self, html: Option<&'a str>) -> Self {
-        self.sanitized_html = html;
+    /// Records that the message's HTML is to be sanitized (`Some`) whenever it is read.
+    pub fn with_sanitize(mut self, sanitize: Option<&'a SanitizeHtml>) -> Self {
+        self.sanitize = sanitize;
         self
     }
 
@@ -220,10 +256,29 @@ pub struct StoredMessage {
     pub folder: String,
     /// The identity on the server.
     pub server_ref: ServerRef,
-    /// The message as parsed, with its attachments and raw bytes.
+    /// The message parsed from its raw bytes, with the envelope fields as stored.
+    /// [`Email::html`] is the HTML body as sent, never sanitized: show
+    /// [`sanitized_html`](Self::sanitized_html) (or [`display_html`](Self::display_html))
+    /// instead.
     pub email: Email,
-    /// The sanitized HTML body, if one was stored.
+    /// The HTML body sanitized as [`sanitize`](Self::sanitize) says, made when the message
+    /// was read; `None` when the message was stored without sanitizing or has no HTML body.
     pub sanitized_html: Option<String>,
+    /// How the message's HTML is sanitized (recorded when it was stored); `None`: its
+    /// account did not sanitize.
+    pub sanitize: Option<SanitizeHtml>,
     /// When the message was stored (seconds since the Unix epoch).
     pub stored_at: i64,
+}
+
+impl StoredMessage {
+    /// The HTML body to show: sanitized when the message was stored from an account that
+    /// sanitizes (never the HTML as sent then), else the HTML as sent.
+    pub fn display_html(&self) -> Option<&str> {
+        if self.sanitize.is_some() {
+            self.sanitized_html.as_deref()
+        } else {
+            self.email.html.as_deref()
+        }
+    }
 }

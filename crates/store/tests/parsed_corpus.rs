@@ -1,11 +1,12 @@
-//! The message corpus of inbound-message, parsed for real, goes through parse -> sanitize ->
-//! store -> reopen -> load with every field compared, plus a parsed 50 MB attachment.
+//! The message corpus of inbound-message, parsed for real, goes through parse -> store ->
+//! reopen -> load (parsed again, sanitized on read) with every field compared, plus a parsed
+//! 50 MB attachment.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
 
 use inbound_message::{Email, InlineImages, SanitizeOptions};
-use inbound_store::{MessageFilter, NewMessage, ServerRef, Store};
+use inbound_store::{MessageFilter, NewMessage, SanitizeHtml, ServerRef, Store};
 
 fn corpus_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../message/tests/corpus")
@@ -24,6 +25,7 @@ fn parsed_corpus_roundtrips_through_a_file_store() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.sqlite");
     let mut expected = Vec::new();
+    let mode = SanitizeHtml::RewriteCid("/att/{index}".into());
     {
         let mut store = Store::open(&path, None).unwrap();
         for (i, file) in files.iter().enumerate() {
@@ -38,7 +40,7 @@ fn parsed_corpus_roundtrips_through_a_file_store() {
             let stored = store
                 .insert_message(
                     &NewMessage::new("acct", "INBOX", &server_ref, &email)
-                        .with_sanitized_html(html.as_deref()),
+                        .with_sanitize(Some(&mode)),
                 )
                 .unwrap();
             assert!(stored.created, "{}", file.display());
@@ -51,7 +53,9 @@ fn parsed_corpus_roundtrips_through_a_file_store() {
     for (id, email, html, file) in &expected {
         let got = store.get_message(*id).unwrap().expect("stored");
         assert_eq!(&got.email, email, "{}", file.display());
+        // Sanitized on read exactly as sanitizing before storing would have.
         assert_eq!(&got.sanitized_html, html, "{}", file.display());
+        assert_eq!(got.display_html(), html.as_deref(), "{}", file.display());
         assert_eq!(
             store.export_eml(*id).unwrap().unwrap(),
             email.raw,
@@ -72,6 +76,12 @@ fn parsed_corpus_roundtrips_through_a_file_store() {
         let (_, email, _, _) = expected.iter().find(|(id, ..)| *id == summary.id).unwrap();
         assert_eq!(summary.subject, email.subject);
         assert_eq!(summary.attachments.len(), email.attachments.len());
+        for (info, a) in summary.attachments.iter().zip(&email.attachments) {
+            assert_eq!(info.filename, a.filename);
+            assert_eq!(info.content_type, a.content_type);
+            assert_eq!(info.size, a.size() as u64);
+            assert_eq!(info.inline, a.inline);
+        }
     }
 }
 
@@ -115,4 +125,6 @@ fn parsed_fifty_megabyte_attachment_roundtrips() {
         Some("big.bin")
     );
     assert_eq!(got.email, email);
+    let listed = store.list_messages(&MessageFilter::default()).unwrap();
+    assert_eq!(listed[0].attachments[0].size, content.len() as u64);
 }

@@ -5,7 +5,9 @@ mod common;
 
 use bytes::Bytes;
 use inbound_message::{Address, Attachment, Email, Header, Warning};
-use inbound_store::{AttachmentInfo, MessageFilter, NewMessage, PendingAction, ServerRef, Store};
+use inbound_store::{
+    AttachmentInfo, MessageFilter, NewMessage, PendingAction, SanitizeHtml, ServerRef, Store,
+};
 use proptest::prelude::*;
 
 fn imap(uid: u32) -> ServerRef {
@@ -25,11 +27,10 @@ fn corpus_roundtrips_every_field_through_a_file() {
         let mut store = Store::open(&path, None).unwrap();
         for (i, email) in corpus.iter().enumerate() {
             let r = imap(i as u32 + 1);
-            let html = (i % 2 == 0).then(|| format!("<p>clean {i}</p>"));
+            let mode = (i % 2 == 1).then_some(SanitizeHtml::DataUrl);
             let stored = store
                 .insert_message(
-                    &NewMessage::new("acct", "INBOX", &r, email)
-                        .with_sanitized_html(html.as_deref()),
+                    &NewMessage::new("acct", "INBOX", &r, email).with_sanitize(mode.as_ref()),
                 )
                 .unwrap();
             assert!(stored.created);
@@ -46,10 +47,37 @@ fn corpus_roundtrips_every_field_through_a_file() {
         assert_eq!(got.account, "acct");
         assert_eq!(got.folder, "INBOX");
         assert_eq!(got.server_ref, imap(i as u32 + 1));
-        let html = (i % 2 == 0).then(|| format!("<p>clean {i}</p>"));
-        assert_eq!(got.sanitized_html, html);
+        if i % 2 == 1 {
+            assert_eq!(got.sanitize, Some(SanitizeHtml::DataUrl));
+            // Sanitized when read, as the message's account asked.
+            if let Some(html) = &got.sanitized_html {
+                assert!(
+                    !html.contains("onclick") && !html.contains("script"),
+                    "{html}"
+                );
+                assert_eq!(got.display_html(), Some(html.as_str()));
+            } else {
+                assert_eq!(email.html, None);
+            }
+        } else {
+            assert_eq!((&got.sanitize, &got.sanitized_html), (&None, &None));
+            assert_eq!(got.display_html(), email.html.as_deref());
+        }
         assert_eq!(store.export_eml(*id).unwrap().unwrap(), email.raw);
     }
+    // The message with every field: its HTML came with a script and an event handler, and
+    // the inline logo is embedded by the account's mode.
+    let html = store
+        .get_message(ids[1])
+        .unwrap()
+        .unwrap()
+        .sanitized_html
+        .unwrap();
+    assert!(
+        html.starts_with("<p>Hello <img src=\"data:image/png;base64,AAECAwQF"),
+        "{html}"
+    );
+    assert!(corpus[1].html.as_deref().unwrap().contains("<script>"));
     assert_eq!(
         store.get_message(inbound_store::MessageId(9999)).unwrap(),
         None
@@ -61,10 +89,11 @@ fn corpus_roundtrips_every_field_through_a_file() {
 }
 
 #[test]
-fn repeated_attachment_content_is_stored_once() {
+fn only_the_raw_message_is_stored_and_the_rest_is_parsed_from_it() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.sqlite");
     let email = common::corpus().remove(1);
+    assert_eq!(email.attachments.len(), 4);
     let mut store = Store::open(&path, None).unwrap();
     let id = store
         .insert_message(&NewMessage::new("a", "INBOX", &imap(1), &email))
@@ -72,18 +101,50 @@ fn repeated_attachment_content_is_stored_once() {
         .id;
     drop(store);
     let raw = rusqlite::Connection::open(&path).unwrap();
-    let (rows, bytes): (i64, i64) = raw
-        .query_row(
-            "SELECT count(*), sum(length(content)) FROM attachment_contents WHERE message_id = ?1",
-            [id.0],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+    // Every blob and text column of every table, summed: the raw message and small change.
+    let mut stored = 0i64;
+    let tables: Vec<String> = raw
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
         .unwrap();
-    // Four parts, three distinct contents (the logo twice).
-    assert_eq!(rows, 3);
-    assert_eq!(bytes, 70_000 + b"%PDF-1.4\n\0\x01\x02".len() as i64);
+    for table in &tables {
+        let columns: Vec<String> = raw
+            .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for column in columns {
+            let n: Option<i64> = raw
+                .query_row(
+                    &format!("SELECT sum(length(\"{column}\")) FROM \"{table}\""),
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            stored += n.unwrap_or(0);
+        }
+    }
+    let decoded: usize = email.attachments.iter().map(|a| a.size()).sum();
+    assert!(decoded > 140_000, "{decoded}");
+    assert!(
+        stored < email.raw.len() as i64 + 2_000,
+        "{stored} bytes stored for a {} byte message",
+        email.raw.len()
+    );
     let store = Store::open(&path, None).unwrap();
-    assert_eq!(store.get_message(id).unwrap().unwrap().email, email);
+    let got = store.get_message(id).unwrap().unwrap();
+    assert_eq!(got.email, email);
+    assert_eq!(got.email.attachments[0].content, common::logo());
+    assert_eq!(got.email.attachments[2].content, common::logo());
+    assert_eq!(
+        &got.email.attachments[1].content[..],
+        b"%PDF-1.4\n\0\x01\x02"
+    );
 }
 
 #[test]
@@ -263,38 +324,6 @@ fn duplicates_found_by_content_and_message_id() {
     assert!(!store.is_stored("a", "Other", &imap(5)).unwrap());
 }
 
-#[test]
-fn fifty_megabyte_attachment_roundtrips() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("big.sqlite");
-    let big: Vec<u8> = (0..50 * 1024 * 1024u32)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
-        .collect();
-    let email = Email {
-        subject: Some("big".into()),
-        attachments: vec![common::attachment(
-            Some("big.bin"),
-            "application/octet-stream",
-            None,
-            false,
-            big,
-        )],
-        raw: Bytes::from_static(b"Subject: big\r\n\r\n(attachment elided in this test)\r\n"),
-        ..Email::default()
-    };
-    let id = Store::open(&path, None)
-        .unwrap()
-        .insert_message(&NewMessage::new("a", "INBOX", &imap(1), &email))
-        .unwrap()
-        .id;
-    let store = Store::open(&path, None).unwrap();
-    let got = store.get_message(id).unwrap().unwrap();
-    assert_eq!(got.email.attachments[0].content.len(), 50 * 1024 * 1024);
-    assert!(got.email == email);
-    let listed = store.list_messages(&MessageFilter::default()).unwrap();
-    assert_eq!(listed[0].attachments[0].size, 50 * 1024 * 1024);
-}
-
 fn text() -> impl Strategy<Value = String> {
     prop_oneof!["[a-zA-Z0-9 <>@.\"'\\\\,;:=_-]{0,20}", any::<String>(),]
 }
@@ -386,6 +415,22 @@ proptest! {
         let id = store.insert_message(&NewMessage::new("acct", "INBOX", &r, &email)).unwrap().id;
         let got = store.get_message(id).unwrap().unwrap();
         prop_assert_eq!(got.server_ref, r);
-        prop_assert_eq!(got.email, email);
+        // The envelope as given; headers, bodies, attachments, warnings parsed from the raw.
+        prop_assert_eq!(got.email, common::reparsed(email.clone()));
+        let listed = store.get_summary(id).unwrap().unwrap();
+        prop_assert_eq!(listed.subject, email.subject);
+        let described: Vec<_> = email
+            .attachments
+            .iter()
+            .map(|a| (a.filename.clone(), a.content_type.clone(), a.size() as u64, a.inline))
+            .collect();
+        prop_assert_eq!(
+            listed
+                .attachments
+                .into_iter()
+                .map(|a| (a.filename, a.content_type, a.size, a.inline))
+                .collect::<Vec<_>>(),
+            described
+        );
     }
 }

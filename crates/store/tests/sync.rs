@@ -260,8 +260,9 @@ fn failed_write_leaves_nothing_behind() {
     raw.execute_batch(
         "CREATE TRIGGER poison_message BEFORE INSERT ON messages WHEN NEW.subject = 'poison'
          BEGIN SELECT RAISE(ABORT, 'poisoned message'); END;
-         CREATE TRIGGER poison_attachment BEFORE INSERT ON attachments WHEN NEW.filename = 'poison'
-         BEGIN SELECT RAISE(ABORT, 'poisoned attachment'); END;",
+         CREATE TRIGGER poison_raw BEFORE INSERT ON message_raw
+         WHEN instr(NEW.raw, CAST('X-Poison: yes' AS BLOB)) > 0
+         BEGIN SELECT RAISE(ABORT, 'poisoned raw message'); END;",
     )
     .unwrap();
     drop(raw);
@@ -276,9 +277,9 @@ fn failed_write_leaves_nothing_behind() {
         NewMessage::new("a", "INBOX", &r2, &poison),
     ];
     assert!(store.insert_messages(&items).is_err());
-    // One message whose second attachment fails: its row, body and first attachment go too.
-    let mut late = common::numbered(8);
-    late.attachments[1].filename = Some("poison".into());
+    // One message whose raw bytes fail after its row was written: the row goes too.
+    let late =
+        inbound_message::Email::parse(&b"Subject: late\r\nX-Poison: yes\r\n\r\nbody\r\n"[..]);
     assert!(
         store
             .insert_message(
@@ -292,13 +293,7 @@ fn failed_write_leaves_nothing_behind() {
     assert!(store.imap_state("a", "INBOX").unwrap().is_none());
     assert!(store.pending_actions("a").unwrap().is_empty());
     let raw = rusqlite::Connection::open(&path).unwrap();
-    for table in [
-        "messages",
-        "message_bodies",
-        "attachments",
-        "attachment_contents",
-        "pending_actions",
-    ] {
+    for table in ["messages", "message_raw", "pending_actions"] {
         let n: i64 = raw
             .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
             .unwrap();
