@@ -1,6 +1,9 @@
 //! Fault injection and server-quirk settings for the fake servers: what to break, when, and
 //! for which sessions. Data only, plus [`FaultyStream`], a wrapper that writes in small
-//! chunks, delays writes, or cuts the connection after N bytes.
+//! chunks, delays writes, or cuts the connection after N bytes. Besides write faults: drops
+//! at protocol points, refused commands, answers held back for some commands
+//! ([`SlowAnswer`]), and imitated server quirks. (Capabilities an IMAP server hides are a
+//! server setting: `ServerConfig::hide_capability`.)
 //!
 //! Tests set a default for every session and queue [`FaultPlan`]s for the next sessions, at
 //! run time, through a shared [`FaultControl`]:
@@ -71,6 +74,62 @@ impl CommandFault {
     }
 }
 
+/// Which commands a [`SlowAnswer`] holds back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SlowCommands {
+    /// Every command with this name, matched case-insensitively (`UID FETCH`, `SELECT`, ...).
+    Named(String),
+    /// The Nth command of the session (1: the first one) and every command after it.
+    FromNth(u32),
+}
+
+/// How long a [`SlowAnswer`] holds an answer back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// This long; then the command runs and is answered as usual.
+    For(Duration),
+    /// For good: the command never runs and is never answered; the session only waits for
+    /// the client to leave (or for auto-logout or shutdown).
+    Forever,
+}
+
+/// Hold back the answer to some commands (IMAP sessions only), unlike [`Faults::delay`],
+/// which slows every write from the greeting on. The hold comes before the command runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlowAnswer {
+    /// Which commands.
+    pub commands: SlowCommands,
+    /// How long.
+    pub hold: Hold,
+}
+
+impl SlowAnswer {
+    /// Holds back the answer to every command named `command` (case-insensitive).
+    pub fn named(command: &str, hold: Hold) -> Self {
+        Self {
+            commands: SlowCommands::Named(command.to_owned()),
+            hold,
+        }
+    }
+
+    /// Holds back the answer to the `nth` command of the session (counted from 1) and to
+    /// every later one.
+    pub fn from_nth(nth: u32, hold: Hold) -> Self {
+        Self {
+            commands: SlowCommands::FromNth(nth),
+            hold,
+        }
+    }
+
+    /// Whether this applies to `command`, the `nth` command of its session (from 1).
+    pub fn matches(&self, command: &str, nth: u32) -> bool {
+        match &self.commands {
+            SlowCommands::Named(name) => name.eq_ignore_ascii_case(command),
+            SlowCommands::FromNth(from) => nth >= *from,
+        }
+    }
+}
+
 /// Imitations of real servers' deviations from the RFCs (see shared REFERENCES.md).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Quirks {
@@ -95,8 +154,12 @@ pub struct Faults {
     pub drop_at: Option<DropPoint>,
     /// Send `* BYE <text>` (IMAP) just before dropping at `drop_at`.
     pub bye_before_drop: Option<String>,
-    /// Wait this long before each answer.
+    /// Wait this long before each write, the greeting's first (see `slow_answers` for
+    /// holding back only some answers).
     pub delay: Option<Duration>,
+    /// Answers held back, by command name or from the Nth command on (IMAP only); the
+    /// first that matches applies.
+    pub slow_answers: Vec<SlowAnswer>,
     /// Commands answered NO or BAD.
     pub command_faults: Vec<CommandFault>,
     /// Write the answers one byte per write.
@@ -124,6 +187,15 @@ impl Faults {
             *times -= 1;
         }
         Some((fault.refusal, fault.text.clone()))
+    }
+
+    /// How long to hold back the answer to `command`, the `nth` command of the session
+    /// (counted from 1); `None` to answer at once.
+    pub fn hold_for(&self, command: &str, nth: u32) -> Option<Hold> {
+        self.slow_answers
+            .iter()
+            .find(|s| s.matches(command, nth))
+            .map(|s| s.hold)
     }
 
     /// A [`FaultyStream`] over `stream` applying this session's write faults
@@ -443,5 +515,25 @@ mod tests {
         );
         assert_eq!(faults.take_command_fault("FETCH"), None);
         assert_eq!(faults.take_command_fault("STORE"), None);
+    }
+
+    #[test]
+    fn slow_answers_by_name_or_from_the_nth_command() {
+        let second = Duration::from_secs(1);
+        let faults = Faults {
+            slow_answers: vec![
+                SlowAnswer::named("uid fetch", Hold::For(second)),
+                SlowAnswer::from_nth(3, Hold::Forever),
+            ],
+            ..Faults::default()
+        };
+        assert_eq!(faults.hold_for("UID FETCH", 1), Some(Hold::For(second)));
+        assert_eq!(faults.hold_for("FETCH", 1), None);
+        assert_eq!(faults.hold_for("NOOP", 2), None);
+        assert_eq!(faults.hold_for("NOOP", 3), Some(Hold::Forever));
+        assert_eq!(faults.hold_for("NOOP", 30), Some(Hold::Forever));
+        // The first match wins.
+        assert_eq!(faults.hold_for("UID FETCH", 5), Some(Hold::For(second)));
+        assert_eq!(Faults::default().hold_for("NOOP", 1), None);
     }
 }

@@ -42,14 +42,17 @@
 //! - [`oauth`]: a token endpoint speaking like Microsoft Entra ID, and the token registry
 //!   the SASL handlers check.
 //! - [`tls`]: a CA and a `localhost` leaf, rustls configs with the ring provider.
-//! - [`faults`]: what to break in which session; a stream wrapper for write faults.
+//! - [`faults`]: what to break in which session (drops, refusals, answers held back for a
+//!   named command or from the Nth command on, server quirks); a stream wrapper for write
+//!   faults.
 //! - [`transcript`]: `C:`/`S:` logging with credentials redacted, and in-memory capture.
 //! - [`sample`]: a deterministic sample mailbox and generated messages.
 //! - [`dovecot`]: start a throwaway Dovecot for tests against a real server.
 //! - [`conn`]: the connection a session runs over (plain, TLS or any stream), with the
 //!   server side of the STARTTLS/STLS handshake.
 //! - [`imap`]: the IMAP4rev1 session (STARTTLS, SASL with XOAUTH2, IDLE, MOVE, UIDPLUS,
-//!   faults and server quirks).
+//!   faults and server quirks); any capability can be hidden
+//!   ([`server::ServerConfig::hide_capability`]), which also turns its behaviour off.
 //! - [`server`]: all of it running: [`server::TestServer`] with its IMAP, IMAPS, POP3 and POP3S
 //!   listeners (the sessions are in `pop3`), the token endpoint and the PKI. The
 //!   `inbound-test-server` binary runs one from the command line.

@@ -61,6 +61,10 @@ struct Args {
     /// Refuse logins until the connection uses TLS.
     #[arg(long)]
     login_disabled_before_tls: bool,
+    /// Hide an IMAP capability (SASL-IR, LITERAL+, AUTH=PLAIN, STARTTLS, MOVE, UIDPLUS, ...):
+    /// not advertised, and what it stands for is refused; repeatable.
+    #[arg(long = "hide-capability", value_name = "NAME")]
+    hide_capabilities: Vec<String>,
     /// Close sessions idle this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 600)]
     auto_logout: u64,
@@ -93,6 +97,9 @@ fn config(args: &Args) -> ServerConfig {
     }
     for client in &args.oauth_clients {
         config = config.oauth_client(&client.name, &client.password);
+    }
+    for name in &args.hide_capabilities {
+        config = config.hide_capability(name);
     }
     if let Some(dir) = &args.mail_dir {
         config = config.mail_dir(dir);
@@ -164,5 +171,29 @@ async fn main() -> ExitCode {
             eprintln!("inbound-test-server: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hide_capability_is_repeatable_and_case_insensitive() {
+        let args = Args::try_parse_from([
+            "inbound-test-server",
+            "--hide-capability",
+            "sasl-ir",
+            "--hide-capability=MOVE",
+        ])
+        .map_err(|e| e.to_string());
+        let config = config(&args.unwrap_or_else(|e| panic!("{e}")));
+        let hidden: Vec<&str> = config
+            .hidden_capabilities
+            .iter()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(hidden, ["MOVE", "SASL-IR"]);
     }
 }

@@ -25,6 +25,7 @@
 //! # Ok(()) }
 //! ```
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -169,6 +170,8 @@ pub struct ServerConfig {
     pub registry: TokenRegistry,
     /// Also keep every session's transcript here (they always go to `tracing`).
     pub transcript: Option<TranscriptCapture>,
+    /// IMAP capabilities to hide, upper case (see [`hide_capability`](Self::hide_capability)).
+    pub hidden_capabilities: BTreeSet<String>,
 }
 
 impl Default for ServerConfig {
@@ -191,6 +194,7 @@ impl Default for ServerConfig {
             faults: FaultControl::new(),
             registry: TokenRegistry::new(),
             transcript: None,
+            hidden_capabilities: BTreeSet::new(),
         }
     }
 }
@@ -216,6 +220,7 @@ impl fmt::Debug for ServerConfig {
             .field("auto_logout", &self.auto_logout)
             .field("hostname", &self.hostname)
             .field("oauth_clients", &clients)
+            .field("hidden_capabilities", &self.hidden_capabilities)
             .finish_non_exhaustive()
     }
 }
@@ -304,6 +309,28 @@ impl ServerConfig {
         self
     }
 
+    /// Hides an IMAP capability, named as advertised (`SASL-IR`, `LITERAL+`, `AUTH=PLAIN`,
+    /// `STARTTLS`, `MOVE`, `UIDPLUS`, `IDLE`, ...; case-insensitive): it is left out of the
+    /// greeting, CAPABILITY and the `[CAPABILITY ...]` code after login, and what it stands
+    /// for is off, as on a server without it:
+    ///
+    /// - `SASL-IR`: AUTHENTICATE with an initial response is `BAD`.
+    /// - `LITERAL+`: a command with a non-synchronizing literal (`{n+}`) is `BAD`
+    ///   (synchronizing literals get their `+` continuation as always).
+    /// - `AUTH=<mechanism>`: AUTHENTICATE with that mechanism is `NO`.
+    /// - `STARTTLS`, `MOVE`, `IDLE`, `ID`, `ENABLE`, `UNSELECT`: the command (`MOVE` and
+    ///   `UID MOVE` for `MOVE`) is `BAD`, an unknown command.
+    /// - `UIDPLUS`: `UID EXPUNGE` is `BAD`; APPEND, COPY and MOVE answer without
+    ///   `APPENDUID`/`COPYUID`.
+    /// - `ESEARCH`: SEARCH with `RETURN (...)` is `BAD`.
+    ///
+    /// Other names are only left out of the lists. POP3 is not affected.
+    #[must_use]
+    pub fn hide_capability(mut self, name: &str) -> Self {
+        self.hidden_capabilities.insert(name.to_ascii_uppercase());
+        self
+    }
+
     /// Binds this port for the token endpoint.
     #[must_use]
     pub fn oauth_port(mut self, port: u16) -> Self {
@@ -331,6 +358,7 @@ pub(crate) struct Shared {
     pub(crate) auto_logout: Duration,
     pub(crate) hostname: String,
     pub(crate) transcript: Option<TranscriptCapture>,
+    pub(crate) hidden_capabilities: BTreeSet<String>,
     session_ids: AtomicU64,
 }
 
@@ -469,6 +497,7 @@ impl TestServer {
             auto_logout: config.auto_logout,
             hostname: config.hostname.clone(),
             transcript: config.transcript.clone(),
+            hidden_capabilities: config.hidden_capabilities.clone(),
             session_ids: AtomicU64::new(1),
         });
         let (stop, stopped) = watch::channel(false);

@@ -4,7 +4,8 @@
 //! mailbox; OAuth with tokens from the server's token endpoint (refresh before expiry,
 //! refused tokens invalidated and replaced, shared mailboxes); and injected faults
 //! (STARTTLS injection, PREAUTH, LOGINDISABLED, slow answers, drops inside a literal,
-//! byte-by-byte answers, refused commands).
+//! byte-by-byte answers, refused commands, an answer that never comes); and servers that
+//! lack an extension (SASL-IR, LITERAL+, an AUTH= mechanism, STARTTLS, MOVE, UIDPLUS).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -12,13 +13,17 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use inbound_net::imap::{AuthMethod, Capability, ImapClient, ImapConfig, ImapError};
+use inbound_net::imap::{
+    AuthMethod, Capability, Flag, ImapClient, ImapConfig, ImapError, StoreType,
+};
 use inbound_net::oauth::{ClientCredentialsProvider, Clock, EntraClientCredentials, TokenProvider};
 use inbound_net::sasl::Mechanism;
 use inbound_net::{
     ConnectError, Credentials, CredentialsKind, Error, OAuthError, Security, TlsSettings,
 };
-use inbound_test_server::faults::{CommandFault, DropPoint, FaultPlan, Faults, Refusal};
+use inbound_test_server::faults::{
+    CommandFault, DropPoint, FaultPlan, Faults, Hold, Refusal, SlowAnswer,
+};
 use inbound_test_server::oauth::TokenRegistry;
 use inbound_test_server::server::{ServerConfig, TestServer};
 use inbound_test_server::transcript::{Direction, TranscriptCapture};
@@ -973,5 +978,353 @@ async fn a_refused_select_is_typed_and_the_session_goes_on() {
     assert!(client.is_usable());
     assert_eq!(retrieve_all(&mut client).await, expected);
     client.logout().await.unwrap();
+    server.shutdown().await;
+}
+
+/// A fixture whose IMAP server hides these capabilities.
+async fn hiding(names: &[&str]) -> Fixture {
+    let mut config = ServerConfig::default();
+    for name in names {
+        config = config.hide_capability(name);
+    }
+    fixture_with(config).await
+}
+
+/// The client's lines, tags stripped.
+fn client_commands(transcript: &TranscriptCapture) -> Vec<String> {
+    transcript
+        .lines()
+        .into_iter()
+        .filter(|l| l.direction == Direction::Client)
+        .map(|l| match l.text.split_once(' ') {
+            Some((_, rest)) => rest.to_owned(),
+            None => l.text,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn without_sasl_ir_authenticate_waits_for_the_continuation() {
+    let Fixture { server, transcript } = hiding(&["SASL-IR"]).await;
+    let expected = expected_messages(&server, USER);
+    let oauth = Credentials::oauth(USER, entra(&server));
+    for security in SECURITY_MODES {
+        for (credentials, used) in [
+            (
+                Credentials::password(USER, PASSWORD),
+                AuthMethod::Sasl(Mechanism::Plain),
+            ),
+            (oauth.clone(), AuthMethod::Sasl(Mechanism::XOAuth2)),
+        ] {
+            let mut client = connect(&server, security).await;
+            assert!(!client.has_capability(&Capability::SaslIr));
+            transcript.clear();
+            let info = client
+                .login(&credentials, None)
+                .await
+                .unwrap_or_else(|e| panic!("{security:?} {used:?}: {e}"));
+            assert_eq!(info.method, used);
+            let AuthMethod::Sasl(mechanism) = used else {
+                unreachable!()
+            };
+            // No initial response: the mechanism alone, the secret after `+`.
+            assert_eq!(
+                login_lines(&transcript),
+                [format!("AUTHENTICATE {mechanism}")],
+                "{security:?}"
+            );
+            assert_eq!(retrieve_all(&mut client).await, expected);
+            client.logout().await.unwrap();
+        }
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn without_literal_plus_login_waits_for_each_literal_continuation() {
+    let Fixture { server, transcript } = hiding(&["LITERAL+"]).await;
+    let expected = expected_messages(&server, LITERAL_USER);
+    for security in SECURITY_MODES {
+        let mut client = connect(&server, security).await;
+        assert!(!client.has_capability(&Capability::LiteralPlus));
+        transcript.clear();
+        client
+            .login(
+                &Credentials::password(LITERAL_USER, LITERAL_PASSWORD),
+                Some(AuthMethod::Login),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{security:?}: {e}"));
+        // A synchronizing literal (`{n}`; `{n+}` would have been refused): the server
+        // asked for it with one `+` continuation. (The transcript logs a client command
+        // when it is whole, so it cannot show that the client waited for the `+`.)
+        let lines = transcript.lines();
+        let continuations = lines
+            .iter()
+            .filter(|l| l.direction == Direction::Server && l.text.starts_with("+ "))
+            .count();
+        assert_eq!(continuations, 1, "{}", transcript.text());
+        assert!(
+            lines.iter().any(|l| l.direction == Direction::Client
+                && l.text
+                    .ends_with(&format!("LOGIN {LITERAL_USER} [redacted]"))),
+            "{}",
+            transcript.text()
+        );
+        assert_eq!(retrieve_all(&mut client).await, expected);
+        client.logout().await.unwrap();
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn without_plain_a_password_uses_authenticate_login() {
+    let Fixture { server, transcript } = hiding(&["AUTH=PLAIN"]).await;
+    let expected = expected_messages(&server, USER);
+    for security in SECURITY_MODES {
+        let mut client = connect(&server, security).await;
+        transcript.clear();
+        let info = client
+            .login(&Credentials::password(USER, PASSWORD), None)
+            .await
+            .unwrap_or_else(|e| panic!("{security:?}: {e}"));
+        assert_eq!(info.method, AuthMethod::Sasl(Mechanism::Login));
+        assert_eq!(login_lines(&transcript), ["AUTHENTICATE LOGIN"]);
+        assert_eq!(retrieve_all(&mut client).await, expected);
+        client.logout().await.unwrap();
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn without_a_password_mechanism_the_login_command_is_used() {
+    let Fixture { server, transcript } = hiding(&["AUTH=PLAIN", "AUTH=LOGIN"]).await;
+    let expected = expected_messages(&server, USER);
+    for security in SECURITY_MODES {
+        let mut client = connect(&server, security).await;
+        // The bearer mechanisms are still there.
+        assert!(has_auth_capability(&client));
+        transcript.clear();
+        // Asking for PLAIN by name is refused before anything is sent.
+        let err = client
+            .login(
+                &Credentials::password(USER, PASSWORD),
+                Some(AuthMethod::Sasl(Mechanism::Plain)),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Sasl(_)), "{security:?}: {err:?}");
+        assert!(login_lines(&transcript).is_empty());
+        let info = client
+            .login(&Credentials::password(USER, PASSWORD), None)
+            .await
+            .unwrap_or_else(|e| panic!("{security:?}: {e}"));
+        assert_eq!(info.method, AuthMethod::Login);
+        assert_eq!(
+            login_lines(&transcript),
+            [format!("LOGIN {USER} [redacted]")]
+        );
+        assert_eq!(retrieve_all(&mut client).await, expected);
+        client.logout().await.unwrap();
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn oauth_without_a_bearer_mechanism_is_no_auth_method() {
+    let Fixture { server, transcript } = hiding(&["AUTH=XOAUTH2", "AUTH=OAUTHBEARER"]).await;
+    for security in SECURITY_MODES {
+        let mut client = connect(&server, security).await;
+        transcript.clear();
+        let err = client
+            .login(&Credentials::oauth(USER, entra(&server)), None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Imap(ImapError::NoAuthMethod {
+                    kind: CredentialsKind::OAuth
+                })
+            ),
+            "{security:?}: {err:?}"
+        );
+        assert!(login_lines(&transcript).is_empty());
+        assert!(client.is_usable() && !client.is_authenticated());
+        // A password still logs in on the same connection.
+        client
+            .login(&Credentials::password(USER, PASSWORD), None)
+            .await
+            .unwrap();
+        client.logout().await.unwrap();
+    }
+    // No token was fetched for a login that could not happen.
+    assert_eq!(server.registry().issued_count(), 0);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn starttls_required_but_not_offered_is_refused() {
+    let Fixture { server, transcript } = hiding(&["STARTTLS"]).await;
+    let err = ImapClient::connect(&config(&server, Security::StartTls))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Imap(ImapError::StartTlsNotOffered { text: None })
+        ),
+        "{err:?}"
+    );
+    // Refused on the capabilities alone: no STARTTLS sent, and nothing secret.
+    let commands = client_commands(&transcript);
+    assert!(!commands.iter().any(|c| c == "STARTTLS"), "{commands:?}");
+    assert!(login_lines(&transcript).is_empty());
+    // Plaintext chosen by name works without it.
+    let expected = expected_messages(&server, USER);
+    let mut client = connect(&server, Security::Plaintext).await;
+    assert!(!client.has_capability(&Capability::StartTls));
+    client
+        .login(&Credentials::password(USER, PASSWORD), None)
+        .await
+        .unwrap();
+    assert_eq!(retrieve_all(&mut client).await, expected);
+    client.logout().await.unwrap();
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_uid_fetch_without_an_answer_runs_into_the_response_timeout() {
+    let Fixture { server, .. } = fixture().await;
+    let timeout = Duration::from_millis(300);
+    server.faults().push_plan(FaultPlan::new(
+        Faults {
+            slow_answers: vec![SlowAnswer::named("UID FETCH", Hold::Forever)],
+            ..Faults::default()
+        },
+        1,
+    ));
+    let mut client =
+        ImapClient::connect(&config(&server, Security::Plaintext).with_timeout(timeout))
+            .await
+            .unwrap();
+    client
+        .login(&Credentials::password(USER, PASSWORD), None)
+        .await
+        .unwrap();
+    client.select("INBOX").await.unwrap();
+    let uids = client.uid_search_all().await.unwrap();
+    assert!(!uids.is_empty());
+    let started = Instant::now();
+    let mut stream = client.uid_fetch_bodies(&uids).unwrap();
+    let err = stream.next().await.unwrap().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Imap(ImapError::Timeout {
+                during: "UID FETCH",
+                timeout: t
+            }) if t == timeout
+        ),
+        "{err:?}"
+    );
+    assert!(started.elapsed() >= timeout && started.elapsed() < Duration::from_secs(5));
+    assert!(stream.next().await.is_none());
+    drop(stream);
+    // The connection is presumed dead.
+    assert!(!client.is_usable());
+    server.shutdown().await;
+}
+
+/// Marks UID 1 `\Deleted` (outside the moved set), moves UIDs 2 and 3 to `Archive`; the
+/// moved messages' bodies and what is left in INBOX, by UID.
+async fn move_two(server: &TestServer) -> (inbound_net::imap::MoveOutcome, Vec<u32>, usize) {
+    let mut client = connect(server, Security::Tls).await;
+    client
+        .login(&Credentials::password(USER, PASSWORD), None)
+        .await
+        .unwrap();
+    client.create("Archive").await.unwrap();
+    client.select("INBOX").await.unwrap();
+    client
+        .uid_store_flags(&[1], StoreType::Add, &[Flag::Deleted])
+        .await
+        .unwrap();
+    let outcome = client.uid_move(&[2, 3], "Archive").await.unwrap();
+    client.logout().await.unwrap();
+    let left: Vec<u32> = server
+        .store()
+        .messages(USER, "INBOX")
+        .unwrap()
+        .iter()
+        .map(|m| m.uid)
+        .collect();
+    let archived = server.store().messages(USER, "Archive").unwrap().len();
+    (outcome, left, archived)
+}
+
+#[tokio::test]
+async fn uid_move_without_move_is_copy_store_and_uid_expunge() {
+    let Fixture { server, transcript } = hiding(&["MOVE"]).await;
+    let before = expected_messages(&server, USER);
+    let (outcome, left, archived) = move_two(&server).await;
+    assert!(
+        !outcome.used_move && outcome.used_uid_expunge,
+        "{outcome:?}"
+    );
+    let copyuid = outcome.copyuid.expect("COPYUID with UIDPLUS");
+    assert_eq!(
+        copyuid.pairs.iter().map(|p| p.0).collect::<Vec<_>>(),
+        [2, 3]
+    );
+    assert_eq!(archived, 2);
+    // UID 1, marked \Deleted but not moved, stays.
+    let expected_left: Vec<u32> = before
+        .keys()
+        .copied()
+        .filter(|u| ![2, 3].contains(u))
+        .collect();
+    assert_eq!(left, expected_left);
+    let commands = client_commands(&transcript);
+    assert!(!commands.iter().any(|c| c.contains("MOVE")), "{commands:?}");
+    for needed in [
+        "UID COPY 2:3 Archive",
+        "UID STORE 2:3 +FLAGS.SILENT (\\Deleted)",
+        "UID EXPUNGE 2:3",
+    ] {
+        assert!(
+            commands.iter().any(|c| c == needed),
+            "{needed}: {commands:?}"
+        );
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn uid_move_without_move_and_uidplus_falls_back_to_expunge() {
+    let Fixture { server, transcript } = hiding(&["MOVE", "UIDPLUS"]).await;
+    let before = expected_messages(&server, USER);
+    let (outcome, left, archived) = move_two(&server).await;
+    assert!(
+        !outcome.used_move && !outcome.used_uid_expunge,
+        "{outcome:?}"
+    );
+    assert_eq!(outcome.copyuid, None);
+    assert_eq!(archived, 2);
+    // Plain EXPUNGE also removed UID 1, as MoveOutcome::used_uid_expunge warns.
+    let expected_left: Vec<u32> = before
+        .keys()
+        .copied()
+        .filter(|u| ![1, 2, 3].contains(u))
+        .collect();
+    assert_eq!(left, expected_left);
+    let commands = client_commands(&transcript);
+    assert!(commands.iter().any(|c| c == "EXPUNGE"), "{commands:?}");
+    assert!(
+        !commands
+            .iter()
+            .any(|c| c.contains("MOVE") || c.starts_with("UID EXPUNGE")),
+        "{commands:?}"
+    );
     server.shutdown().await;
 }

@@ -202,8 +202,9 @@ impl Session {
                     match result {
                         Ok((uid_validity, uid)) => {
                             self.report_events(true)?;
-                            let code =
-                                uid_set(&[uid]).map(|uids| Code::AppendUid { uid_validity, uids });
+                            let code = uid_set(&[uid])
+                                .filter(|_| self.uidplus())
+                                .map(|uids| Code::AppendUid { uid_validity, uids });
                             self.ok(&tag, code, "Append completed.");
                         }
                         Err(StoreError::NoSuchFolder(_)) => {
@@ -714,7 +715,7 @@ impl Session {
                 let src: Vec<u32> = result.uids.iter().map(|p| p.0).collect();
                 let dst: Vec<u32> = result.uids.iter().map(|p| p.1).collect();
                 let code = match (ordered_set(&src), ordered_set(&dst)) {
-                    (Some(source), Some(destination)) => Some(Code::CopyUid {
+                    (Some(source), Some(destination)) if self.uidplus() => Some(Code::CopyUid {
                         uid_validity: result.uid_validity,
                         source,
                         destination,
@@ -755,7 +756,9 @@ impl Session {
             Ok((result, seqs)) => {
                 let src: Vec<u32> = result.uids.iter().map(|p| p.0).collect();
                 let dst: Vec<u32> = result.uids.iter().map(|p| p.1).collect();
-                if let (Some(source), Some(destination)) = (ordered_set(&src), ordered_set(&dst)) {
+                if let (Some(source), Some(destination), true) =
+                    (ordered_set(&src), ordered_set(&dst), self.uidplus())
+                {
                     self.untagged(
                         StatusKind::Ok,
                         Some(Code::CopyUid {

@@ -14,6 +14,9 @@
 //! reported as EXISTS / EXPUNGE / FETCH FLAGS at the next command, and at once to an idling
 //! session.
 //!
+//! Capabilities can be hidden ([`ImapContext::hidden_capabilities`]): a hidden one is left
+//! out of every capability list and its behaviour is off, like on a server that lacks it.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -43,6 +46,7 @@ mod quirks;
 mod search;
 mod session;
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,6 +87,10 @@ pub struct ImapContext {
     pub transcript: Option<TranscriptCapture>,
     /// Becomes `true` when the server shuts down; sessions then say BYE and close.
     pub shutdown: Option<watch::Receiver<bool>>,
+    /// Capabilities not advertised and not honoured, by name (`SASL-IR`, `AUTH=PLAIN`,
+    /// `MOVE`, ...; compared case-insensitively). See
+    /// [`ServerConfig::hide_capability`](crate::server::ServerConfig::hide_capability).
+    pub hidden_capabilities: BTreeSet<String>,
 }
 
 impl fmt::Debug for ImapContext {
@@ -91,6 +99,7 @@ impl fmt::Debug for ImapContext {
             .field("store", &self.store)
             .field("starttls", &self.acceptor.is_some())
             .field("login_disabled_before_tls", &self.login_disabled_before_tls)
+            .field("hidden_capabilities", &self.hidden_capabilities)
             .finish_non_exhaustive()
     }
 }
@@ -108,7 +117,23 @@ impl ImapContext {
             hostname: "localhost".to_owned(),
             transcript: None,
             shutdown: None,
+            hidden_capabilities: BTreeSet::new(),
         }
+    }
+
+    /// Hides a capability (see
+    /// [`ServerConfig::hide_capability`](crate::server::ServerConfig::hide_capability)).
+    #[must_use]
+    pub fn with_hidden_capability(mut self, name: &str) -> Self {
+        self.hidden_capabilities.insert(name.to_ascii_uppercase());
+        self
+    }
+
+    /// Whether the capability `name` is hidden (case-insensitive).
+    pub fn hides(&self, name: &str) -> bool {
+        self.hidden_capabilities
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(name))
     }
 
     /// Offers STARTTLS with this acceptor.
@@ -194,6 +219,7 @@ pub(crate) async fn serve(session: crate::server::Session) {
         hostname: shared.hostname.clone(),
         transcript: shared.transcript.clone(),
         shutdown: Some(shutdown),
+        hidden_capabilities: shared.hidden_capabilities.clone(),
     };
     session::run(conn, Arc::new(ctx), id).await;
 }

@@ -20,7 +20,7 @@ use super::ImapContext;
 use super::conn::Wire;
 use super::fetch::wire_flags;
 use crate::conn::Conn;
-use crate::faults::{DropPoint, Faults, Refusal};
+use crate::faults::{DropPoint, Faults, Hold, Refusal};
 use crate::mailstore::{FolderView, ViewEvent};
 use crate::sasl::{self, BEARER_ERROR_JSON, BearerCredentials};
 use crate::transcript::{Protocol, Transcript};
@@ -67,6 +67,7 @@ pub(super) async fn run(conn: Conn, ctx: std::sync::Arc<ImapContext>, id: u64) {
         user: None,
         view: None,
         fetched: false,
+        commands: 0,
         shutdown,
         stopping: false,
         logout_timer,
@@ -100,6 +101,8 @@ pub(super) struct Session {
     pub(super) view: Option<FolderView>,
     /// A FETCH completed (for the drop-between-FETCH-and-STORE fault).
     pub(super) fetched: bool,
+    /// Commands received so far (for faults from the Nth command on).
+    commands: u32,
     /// Completes when the server shuts down. Made once per session, so that waiting does
     /// not register with the channel every session shares again on every wake-up.
     shutdown: Pin<Box<dyn Future<Output = ()> + Send>>,
@@ -182,6 +185,41 @@ fn pieces(frame: &[u8]) -> Vec<Piece<'_>> {
         }
     }
     out
+}
+
+/// Whether a line of `frame` announces a non-synchronizing literal (`{n+}`, LITERAL+).
+fn has_non_sync_literal(frame: &[u8]) -> bool {
+    pieces(frame).iter().any(|p| match p {
+        Piece::Line(line) => {
+            let line = line.strip_suffix(b"\n").unwrap_or(line);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            line.ends_with(b"+}") && literal_len(line).is_some()
+        }
+        Piece::Literal(_) => false,
+    })
+}
+
+/// The capability a command needs, when hiding it makes the command unknown.
+fn needed_capability(body: &CommandBody) -> Option<&'static str> {
+    use CommandBody as C;
+    Some(match body {
+        C::StartTls => "STARTTLS",
+        C::Move { .. } => "MOVE",
+        C::UidExpunge { .. } => "UIDPLUS",
+        C::Idle => "IDLE",
+        C::Id { .. } => "ID",
+        C::Enable { .. } => "ENABLE",
+        C::Unselect => "UNSELECT",
+        C::Search {
+            return_options: Some(_),
+            ..
+        } => "ESEARCH",
+        C::Authenticate {
+            initial_response: Some(_),
+            ..
+        } => "SASL-IR",
+        _ => return None,
+    })
 }
 
 fn leading_tag(frame: &[u8]) -> Option<Tag> {
@@ -293,7 +331,19 @@ impl Session {
         self.ctx.login_disabled_before_tls && !self.wire.is_tls()
     }
 
+    /// The capabilities to advertise now (hidden ones left out).
     pub(super) fn capabilities(&self) -> Vec<Capability> {
+        let mut caps = self.all_capabilities();
+        caps.retain(|c| !self.ctx.hides(&c.name()));
+        caps
+    }
+
+    /// Whether UIDPLUS is on (APPENDUID/COPYUID codes, UID EXPUNGE).
+    pub(super) fn uidplus(&self) -> bool {
+        !self.ctx.hides("UIDPLUS")
+    }
+
+    fn all_capabilities(&self) -> Vec<Capability> {
         let mut caps = vec![Capability::Imap4Rev1, Capability::LiteralPlus];
         if self.user.is_none() {
             if !self.wire.is_tls() && self.ctx.acceptor.is_some() {
@@ -495,6 +545,18 @@ impl Session {
                 return Ok(self.wire.flush().await?);
             }
         }
+        if self.ctx.hides("LITERAL+") && has_non_sync_literal(frame.as_bytes()) {
+            // What a server without LITERAL+ does with `{n+}`: a syntax error (the literal
+            // the client sent along is discarded with the command here).
+            match leading_tag(frame.as_bytes()) {
+                Some(tag) => self.bad(
+                    &tag,
+                    "Error in IMAP command: non-synchronizing literals are not supported.",
+                ),
+                None => self.untagged(StatusKind::Bad, None, "Error in IMAP command."),
+            }
+            return Ok(self.wire.flush().await?);
+        }
         match decode_command(&frame, self.quirks()) {
             Ok(command) => self.command(command).await,
             Err(e) => {
@@ -516,6 +578,10 @@ impl Session {
     async fn command(&mut self, command: Command) -> Res<()> {
         let Command { tag, body } = command;
         let name = body.name();
+        self.commands = self.commands.saturating_add(1);
+        if let Some(hold) = self.faults.hold_for(name, self.commands) {
+            self.hold(hold).await?;
+        }
         if matches!(body, CommandBody::Store { .. })
             && self.fetched
             && self.drop_at(DropPoint::BetweenFetchAndStore)
@@ -528,6 +594,14 @@ impl Session {
                 Refusal::No => self.no(&tag, None, &msg),
                 Refusal::Bad => self.bad(&tag, &msg),
             }
+            return Ok(self.wire.flush().await?);
+        }
+        if let Some(needed) = needed_capability(&body).filter(|c| self.ctx.hides(c)) {
+            tracing::debug!(target: "inbound_test_server::imap", command = name, capability = needed, "hidden capability");
+            self.bad(
+                &tag,
+                &format!("Error in IMAP command {name}: unknown command."),
+            );
             return Ok(self.wire.flush().await?);
         }
         let authenticated = self.user.is_some();
@@ -623,6 +697,31 @@ impl Session {
         Ok(self.wire.flush().await?)
     }
 
+    /// Holds the answer to the current command back (a fault): for a while (shutdown cuts
+    /// it short), or until the session ends.
+    async fn hold(&mut self, hold: Hold) -> Res<()> {
+        match hold {
+            Hold::For(delay) => {
+                tracing::debug!(target: "inbound_test_server::imap", ?delay, "fault: answer held back");
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => Ok(()),
+                    () = self.shutdown.as_mut(), if !self.stopping => {
+                        self.stopping = true;
+                        self.bye("Server shutting down.");
+                        Err(End::Closed)
+                    }
+                }
+            }
+            Hold::Forever => {
+                tracing::debug!(target: "inbound_test_server::imap", "fault: answer withheld");
+                loop {
+                    // Returns only with an error: EOF, auto-logout or shutdown.
+                    self.wait(false).await?;
+                }
+            }
+        }
+    }
+
     async fn starttls(&mut self, tag: &Tag) -> Res<()> {
         let Some(acceptor) = self.ctx.acceptor.clone() else {
             self.bad(tag, "STARTTLS is not available.");
@@ -680,6 +779,10 @@ impl Session {
                 Some(privacy_required()),
                 "Authentication disallowed on non-secure connections.",
             );
+            return Ok(());
+        }
+        if self.ctx.hides(&Capability::Auth(mechanism.clone()).name()) {
+            self.no(tag, None, "Unsupported authentication mechanism.");
             return Ok(());
         }
         let bearer = matches!(
