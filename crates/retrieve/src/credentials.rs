@@ -99,7 +99,8 @@ pub enum CredentialError {
 pub type StoredLookup<'a> = dyn FnMut(&str) -> Result<Option<Secret>, inbound_store::Error> + 'a;
 
 /// Resolves the account's credentials, reading stored secrets from `store` when the account
-/// keeps them there. OAuth token endpoints are reached with the default TLS settings.
+/// keeps them there. OAuth token endpoints are reached with the default TLS settings plus the
+/// account's `ca_file`.
 ///
 /// # Errors
 /// [`CredentialError`] naming the variable, command or stored secret that failed.
@@ -119,7 +120,7 @@ pub fn resolve_credentials(
 }
 
 /// Resolves the account's credentials with a custom stored-secret lookup and TLS settings for
-/// the OAuth token endpoint.
+/// the OAuth token endpoint (the account's `ca_file` is added to them).
 ///
 /// # Errors
 /// As [`resolve_credentials`].
@@ -135,9 +136,21 @@ pub fn resolve_credentials_with(
             Ok(Credentials::password(account.username.clone(), password))
         }
         AuthConfig::OAuth(settings) => {
-            let provider = build_provider(name, settings, stored, token_tls)?;
+            let provider =
+                build_provider(name, settings, stored, &token_tls_for(account, token_tls))?;
             Ok(Credentials::oauth(account.username.clone(), provider))
         }
+    }
+}
+
+/// The TLS settings for an account's token endpoint: `base` plus the account's `ca_file` (an
+/// account whose mail server has a private CA often has its token service under the same one).
+/// Only the extra root is carried over: an account's `danger_accept_invalid_certs` is for its
+/// mail server, never for the service that hands out its tokens.
+fn token_tls_for(account: &Account, base: &TlsSettings) -> TlsSettings {
+    match &account.ca_file {
+        Some(ca) => base.clone().with_ca_file(ca),
+        None => base.clone(),
     }
 }
 

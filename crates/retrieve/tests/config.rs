@@ -311,3 +311,43 @@ fn secrets_from_command_store_and_errors_naming_the_source() {
     assert_eq!(password_of(&c), "stored-pw");
     assert!(!format!("{c:?}").contains("stored-pw"));
 }
+
+#[test]
+fn token_endpoint_trusts_the_accounts_ca_file() {
+    let account = |ca: &str| -> Account {
+        let file: File = toml::from_str(&format!(
+            r#"[[account]]
+            name = "m365"
+            protocol = "imap"
+            host = "imap.example.test"
+            username = "shared@example.test"
+            {ca}
+            [account.oauth]
+            provider = "entra"
+            tenant_id = "tenant"
+            client_id = "app""#
+        ))
+        .unwrap();
+        file.account.into_iter().next().unwrap()
+    };
+    let key = inbound_store::EncryptionKey::generate().unwrap();
+    let mut store = inbound_store::Store::open_in_memory(Some(key)).unwrap();
+    store
+        .save_account(
+            "m365",
+            "{}",
+            &[("client_secret", inbound_store::Secret::new("app-secret"))],
+        )
+        .unwrap();
+    // Without a CA file the provider is built with the default roots.
+    assert!(resolve_credentials(&account(""), Some(&store)).is_ok());
+    // With one, the token endpoint's TLS settings load it: a missing file is an error that
+    // names the account and the file, found before any token is asked for.
+    let missing = "/nonexistent/inbound-token-ca.pem";
+    let err = resolve_credentials(&account(&format!("ca_file = \"{missing}\"")), Some(&store))
+        .expect_err("the account's CA file is loaded for the token endpoint");
+    assert!(matches!(err, CredentialError::OAuth { .. }), "{err:?}");
+    let text = format!("{err} {:?}", std::error::Error::source(&err));
+    assert!(text.contains("m365"), "{text}");
+    assert!(text.contains(missing), "{text}");
+}

@@ -151,6 +151,13 @@ pub(crate) fn from_net(error: inbound_net::Error) -> BackendError {
             };
             BackendError::new(kind, e.to_string()).with_source(e)
         }
+        E::Transport(e) => {
+            let kind = match &e {
+                inbound_net::TransportError::Timeout { .. } => ErrorKind::Timeout,
+                _ => ErrorKind::Disconnected,
+            };
+            BackendError::new(kind, e.to_string()).with_source(e)
+        }
         other => BackendError::new(ErrorKind::Protocol, other.to_string()).with_source(other),
     }
 }
@@ -217,6 +224,19 @@ pub(crate) fn timed_out(during: &str, after: Duration) -> BackendError {
 mod tests {
     use super::*;
     use inbound_net::error::TransportError;
+
+    #[test]
+    fn bare_transport_errors_are_timeouts_or_disconnects() {
+        let timeout = from_net(inbound_net::Error::Transport(TransportError::Timeout {
+            during: "NOOP",
+            timeout: std::time::Duration::from_secs(5),
+        }));
+        assert_eq!(timeout.kind(), ErrorKind::Timeout);
+        let closed = from_net(inbound_net::Error::Transport(TransportError::Closed {
+            during: "NOOP",
+        }));
+        assert_eq!(closed.kind(), ErrorKind::Disconnected);
+    }
 
     #[test]
     fn imap_errors_map_to_kinds() {
