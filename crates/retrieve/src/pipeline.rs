@@ -6,6 +6,9 @@
 //! done ([`SanitizeHtml`]) and sanitizes each time the message is read, so the costly step
 //! (ammonia takes about ten times as long as parsing) is off the retrieval path.
 //!
+//! Each message's SHA-256 (which the store keeps) is computed with its parse, on the parse
+//! threads, so the writer thread does not hash.
+//!
 //! A *unit* is what one store transaction holds: a batch, or part of one when the batch's
 //! bytes pass [`FLUSH_BYTES`](crate::run::FLUSH_BYTES). Units are stored strictly in the
 //! order they were fetched (IMAP bookkeeping relies on ascending UIDs), and the caller acts
@@ -21,7 +24,7 @@ use std::sync::PoisonError;
 
 use bytes::Bytes;
 use inbound_message::Email;
-use inbound_store::{Inserted, NewMessage, PendingAction, SanitizeHtml, ServerRef};
+use inbound_store::{Inserted, NewMessage, PendingAction, SanitizeHtml, ServerRef, raw_sha256};
 
 use crate::events::{BatchDone, NewMail};
 use crate::run::{Run, RunError, SharedStore, StoredItem};
@@ -45,6 +48,9 @@ pub(crate) struct Prepared {
     key: u32,
     server_ref: ServerRef,
     email: Email,
+    /// The SHA-256 of the raw message, computed with the parse so the writer thread does
+    /// not hash.
+    sha256: [u8; 32],
 }
 
 /// Messages for one store transaction.
@@ -229,6 +235,7 @@ fn insert(
             NewMessage::new(target.account, target.folder, &p.server_ref, &p.email)
                 .with_sanitize(target.sanitize)
                 .with_action(target.action)
+                .with_sha256(Some(&p.sha256))
         })
         .collect();
     // A panic elsewhere while holding the lock cannot leave a half-written transaction
@@ -322,11 +329,12 @@ fn prepare_all(fetched: Vec<Fetched>) -> Vec<Prepared> {
     })
 }
 
-/// Parses one message.
+/// Hashes and parses one message.
 fn prepare(f: Fetched) -> Prepared {
     Prepared {
         key: f.key,
         server_ref: f.server_ref,
+        sha256: raw_sha256(&f.body),
         email: Email::parse(f.body),
     }
 }

@@ -42,7 +42,10 @@
 //!   process crash but could lose the last commits on power loss; since the retrieval layer
 //!   deletes or moves a message on the server right after storing it, a lost commit would lose
 //!   mail, so FULL it is. The cost is one fsync per transaction; batch with
-//!   [`Store::insert_messages`] when that matters.
+//!   [`Store::insert_messages`] when that matters. A file store checkpoints its WAL into the
+//!   database file on a thread of its own (a second connection, also `synchronous=FULL`)
+//!   rather than inside the writer's commits; a write waits for it only when the WAL has
+//!   grown past 16 MiB, so the WAL stays bounded.
 //! - **Exactly once.** Messages are unique per account, folder and [`ServerRef`]; inserting the
 //!   same one again returns the stored id and writes nothing. The pending action recorded with
 //!   a message stays in [`Store::pending_actions`] until [`Store::complete_action`].
@@ -75,6 +78,7 @@
 //! keeps the page size it was made with.
 
 mod accounts;
+mod checkpoint;
 mod codec;
 mod crypto;
 mod error;
@@ -93,5 +97,5 @@ pub use store::{DEFAULT_BUSY_TIMEOUT, Store, StoreOptions};
 pub use sync::ImapFolderState;
 pub use types::{
     AttachmentInfo, Inserted, MessageFilter, MessageId, MessageSummary, NewMessage, Pending,
-    PendingAction, SanitizeHtml, ServerRef, StoredMessage,
+    PendingAction, SanitizeHtml, ServerRef, StoredMessage, raw_sha256,
 };

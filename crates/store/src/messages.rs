@@ -1,13 +1,12 @@
 //! Storing messages: one transaction per message (or per batch), idempotent per server ref.
 
 use rusqlite::{OptionalExtension as _, Transaction, params};
-use sha2::{Digest as _, Sha256};
 
 use crate::codec;
 use crate::error::Result;
 use crate::store::{Store, now};
 use crate::sync;
-use crate::types::{Inserted, MessageId, NewMessage, PendingAction, ServerRef};
+use crate::types::{Inserted, MessageId, NewMessage, PendingAction, ServerRef, raw_sha256};
 
 impl Store {
     /// Stores one message, and in the same transaction records its pending server action (if
@@ -25,17 +24,14 @@ impl Store {
     /// order so that "every UID up to the highest is stored" holds after a crash.
     pub fn insert_message(&mut self, message: &NewMessage<'_>) -> Result<Inserted> {
         // Hash before taking the write lock, so other writers wait less.
-        let hash = Sha256::digest(&message.email.raw);
+        let hash = digest(message);
         self.write(|tx| insert_in(tx, message, &hash))
     }
 
     /// Stores many messages in one transaction: all of them or none. Returns one outcome per
     /// message, in order. Faster than one transaction each for many small messages.
     pub fn insert_messages(&mut self, messages: &[NewMessage<'_>]) -> Result<Vec<Inserted>> {
-        let hashes: Vec<_> = messages
-            .iter()
-            .map(|m| Sha256::digest(&m.email.raw))
-            .collect();
+        let hashes: Vec<[u8; 32]> = messages.iter().map(digest).collect();
         self.write(|tx| {
             messages
                 .iter()
@@ -43,6 +39,17 @@ impl Store {
                 .map(|(m, hash)| insert_in(tx, m, hash))
                 .collect()
         })
+    }
+}
+
+/// The SHA-256 of the message's raw bytes: the caller's, or computed here.
+fn digest(m: &NewMessage<'_>) -> [u8; 32] {
+    match m.sha256 {
+        Some(given) => {
+            debug_assert_eq!(*given, raw_sha256(&m.email.raw), "a wrong SHA-256 given");
+            *given
+        }
+        None => raw_sha256(&m.email.raw),
     }
 }
 

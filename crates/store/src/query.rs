@@ -4,13 +4,14 @@ use bytes::Bytes;
 use inbound_message::Email;
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension as _, Row, params, params_from_iter};
-use sha2::{Digest as _, Sha256};
 
 use crate::codec;
 use crate::error::Result;
 use crate::messages::find_by_ref;
 use crate::store::Store;
-use crate::types::{MessageFilter, MessageId, MessageSummary, ServerRef, StoredMessage};
+use crate::types::{
+    MessageFilter, MessageId, MessageSummary, ServerRef, StoredMessage, raw_sha256,
+};
 
 /// The `messages` columns every read takes, in [`MessageRow::from_row`] order.
 const COLUMNS: &str = "id, account, folder, uidvalidity, uid, uidl, message_id, subject, \
@@ -227,16 +228,14 @@ impl Store {
     /// Use it to avoid storing a message twice when its server ref changed (a new UIDVALIDITY,
     /// a message moved by another client).
     pub fn find_duplicate(&self, account: &str, raw: &[u8]) -> Result<Option<MessageId>> {
-        let hash = Sha256::digest(raw);
+        let hash = raw_sha256(raw);
         self.read(|conn| {
             let id = conn
                 .prepare_cached(
                     "SELECT id FROM messages WHERE account = ?1 AND sha256 = ?2 AND size = ?3
                      ORDER BY id LIMIT 1",
                 )?
-                .query_row(params![account, hash.as_slice(), raw.len() as i64], |row| {
-                    row.get(0)
-                })
+                .query_row(params![account, hash, raw.len() as i64], |row| row.get(0))
                 .optional()?;
             Ok(id.map(MessageId))
         })

@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension as _, Transaction, TransactionBehavior};
 
+use crate::checkpoint::Checkpointer;
 use crate::crypto::{EncryptionKey, KEY_CHECK_AAD, KEY_CHECK_PLAIN};
 use crate::error::{Error, Result, is_busy, is_not_a_database};
 use crate::schema;
@@ -37,6 +38,9 @@ impl Default for StoreOptions {
 /// even if the process is killed halfway. Reads take `&self`, writes `&mut self`; share a
 /// `Store` between threads behind a mutex, or open one per thread (each is its own connection).
 pub struct Store {
+    /// Checkpoints the WAL of a file store on its own thread; dropped (stopped) before the
+    /// connection closes.
+    checkpointer: Option<Checkpointer>,
     pub(crate) conn: Connection,
     pub(crate) key: Option<EncryptionKey>,
     path: PathBuf,
@@ -96,6 +100,7 @@ impl Store {
         options: StoreOptions,
     ) -> Result<Self> {
         let mut store = Self {
+            checkpointer: None,
             conn,
             key,
             path,
@@ -103,6 +108,7 @@ impl Store {
         };
         store.configure().map_err(|e| store.classify(e))?;
         store.check_or_set_key()?;
+        store.start_checkpointer().map_err(|e| store.classify(e))?;
         Ok(store)
     }
 
@@ -126,6 +132,27 @@ impl Store {
         // After a checkpoint, shrink a WAL that a large message grew beyond 64 MiB.
         conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
         schema::migrate(conn)
+    }
+
+    /// For a file in WAL mode: moves checkpoints off the writing connection onto a thread of
+    /// their own ([`crate::checkpoint`]).
+    fn start_checkpointer(&mut self) -> Result<()> {
+        let mode: String = self
+            .conn
+            .pragma_query_value(None, "journal_mode", |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Ok(());
+        }
+        let page_size: i64 = self
+            .conn
+            .pragma_query_value(None, "page_size", |row| row.get(0))?;
+        // SQLite's own (absolute) name for the file the connection opened.
+        let path = self.conn.path().map_or(self.path.clone(), PathBuf::from);
+        if let Some(checkpointer) = Checkpointer::start(&path, page_size) {
+            self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+            self.checkpointer = Some(checkpointer);
+        }
+        Ok(())
     }
 
     /// Verifies the key against the stored key check, writing the check on first use.
@@ -177,6 +204,9 @@ impl Store {
 
     /// Runs `f` in one immediate transaction, committing if it returns `Ok`.
     pub(crate) fn write<T>(&mut self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.before_write();
+        }
         let result = (|| {
             let tx = self
                 .conn
@@ -185,6 +215,9 @@ impl Store {
             tx.commit()?;
             Ok(value)
         })();
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.committed();
+        }
         result.map_err(|e| self.classify(e))
     }
 

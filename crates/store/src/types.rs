@@ -1,6 +1,7 @@
 //! Plain values the store takes and returns.
 
 use inbound_message::{Email, InlineImages, SanitizeOptions};
+use sha2::{Digest as _, Sha256};
 
 /// The store's id of one message (a SQLite rowid; stable for the life of the store).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -113,6 +114,15 @@ pub struct NewMessage<'a> {
     pub sanitize: Option<&'a SanitizeHtml>,
     /// The server action to record in the same transaction, if any.
     pub action: Option<&'a PendingAction>,
+    /// The SHA-256 of `email.raw` when the caller has it already ([`raw_sha256`]), so the
+    /// store does not hash the message itself; `None`: the store computes it.
+    pub sha256: Option<&'a [u8; 32]>,
+}
+
+/// The SHA-256 of a raw message, as [`NewMessage::with_sha256`] takes it. Callers that
+/// store from one thread can hash on others with this.
+pub fn raw_sha256(raw: &[u8]) -> [u8; 32] {
+    Sha256::digest(raw).into()
 }
 
 impl<'a> NewMessage<'a> {
@@ -130,7 +140,16 @@ impl<'a> NewMessage<'a> {
             email,
             sanitize: None,
             action: None,
+            sha256: None,
         }
+    }
+
+    /// Gives the SHA-256 of `email.raw` ([`raw_sha256`]), computed beforehand (on another
+    /// thread, say), so that storing does not hash the message again. It must be the digest
+    /// of exactly `email.raw`: the store keeps it to find the message by content.
+    pub fn with_sha256(mut self, sha256: Option<&'a [u8; 32]>) -> Self {
+        self.sha256 = sha256;
+        self
     }
 
     /// Records that the message's HTML is to be sanitized (`Some`) whenever it is read.
