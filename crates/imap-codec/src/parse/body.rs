@@ -73,11 +73,12 @@ fn c_nil(j: &mut In<'_>) -> CResult<()> {
 /// env-to SP env-cc SP env-bcc SP env-in-reply-to SP env-message-id ")"`.
 #[cfg(test)]
 pub(crate) fn envelope(i: In<'_>) -> PResult<'_, Envelope> {
-    lift(i, c_envelope)
+    lift(i, |j| c_envelope(j).map(|e| *e))
 }
 
-/// [`envelope`], cursor-style.
-pub(crate) fn c_envelope(j: &mut In<'_>) -> CResult<Envelope> {
+/// [`envelope`], cursor-style, boxed. The fields are moved into the box once, with no
+/// `Result` in between.
+pub(crate) fn c_envelope(j: &mut In<'_>) -> CResult<Box<Envelope>> {
     j.expect(b'(', "envelope")?;
     let date = c_nstring(j)?;
     c_sp(j)?;
@@ -99,7 +100,7 @@ pub(crate) fn c_envelope(j: &mut In<'_>) -> CResult<Envelope> {
     c_sp(j)?;
     let message_id = c_nstring(j)?;
     j.expect(b')', ")")?;
-    Ok(Envelope {
+    Ok(Box::new(Envelope {
         date,
         subject,
         from,
@@ -110,7 +111,7 @@ pub(crate) fn c_envelope(j: &mut In<'_>) -> CResult<Envelope> {
         bcc,
         in_reply_to,
         message_id,
-    })
+    }))
 }
 
 /// A `string`, or with [`Quirks::nil_param_value`](crate::Quirks) an `nstring` whose NIL is
@@ -218,17 +219,39 @@ pub(crate) fn body(i: In<'_>, depth: usize) -> PResult<'_, BodyStructure> {
     lift(i, |j| c_body(j, depth))
 }
 
-/// [`body`], cursor-style. The value is built once, where it is returned: a body structure
-/// is a few hundred bytes, and every move of it is a copy.
+/// [`body`], cursor-style.
+#[cfg(test)]
 pub(crate) fn c_body(j: &mut In<'_>, depth: usize) -> CResult<BodyStructure> {
+    c_body_with(j, depth, |b| b)
+}
+
+/// [`body`], cursor-style, boxed.
+pub(crate) fn c_body_boxed(j: &mut In<'_>, depth: usize) -> CResult<Box<BodyStructure>> {
+    c_body_with(j, depth, Box::new)
+}
+
+/// [`body`], cursor-style, pushed onto `out` (the parts of a multipart body).
+fn c_body_push(j: &mut In<'_>, depth: usize, out: &mut Vec<BodyStructure>) -> CResult<()> {
+    c_body_with(j, depth, |b| out.push(b))
+}
+
+/// [`body`], cursor-style, handing the value to `emit` where it is built: a body
+/// structure is a few hundred bytes, and every move of it (out of a `Result`, into a
+/// `Vec` or `Box`) is a copy.
+#[inline]
+fn c_body_with<R>(
+    j: &mut In<'_>,
+    depth: usize,
+    emit: impl FnOnce(BodyStructure) -> R,
+) -> CResult<R> {
     if depth > MAX_DEPTH {
         return Err(j.err("shallower body nesting"));
     }
     j.expect(b'(', "body")?;
     if j.peek() == Some(b'(') {
-        c_body_type_mpart(j, depth)
+        c_body_type_mpart(j, depth, emit)
     } else {
-        c_body_type_1part(j, depth)
+        c_body_type_1part(j, depth, emit)
     }
 }
 
@@ -244,10 +267,14 @@ fn c_body_end(j: &mut In<'_>) -> CResult<()> {
 
 /// `body-type-mpart = 1*body SP media-subtype [SP body-ext-mpart]`, and the `)` of its
 /// `body`.
-fn c_body_type_mpart(j: &mut In<'_>, depth: usize) -> CResult<BodyStructure> {
+fn c_body_type_mpart<R>(
+    j: &mut In<'_>,
+    depth: usize,
+    emit: impl FnOnce(BodyStructure) -> R,
+) -> CResult<R> {
     let mut bodies = Vec::with_capacity(2);
     loop {
-        bodies.push(c_body(j, depth + 1)?);
+        c_body_push(j, depth + 1, &mut bodies)?;
         match j.rest() {
             [b'(', ..] => {}
             [b' ', b'(', ..] if j.quirks.trailing_space => j.advance(1),
@@ -258,11 +285,11 @@ fn c_body_type_mpart(j: &mut In<'_>, depth: usize) -> CResult<BodyStructure> {
     let subtype = c_mime_string(j)?;
     if !j.eat(b' ') {
         c_body_end(j)?;
-        return Ok(BodyStructure::Multi {
+        return Ok(emit(BodyStructure::Multi {
             bodies,
             subtype,
             extension: None,
-        });
+        }));
     }
     let parameters = c_body_fld_param(j)?;
     let (mut disposition, mut language, mut location, mut extensions) =
@@ -276,7 +303,7 @@ fn c_body_type_mpart(j: &mut In<'_>, depth: usize) -> CResult<BodyStructure> {
         &mut extensions,
     )?;
     c_body_end(j)?;
-    Ok(BodyStructure::Multi {
+    Ok(emit(BodyStructure::Multi {
         bodies,
         subtype,
         extension: Some(MultiPartExtension {
@@ -286,13 +313,17 @@ fn c_body_type_mpart(j: &mut In<'_>, depth: usize) -> CResult<BodyStructure> {
             location,
             extensions,
         }),
-    })
+    }))
 }
 
 /// `body-type-1part = (body-type-basic / body-type-msg / body-type-text) [SP body-ext-1part]`,
 /// with `body-fields = body-fld-param SP body-fld-id SP body-fld-desc SP body-fld-enc SP
 /// body-fld-octets`, and the `)` of its `body`.
-fn c_body_type_1part(j: &mut In<'_>, depth: usize) -> CResult<BodyStructure> {
+fn c_body_type_1part<R>(
+    j: &mut In<'_>,
+    depth: usize,
+    emit: impl FnOnce(BodyStructure) -> R,
+) -> CResult<R> {
     let r#type = c_mime_string(j)?;
     c_sp(j)?;
     let subtype = c_mime_string(j)?;
@@ -319,9 +350,9 @@ fn c_body_type_1part(j: &mut In<'_>, depth: usize) -> CResult<BodyStructure> {
         && j.rest().starts_with(b" (")
     {
         j.advance(1);
-        let envelope = Box::new(c_envelope(j)?);
+        let envelope = c_envelope(j)?;
         c_sp(j)?;
-        let body_structure = Box::new(c_body(j, depth + 1)?);
+        let body_structure = c_body_boxed(j, depth + 1)?;
         c_sp(j)?;
         let number_of_lines = c_body_fld_lines(j)?;
         SpecificFields::Message {
@@ -342,10 +373,10 @@ fn c_body_type_1part(j: &mut In<'_>, depth: usize) -> CResult<BodyStructure> {
     };
     if j.peek() != Some(b' ') || j.rest().starts_with(b" )") {
         c_body_end(j)?;
-        return Ok(BodyStructure::Single {
+        return Ok(emit(BodyStructure::Single {
             body: Body { basic, specific },
             extension: None,
-        });
+        }));
     }
     j.advance(1);
     // body-fld-md5 = nstring
@@ -361,7 +392,7 @@ fn c_body_type_1part(j: &mut In<'_>, depth: usize) -> CResult<BodyStructure> {
         &mut extensions,
     )?;
     c_body_end(j)?;
-    Ok(BodyStructure::Single {
+    Ok(emit(BodyStructure::Single {
         body: Body { basic, specific },
         extension: Some(SinglePartExtension {
             md5,
@@ -370,7 +401,7 @@ fn c_body_type_1part(j: &mut In<'_>, depth: usize) -> CResult<BodyStructure> {
             location,
             extensions,
         }),
-    })
+    }))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use std::num::NonZeroU32;
 
-use super::body::{c_body, c_envelope};
+use super::body::{c_body_boxed, c_envelope};
 use super::core::{
     astring, c_nstring, c_number, c_paren_list, date_time, flag_fetch, keyword, literal, number,
     number64, nz_number, paren_list, sp,
@@ -229,11 +229,11 @@ fn c_msg_att_item(j: &mut In<'_>) -> CResult<MessageDataItem> {
     } else if is(b"INTERNALDATE") {
         MessageDataItem::InternalDate(lower(j, date_time)?)
     } else if is(b"ENVELOPE") {
-        MessageDataItem::Envelope(Box::new(c_envelope(j)?))
+        MessageDataItem::Envelope(c_envelope(j)?)
     } else if is(b"BODYSTRUCTURE") {
-        MessageDataItem::BodyStructure(Box::new(c_body(j, 0)?))
+        MessageDataItem::BodyStructure(c_body_boxed(j, 0)?)
     } else if is(b"BODY") {
-        MessageDataItem::Body(Box::new(c_body(j, 0)?))
+        MessageDataItem::Body(c_body_boxed(j, 0)?)
     } else if is(b"MODSEQ") {
         // "MODSEQ" SP "(" mod-sequence-value ")"
         let v = lower(j, |i| paren_list(i, number64))?;
