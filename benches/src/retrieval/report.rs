@@ -190,9 +190,9 @@ pub fn render(inputs: &ReportInputs) -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let _ = writeln!(
         md,
-        "Written by `cargo xtask bench{}` on {}, {cores} cores{}. The machine is shared with \
-         other jobs compiling: **figures are measured under load** and noisy; compare ratios \
-         within one run rather than absolute times across runs.\n",
+        "Written by `cargo xtask bench{}` on {}, {cores} cores{}. Wall-clock figures \
+         depend on what else the machine runs (the retrieval section gives the load average); \
+         compare ratios within one run rather than absolute times across runs.\n",
         if inputs.quick { " --quick" } else { "" },
         utc_stamp(SystemTime::now()),
         inputs
