@@ -280,9 +280,11 @@ fn retrieval_section(md: &mut String, r: &Results) {
             let _ = writeln!(
                 md,
                 "`Retriever::retrieve` with `NetConnector` over IMAP into a fresh SQLite file \
-                 store, as `inbound fetch` does: fetch; parse and sanitize HTML (on worker \
-                 threads, overlapped with the previous batch's store write); store 100 messages \
-                 per transaction (WAL, synchronous=FULL). CPU counts every thread.\n"
+                 store, as `inbound fetch` does: fetch; parse (on worker threads, with each \
+                 message's SHA-256); store 100 messages per transaction (WAL, synchronous=FULL, \
+                 checkpoints on a background connection) on a writer thread while the next \
+                 batch is fetched and parsed. HTML is sanitized when a message is read, not here \
+                 (`-nosanitize`: an account that does not ask for it). CPU counts every thread.\n"
             );
         }
         let _ = writeln!(
