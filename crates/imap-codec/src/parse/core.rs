@@ -83,6 +83,14 @@ pub(crate) fn number(i: In<'_>) -> PResult<'_, u32> {
 /// [`number`], cursor-style.
 #[inline]
 pub(crate) fn c_number(j: &mut In<'_>) -> CResult<u32> {
+    let n = c_digits(j, u64::from(u32::MAX), "number (32-bit)")?;
+    // c_digits never returns more than the limit given.
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+/// `1*DIGIT` as a value no larger than `max` (`too_large` names the error otherwise).
+#[inline(always)]
+fn c_digits(j: &mut In<'_>, max: u64, too_large: &'static str) -> CResult<u64> {
     let r = j.rest();
     let mut n: u64 = 0;
     let mut k = 0;
@@ -91,18 +99,24 @@ pub(crate) fn c_number(j: &mut In<'_>) -> CResult<u32> {
         if d > 9 {
             break;
         }
-        // Checked after every digit, so n never gets near u64::MAX.
-        n = n * 10 + u64::from(d);
-        if n > u64::from(u32::MAX) {
-            return Err(j.err("number (32-bit)"));
-        }
+        // With a small limit (folded at compile time) the previous value is at most `max`,
+        // so the plain arithmetic cannot overflow; near u64::MAX it is checked.
+        let next = if max <= u64::MAX / 16 {
+            Some(n * 10 + u64::from(d))
+        } else {
+            n.checked_mul(10).and_then(|n| n.checked_add(u64::from(d)))
+        };
+        n = match next {
+            Some(n) if n <= max => n,
+            _ => return Err(j.err(too_large)),
+        };
         k += 1;
     }
     if k == 0 {
         return Err(j.err("number"));
     }
     j.advance(k);
-    Ok(n as u32)
+    Ok(n)
 }
 
 /// `number64 = 1*DIGIT` (unsigned 63-bit in RFC 9051; we take 64).
@@ -112,25 +126,7 @@ pub(crate) fn number64(i: In<'_>) -> PResult<'_, u64> {
 
 /// [`number64`], cursor-style.
 pub(crate) fn c_number64(j: &mut In<'_>) -> CResult<u64> {
-    let r = j.rest();
-    let mut n: u64 = 0;
-    let mut k = 0;
-    while let Some(&c) = r.get(k) {
-        let d = c.wrapping_sub(b'0');
-        if d > 9 {
-            break;
-        }
-        n = match n.checked_mul(10).and_then(|n| n.checked_add(u64::from(d))) {
-            Some(n) => n,
-            None => return Err(j.err("number (64-bit)")),
-        };
-        k += 1;
-    }
-    if k == 0 {
-        return Err(j.err("number"));
-    }
-    j.advance(k);
-    Ok(n)
+    c_digits(j, u64::MAX, "number (64-bit)")
 }
 
 /// `nz-number = digit-nz *DIGIT`.
