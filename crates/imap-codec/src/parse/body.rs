@@ -183,6 +183,34 @@ fn body_extension(i: In<'_>, depth: usize) -> PResult<'_, BodyExtension> {
     }
 }
 
+/// A body's extension fields after its first one (`body-fld-md5` or `body-fld-param`).
+struct ExtTail {
+    disposition: Option<Disposition>,
+    language: Vec<IString>,
+    location: NString,
+    extensions: Vec<BodyExtension>,
+}
+
+/// [`c_body_ext_tail`] and the body's closing `)`.
+fn c_body_ext_tail_end(j: &mut In<'_>, depth: usize) -> CResult<ExtTail> {
+    let mut t = ExtTail {
+        disposition: None,
+        language: Vec::new(),
+        location: None,
+        extensions: Vec::new(),
+    };
+    c_body_ext_tail(
+        j,
+        depth,
+        &mut t.disposition,
+        &mut t.language,
+        &mut t.location,
+        &mut t.extensions,
+    )?;
+    c_body_end(j)?;
+    Ok(t)
+}
+
 /// The common tail of `body-ext-1part` and `body-ext-mpart` after their first field:
 /// `[SP body-fld-dsp [SP body-fld-lang [SP body-fld-loc *(SP body-extension)]]]`, into
 /// the extension's fields.
@@ -292,17 +320,12 @@ fn c_body_type_mpart<R>(
         }));
     }
     let parameters = c_body_fld_param(j)?;
-    let (mut disposition, mut language, mut location, mut extensions) =
-        (None, Vec::new(), None, Vec::new());
-    c_body_ext_tail(
-        j,
-        depth,
-        &mut disposition,
-        &mut language,
-        &mut location,
-        &mut extensions,
-    )?;
-    c_body_end(j)?;
+    let ExtTail {
+        disposition,
+        language,
+        location,
+        extensions,
+    } = c_body_ext_tail_end(j, depth)?;
     Ok(emit(BodyStructure::Multi {
         bodies,
         subtype,
@@ -381,17 +404,12 @@ fn c_body_type_1part<R>(
     j.advance(1);
     // body-fld-md5 = nstring
     let md5 = c_nstring(j)?;
-    let (mut disposition, mut language, mut location, mut extensions) =
-        (None, Vec::new(), None, Vec::new());
-    c_body_ext_tail(
-        j,
-        depth,
-        &mut disposition,
-        &mut language,
-        &mut location,
-        &mut extensions,
-    )?;
-    c_body_end(j)?;
+    let ExtTail {
+        disposition,
+        language,
+        location,
+        extensions,
+    } = c_body_ext_tail_end(j, depth)?;
     Ok(emit(BodyStructure::Single {
         body: Body { basic, specific },
         extension: Some(SinglePartExtension {
