@@ -93,7 +93,7 @@ pub enum Hold {
     Forever,
 }
 
-/// Hold back the answer to some commands (IMAP sessions only), unlike [`Faults::delay`],
+/// Hold back the answer to some commands (IMAP and POP3), unlike [`Faults::delay`],
 /// which slows every write from the greeting on. The hold comes before the command runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlowAnswer {
@@ -157,8 +157,8 @@ pub struct Faults {
     /// Wait this long before each write, the greeting's first (see `slow_answers` for
     /// holding back only some answers).
     pub delay: Option<Duration>,
-    /// Answers held back, by command name or from the Nth command on (IMAP only); the
-    /// first that matches applies.
+    /// Answers held back, by command name or from the Nth command on; the first that
+    /// matches applies.
     pub slow_answers: Vec<SlowAnswer>,
     /// Commands answered NO or BAD.
     pub command_faults: Vec<CommandFault>,

@@ -6,7 +6,9 @@ mod pop3_support;
 
 use std::time::{Duration, Instant};
 
-use inbound_test_server::faults::{CommandFault, DropPoint, FaultPlan, Faults, Refusal};
+use inbound_test_server::faults::{
+    CommandFault, DropPoint, FaultPlan, Faults, Hold, Refusal, SlowAnswer,
+};
 use inbound_test_server::server::{ServerConfig, TestServer};
 use pop3_support::*;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -255,4 +257,59 @@ async fn default_faults_apply_to_every_session() {
     server.faults().clear();
     let (mut c, _) = connect_greeted(server.pop3_addr()).await;
     assert_eq!(c.cmd("NOOP").await, "+OK");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_held_back_by_command_name() {
+    let hold = Duration::from_millis(400);
+    let server = server_with(Faults {
+        slow_answers: vec![SlowAnswer::named("retr", Hold::For(hold))],
+        ..Faults::default()
+    })
+    .await;
+    let message = server.store().messages("demo", "INBOX").unwrap()[1].clone();
+    let started = Instant::now();
+    let (mut c, _) = connect_greeted(server.pop3_addr()).await;
+    c.login_ok("demo", "demo").await;
+    assert!(c.cmd("STAT").await.starts_with("+OK 8 "));
+    assert!(started.elapsed() < hold, "{:?}", started.elapsed());
+    // Pipelined: NOOP's answer goes out before RETR is held, and RETR's comes late, whole.
+    c.send_raw(b"NOOP\r\nRETR 2\r\n").await;
+    let sent = Instant::now();
+    assert!(c.line().await.starts_with("+OK"));
+    assert!(sent.elapsed() < hold, "NOOP held too: {:?}", sent.elapsed());
+    assert!(c.line().await.starts_with("+OK"));
+    assert!(sent.elapsed() >= hold, "{:?}", sent.elapsed());
+    assert_eq!(c.body().await, message.raw);
+    assert!(c.cmd("QUIT").await.starts_with("+OK"));
+    // Only the planned session is slow.
+    let (mut c, _) = connect_greeted(server.pop3_addr()).await;
+    c.login_ok("demo", "demo").await;
+    let started = Instant::now();
+    assert_eq!(c.cmd_multi("RETR 2").await.1, message.raw);
+    assert!(started.elapsed() < hold, "{:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_withheld_from_the_nth_command_on() {
+    let server = server_with(Faults {
+        slow_answers: vec![SlowAnswer::from_nth(3, Hold::Forever)],
+        ..Faults::default()
+    })
+    .await;
+    let (mut c, _) = connect_greeted(server.pop3_addr()).await;
+    c.login_ok("demo", "demo").await; // commands 1 and 2
+    c.send("DELE 1").await; // command 3: never answered, never run
+    c.send("QUIT").await;
+    let line = tokio::time::timeout(Duration::from_millis(500), c.try_line()).await;
+    assert!(line.is_err(), "an answer came: {line:?}");
+    drop(c);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(server.store().messages("demo", "INBOX").unwrap().len(), 8);
+    // Shutdown does not wait for a stalled session.
+    let (mut c, _) = connect_greeted(server.pop3_addr()).await;
+    c.login_ok("demo", "demo").await;
+    let started = Instant::now();
+    server.shutdown().await;
+    assert!(started.elapsed() < Duration::from_secs(2));
 }

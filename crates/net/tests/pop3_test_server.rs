@@ -12,7 +12,7 @@ use inbound_net::oauth::{ClientCredentialsProvider, EntraClientCredentials, Toke
 use inbound_net::pop3::{AuthMethod, Pop3Client, Pop3Config};
 use inbound_net::sasl::Mechanism;
 use inbound_net::{ConnectError, Credentials, Error, Pop3Error, Security, TlsSettings};
-use inbound_test_server::faults::{DropPoint, FaultPlan, Faults};
+use inbound_test_server::faults::{DropPoint, FaultPlan, Faults, Hold, SlowAnswer};
 use inbound_test_server::server::{ServerConfig, TestServer};
 
 const USER: &str = "alice@example.test";
@@ -319,5 +319,55 @@ async fn a_slow_server_runs_into_the_command_timeout() {
     // The session started before is unaffected.
     client.noop().await.unwrap();
     server.faults().clear();
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_withheld_retr_answer_is_a_timeout_with_nothing_partial() {
+    let server = server().await;
+    server.faults().push_plan(FaultPlan::new(
+        Faults {
+            slow_answers: vec![SlowAnswer::named("RETR", Hold::Forever)],
+            ..Faults::default()
+        },
+        1,
+    ));
+    let mut client = Pop3Client::connect(
+        &config(&server, Security::Plaintext).with_timeout(Duration::from_millis(300)),
+    )
+    .await
+    .unwrap();
+    client.login(&password(), None).await.unwrap();
+    let list = client.list().await.unwrap();
+    assert_eq!(list.len(), expected_messages(&server).len());
+    let err = client.retr(list[0].msg).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Pop3(Pop3Error::Timeout { .. })),
+        "{err:?}"
+    );
+    // The connection is given up, not reused with an answer still owed.
+    assert!(!client.is_usable());
+    assert!(client.noop().await.is_err());
+    drop(client);
+    // The next session (not planned) retrieves everything, once the server has seen the
+    // first one go and unlocked the maildrop.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut client = loop {
+        let mut client = Pop3Client::connect(&config(&server, Security::Plaintext))
+            .await
+            .unwrap();
+        match client.login(&password(), None).await {
+            Ok(_) => break client,
+            Err(e) if std::time::Instant::now() < deadline => {
+                assert!(
+                    matches!(&e, Error::Pop3(Pop3Error::AuthFailed { .. })),
+                    "{e:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("the maildrop stayed locked: {e:?}"),
+        }
+    };
+    assert_eq!(retrieve_all(&mut client).await, expected_messages(&server));
     server.shutdown().await;
 }

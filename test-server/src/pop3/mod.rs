@@ -19,7 +19,9 @@
 //! apply (see [`crate::faults`]): `drop_at` `AfterGreeting`, `AfterBytes(n)`,
 //! `MidFetchLiteral` (half of a RETR or TOP body is sent, then the connection drops) and
 //! `BeforeMoveOrExpungeOk` (QUIT's deletions take effect, its `+OK` is never sent);
-//! `command_faults` (`-ERR` for a command); `delay` and `one_byte_writes` (through
+//! `command_faults` (`-ERR` for a command); `slow_answers` (the answers to earlier commands
+//! go out, then the held command waits before it runs; held for good, it never runs and the
+//! session only waits for the client to leave); `delay` and `one_byte_writes` (through
 //! [`FaultyStream`](crate::faults::FaultyStream)); `max_command_len`; `starttls_injection`
 //! (plain-text bytes in the same write as the STLS `+OK`). `AfterBytes` counts the bytes
 //! written on the current layer: it starts again from zero after STLS. A session idle
@@ -31,11 +33,11 @@ use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::BytesMut;
-use inbound_pop3_codec::{BodyEncoder, DecodeError, DecodeErrorKind, Timestamp};
+use inbound_pop3_codec::{BodyEncoder, ClientLine, DecodeError, DecodeErrorKind, Timestamp};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::conn::Conn;
-use crate::faults::{DropPoint, FaultyStream};
+use crate::faults::{DropPoint, FaultyStream, Hold};
 use crate::server::{Session, wait_for_stop};
 use crate::transcript::Transcript;
 use session::{Action, Pop3State};
@@ -90,6 +92,7 @@ pub(crate) async fn serve(session: Session) {
         inbuf: BytesMut::with_capacity(READ_CHUNK),
         discarding: false,
         shutdown,
+        commands: 0,
     };
     let outcome = shell.run().await;
     let error = outcome.err().map(|e| e.to_string());
@@ -105,6 +108,16 @@ struct Shell {
     /// The decoder is skipping the rest of an overlong line.
     discarding: bool,
     shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Commands received so far (for [`Faults::hold_for`](crate::faults::Faults::hold_for)).
+    commands: u32,
+}
+
+/// What the session does next with a decoded line.
+enum Step {
+    /// The state machine handled it.
+    Act(Action),
+    /// A fault holds this command back: answer what came before, wait, then handle it.
+    Hold(Hold, ClientLine),
 }
 
 fn line_end(buf: &[u8]) -> Option<usize> {
@@ -125,7 +138,17 @@ impl Shell {
             return Ok(());
         }
         loop {
-            while let Some(action) = self.next_action() {
+            while let Some(step) = self.next_step() {
+                let action = match step {
+                    Step::Act(action) => action,
+                    Step::Hold(hold, line) => {
+                        self.flush().await?;
+                        if !self.hold(hold).await? {
+                            return Ok(());
+                        }
+                        self.state.handle(line)
+                    }
+                };
                 match action {
                     Action::Continue => {
                         if self.state.out.len() >= FLUSH_AT {
@@ -169,8 +192,9 @@ impl Shell {
         }
     }
 
-    /// Decodes and handles the next complete line; `None` when more bytes are needed.
-    fn next_action(&mut self) -> Option<Action> {
+    /// Decodes and handles the next complete line; `None` when more bytes are needed. A
+    /// command a fault holds back is returned unhandled.
+    fn next_step(&mut self) -> Option<Step> {
         // Log the line the decoder is about to take (after the tail of a discarded line).
         let mut start = 0;
         if self.discarding {
@@ -188,14 +212,47 @@ impl Shell {
         }
         match self.state.decoder.decode(&mut self.inbuf) {
             Ok(None) => None,
-            Ok(Some(line)) => Some(self.state.handle(line)),
+            Ok(Some(line)) => {
+                if let ClientLine::Command(command) = &line {
+                    self.commands = self.commands.saturating_add(1);
+                    let hold = self.state.faults.hold_for(command.keyword(), self.commands);
+                    if let Some(hold) = hold {
+                        return Some(Step::Hold(hold, line));
+                    }
+                }
+                Some(Step::Act(self.state.handle(line)))
+            }
             Err(e) => {
                 if line.is_none() {
                     // No line end within the limit: the decoder skips the rest as it comes.
                     self.discarding = is_too_long(&e);
                     self.state.transcript.client(b"<overlong line discarded>");
                 }
-                Some(self.state.decode_error(&e))
+                Some(Step::Act(self.state.decode_error(&e)))
+            }
+        }
+    }
+
+    /// Holds the session for a [`Hold`] fault. `false`: the session is over (the client
+    /// left, auto-logout, or shutdown).
+    async fn hold(&mut self, hold: Hold) -> io::Result<bool> {
+        match hold {
+            Hold::For(delay) => {
+                tracing::debug!(target: "inbound_test_server::pop3", ?delay, "fault: answer held back");
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => Ok(true),
+                    () = wait_for_stop(&mut self.shutdown) => Ok(false),
+                }
+            }
+            Hold::Forever => {
+                tracing::debug!(target: "inbound_test_server::pop3", "fault: answer withheld");
+                loop {
+                    match self.read().await? {
+                        // What the client sends meanwhile is never answered.
+                        Input::Data => self.inbuf.clear(),
+                        Input::Closed | Input::Shutdown | Input::Idle => return Ok(false),
+                    }
+                }
             }
         }
     }
