@@ -4,13 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod imap_peer;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use imap_peer::{Reply, serve as serve_script};
 use inbound_net::imap::{IdleEvent, ImapClient, ImapConfig, ImapError};
 use inbound_net::{Credentials, Error, Security};
-use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
-use tokio::net::TcpListener;
 use tokio::time::Instant;
 
 const COMMAND_TIMEOUT: Duration = Duration::from_millis(800);
@@ -18,43 +19,27 @@ const COMMAND_TIMEOUT: Duration = Duration::from_millis(800);
 /// A one-connection IMAP server: LOGIN, SELECT, IDLE and NOOP answered like a normal
 /// server; `DONE` answered only when `answer_done`. Returns the port and the lines read.
 async fn serve(answer_done: bool) -> (u16, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    tokio::spawn(async move {
-        let (socket, _) = listener.accept().await.unwrap();
-        let (read, mut write) = socket.into_split();
-        let mut lines = BufReader::new(read).lines();
-        write
-            .write_all(b"* OK [CAPABILITY IMAP4rev1 IDLE] ready\r\n")
-            .await
-            .unwrap();
-        let mut idle_tag = None;
-        while let Ok(Some(line)) = lines.next_line().await {
-            log.lock().unwrap().push(line.clone());
-            let (tag, command) = line.split_once(' ').unwrap_or((&line, ""));
-            let reply = match command {
-                _ if line == "DONE" => match idle_tag.take() {
-                    Some(t) if answer_done => format!("{t} OK idle done\r\n"),
-                    _ => continue,
-                },
-                "IDLE" => {
-                    idle_tag = Some(tag.to_owned());
-                    "+ idling\r\n".to_owned()
-                }
-                c if c.starts_with("LOGIN ") => format!("{tag} OK logged in\r\n"),
-                c if c.starts_with("SELECT ") => {
-                    format!("* 2 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n{tag} OK [READ-WRITE] ok\r\n")
-                }
-                _ => format!("{tag} OK {command} done\r\n"),
-            };
-            if write.write_all(reply.as_bytes()).await.is_err() {
-                return;
+    let mut idle_tag: Option<String> = None;
+    serve_script(
+        "* OK [CAPABILITY IMAP4rev1 IDLE] ready\r\n",
+        move |tag, command| match command {
+            // `DONE` has no tag: the whole line is in `tag`.
+            "" if tag == "DONE" => match idle_tag.take() {
+                Some(t) if answer_done => Reply::Send(format!("{t} OK idle done\r\n")),
+                _ => Reply::Silence,
+            },
+            "IDLE" => {
+                idle_tag = Some(tag.to_owned());
+                Reply::Send("+ idling\r\n".to_owned())
             }
-        }
-    });
-    (port, seen)
+            c if c.starts_with("LOGIN ") => Reply::Send(format!("{tag} OK logged in\r\n")),
+            c if c.starts_with("SELECT ") => Reply::Send(format!(
+                "* 2 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n{tag} OK [READ-WRITE] ok\r\n"
+            )),
+            _ => Reply::Send(format!("{tag} OK {command} done\r\n")),
+        },
+    )
+    .await
 }
 
 async fn selected(port: u16) -> ImapClient {
