@@ -7,8 +7,8 @@
 //!   parsing, with size limits, skipping bad messages without losing sync.
 //! - Decoding ([`decode_response`], [`decode_command`], the streaming [`ResponseDecoder`] and
 //!   [`CommandDecoder`]): nom parsers, one per grammar rule, with runtime [`Quirks`] for
-//!   servers that break the grammar. Strings and literal bodies are [`bytes::Bytes`]
-//!   slices of the received buffer, never copied.
+//!   servers that break the grammar. Literal bodies and longer strings are [`bytes::Bytes`]
+//!   slices of the received buffer, never copied; strings of up to 22 bytes are held inline.
 //! - Encoding ([`types::Command::encode`], [`types::Response::encode`]): [`Encoded`]
 //!   fragments that say where a client must wait for a `+` before sending a literal.
 //!

@@ -10,8 +10,8 @@ use crate::types::chars::{
     is_astring_char, is_atom_char, is_keyword_char, is_quoted_char, is_tag_char, is_text_char,
 };
 use crate::types::{
-    AString, Atom, Date, DateTime, Flag, FlagFetch, FlagPerm, IString, Mailbox, NString, SeqOrUid,
-    Sequence, SequenceSet, Tag, Text,
+    AString, Atom, Content, Date, DateTime, Flag, FlagFetch, FlagPerm, IString, Mailbox, NString,
+    SeqOrUid, Sequence, SequenceSet, Tag, Text,
 };
 
 /// `SP`
@@ -202,7 +202,7 @@ pub(crate) fn quoted(i: In<'_>) -> PResult<'_, Bytes> {
 }
 
 /// [`quoted`], cursor-style.
-#[inline]
+#[inline(always)]
 pub(crate) fn c_quoted(j: &mut In<'_>) -> CResult<Bytes> {
     let r = j.rest();
     if r.first() != Some(&b'"') {
@@ -215,6 +215,22 @@ pub(crate) fn c_quoted(j: &mut In<'_>) -> CResult<Bytes> {
         return Ok(v);
     }
     lower(j, quoted_escaped)
+}
+
+/// [`c_quoted`] as a string's [`Content`]: short content is copied inline.
+#[inline(always)]
+fn c_quoted_content(j: &mut In<'_>) -> CResult<Content> {
+    let r = j.rest();
+    if r.first() != Some(&b'"') {
+        return Err(j.err("quoted string"));
+    }
+    let p = quoted_run(&r[1..]);
+    if r.get(p + 1) == Some(&b'"') {
+        let v = j.content_rest(1, p + 1);
+        j.advance(p + 2);
+        return Ok(v);
+    }
+    lower(j, quoted_escaped).map(Content::from)
 }
 
 /// [`quoted`] for strings with escapes, and the errors.
@@ -350,18 +366,18 @@ fn mime_word(content: &[u8]) -> Option<&'static [u8]> {
 
 /// A `string` in BODYSTRUCTURE: [`c_string`], with the words of [`mime_word`] as static
 /// handles. The value is the same either way.
-#[inline]
+#[inline(always)]
 pub(crate) fn c_mime_string(j: &mut In<'_>) -> CResult<IString> {
     let r = j.rest();
     if r.first() == Some(&b'"') {
         let p = quoted_run(&r[1..]);
         if r.get(p + 1) == Some(&b'"') {
             let v = match mime_word(&r[1..p + 1]) {
-                Some(w) => Bytes::from_static(w),
-                None => j.slice_rest(1, p + 1),
+                Some(w) => Content::Shared(Bytes::from_static(w)),
+                None => j.content_rest(1, p + 1),
             };
             j.advance(p + 2);
-            return Ok(IString::new_unchecked(v));
+            return Ok(IString::from_content(v));
         }
     }
     c_string(j)
@@ -401,7 +417,7 @@ pub(crate) fn string(i: In<'_>) -> PResult<'_, IString> {
 #[inline]
 pub(crate) fn c_string(j: &mut In<'_>) -> CResult<IString> {
     match j.peek() {
-        Some(b'"') => c_quoted(j).map(IString::new_unchecked),
+        Some(b'"') => c_quoted_content(j).map(IString::from_content),
         Some(b'{' | b'~') => lower(j, literal).map(IString::new_unchecked),
         _ => Err(j.err("string")),
     }
@@ -430,10 +446,10 @@ pub(crate) fn nstring(i: In<'_>) -> PResult<'_, NString> {
 }
 
 /// [`nstring`], cursor-style.
-#[inline]
+#[inline(always)]
 pub(crate) fn c_nstring(j: &mut In<'_>) -> CResult<NString> {
     match j.rest() {
-        [b'"', ..] => c_quoted(j).map(|b| Some(IString::new_unchecked(b))),
+        [b'"', ..] => c_quoted_content(j).map(|c| Some(IString::from_content(c))),
         [b'N' | b'n', b'I' | b'i', b'L' | b'l', ..] => {
             j.advance(3);
             Ok(None)
@@ -849,6 +865,37 @@ pub(crate) mod tests {
         let b = Bytes::from_static(input);
         let r = p(In::new(&b, Quirks::strict()));
         assert!(r.is_err(), "{r:?}");
+    }
+
+    /// Strings of every length around the inline limit, each alone and with more input
+    /// after it, through every string rule that copies short content inline.
+    #[test]
+    fn short_and_long_strings_at_any_place() {
+        for len in 0..=Content::INLINE + 3 {
+            let content: Vec<u8> = (0..len).map(|i| b'A' + (i % 26) as u8).collect();
+            let text = String::from_utf8(content.clone()).unwrap();
+            for tail in ["", ")", " NIL \"more than twenty-two bytes follow\")"] {
+                let input = Bytes::from(format!("\"{text}\"{tail}"));
+                type Rule = fn(&mut In<'_>) -> CResult<Option<IString>>;
+                let rules: [Rule; 3] = [
+                    c_nstring,
+                    |j| c_string(j).map(Some),
+                    |j| c_mime_string(j).map(Some),
+                ];
+                for rule in rules {
+                    let mut j = In::new(&input, Quirks::default());
+                    let got = rule(&mut j).unwrap().unwrap();
+                    assert_eq!(got.as_bytes(), &content[..], "{input:?}");
+                    assert_eq!(j.rest(), tail.as_bytes(), "{input:?}");
+                }
+            }
+        }
+        // An escape and a literal: their content as sent.
+        let input = Bytes::from_static(b"\"a\\\"b\" {3}\r\nxyz");
+        let mut j = In::new(&input, Quirks::default());
+        assert_eq!(c_nstring(&mut j).unwrap().unwrap().as_bytes(), b"a\"b");
+        j.advance(1);
+        assert_eq!(c_nstring(&mut j).unwrap().unwrap().as_bytes(), b"xyz");
     }
 
     #[test]

@@ -20,6 +20,7 @@ use nom::error::{ErrorKind, ParseError};
 use nom::{CompareResult, Needed};
 
 use crate::Quirks;
+use crate::types::Content;
 
 /// Parser input: the unparsed rest of a message, its buffer and the quirks in force.
 #[derive(Clone, Copy)]
@@ -117,6 +118,30 @@ impl<'a> In<'a> {
             self.base.slice(off + from..off + to)
         } else {
             Bytes::new()
+        }
+    }
+
+    /// `rest[from..to]` as a string's content: copied inline when short, else a slice.
+    #[inline]
+    pub(crate) fn content_rest(&self, from: usize, to: usize) -> Content {
+        let len = to.wrapping_sub(from);
+        if len <= Content::INLINE {
+            // A fixed-size window is a few moves where a copy of `len` bytes is a call;
+            // the bytes past `len` are ignored.
+            if let Some(w) = from
+                .checked_add(Content::INLINE)
+                .and_then(|end| self.rest.get(from..end))
+                .and_then(|w| <[u8; Content::INLINE]>::try_from(w).ok())
+            {
+                return Content::Inline {
+                    len: len as u8,
+                    buf: w,
+                };
+            }
+        }
+        match self.rest.get(from..to) {
+            Some(data) => Content::copy_or_slice(data, || self.slice_rest(from, to)),
+            None => Content::default(),
         }
     }
 

@@ -3,7 +3,10 @@
 //!
 //! Every type here is validated on construction, so a value that exists can always be
 //! encoded. The string types hold their content as [`Bytes`], so decoding slices the input
-//! buffer instead of copying it, and cloning a value is a reference-count increment.
+//! buffer instead of copying it, and cloning a value is a reference-count increment; a
+//! decoded [`IString`] or [`AString`] of up to 22 bytes is held inline instead (copying so
+//! little is cheaper than taking and releasing a reference, and most strings of ENVELOPE
+//! and BODYSTRUCTURE are that short).
 
 use std::fmt;
 
@@ -166,73 +169,163 @@ impl TryFrom<&str> for Atom {
     }
 }
 
+/// The content of a string value: up to [`Content::INLINE`] bytes held inline (building,
+/// cloning and dropping them touch neither the allocator nor a reference count), longer
+/// content as a [`Bytes`] handle (a slice of the receive buffer, never copied). Most strings
+/// in ENVELOPE and BODYSTRUCTURE (names, mailboxes, hosts, parameter values) are short.
+#[derive(Clone)]
+pub(crate) enum Content {
+    /// Short content: `len` bytes of `buf`.
+    Inline { len: u8, buf: [u8; Content::INLINE] },
+    /// Longer content (or content that arrived as a [`Bytes`]).
+    Shared(Bytes),
+}
+
+impl Content {
+    /// The most bytes held inline.
+    pub(crate) const INLINE: usize = 22;
+
+    /// `data`, copied inline when short, else as a slice of `base` (which `data` lies in).
+    #[inline]
+    pub(crate) fn copy_or_slice(data: &[u8], slice: impl FnOnce() -> Bytes) -> Self {
+        if data.len() <= Self::INLINE {
+            let mut buf = [0; Self::INLINE];
+            buf[..data.len()].copy_from_slice(data);
+            Self::Inline {
+                len: data.len() as u8,
+                buf,
+            }
+        } else {
+            Self::Shared(slice())
+        }
+    }
+
+    /// The content's bytes.
+    #[inline]
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Inline { len, buf } => buf.get(..usize::from(*len)).unwrap_or_default(),
+            Self::Shared(b) => b,
+        }
+    }
+
+    /// The content as a [`Bytes`] handle (a copy only for inline content).
+    pub(crate) fn to_bytes(&self) -> Bytes {
+        match self {
+            Self::Inline { .. } => Bytes::copy_from_slice(self.as_bytes()),
+            Self::Shared(b) => b.clone(),
+        }
+    }
+}
+
+impl Default for Content {
+    fn default() -> Self {
+        Self::Shared(Bytes::new())
+    }
+}
+
+impl PartialEq for Content {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Content {}
+
+impl std::hash::Hash for Content {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
+
+impl From<Bytes> for Content {
+    fn from(value: Bytes) -> Self {
+        Self::Shared(value)
+    }
+}
+
 macro_rules! string_type {
     ($(#[$m:meta])* $t:ident) => {
         $(#[$m])*
         #[derive(Clone, PartialEq, Eq, Hash, Default)]
-        pub struct $t(Bytes);
-        bytes_debug!($t);
+        pub struct $t(Content);
+
+        impl fmt::Debug for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(
+                    f,
+                    concat!(stringify!($t), "(\"{}\")"),
+                    self.as_bytes().escape_ascii()
+                )
+            }
+        }
 
         impl $t {
             /// Wraps the content (any bytes; see the type's documentation for NUL).
             pub fn new(data: impl Into<Bytes>) -> Self {
-                Self(data.into())
+                Self(Content::Shared(data.into()))
             }
             #[allow(dead_code)]
             pub(crate) fn new_unchecked(data: Bytes) -> Self {
-                Self(data)
+                Self(Content::Shared(data))
+            }
+            #[allow(dead_code)]
+            pub(crate) fn from_content(content: Content) -> Self {
+                Self(content)
             }
             /// The content's bytes (unquoted, unescaped).
             pub fn as_bytes(&self) -> &[u8] {
-                &self.0
+                self.0.as_bytes()
             }
-            /// The content as a [`Bytes`] handle (no copy).
+            /// The content as a [`Bytes`] handle: no copy for content decoded from a
+            /// literal or longer than a few dozen bytes (short content is held inline and
+            /// copied out).
             pub fn to_bytes(&self) -> Bytes {
-                self.0.clone()
+                self.0.to_bytes()
             }
             /// The content as text, if it is UTF-8.
             pub fn as_str(&self) -> Option<&str> {
-                std::str::from_utf8(&self.0).ok()
+                std::str::from_utf8(self.as_bytes()).ok()
             }
             /// The content as text, replacing invalid UTF-8.
             pub fn to_string_lossy(&self) -> std::borrow::Cow<'_, str> {
-                String::from_utf8_lossy(&self.0)
+                String::from_utf8_lossy(self.as_bytes())
             }
             /// Case-insensitive comparison with an ASCII keyword.
             pub fn eq_ignore_ascii_case(&self, other: &str) -> bool {
-                self.0.eq_ignore_ascii_case(other.as_bytes())
+                self.as_bytes().eq_ignore_ascii_case(other.as_bytes())
             }
             /// The content's length in bytes.
             pub fn len(&self) -> usize {
-                self.0.len()
+                self.as_bytes().len()
             }
             /// Whether the content is empty.
             pub fn is_empty(&self) -> bool {
-                self.0.is_empty()
+                self.as_bytes().is_empty()
             }
         }
 
         impl From<&str> for $t {
             fn from(value: &str) -> Self {
-                Self(Bytes::copy_from_slice(value.as_bytes()))
+                Self::from(value.as_bytes())
             }
         }
 
         impl From<&[u8]> for $t {
             fn from(value: &[u8]) -> Self {
-                Self(Bytes::copy_from_slice(value))
+                Self(Content::copy_or_slice(value, || Bytes::copy_from_slice(value)))
             }
         }
 
         impl From<String> for $t {
             fn from(value: String) -> Self {
-                Self(Bytes::from(value))
+                Self(Content::Shared(Bytes::from(value)))
             }
         }
 
         impl From<Bytes> for $t {
             fn from(value: Bytes) -> Self {
-                Self(value)
+                Self(Content::Shared(value))
             }
         }
     };
@@ -256,7 +349,7 @@ string_type!(
 
 impl From<Atom> for AString {
     fn from(value: Atom) -> Self {
-        Self(value.0)
+        Self(Content::Shared(value.0))
     }
 }
 
@@ -401,5 +494,41 @@ mod tests {
         assert!(Text::try_from("line\r\n").is_err());
         assert_eq!(format!("{:?}", Secret::new("hunter2")), "[redacted]");
         assert_eq!(format!("{:?}", Tag::try_from("a1").unwrap()), "Tag(\"a1\")");
+    }
+
+    fn hash_of(s: &IString) -> u64 {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        BuildHasherDefault::<DefaultHasher>::default().hash_one(s)
+    }
+
+    #[test]
+    fn inline_and_shared_content_are_the_same_value() {
+        for len in [
+            0,
+            1,
+            Content::INLINE - 1,
+            Content::INLINE,
+            Content::INLINE + 1,
+            100,
+        ] {
+            let data: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            let inline = IString::from(&data[..]);
+            let shared = IString::new(Bytes::from(data.clone()));
+            assert_eq!(
+                matches!(inline.0, Content::Inline { .. }),
+                len <= Content::INLINE,
+                "{len}"
+            );
+            assert!(matches!(shared.0, Content::Shared(_)));
+            assert_eq!(inline.as_bytes(), &data[..]);
+            assert_eq!(inline, shared);
+            assert_eq!(hash_of(&inline), hash_of(&shared));
+            assert_eq!(inline.to_bytes(), shared.to_bytes());
+            assert_eq!(inline.len(), len);
+            assert_eq!(format!("{inline:?}"), format!("{shared:?}"));
+            assert_eq!(AString::from(inline.clone()).as_bytes(), &data[..]);
+        }
+        assert_ne!(IString::from("abc"), IString::from("abd"));
+        assert_eq!(IString::default(), IString::from(""));
     }
 }

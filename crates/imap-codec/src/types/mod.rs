@@ -19,6 +19,7 @@ pub use body::{
     MultiPartExtension, SinglePartExtension, SpecificFields,
 };
 pub use command::{AuthenticateData, Command, CommandBody, IdleDone};
+pub(crate) use core::Content;
 pub use core::{
     AString, Atom, IString, Literal, LiteralMode, NString, Secret, Tag, Text, ValidationError,
 };
