@@ -123,6 +123,16 @@ async fn every_security_mode_and_login_method() {
                 got.insert(m.body.to_vec());
             }
             assert_eq!(got, expected, "{security:?}");
+            // Asking for the bodies alone: the same messages, no metadata.
+            let mut only = BTreeSet::new();
+            let mut stream = client.uid_fetch_bodies_only(&uids).unwrap();
+            while let Some(m) = stream.next().await {
+                let m = m.unwrap();
+                assert!(uids.contains(&m.uid));
+                assert_eq!((m.size, m.internal_date, m.flags.len()), (None, None, 0));
+                only.insert(m.body.to_vec());
+            }
+            assert_eq!(only, expected, "{security:?}");
             client.logout().await.unwrap();
         }
     }

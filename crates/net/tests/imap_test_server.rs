@@ -122,6 +122,39 @@ async fn retrieve_all(client: &mut ImapClient) -> BTreeMap<u32, Vec<u8>> {
     got
 }
 
+/// `uid_fetch_bodies_only` asks for `(UID BODY.PEEK[])` and gets every message whole.
+#[tokio::test]
+async fn bodies_only_fetch_asks_for_uid_and_body() {
+    let Fixture { server, transcript } = fixture().await;
+    let expected = expected_messages(&server, USER);
+    let mut client = connect(&server, Security::Plaintext).await;
+    client
+        .login(&Credentials::password(USER, PASSWORD), None)
+        .await
+        .unwrap();
+    client.select("INBOX").await.unwrap();
+    let uids = client.uid_search_all().await.unwrap();
+    transcript.clear();
+    let mut got = BTreeMap::new();
+    let mut stream = client.uid_fetch_bodies_only(&uids).unwrap();
+    while let Some(m) = stream.next().await {
+        let m = m.unwrap();
+        assert_eq!((m.size, m.internal_date, m.flags.len()), (None, None, 0));
+        got.insert(m.uid, m.body.to_vec());
+    }
+    let sent: Vec<String> = transcript
+        .lines()
+        .into_iter()
+        .filter(|l| l.direction == Direction::Client)
+        .map(|l| l.text)
+        .collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].ends_with(" (UID BODY.PEEK[])"), "{sent:?}");
+    assert_eq!(got, expected);
+    client.logout().await.unwrap();
+    server.shutdown().await;
+}
+
 /// The login lines the client sent (`C: A1 LOGIN ...` / `C: A1 AUTHENTICATE ...`),
 /// redacted by the server's transcript, without their tags.
 fn login_lines(transcript: &TranscriptCapture) -> Vec<String> {

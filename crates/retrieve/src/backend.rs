@@ -170,11 +170,12 @@ pub struct MessageSize {
 pub struct FetchedMessage {
     /// UID.
     pub uid: u32,
-    /// RFC822.SIZE as the server reported it (may differ from `body.len()`).
+    /// RFC822.SIZE as the server reported it (may differ from `body.len()`), else
+    /// `body.len()`.
     pub size: u64,
-    /// INTERNALDATE, seconds since the Unix epoch, if sent.
+    /// INTERNALDATE, seconds since the Unix epoch, if asked for and sent.
     pub internal_date: Option<i64>,
-    /// Flags, as sent (`\Seen`, `$Forwarded`, ...).
+    /// Flags, as sent (`\Seen`, `$Forwarded`, ...), if asked for.
     pub flags: Vec<String>,
     /// The whole message, `BODY.PEEK[]`.
     pub body: Bytes,
@@ -218,8 +219,9 @@ pub trait ImapSession: Send {
         uids: &[u32],
     ) -> impl Future<Output = BackendResult<Vec<MessageSize>>> + Send;
 
-    /// `UID FETCH uids (UID RFC822.SIZE INTERNALDATE FLAGS BODY.PEEK[])`, handing each message
-    /// to `on_message` as it completes, so one message at a time is held. When `on_message`
+    /// `UID FETCH uids (UID BODY.PEEK[])` (retrieval needs nothing else; an adapter may ask
+    /// for more and fill [`FetchedMessage`]'s other fields), handing each message to
+    /// `on_message` as it completes, so one message at a time is held. When `on_message`
     /// returns `Break`, the adapter stops delivering (reading and discarding the rest of the
     /// response, or dropping the connection) and returns `Ok`. UIDs that no longer exist are
     /// simply not delivered.

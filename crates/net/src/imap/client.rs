@@ -23,9 +23,14 @@ use crate::transport::{Timeouts, Transport};
 /// warning) so that a chatty server cannot grow memory without bound.
 const MAX_UNSOLICITED: usize = 10_000;
 
-/// How much receive buffer is reserved at a time (when less than a quarter is left): a
-/// 20 KB message takes one or two reads.
-const READ_CHUNK: usize = 64 * 1024;
+/// How much receive buffer is reserved at a time (when less than a quarter is left).
+///
+/// Messages handed out are slices of these chunks, and the partial message at the end of a
+/// chunk is copied into the next one: with 64 KiB chunks a caller that kept 5,000 bodies of
+/// 20 KB held ~18% more memory than the bodies (~117 MB for 99 MB, ~4,500 more page faults
+/// than the bodies need, measured with the retrieval bench); with 256 KiB, ~3%. Plaintext
+/// reads take up to a chunk at once; TLS reads give at most one record whatever the size.
+const READ_CHUNK: usize = 256 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum State {

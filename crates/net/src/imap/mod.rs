@@ -34,8 +34,10 @@
 //!
 //! # Retrieving
 //! [`ImapClient::uid_fetch_bodies`] returns a [`FetchStream`] that hands out each message as
-//! soon as its FETCH response is whole, with its body as a [`Bytes`](bytes::Bytes) slice of
-//! the receive buffer (no copy). Long UID sets are split into several commands under
+//! soon as its FETCH response is whole, with its metadata and its body as a
+//! [`Bytes`](bytes::Bytes) slice of the receive buffer (no copy);
+//! [`ImapClient::uid_fetch_bodies_only`] asks for the bodies alone, which spares the server
+//! the metadata lookups. Long UID sets are split into several commands under
 //! [`ImapConfig::max_line_len`]. A connection that drops in the middle of a message gives
 //! [`ImapError::ConnectionClosed`], never a partial message.
 //!

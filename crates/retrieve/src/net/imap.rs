@@ -218,7 +218,8 @@ impl ImapSession for NetImapSession {
         // A refused command of a split fetch is reported after the others were read.
         let mut refused: Option<BackendError> = None;
         {
-            let mut stream = self.client.uid_fetch_bodies(uids).map_err(from_net)?;
+            // Only the bodies: the server looks up no metadata retrieval does not use.
+            let mut stream = self.client.uid_fetch_bodies_only(uids).map_err(from_net)?;
             while let Some(item) = stream.next().await {
                 match item {
                     Ok(m) => {
