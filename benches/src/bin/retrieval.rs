@@ -16,10 +16,12 @@
 //! one run (a smoke run; results still verified, targets not judged). Needs Dovecot
 //! (`apt-get install dovecot-imapd dovecot-pop3d`) unless `--servers test-server`; Python
 //! clients when `python3` exists.
-//! `--clients` keeps only the named clients (`raw-imap`, `inbound-imap`, `async-imap`,
-//! `python-imaplib`, `inbound-pop3`, `inbound-fetch`, ...). `--wrap` runs the Rust clients
-//! under a command, for profiling: `--wrap "valgrind --tool=callgrind
-//! --callgrind-out-file=/tmp/cg.%p"` (CPU and RSS are then valgrind's).
+//! `--clients` keeps only the named clients (`raw-imap`, `raw-imap-items`,
+//! `raw-imap-items-keep`, `inbound-imap`, `inbound-imap-stream`, `async-imap`,
+//! `python-imaplib`, `inbound-pop3`, `inbound-fetch`, ...); it also runs experiments that
+//! are left out otherwise (`raw-imap-items-bufread`: TLS over a buffered TCP stream).
+//! `--wrap` runs the Rust clients under a command, for profiling: `--wrap "valgrind
+//! --tool=callgrind --callgrind-out-file=/tmp/cg.%p"` (CPU and RSS are then valgrind's).
 //! Prints the tables as markdown, then one line `JSON {...}`; exits non-zero when a run
 //! failed or returned a wrong result.
 //!

@@ -3,12 +3,18 @@
 //! log out, and return a [`ClientReport`] measured in-process.
 //!
 //! - `inbound-imap`: [`ImapClient::uid_fetch_bodies`] over all UIDs, keeping every body.
+//! - `inbound-imap-stream`: [`ImapClient::uid_fetch_bodies_only`], the raw read's request
+//!   (`UID BODY.PEEK[]`, what retrieval asks for), each body counted and dropped as it
+//!   arrives: the raw read's like for like (no metadata, nothing held), which separates the
+//!   cost of keeping 100 MB from the cost of the client.
 //! - `async-imap`: async-imap's `uid_fetch` with the same items, keeping every `Fetch`.
 //! - `raw-imap`: `UID FETCH 1:* BODY.PEEK[]` over a bare (TLS) stream that only frames the
 //!   answer (finds each literal's `{n}` and skips its octets, never looks inside): the most
 //!   a client can get out of the server.
 //! - `raw-imap-items`: the same with the items the clients ask for
 //!   (`UID RFC822.SIZE INTERNALDATE FLAGS BODY.PEEK[]`).
+//! - `raw-imap-items-keep`: `raw-imap-items` that copies each literal into a `Vec` and keeps
+//!   them all, as the clients do (the raw read's price for holding every body).
 //! - `inbound-pop3`: [`Pop3Client::retr_many`] (pipelined when the server announces
 //!   PIPELINING), keeping every message; `inbound-pop3-seq`: one `RETR` at a time.
 
@@ -33,9 +39,12 @@ pub const IMAP_ITEMS: &str = "(UID RFC822.SIZE INTERNALDATE FLAGS BODY.PEEK[])";
 /// The Rust clients, by the name given to `--client`.
 pub const RUST_CLIENTS: &[&str] = &[
     "inbound-imap",
+    "inbound-imap-stream",
     "async-imap",
     "raw-imap",
     "raw-imap-items",
+    "raw-imap-items-keep",
+    "raw-imap-items-bufread",
     "inbound-pop3",
     "inbound-pop3-seq",
 ];
@@ -87,10 +96,13 @@ pub fn run_client(name: &str, target: &Target) -> Result<ClientReport, BoxError>
     let started = Instant::now();
     let (messages, bytes, fetch) = runtime.block_on(async {
         match name {
-            "inbound-imap" => inbound_imap(target).await,
+            "inbound-imap" => inbound_imap(target, true).await,
+            "inbound-imap-stream" => inbound_imap(target, false).await,
             "async-imap" => async_imap(target).await,
-            "raw-imap" => raw_imap(target, "BODY.PEEK[]").await,
-            "raw-imap-items" => raw_imap(target, IMAP_ITEMS).await,
+            "raw-imap" => raw_imap(target, "BODY.PEEK[]", false).await,
+            "raw-imap-items" => raw_imap(target, IMAP_ITEMS, false).await,
+            "raw-imap-items-keep" => raw_imap(target, IMAP_ITEMS, true).await,
+            "raw-imap-items-bufread" => raw_imap_bufread(target).await,
             "inbound-pop3" => inbound_pop3(target, true).await,
             "inbound-pop3-seq" => inbound_pop3(target, false).await,
             other => Err(format!("unknown client `{other}`").into()),
@@ -116,7 +128,9 @@ fn ms(d: Duration) -> f64 {
 /// (messages, octets, time of the retrieval).
 type Fetched = (u64, u64, Duration);
 
-async fn inbound_imap(t: &Target) -> Result<Fetched, BoxError> {
+/// inbound-net's fetch stream; `keep`: the clients' items, every body held until the end;
+/// else the bodies only, each counted and dropped.
+async fn inbound_imap(t: &Target, keep: bool) -> Result<Fetched, BoxError> {
     let config = ImapConfig::new("127.0.0.1", t.security())
         .with_port(t.port)
         .with_tls(t.tls_settings())
@@ -128,15 +142,25 @@ async fn inbound_imap(t: &Target) -> Result<Fetched, BoxError> {
     client.select("INBOX").await?;
     let started = Instant::now();
     let mut bodies = Vec::new();
-    let mut stream = client.uid_fetch_bodies(&SequenceSet::all())?;
+    let (mut messages, mut bytes) = (0u64, 0u64);
+    let mut stream = if keep {
+        client.uid_fetch_bodies(&SequenceSet::all())?
+    } else {
+        client.uid_fetch_bodies_only(&SequenceSet::all())?
+    };
     while let Some(message) = stream.next().await {
-        bodies.push(message?.body);
+        let body = message?.body;
+        messages += 1;
+        bytes += body.len() as u64;
+        if keep {
+            bodies.push(body);
+        }
     }
     drop(stream);
     let elapsed = started.elapsed();
     client.logout().await?;
-    let bytes = bodies.iter().map(|b| b.len() as u64).sum();
-    Ok((bodies.len() as u64, bytes, elapsed))
+    drop(bodies);
+    Ok((messages, bytes, elapsed))
 }
 
 async fn connect_tcp(port: u16) -> Result<TcpStream, BoxError> {
@@ -195,18 +219,33 @@ where
     Ok((fetches.len() as u64, bytes, elapsed))
 }
 
-async fn raw_imap(t: &Target, items: &str) -> Result<Fetched, BoxError> {
+async fn raw_imap(t: &Target, items: &str, keep: bool) -> Result<Fetched, BoxError> {
     if t.tls {
-        raw_imap_on(connect_tls(t).await?, t, items).await
+        raw_imap_on(connect_tls(t).await?, t, items, keep).await
     } else {
-        raw_imap_on(connect_tcp(t.port).await?, t, items).await
+        raw_imap_on(connect_tcp(t.port).await?, t, items, keep).await
     }
+}
+
+/// `raw-imap-items` with TLS over a 64 KiB `BufReader` on the TCP stream: rustls reads
+/// the socket 4 KiB at a time, the `BufReader` turns that into one `recvfrom` per 64 KiB.
+async fn raw_imap_bufread(t: &Target) -> Result<Fetched, BoxError> {
+    let tcp = tokio::io::BufReader::with_capacity(64 * 1024, connect_tcp(t.port).await?);
+    if !t.tls {
+        return raw_imap_on(tcp, t, IMAP_ITEMS, false).await;
+    }
+    let config: Arc<rustls::ClientConfig> = t.tls_settings().client_config()?;
+    let name = rustls::pki_types::ServerName::try_from("localhost")?;
+    let tls = tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await?;
+    raw_imap_on(tls, t, IMAP_ITEMS, false).await
 }
 
 /// Read buffer of the raw client.
 const RAW_BUFFER: usize = 256 * 1024;
 
-async fn raw_imap_on<S>(mut s: S, t: &Target, items: &str) -> Result<Fetched, BoxError>
+async fn raw_imap_on<S>(mut s: S, t: &Target, items: &str, keep: bool) -> Result<Fetched, BoxError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -231,6 +270,7 @@ where
     .await?;
     framer.literals = 0;
     framer.literal_octets = 0;
+    framer.kept = keep.then(Vec::new);
     let started = Instant::now();
     let fetch = format!("a3 UID FETCH 1:* {items}\r\n");
     raw_until_tagged(
@@ -242,6 +282,12 @@ where
     .await?;
     let elapsed = started.elapsed();
     let fetched = (framer.literals, framer.literal_octets, elapsed);
+    if let Some(kept) = framer.kept.take() {
+        let octets: u64 = kept.iter().map(|b| b.len() as u64).sum();
+        if (kept.len() as u64, octets) != (fetched.0, fetched.1) {
+            return Err("raw-imap: kept literals do not add up".into());
+        }
+    }
     raw_until_tagged(
         &mut s,
         &mut buf,
@@ -306,6 +352,9 @@ pub struct RawFramer {
     pub literals: u64,
     /// Their octets.
     pub literal_octets: u64,
+    /// When set, every literal is copied here (one `Vec` each, allocated at its announced
+    /// length: the bench trusts its own server).
+    pub kept: Option<Vec<Vec<u8>>>,
 }
 
 /// Longest line outside literals the raw client accepts.
@@ -321,6 +370,9 @@ impl RawFramer {
         while !data.is_empty() {
             if self.skip > 0 {
                 let k = (self.skip as usize).min(data.len());
+                if let Some(last) = self.kept.as_mut().and_then(|kept| kept.last_mut()) {
+                    last.extend_from_slice(&data[..k]);
+                }
                 self.skip -= k as u64;
                 data = &data[k..];
                 continue;
@@ -338,6 +390,9 @@ impl RawFramer {
                 self.literals += 1;
                 self.literal_octets += len;
                 self.skip = len;
+                if let Some(kept) = self.kept.as_mut() {
+                    kept.push(Vec::with_capacity(len as usize));
+                }
             } else {
                 self.complete_line();
             }
@@ -418,6 +473,28 @@ mod tests {
             }
             assert_eq!(f.done, Some(true), "split {split}");
             assert_eq!((f.literals, f.literal_octets), (2, 8), "split {split}");
+        }
+    }
+
+    #[test]
+    fn framer_keeps_literals_whole_when_asked() {
+        let answer: &[u8] = b"* 1 FETCH (UID 1 BODY[] {5}\r\nab}\r\n)\r\n\
+            * 2 FETCH (UID 2 BODY[] {3}\r\n{9}\r\n)\r\na3 OK done\r\n";
+        for split in 1..answer.len() {
+            let mut f = RawFramer {
+                tag: b"a3".to_vec(),
+                kept: Some(Vec::new()),
+                ..RawFramer::default()
+            };
+            for chunk in answer.chunks(split) {
+                f.feed(chunk).unwrap();
+            }
+            assert_eq!(f.done, Some(true), "split {split}");
+            assert_eq!(
+                f.kept.unwrap(),
+                vec![b"ab}\r\n".to_vec(), b"{9}".to_vec()],
+                "split {split}"
+            );
         }
     }
 

@@ -228,6 +228,11 @@ pub const TEST_SERVER_CLIENTS: &[(&str, &str)] = &[
     ("POP3", "inbound-pop3"),
 ];
 
+/// IMAP clients run against Dovecot only when `--clients` names them (experiments, not
+/// part of the published tables): `raw-imap-items-bufread`, TLS over a buffered TCP
+/// stream.
+pub const ON_REQUEST_IMAP_CLIENTS: &[&str] = &["raw-imap-items-bufread"];
+
 /// The cases for `parts` and `servers`, in the order they run within a round (Dovecot's,
 /// then the test server's).
 pub fn cases(options: &Options) -> Vec<Case> {
@@ -244,8 +249,24 @@ pub fn cases(options: &Options) -> Vec<Case> {
     if serves(DOVECOT) {
         for tls in [false, true] {
             if has("imap") {
-                for client in ["raw-imap", "raw-imap-items", "inbound-imap", "async-imap"] {
+                for client in [
+                    "raw-imap",
+                    "raw-imap-items",
+                    "raw-imap-items-keep",
+                    "inbound-imap",
+                    "inbound-imap-stream",
+                    "async-imap",
+                ] {
                     out.push(case("IMAP", client, tls, None));
+                }
+                for &client in ON_REQUEST_IMAP_CLIENTS {
+                    if options
+                        .clients
+                        .as_ref()
+                        .is_some_and(|only| only.iter().any(|o| o == client))
+                    {
+                        out.push(case("IMAP", client, tls, None));
+                    }
                 }
                 if options.python {
                     out.push(case("IMAP", "python-imaplib", tls, Some("imap_fetch.py")));
@@ -906,10 +927,23 @@ pub fn targets(results: &Results) -> Vec<TargetCheck> {
     };
     for security in ["plain", "tls"] {
         let inbound = results.row("inbound-imap", security);
-        let checks: [Check<'_>; 4] = [
+        let checks: [Check<'_>; 5] = [
             (
                 format!("IMAP {security}: inbound-imap wall / raw read wall"),
                 ratio(inbound, results.row("raw-imap", security), |r| r.fetch_ms),
+                "<= 1.05x",
+                &|m| m <= 1.05,
+            ),
+            (
+                format!(
+                    "IMAP {security}: inbound-imap-stream wall / raw read wall (the same \
+                     request, no body kept)"
+                ),
+                ratio(
+                    results.row("inbound-imap-stream", security),
+                    results.row("raw-imap", security),
+                    |r| r.fetch_ms,
+                ),
                 "<= 1.05x",
                 &|m| m <= 1.05,
             ),
@@ -1062,6 +1096,35 @@ mod tests {
                 .unwrap()
                 .met
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn experiments_run_only_when_named() {
+        let all = cases(&Options::full());
+        assert!(
+            all.iter()
+                .any(|c| c.client == "inbound-imap-stream" && c.tls)
+        );
+        assert!(
+            all.iter()
+                .any(|c| c.client == "raw-imap-items-keep" && !c.tls)
+        );
+        assert!(!all.iter().any(|c| c.client == "raw-imap-items-bufread"));
+        let mut named = Options::full();
+        named.clients = Some(vec!["raw-imap-items-bufread".into(), "raw-imap".into()]);
+        let picked = cases(&named);
+        assert_eq!(
+            picked.len(),
+            4 + 2,
+            "both on Dovecot plain and TLS, raw-imap also on the test server"
+        );
+        assert_eq!(
+            picked
+                .iter()
+                .filter(|c| c.client == "raw-imap-items-bufread" && c.server == DOVECOT)
+                .count(),
+            2
         );
     }
 

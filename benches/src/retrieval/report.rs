@@ -332,8 +332,12 @@ fn retrieval_section(md: &mut String, r: &Results) {
                 "`raw-imap`: `UID FETCH 1:* BODY.PEEK[]` on a bare socket that only frames the \
                  answer (skips each literal by its length, never looks inside): the server's \
                  limit. `raw-imap-items` asks for the clients' items `(UID RFC822.SIZE \
-                 INTERNALDATE FLAGS BODY.PEEK[])`. `inbound-imap`, `async-imap` and \
-                 `python-imaplib` keep every body until the end.\n"
+                 INTERNALDATE FLAGS BODY.PEEK[])`; `raw-imap-items-keep` also copies each \
+                 body into a buffer of its own and keeps them all. `inbound-imap`, \
+                 `async-imap` and `python-imaplib` keep every body until the end; \
+                 `inbound-imap-stream` asks for what `raw-imap` asks for (`UID BODY.PEEK[]`, \
+                 as retrieval does) and drops each body once counted: the raw read's like \
+                 for like.\n"
             );
         }
         if protocol == "POP3" {
