@@ -51,9 +51,11 @@ use crate::error::{ConnectError, TransportError};
 use crate::redact::TraceRedactor;
 use crate::tls::MailProtocol;
 
-/// How many octets each read asks for at least. Large enough that a 20 KB message takes one
-/// or two reads.
-const READ_CHUNK: usize = 64 * 1024;
+/// How much receive buffer is reserved at a time (when less than a quarter is left). A
+/// POP3 message handed out is a slice of it, and the partial message at its end is copied
+/// when the next chunk is reserved: 64 KiB chunks cost a caller that kept 5,000 messages of
+/// 20 KB ~10% more memory and CPU than 256 KiB ones (the retrieval bench against Dovecot).
+const READ_CHUNK: usize = 256 * 1024;
 
 /// The tracing target of protocol traces.
 pub const TRACE_TARGET: &str = "inbound_net::wire";
