@@ -391,6 +391,32 @@ fn retrieval_section(md: &mut String, r: &Results) {
             let _ = writeln!(md, "| {} | {measured} | {} | {verdict} |", t.name, t.goal);
         }
         md.push('\n');
+        imaplib_bound(md, r);
+    }
+}
+
+/// How close Python imaplib comes to the raw read (the server's limit): a client can be at
+/// most about that much faster than imaplib, however little it spends itself.
+fn imaplib_bound(md: &mut String, r: &Results) {
+    let mut parts = Vec::new();
+    for security in ["plain", "tls"] {
+        if let (Some(py), Some(raw)) = (
+            r.row("python-imaplib", security),
+            r.row("raw-imap", security),
+        ) {
+            if raw.fetch_ms > 0.0 {
+                parts.push(format!("{:.2}x {security}", py.fetch_ms / raw.fetch_ms));
+            }
+        }
+    }
+    if !parts.is_empty() {
+        let _ = writeln!(
+            md,
+            "Python imaplib's wall time over the raw read's (a client that does nothing but \
+             read): {}. Where imaplib is about as fast as the raw read, the time is the \
+             server's, and no client can be 1.4x faster than imaplib against this server.\n",
+            parts.join(", ")
+        );
     }
 }
 
