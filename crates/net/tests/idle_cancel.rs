@@ -9,9 +9,9 @@ mod imap_peer;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use imap_peer::{Reply, serve as serve_script};
-use inbound_net::imap::{IdleEvent, ImapClient, ImapConfig, ImapError};
-use inbound_net::{Credentials, Error, Security};
+use imap_peer::{Reply, logged_in_with, plain, serve as serve_script};
+use inbound_net::Error;
+use inbound_net::imap::{IdleEvent, ImapClient, ImapError};
 use tokio::time::Instant;
 
 const COMMAND_TIMEOUT: Duration = Duration::from_millis(800);
@@ -43,16 +43,7 @@ async fn serve(answer_done: bool) -> (u16, Arc<Mutex<Vec<String>>>) {
 }
 
 async fn selected(port: u16) -> ImapClient {
-    let config = ImapConfig::new("127.0.0.1", Security::Plaintext)
-        .with_port(port)
-        .with_timeout(COMMAND_TIMEOUT);
-    let mut client = ImapClient::connect(&config).await.unwrap();
-    client
-        .login(&Credentials::password("alice", "secret"), None)
-        .await
-        .unwrap();
-    client.select("INBOX").await.unwrap();
-    client
+    logged_in_with(&plain(port).with_timeout(COMMAND_TIMEOUT)).await
 }
 
 /// The server never answers DONE: after a wait for one hour was cancelled, `done` must

@@ -122,18 +122,28 @@ async fn retrieve_all(client: &mut ImapClient) -> BTreeMap<u32, Vec<u8>> {
     got
 }
 
-/// `uid_fetch_bodies_only` asks for `(UID BODY.PEEK[])` and gets every message whole.
-#[tokio::test]
-async fn bodies_only_fetch_asks_for_uid_and_body() {
-    let Fixture { server, transcript } = fixture().await;
-    let expected = expected_messages(&server, USER);
-    let mut client = connect(&server, Security::Plaintext).await;
+/// Logs `USER` in on a new connection, selects INBOX and lists its UIDs.
+async fn selected(server: &TestServer, security: Security) -> (ImapClient, Vec<u32>) {
+    log_in_and_list(connect(server, security).await).await
+}
+
+/// Logs `USER` in on `client`, selects INBOX and lists its UIDs.
+async fn log_in_and_list(mut client: ImapClient) -> (ImapClient, Vec<u32>) {
     client
         .login(&Credentials::password(USER, PASSWORD), None)
         .await
         .unwrap();
     client.select("INBOX").await.unwrap();
     let uids = client.uid_search_all().await.unwrap();
+    (client, uids)
+}
+
+/// `uid_fetch_bodies_only` asks for `(UID BODY.PEEK[])` and gets every message whole.
+#[tokio::test]
+async fn bodies_only_fetch_asks_for_uid_and_body() {
+    let Fixture { server, transcript } = fixture().await;
+    let expected = expected_messages(&server, USER);
+    let (mut client, uids) = selected(&server, Security::Plaintext).await;
     transcript.clear();
     let mut got = BTreeMap::new();
     let mut stream = client.uid_fetch_bodies_only(&uids).unwrap();
@@ -868,13 +878,7 @@ async fn a_drop_in_the_middle_of_a_literal_gives_no_partial_message() {
             },
             1,
         ));
-        let mut client = connect(&server, security).await;
-        client
-            .login(&Credentials::password(USER, PASSWORD), None)
-            .await
-            .unwrap();
-        client.select("INBOX").await.unwrap();
-        let uids = client.uid_search_all().await.unwrap();
+        let (mut client, uids) = selected(&server, security).await;
         assert_eq!(uids.len(), expected.len());
         let mut stream = client.uid_fetch_bodies(&uids).unwrap();
         let err = match stream.next().await {
@@ -918,13 +922,7 @@ async fn a_drop_after_some_messages_keeps_only_whole_ones() {
             },
             1,
         ));
-        let mut client = connect(&server, Security::Plaintext).await;
-        client
-            .login(&Credentials::password(USER, PASSWORD), None)
-            .await
-            .unwrap();
-        client.select("INBOX").await.unwrap();
-        let uids = client.uid_search_all().await.unwrap();
+        let (mut client, uids) = selected(&server, Security::Plaintext).await;
         let mut stream = client.uid_fetch_bodies(&uids).unwrap();
         let mut whole = 0;
         let err = loop {
@@ -1237,16 +1235,10 @@ async fn a_uid_fetch_without_an_answer_runs_into_the_response_timeout() {
         },
         1,
     ));
-    let mut client =
-        ImapClient::connect(&config(&server, Security::Plaintext).with_timeout(timeout))
-            .await
-            .unwrap();
-    client
-        .login(&Credentials::password(USER, PASSWORD), None)
+    let client = ImapClient::connect(&config(&server, Security::Plaintext).with_timeout(timeout))
         .await
         .unwrap();
-    client.select("INBOX").await.unwrap();
-    let uids = client.uid_search_all().await.unwrap();
+    let (mut client, uids) = log_in_and_list(client).await;
     assert!(!uids.is_empty());
     let started = Instant::now();
     let mut stream = client.uid_fetch_bodies(&uids).unwrap();

@@ -204,33 +204,34 @@ pub(crate) fn quoted(i: In<'_>) -> PResult<'_, Bytes> {
 /// [`quoted`], cursor-style.
 #[inline(always)]
 pub(crate) fn c_quoted(j: &mut In<'_>) -> CResult<Bytes> {
-    let r = j.rest();
-    if r.first() != Some(&b'"') {
-        return Err(j.err("quoted string"));
-    }
-    let p = quoted_run(&r[1..]);
-    if r.get(p + 1) == Some(&b'"') {
-        let v = j.slice_rest(1, p + 1);
-        j.advance(p + 2);
-        return Ok(v);
-    }
-    lower(j, quoted_escaped)
+    c_quoted_as(j, |j, end| j.slice_rest(1, end), |b| b)
 }
 
 /// [`c_quoted`] as a string's [`Content`]: short content is copied inline.
 #[inline(always)]
 fn c_quoted_content(j: &mut In<'_>) -> CResult<Content> {
+    c_quoted_as(j, |j, end| j.content_rest(1, end), Content::from)
+}
+
+/// [`quoted`], cursor-style, the content taken by `plain` (given the input at the opening
+/// quote and where the content ends) or, when it has escapes, by `escaped`.
+#[inline(always)]
+fn c_quoted_as<T>(
+    j: &mut In<'_>,
+    plain: impl FnOnce(&In<'_>, usize) -> T,
+    escaped: impl FnOnce(Bytes) -> T,
+) -> CResult<T> {
     let r = j.rest();
     if r.first() != Some(&b'"') {
         return Err(j.err("quoted string"));
     }
     let p = quoted_run(&r[1..]);
     if r.get(p + 1) == Some(&b'"') {
-        let v = j.content_rest(1, p + 1);
+        let v = plain(j, p + 1);
         j.advance(p + 2);
         return Ok(v);
     }
-    lower(j, quoted_escaped).map(Content::from)
+    lower(j, quoted_escaped).map(escaped)
 }
 
 /// [`quoted`] for strings with escapes, and the errors.

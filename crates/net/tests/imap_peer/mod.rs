@@ -84,7 +84,12 @@ pub(crate) fn normal(
 }
 
 pub(crate) async fn logged_in(port: u16) -> ImapClient {
-    let mut client = ImapClient::connect(&plain(port)).await.unwrap();
+    logged_in_with(&plain(port)).await
+}
+
+/// Connects with `config`, logs in as `alice` and selects INBOX.
+pub(crate) async fn logged_in_with(config: &ImapConfig) -> ImapClient {
+    let mut client = ImapClient::connect(config).await.unwrap();
     client
         .login(&Credentials::password("alice", "secret"), None)
         .await
