@@ -79,7 +79,7 @@ macro_rules! bytes_debug {
                 write!(
                     f,
                     concat!(stringify!($t), "(\"{}\")"),
-                    self.0.escape_ascii()
+                    self.as_bytes().escape_ascii()
                 )
             }
         }
@@ -185,7 +185,8 @@ impl Content {
     /// The most bytes held inline.
     pub(crate) const INLINE: usize = 22;
 
-    /// `data`, copied inline when short, else as a slice of `base` (which `data` lies in).
+    /// `data`, copied inline when short, else the handle `slice` gives (a slice of the buffer
+    /// `data` lies in, or a copy).
     #[inline]
     pub(crate) fn copy_or_slice(data: &[u8], slice: impl FnOnce() -> Bytes) -> Self {
         if data.len() <= Self::INLINE {
@@ -249,16 +250,7 @@ macro_rules! string_type {
         $(#[$m])*
         #[derive(Clone, PartialEq, Eq, Hash, Default)]
         pub struct $t(Content);
-
-        impl fmt::Debug for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(
-                    f,
-                    concat!(stringify!($t), "(\"{}\")"),
-                    self.as_bytes().escape_ascii()
-                )
-            }
-        }
+        bytes_debug!($t);
 
         impl $t {
             /// Wraps the content (any bytes; see the type's documentation for NUL).
@@ -277,9 +269,9 @@ macro_rules! string_type {
             pub fn as_bytes(&self) -> &[u8] {
                 self.0.as_bytes()
             }
-            /// The content as a [`Bytes`] handle: no copy for content decoded from a
-            /// literal or longer than a few dozen bytes (short content is held inline and
-            /// copied out).
+            /// The content as a [`Bytes`] handle: no copy for content longer than 22 bytes
+            /// or decoded from a literal (shorter decoded content is held inline and copied
+            /// out).
             pub fn to_bytes(&self) -> Bytes {
                 self.0.to_bytes()
             }
