@@ -25,7 +25,7 @@ use std::process::Stdio;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use inbound_test_server::server::{ServerConfig, TestServer};
+use inbound_test_server::server::TestServer;
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::mpsc;
@@ -96,11 +96,7 @@ pub fn small_message(n: u64) -> Bytes {
 /// When the server cannot start or standard output cannot be written.
 pub async fn serve(large_bytes: Option<usize>) -> Result<(), BoxError> {
     raise_limit();
-    let mut config = ServerConfig::default()
-        .seed_sample(false)
-        .user(USER, PASSWORD)
-        .auto_logout(Duration::from_secs(3600));
-    config.oauth_clients.clear();
+    let config = crate::bench_server_config(USER, PASSWORD);
     let store = config.store.clone();
     let server = TestServer::start(config).await?;
     let (bytes, fnv) = match large_bytes {

@@ -592,18 +592,14 @@ impl Drop for TestServerProcess {
 /// When the runtime or the server cannot start, or seeding fails.
 pub fn serve_test_server(count: usize, size: usize) -> Result<(), BoxError> {
     use inbound_test_server::mailstore::FlagSet;
-    use inbound_test_server::server::{ServerConfig, TestServer};
+    use inbound_test_server::server::TestServer;
     use std::io::Write as _;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let mut config = ServerConfig::default()
-            .seed_sample(false)
-            .user(USER, PASSWORD)
-            .auto_logout(Duration::from_secs(3600));
-        config.oauth_clients.clear();
+        let config = crate::bench_server_config(USER, PASSWORD);
         let store = config.store.clone();
         let server = TestServer::start(config).await?;
         let (mut seeded, mut octets) = (0u64, 0u64);
@@ -1063,20 +1059,11 @@ mod tests {
         assert!(all.iter().any(|c| c.client == "inbound-imap" && c.tls));
         assert!(all.iter().any(|c| c.client == "python-poplib" && !c.tls));
         let mut results = Results {
-            messages: 1,
-            total_bytes: 1,
-            runs: 1,
             quick: true,
-            dovecot: String::new(),
-            python: None,
-            load: Vec::new(),
-            elapsed_s: 0.0,
-            rows: vec![
+            ..sample_results(vec![
                 sample_row("raw-imap", 100.0),
                 sample_row("inbound-imap", 104.0),
-            ],
-            breakdown: None,
-            targets: Vec::new(),
+            ])
         };
         let quick = targets(&results);
         assert!(quick.iter().all(|t| t.met.is_none()));
@@ -1155,22 +1142,13 @@ mod tests {
     #[test]
     fn results_with_unmeasured_targets_survive_json() {
         let results = Results {
-            messages: 1,
-            total_bytes: 1,
-            runs: 1,
-            quick: false,
-            dovecot: String::new(),
-            python: None,
-            load: Vec::new(),
-            elapsed_s: 0.0,
-            rows: vec![sample_row("inbound-imap", 10.0)],
-            breakdown: None,
             targets: vec![TargetCheck {
                 name: "x".into(),
                 measured: f64::NAN,
                 goal: ">= 1".into(),
                 met: None,
             }],
+            ..sample_results(vec![sample_row("inbound-imap", 10.0)])
         };
         let json = serde_json::to_string(&results).unwrap();
         let back: Results = serde_json::from_str(&json).unwrap();
@@ -1199,19 +1177,7 @@ mod tests {
     fn targets_ignore_test_server_rows() {
         let mut fast = sample_row("inbound-imap", 10.0);
         fast.server = TEST_SERVER.into();
-        let results = Results {
-            messages: 1,
-            total_bytes: 1,
-            runs: 1,
-            quick: false,
-            dovecot: String::new(),
-            python: None,
-            load: Vec::new(),
-            elapsed_s: 0.0,
-            rows: vec![sample_row("raw-imap", 100.0), fast],
-            breakdown: None,
-            targets: Vec::new(),
-        };
+        let results = sample_results(vec![sample_row("raw-imap", 100.0), fast]);
         assert!(results.row("inbound-imap", "plain").is_none());
         assert!(
             results
@@ -1223,6 +1189,23 @@ mod tests {
             .find(|t| t.name == "IMAP plain: inbound-imap wall / raw read wall")
             .unwrap();
         assert_eq!(wall.met, None);
+    }
+
+    /// One run's results holding `rows`, judged (not quick), nothing else measured.
+    fn sample_results(rows: Vec<Row>) -> Results {
+        Results {
+            messages: 1,
+            total_bytes: 1,
+            runs: 1,
+            quick: false,
+            dovecot: String::new(),
+            python: None,
+            load: Vec::new(),
+            elapsed_s: 0.0,
+            rows,
+            breakdown: None,
+            targets: Vec::new(),
+        }
     }
 
     fn sample_row(client: &str, fetch_ms: f64) -> Row {

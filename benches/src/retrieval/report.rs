@@ -298,18 +298,8 @@ fn retrieval_section(md: &mut String, r: &Results) {
         );
         let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for row in rows {
-            let base = baseline.and_then(|b| r.row(b, &row.security));
-            let versus = match base {
-                Some(b) if b.fetch_ms > 0.0 && row.runs > 0 => {
-                    format!("{:.2}x", row.fetch_ms / b.fetch_ms)
-                }
-                _ => String::new(),
-            };
-            let failures = if row.failures.is_empty() {
-                String::new()
-            } else {
-                format!(" ({} failed)", row.failures.len())
-            };
+            let versus = wall_ratio(row, baseline.and_then(|b| r.row(b, &row.security)));
+            let failures = failures_note(row);
             let _ = writeln!(
                 md,
                 "| {} | {} | {:.1} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {versus} | {}{failures} |",
@@ -441,17 +431,8 @@ fn test_server_section(md: &mut String, r: &Results) {
     );
     let _ = writeln!(md, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
-        let versus = match r.row(&row.client, &row.security) {
-            Some(d) if d.fetch_ms > 0.0 && row.runs > 0 => {
-                format!("{:.2}x", row.fetch_ms / d.fetch_ms)
-            }
-            _ => String::new(),
-        };
-        let failures = if row.failures.is_empty() {
-            String::new()
-        } else {
-            format!(" ({} failed)", row.failures.len())
-        };
+        let versus = wall_ratio(row, r.row(&row.client, &row.security));
+        let failures = failures_note(row);
         let _ = writeln!(
             md,
             "| {} | {} | {} | {:.1} | {:.0} | {:.1} | {:.1} | {:.1} | {:.1} | {versus} | {}{failures} |",
@@ -468,6 +449,23 @@ fn test_server_section(md: &mut String, r: &Results) {
         );
     }
     md.push('\n');
+}
+
+/// `row`'s wall time over `base`'s as a table cell (empty without a measured base).
+fn wall_ratio(row: &Row, base: Option<&Row>) -> String {
+    match base {
+        Some(b) if b.fetch_ms > 0.0 && row.runs > 0 => format!("{:.2}x", row.fetch_ms / b.fetch_ms),
+        _ => String::new(),
+    }
+}
+
+/// ` (N failed)` after a row's run count when some of its runs failed.
+fn failures_note(row: &Row) -> String {
+    if row.failures.is_empty() {
+        String::new()
+    } else {
+        format!(" ({} failed)", row.failures.len())
+    }
 }
 
 fn criterion_section(md: &mut String, estimates: &[CriterionEstimate], quick: bool) {
