@@ -165,6 +165,16 @@ async fn bodies_only_fetch_asks_for_uid_and_body() {
     server.shutdown().await;
 }
 
+/// The typed error for OAuth credentials when the server offers no bearer mechanism.
+fn is_no_oauth_method(err: &Error) -> bool {
+    matches!(
+        err,
+        Error::Imap(ImapError::NoAuthMethod {
+            kind: CredentialsKind::OAuth
+        })
+    )
+}
+
 /// The login lines the client sent (`C: A1 LOGIN ...` / `C: A1 AUTHENTICATE ...`),
 /// redacted by the server's transcript, without their tags.
 fn login_lines(transcript: &TranscriptCapture) -> Vec<String> {
@@ -812,15 +822,7 @@ async fn login_disabled_before_tls() {
         .login(&Credentials::oauth(USER, entra(&server)), None)
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Imap(ImapError::NoAuthMethod {
-                kind: CredentialsKind::OAuth
-            })
-        ),
-        "{err:?}"
-    );
+    assert!(is_no_oauth_method(&err), "{err:?}");
     assert!(login_lines(&transcript).is_empty());
     assert_eq!(server.registry().issued_count(), 0);
     assert!(client.is_usable());
@@ -1171,15 +1173,7 @@ async fn oauth_without_a_bearer_mechanism_is_no_auth_method() {
             .login(&Credentials::oauth(USER, entra(&server)), None)
             .await
             .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                Error::Imap(ImapError::NoAuthMethod {
-                    kind: CredentialsKind::OAuth
-                })
-            ),
-            "{security:?}: {err:?}"
-        );
+        assert!(is_no_oauth_method(&err), "{security:?}: {err:?}");
         assert!(login_lines(&transcript).is_empty());
         assert!(client.is_usable() && !client.is_authenticated());
         // A password still logs in on the same connection.
