@@ -184,6 +184,31 @@ pub(crate) fn secret_aad(account: &str, secret: &str) -> Vec<u8> {
     aad
 }
 
+/// Appends `field` with its length (8 bytes, big-endian) in front, so no two different field
+/// lists give the same bytes.
+fn push_field(out: &mut Vec<u8>, field: &[u8]) {
+    out.extend_from_slice(&(field.len() as u64).to_be_bytes());
+    out.extend_from_slice(field);
+}
+
+/// The associated data for an account's sealed settings: the account name and every secret
+/// stored with it (name and sealed bytes, in name order), each length-prefixed. A settings
+/// value therefore opens only for its own account and only beside the very secret rows it was
+/// saved with: renaming, swapping, adding or removing a secret row breaks it.
+pub(crate) fn config_aad<'a>(
+    account: &str,
+    secrets: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(64 + account.len());
+    push_field(&mut aad, b"inbound:account-config:v1");
+    push_field(&mut aad, account.as_bytes());
+    for (name, sealed) in secrets {
+        push_field(&mut aad, name.as_bytes());
+        push_field(&mut aad, sealed);
+    }
+    aad
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -241,5 +266,14 @@ mod tests {
         *flipped.last_mut().unwrap() ^= 1;
         assert!(key.open(&flipped, &aad).is_none());
         assert!(key.open(&a[..5], &aad).is_none());
+    }
+
+    #[test]
+    fn config_aad_is_length_prefixed() {
+        // Moving bytes between the name and a secret gives different associated data.
+        let a = config_aad("ab", [("c", &b"d"[..])]);
+        let b = config_aad("a", [("bc", &b"d"[..])]);
+        assert_ne!(a, b);
+        assert_ne!(config_aad("a", []), config_aad("a", [("", &b""[..])]));
     }
 }

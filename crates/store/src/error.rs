@@ -43,11 +43,25 @@ pub enum Error {
          (check INBOUND_ENCRYPTION_KEY)"
     )]
     WrongKey,
-    /// An operation needed the encryption key but the store was opened without one.
+    /// An operation needed the encryption key but the store was opened without one (stored
+    /// accounts are sealed under it, settings and secrets alike).
     #[error(
-        "no encryption key given: account secrets cannot be {0} without INBOUND_ENCRYPTION_KEY"
+        "no encryption key given: stored accounts and their secrets cannot be {0} without INBOUND_ENCRYPTION_KEY"
     )]
     NoKey(&'static str),
+    /// A stored account's settings did not authenticate under the key: they were changed
+    /// outside Inbound, moved from another account, its secret rows were altered, or they
+    /// were saved in plain text by a version before settings were sealed. They are not used.
+    #[error(
+        "stored account {account:?}: its settings are not authenticated by the encryption key \
+         (changed outside Inbound, or saved by an older version) and are not used; check who \
+         can write the store, then remove the account with `inbound accounts remove {account}` \
+         and add it again"
+    )]
+    AccountTampered {
+        /// The account name.
+        account: String,
+    },
     /// A stored secret failed to decrypt although the key check passed: the row was altered.
     #[error(
         "secret {secret:?} of account {account:?} failed to decrypt: the store was tampered with or is damaged"

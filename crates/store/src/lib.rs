@@ -58,7 +58,10 @@
 //!   `INBOUND_ENCRYPTION_KEY` ([`EncryptionKey::from_env`]), a fresh random nonce per value,
 //!   bound to their account and name. A wrong key fails at open with [`Error::WrongKey`];
 //!   [`Store::rekey`] re-encrypts everything under a new key in one transaction. [`Secret`]
-//!   prints `[redacted]`.
+//!   prints `[redacted]`. An account's settings are sealed with its secrets and bound to
+//!   them, so a changed host or `password_command` is refused ([`Error::AccountTampered`]).
+//! - **Private files.** A new store file is created with mode 0600 (its WAL and shared-memory
+//!   files follow it); opening one that other users can read logs a warning.
 //!
 //! - **Sanitized on read.** A message stored from an account that sanitizes HTML records how
 //!   ([`NewMessage::with_sanitize`], [`SanitizeHtml`]); its HTML is sanitized (ammonia, in
@@ -82,6 +85,7 @@ mod checkpoint;
 mod codec;
 mod crypto;
 mod error;
+mod files;
 mod messages;
 mod query;
 mod schema;
@@ -92,6 +96,7 @@ mod types;
 pub use accounts::Account;
 pub use crypto::{EncryptionKey, KEY_ENV, KeyError, Secret};
 pub use error::{Error, Result};
+pub use files::file_is_shared;
 pub use schema::SCHEMA_VERSION;
 pub use store::{DEFAULT_BUSY_TIMEOUT, Store, StoreOptions};
 pub use sync::ImapFolderState;

@@ -68,6 +68,10 @@ impl Store {
 
     /// Opens (creating if needed) the store at `path`.
     ///
+    /// A new file is created readable and writable by its owner only (mode 0600 on Unix);
+    /// SQLite gives its `-wal` and `-shm` files the same mode. Opening a file that other users
+    /// can read logs a warning ([`crate::file_is_shared`]).
+    ///
     /// The file is put in WAL mode with `synchronous=FULL`, foreign keys on, and the schema
     /// migrated to this build's version. A second process may open the same file: its writes
     /// wait for the first one's transaction to end, up to `options.busy_timeout`, then fail
@@ -78,6 +82,8 @@ impl Store {
         options: StoreOptions,
     ) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
+        crate::files::create_private(&path);
+        crate::files::warn_if_shared(&path);
         let conn = Connection::open(&path)?;
         Self::setup(conn, path, key, options)
     }

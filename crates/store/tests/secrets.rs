@@ -22,6 +22,11 @@ fn secrets_roundtrip_and_are_not_stored_in_clear() {
     store.save_account("ann", CONFIG, &secrets()).unwrap();
     store.save_account("bob", "{}", &[]).unwrap();
     drop(store);
+    let file_text = std::fs::read(&path).unwrap();
+    assert!(
+        !file_text.windows(16).any(|w| w == b"mail.example.com"),
+        "settings are sealed, not stored in clear"
+    );
 
     let file = std::fs::read(&path).unwrap();
     let wal = std::fs::read(path.with_extension("sqlite-wal")).unwrap_or_default();
@@ -94,16 +99,9 @@ fn wrong_key_is_a_clear_error() {
     assert!(err.to_string().contains("INBOUND_ENCRYPTION_KEY"), "{err}");
     let err = store.save_account("x", "{}", &secrets()).unwrap_err();
     assert!(matches!(err, Error::NoKey(_)), "{err:?}");
-    // Accounts without secrets need no key.
-    store.save_account("plain", "{}", &[]).unwrap();
-    assert!(
-        store
-            .load_account("plain")
-            .unwrap()
-            .unwrap()
-            .secrets
-            .is_empty()
-    );
+    // Accounts without secrets need the key too: their settings are sealed with it.
+    let err = store.save_account("plain", "{}", &[]).unwrap_err();
+    assert!(matches!(err, Error::NoKey(_)), "{err:?}");
 
     // The right key still works after all that.
     let store = Store::open(&path, Some(key)).unwrap();
@@ -132,8 +130,9 @@ fn tampered_secret_is_reported_not_returned() {
     drop(raw);
     let store = Store::open(&path, Some(key)).unwrap();
     let err = store.load_account("ann").unwrap_err();
+    // The settings are bound to the secret rows, so the swap is caught there first.
     assert!(
-        matches!(&err, Error::SecretCorrupt { account, secret } if account == "ann" && secret == "password"),
+        matches!(&err, Error::AccountTampered { account } if account == "ann"),
         "{err:?}"
     );
     assert!(store.load_account("bob").is_ok());

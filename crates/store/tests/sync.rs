@@ -156,7 +156,8 @@ fn pop3_uidls_seen_marked_and_pruned() {
 
 #[test]
 fn pending_actions_lifecycle() {
-    let mut store = Store::open_in_memory(None).unwrap();
+    let mut store =
+        Store::open_in_memory(Some(inbound_store::EncryptionKey::generate().unwrap())).unwrap();
     let email = common::numbered(4);
     let move_to = PendingAction::MoveTo("Archive/2024".into());
     let r1 = imap(1, 1);
