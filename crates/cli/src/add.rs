@@ -507,8 +507,14 @@ pub(crate) fn add(app: &App, args: &AddArgs) -> CliResult<u8> {
             crate::accounts::secret_source(&account)
         )));
     }
-    let reason = "store the account's secrets encrypted";
-    let mut store = app.open_store(&config, (!kinds.is_empty()).then_some(reason))?;
+    // Stored settings are sealed with the key too, so even an account with no stored secret
+    // needs it: no one without the key can then redirect it.
+    let reason = if kinds.is_empty() {
+        "store the account (its settings are sealed with the key)"
+    } else {
+        "store the account's secrets encrypted"
+    };
+    let mut store = app.open_store(&config, Some(reason))?;
     let existing = store.load_account(&args.name)?;
     if matches!(origin, Origin::New) && existing.is_some() && !args.replace {
         return Err(CliError::usage(format!(

@@ -43,7 +43,9 @@ impl App {
     }
 
     /// Opens the store with the key from `INBOUND_ENCRYPTION_KEY` when it is set.
-    /// `need_key` says why the key is required, when it is.
+    /// `need_key` says why the key is required, when it is. An existing store must be the
+    /// user's and not writable by others ([`crate::trust`]); one others can read is warned
+    /// about.
     pub(crate) fn open_store(
         &self,
         config: &ConfigFile,
@@ -51,6 +53,16 @@ impl App {
     ) -> CliResult<Store> {
         let key = encryption_key(need_key)?;
         let path = self.store_path(config);
+        crate::trust::check_owned(&path, "store")?;
+        if let Some(mode) = crate::trust::readable_by_others(&path) {
+            if !self.quiet {
+                eprintln!(
+                    "warning: store {file} can be read by other users (mode {mode:04o}): it \
+                     holds your mail. Fix: `chmod 600 {file}`",
+                    file = crate::trust::shown(&path)
+                );
+            }
+        }
         Store::open(&path, key).map_err(|e| with_path(e, &path))
     }
 

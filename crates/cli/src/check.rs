@@ -57,6 +57,25 @@ pub(crate) fn command(app: &App) -> CliResult<u8> {
             }
             AuthConfig::OAuth(OAuthSettings::Static { token }) => env(token, "oauth.token_env"),
         }
+        if let Some(field) = inline_secret(a) {
+            if let Some(mode) = crate::trust::readable_by_others(&path) {
+                warnings.push(format!(
+                    "account {:?}: {field} is written in {file}, which other users can read \
+                     (mode {mode:04o}); fix: `chmod 600 {file}`, or read it from an \
+                     environment variable or command, or store it encrypted with \
+                     `inbound accounts add`",
+                    a.name,
+                    file = crate::trust::shown(&path)
+                ));
+            }
+        }
+        if a.security == inbound_net::Security::Plaintext {
+            warnings.push(format!(
+                "account {:?}: security = \"plain\": the password and the mail cross the \
+                 network unencrypted; use \"tls\" (or \"starttls\")",
+                a.name
+            ));
+        }
         if a.danger_accept_invalid_certs {
             warnings.push(format!(
                 "account {:?}: danger_accept_invalid_certs = true: any server can pose as {}",
@@ -65,6 +84,7 @@ pub(crate) fn command(app: &App) -> CliResult<u8> {
         }
     }
     for w in &warnings {
+        let w = crate::output::escape_terminal(w);
         eprintln!("warning: {w}");
     }
     let names: Vec<&str> = file.accounts.iter().map(|a| a.name.as_str()).collect();
@@ -77,4 +97,29 @@ pub(crate) fn command(app: &App) -> CliResult<u8> {
         app.store_path(&file).display()
     );
     Ok(EXIT_OK)
+}
+
+/// The setting that holds a secret of `account` inline in the file, if one does.
+fn inline_secret(account: &inbound_retrieve::Account) -> Option<&'static str> {
+    let inline = |s: &SecretSource| matches!(s, SecretSource::Inline(_));
+    match &account.auth {
+        AuthConfig::Password(s) => inline(s).then_some("password"),
+        AuthConfig::OAuth(OAuthSettings::Entra { client_secret, .. }) => {
+            inline(client_secret).then_some("oauth.client_secret")
+        }
+        AuthConfig::OAuth(OAuthSettings::RefreshToken {
+            refresh_token,
+            client_secret,
+            ..
+        }) => {
+            if inline(refresh_token) {
+                Some("oauth.refresh_token")
+            } else {
+                inline(client_secret).then_some("oauth.client_secret")
+            }
+        }
+        AuthConfig::OAuth(OAuthSettings::Static { token }) => {
+            inline(token).then_some("oauth.token")
+        }
+    }
 }

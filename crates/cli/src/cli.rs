@@ -98,9 +98,18 @@ pub(crate) struct WatchArgs {
     pub(crate) accounts: Vec<String>,
     /// Run this shell command for each new message: the raw message on standard input;
     /// INBOUND_ACCOUNT, INBOUND_FOLDER, INBOUND_ID, INBOUND_MESSAGE_ID, INBOUND_SUBJECT and
-    /// INBOUND_FROM in the environment.
+    /// INBOUND_FROM in the environment (control characters removed). It does not get
+    /// INBOUND_ENCRYPTION_KEY nor the variables the accounts read secrets from.
     #[arg(long, value_name = "CMD")]
     pub(crate) exec: Option<String>,
+    /// Kill the --exec command (and what it started) after this many seconds.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = crate::watch::DEFAULT_EXEC_TIMEOUT_SECS,
+        value_parser = clap::value_parser!(u64).range(1..=86_400)
+    )]
+    pub(crate) exec_timeout: u64,
     /// One JSON object per new message.
     #[arg(long)]
     pub(crate) json: bool,

@@ -126,11 +126,14 @@ fn config_dir() -> Option<PathBuf> {
         .or_else(|| non_empty("HOME").map(|h| PathBuf::from(h).join(".config")))
 }
 
-/// Reads and checks the file at `path`.
+/// Reads and checks the file at `path`, which must be the user's ([`crate::trust`]).
 ///
 /// # Errors
-/// A usage error listing every problem, or naming the file that could not be read.
+/// A usage error listing every problem, naming the file that could not be read, or saying
+/// that the file belongs to someone else or others may write it.
 pub(crate) fn load(path: &Path) -> Result<ConfigFile, CliError> {
+    crate::trust::check_owned(path, "configuration file")?;
+    tracing::info!("using the configuration file {}", crate::trust::shown(path));
     let text = std::fs::read_to_string(path).map_err(|e| {
         CliError::usage(format!(
             "cannot read configuration file {}: {e}",

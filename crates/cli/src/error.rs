@@ -57,6 +57,7 @@ impl From<inbound_store::Error> for CliError {
             inbound_store::Error::Key(_)
             | inbound_store::Error::WrongKey
             | inbound_store::Error::NoKey(_)
+            | inbound_store::Error::AccountTampered { .. }
             | inbound_store::Error::NotAStore { .. }
             | inbound_store::Error::SchemaTooNew { .. } => CliError::usage(e.to_string()),
             other => CliError::failed(format!("store: {other}")),

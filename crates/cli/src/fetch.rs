@@ -150,6 +150,7 @@ impl Events for AccountEvents {
 
 impl AccountEvents {
     fn say(&self, line: &str) {
+        let line = &*crate::output::escape_terminal(line);
         match &self.bar {
             Some(bar) => bar.println(line),
             None if self.lines => eprintln!("{line}"),
@@ -206,7 +207,11 @@ pub(crate) async fn run_fetch<C: Connector>(
     if display != Display::Silent {
         for o in outcomes.iter().filter(|o| !o.ok) {
             let last = o.errors.last().map_or("failed", String::as_str);
-            eprintln!("error: {}: {last}", o.account);
+            eprintln!(
+                "error: {}: {}",
+                o.account,
+                crate::output::escape_terminal(last)
+            );
         }
     }
     let _ = multi.clear();

@@ -20,6 +20,7 @@ mod fetch;
 mod keys;
 mod messages;
 mod output;
+mod trust;
 mod watch;
 
 use std::future::Future;
@@ -54,16 +55,28 @@ fn main() -> ExitCode {
     match run(&app, cli.command) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            for line in e.message().lines() {
-                if line.starts_with("error:") || line.starts_with("warning:") {
-                    eprintln!("{line}");
-                } else {
-                    eprintln!("error: {line}");
-                }
+            for line in error_lines(e.message()) {
+                eprintln!("{line}");
             }
             e.exit_code()
         }
     }
+}
+
+/// The lines printed for an error message: each starts with `error:` (or its own
+/// `warning:`), and control and bidi characters (from a server or a message) are escaped.
+fn error_lines(message: &str) -> Vec<String> {
+    message
+        .lines()
+        .map(|line| {
+            let line = output::escape_terminal(line);
+            if line.starts_with("error:") || line.starts_with("warning:") {
+                line.into_owned()
+            } else {
+                format!("error: {line}")
+            }
+        })
+        .collect()
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -130,10 +143,9 @@ fn run(app: &App, command: Command) -> CliResult<u8> {
         Command::Watch(args) => {
             let config = app.config()?;
             let existing = app.open_existing_store(&config)?;
-            let accounts = watch_accounts(
-                app::all_accounts(&config, existing.as_ref())?,
-                &args.accounts,
-            )?;
+            let all = app::all_accounts(&config, existing.as_ref())?;
+            let hidden_env = watch::secret_env_vars(&all);
+            let accounts = watch_accounts(all, &args.accounts)?;
             let store = match existing {
                 Some(store) => store,
                 None => app.open_store(&config, None)?,
@@ -142,6 +154,8 @@ fn run(app: &App, command: Command) -> CliResult<u8> {
                 exec: args.exec,
                 json: args.json,
                 quiet: app.quiet,
+                exec_timeout: std::time::Duration::from_secs(args.exec_timeout),
+                hidden_env,
             };
             let retriever = Retriever::new(Arc::new(Mutex::new(store)), connector::net());
             block_on(async {
@@ -189,4 +203,21 @@ fn watch_accounts(
         ));
     }
     Ok(chosen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_from_servers_cannot_drive_the_terminal() {
+        let lines = error_lines("login: NO \x1b]0;owned\x07 bad\u{202E}txt.exe\rX\nwarning: w");
+        assert_eq!(
+            lines,
+            [
+                "error: login: NO \\u{1b}]0;owned\\u{7} bad\\u{202e}txt.exe\\u{d}X",
+                "warning: w"
+            ]
+        );
+    }
 }

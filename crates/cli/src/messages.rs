@@ -9,8 +9,8 @@ use inbound_store::{MessageFilter, MessageId, SanitizeHtml, Store, StoredMessage
 use crate::app::App;
 use crate::error::{CliError, CliResult, EXIT_OK};
 use crate::output::{
-    Align, Html, Table, addresses, clip, human_bytes, message_json, print_json, rfc3339,
-    short_date, summary_json,
+    Align, Html, Table, addresses, clip, escape_terminal_text, human_bytes, message_json,
+    print_json, rfc3339, short_date, summary_json,
 };
 
 /// `inbound messages ...`.
@@ -245,7 +245,7 @@ fn show(store: &Store, args: &ShowArgs, sanitizes: SanitizeLookup<'_>) -> CliRes
     }
     out.push('\n');
     match (&e.text, &e.html) {
-        (Some(text), _) => out.push_str(text),
+        (Some(text), _) => out.push_str(&escape_terminal_text(text)),
         (None, Some(_)) => {
             out.push_str("(HTML only; see `inbound messages show ID --json` for the HTML body)\n");
         }
@@ -309,7 +309,7 @@ fn export(store: &Store, args: &ExportArgs, quiet: bool) -> CliResult<u8> {
 }
 
 fn export_eml(store: &Store, ids: &[MessageId], dir: &Path) -> CliResult<usize> {
-    std::fs::create_dir_all(dir)
+    create_private_dir(dir)
         .map_err(|e| CliError::failed(format!("cannot create {}: {e}", dir.display())))?;
     for &id in ids {
         let raw = store.export_eml(id)?.ok_or_else(|| no_such(id.0))?;
@@ -322,7 +322,7 @@ fn export_eml(store: &Store, ids: &[MessageId], dir: &Path) -> CliResult<usize> 
 fn export_maildir(store: &Store, ids: &[MessageId], dir: &Path) -> CliResult<usize> {
     for sub in ["cur", "new", "tmp"] {
         let d = dir.join(sub);
-        std::fs::create_dir_all(&d)
+        create_private_dir(&d)
             .map_err(|e| CliError::failed(format!("cannot create {}: {e}", d.display())))?;
     }
     let host = hostname();
@@ -333,7 +333,7 @@ fn export_maildir(store: &Store, ids: &[MessageId], dir: &Path) -> CliResult<usi
         // time.unique.host, unique per message and process (Maildir naming).
         let name = format!("{}.M{id}P{pid}.{host}", m.stored_at);
         let tmp = dir.join("tmp").join(&name);
-        std::fs::write(&tmp, &raw)
+        write_private(&tmp, &raw)
             .map_err(|e| CliError::failed(format!("cannot write {}: {e}", tmp.display())))?;
         let target = dir.join("new").join(&name);
         std::fs::rename(&tmp, &target)
@@ -349,11 +349,42 @@ fn write_atomically(path: &Path, data: &[u8], dir: &Path) -> CliResult<()> {
         path.file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
     ));
-    std::fs::write(&tmp, data)
+    write_private(&tmp, data)
         .map_err(|e| CliError::failed(format!("cannot write {}: {e}", tmp.display())))?;
     std::fs::rename(&tmp, path)
         .map_err(|e| CliError::failed(format!("cannot write {}: {e}", path.display())))?;
     Ok(())
+}
+
+/// Creates `dir` and its missing parents readable by the owner only (0700 on Unix).
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Writes `data` to a new or truncated file readable by the owner only (0600 on Unix; an
+/// existing file is made 0600 too).
+fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(data)
 }
 
 /// The host name for Maildir file names: `/` and `:` are not allowed there.

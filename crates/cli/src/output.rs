@@ -1,5 +1,6 @@
 //! Output helpers: aligned tables, sizes, dates, and the JSON shapes scripts rely on.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use inbound_message::Address;
@@ -42,7 +43,7 @@ impl Table {
         let mut widths: Vec<usize> = self.header.iter().map(|(n, _)| width(n)).collect();
         for row in &self.rows {
             for (i, cell) in row.iter().enumerate().take(widths.len()) {
-                widths[i] = widths[i].max(width(cell));
+                widths[i] = widths[i].max(width(&escape_terminal(cell)));
             }
         }
         let mut out = String::new();
@@ -51,6 +52,7 @@ impl Table {
             let mut line = String::new();
             for (i, (_, align)) in self.header.iter().enumerate() {
                 let cell = row.get(i).map_or("", String::as_str);
+                let cell = &*escape_terminal(cell);
                 let pad = widths[i].saturating_sub(width(cell));
                 if i > 0 {
                     line.push_str("  ");
@@ -77,15 +79,63 @@ fn width(s: &str) -> usize {
     s.chars().count()
 }
 
-/// Cuts `s` to at most `max` characters, ending with `…` when cut; control characters
-/// become spaces (a subject must not move the terminal's cursor).
+/// True for the bidirectional formatting characters, which reorder what a terminal shows
+/// (U+061C, U+200E/F, U+202A-U+202E, U+2066-U+2069).
+fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
+/// True for characters that must not reach a terminal as they are: C0 controls, DEL, C1
+/// controls (escape sequences, titles, cursor moves) and bidirectional controls.
+pub(crate) fn is_terminal_control(c: char) -> bool {
+    c.is_control() || is_bidi_control(c)
+}
+
+/// `s` with every terminal control character written as a visible escape (`\u{1b}`), for
+/// one line of text from a server or a message: it cannot move the cursor, change the
+/// terminal, reorder the line or start a new one.
+pub(crate) fn escape_terminal(s: &str) -> Cow<'_, str> {
+    escape_with(s, |_| false)
+}
+
+/// As [`escape_terminal`] for a multi-line body: newlines and tabs are kept, a CR before a
+/// newline is dropped, and every other control is escaped.
+pub(crate) fn escape_terminal_text(s: &str) -> Cow<'_, str> {
+    let s = if s.contains('\r') {
+        Cow::Owned(s.replace("\r\n", "\n"))
+    } else {
+        Cow::Borrowed(s)
+    };
+    match escape_with(&s, |c| c == '\n' || c == '\t') {
+        Cow::Borrowed(_) => s,
+        Cow::Owned(escaped) => Cow::Owned(escaped),
+    }
+}
+
+fn escape_with(s: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
+    if !s.chars().any(|c| is_terminal_control(c) && !keep(c)) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if is_terminal_control(c) && !keep(c) {
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Cuts `s` to at most `max` characters, ending with `…` when cut; control and bidi
+/// characters are escaped first (a subject must not move the terminal's cursor).
 pub(crate) fn clip(s: &str, max: usize) -> String {
-    let clean: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let clean = escape_terminal(s);
     if clean.chars().count() <= max {
-        return clean;
+        return clean.into_owned();
     }
     let mut out: String = clean.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
@@ -292,6 +342,31 @@ mod tests {
     fn clipping() {
         assert_eq!(clip("hello", 10), "hello");
         assert_eq!(clip("hello world", 6), "hello…");
-        assert_eq!(clip("a\x1b[2Jb", 10), "a [2Jb");
+        assert_eq!(clip("a\x1b[2Jb", 20), "a\\u{1b}[2Jb");
+    }
+
+    #[test]
+    fn terminal_controls_are_escaped() {
+        // C0, DEL, C1 and bidi controls; plain text (with non-ASCII) is untouched.
+        assert_eq!(escape_terminal("Grüße"), "Grüße");
+        assert!(matches!(escape_terminal("plain"), Cow::Borrowed(_)));
+        assert_eq!(
+            escape_terminal("a\x1b]0;pwned\x07b\x7fc\u{9b}d"),
+            "a\\u{1b}]0;pwned\\u{7}b\\u{7f}c\\u{9b}d"
+        );
+        assert_eq!(
+            escape_terminal("invoice\u{202E}fdp.exe\u{2066}\u{200F}\u{61C}"),
+            "invoice\\u{202e}fdp.exe\\u{2066}\\u{200f}\\u{61c}"
+        );
+        assert_eq!(escape_terminal("two\nlines"), "two\\u{a}lines");
+        // Bodies keep their lines and tabs; a lone CR (overwriting the line) is escaped.
+        assert_eq!(
+            escape_terminal_text("one\r\n\ttwo\rX\x1b[2J"),
+            "one\n\ttwo\\u{d}X\\u{1b}[2J"
+        );
+        // Tables escape every cell.
+        let mut t = Table::new(&[("subject", Align::Left)]);
+        t.row(vec!["\u{202E}x\x1b".into()]);
+        assert_eq!(t.render(), "subject\n\\u{202e}x\\u{1b}\n");
     }
 }

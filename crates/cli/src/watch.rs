@@ -3,12 +3,17 @@
 use std::collections::HashSet;
 use std::future::Future;
 use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
-use inbound_retrieve::{Account, Connector, NewMail, Retriever, SubscriptionState, Subscriptions};
+use inbound_retrieve::{
+    Account, AuthConfig, Connector, NewMail, OAuthSettings, Retriever, SecretSource,
+    SubscriptionState, Subscriptions,
+};
 use serde_json::json;
 use tokio::io::AsyncWriteExt as _;
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::error::{CliResult, EXIT_FAILED, EXIT_OK};
 use crate::output::{address, clip};
@@ -30,6 +35,8 @@ pub(crate) struct Arrival {
     pub(crate) from: Option<String>,
     /// The raw message.
     pub(crate) raw: Bytes,
+    /// Its place in the bounded queue of arrivals ([`QUEUE_LIMIT`]), freed when dropped.
+    pub(crate) _slot: Option<Arc<OwnedSemaphorePermit>>,
 }
 
 impl Arrival {
@@ -43,6 +50,7 @@ impl Arrival {
             subject: m.email.subject.clone(),
             from: m.email.from.first().map(address),
             raw: m.email.raw.clone(),
+            _slot: None,
         }
     }
 
@@ -68,16 +76,58 @@ pub(crate) enum WatchEvent {
     State(String, SubscriptionState),
 }
 
+/// How many new messages may wait (or be handled) at once. A subscription that stores one
+/// more waits until the oldest has been handed over: a slow `--exec` command holds retrieval
+/// back instead of queueing raw messages in memory.
+pub(crate) const QUEUE_LIMIT: usize = 32;
+
+/// Where subscriptions send their events: states unbounded (they are small and few), new
+/// messages bounded by a semaphore of [`QUEUE_LIMIT`] slots, each held by its [`Arrival`].
+#[derive(Debug, Clone)]
+pub(crate) struct EventSender {
+    tx: mpsc::UnboundedSender<WatchEvent>,
+    slots: Arc<Semaphore>,
+}
+
+impl EventSender {
+    /// A sender with `limit` message slots, and its receiver.
+    pub(crate) fn new(limit: usize) -> (Self, mpsc::UnboundedReceiver<WatchEvent>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let slots = Arc::new(Semaphore::new(limit.max(1)));
+        (Self { tx, slots }, rx)
+    }
+
+    /// Sends a new message, first waiting (blocking this worker thread, which tokio is told
+    /// about) for a free slot. On a single-threaded runtime nothing could free one while
+    /// this waits, so there the message is sent without a slot.
+    pub(crate) fn send_mail(&self, mut arrival: Arrival) {
+        let permit = match self.slots.clone().try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => match tokio::runtime::Handle::try_current() {
+                Ok(handle)
+                    if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread =>
+                {
+                    let slots = self.slots.clone();
+                    tokio::task::block_in_place(|| handle.block_on(slots.acquire_owned())).ok()
+                }
+                _ => None,
+            },
+        };
+        arrival._slot = permit.map(Arc::new);
+        let _ = self.tx.send(WatchEvent::Mail(arrival));
+    }
+}
+
 /// Subscriptions whose events arrive on a channel.
 pub(crate) fn subscriptions<C: Connector>(
     retriever: Retriever<C>,
 ) -> (
     Subscriptions<C>,
-    mpsc::UnboundedSender<WatchEvent>,
+    EventSender,
     mpsc::UnboundedReceiver<WatchEvent>,
 ) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let state_tx = tx.clone();
+    let (tx, rx) = EventSender::new(QUEUE_LIMIT);
+    let state_tx = tx.tx.clone();
     let subs = Subscriptions::new(retriever).on_state(move |name, state| {
         let _ = state_tx.send(WatchEvent::State(name.to_owned(), state.clone()));
     });
@@ -91,11 +141,11 @@ pub(crate) fn subscriptions<C: Connector>(
 pub(crate) fn subscribe<C: Connector>(
     subs: &Subscriptions<C>,
     account: Account,
-    tx: &mpsc::UnboundedSender<WatchEvent>,
+    tx: &EventSender,
 ) -> Result<(), String> {
     let tx = tx.clone();
     subs.subscribe(account, move |m| {
-        let _ = tx.send(WatchEvent::Mail(Arrival::from_new_mail(m)));
+        tx.send_mail(Arrival::from_new_mail(m));
     })
     .map(|_| ())
     .map_err(|e| e.to_string())
@@ -110,6 +160,45 @@ pub(crate) struct WatchOptions {
     pub(crate) json: bool,
     /// No status lines.
     pub(crate) quiet: bool,
+    /// How long `exec` may run per message before it (and its process group) is killed.
+    pub(crate) exec_timeout: Duration,
+    /// Variables removed from `exec`'s environment besides `INBOUND_ENCRYPTION_KEY`: every
+    /// `password_env` / `*_secret_env` / `*_token_env` the accounts name
+    /// ([`secret_env_vars`]).
+    pub(crate) hidden_env: Vec<String>,
+}
+
+/// The default of `--exec-timeout`, in seconds.
+pub(crate) const DEFAULT_EXEC_TIMEOUT_SECS: u64 = 300;
+
+/// The environment variables the accounts read secrets from (`password_env`,
+/// `oauth.client_secret_env`, `oauth.refresh_token_env`, `oauth.token_env`): the `--exec`
+/// command does not get them.
+pub(crate) fn secret_env_vars(accounts: &[Account]) -> Vec<String> {
+    let mut vars = Vec::new();
+    let mut add = |s: &SecretSource| {
+        if let SecretSource::Env(var) = s {
+            if !vars.contains(var) {
+                vars.push(var.clone());
+            }
+        }
+    };
+    for a in accounts {
+        match &a.auth {
+            AuthConfig::Password(s) => add(s),
+            AuthConfig::OAuth(OAuthSettings::Entra { client_secret, .. }) => add(client_secret),
+            AuthConfig::OAuth(OAuthSettings::RefreshToken {
+                refresh_token,
+                client_secret,
+                ..
+            }) => {
+                add(refresh_token);
+                add(client_secret);
+            }
+            AuthConfig::OAuth(OAuthSettings::Static { token }) => add(token),
+        }
+    }
+    vars
 }
 
 /// Subscribes every account and handles new mail until `shutdown` completes (then
@@ -215,20 +304,34 @@ async fn handle(event: WatchEvent, options: &WatchOptions) {
                 println!("{}", m.line());
             }
             if let Some(cmd) = &options.exec {
-                if let Err(e) = exec(cmd, &m).await {
-                    eprintln!("error: --exec for message #{}: {e}", m.id);
+                if let Err(e) = exec(cmd, &m, options).await {
+                    eprintln!(
+                        "error: --exec for message #{}: {}",
+                        m.id,
+                        crate::output::escape_terminal(&e)
+                    );
                 }
             }
         }
     }
 }
 
+/// A value for an `INBOUND_*` variable: without control or bidi characters (a subject must
+/// not smuggle a newline or an escape sequence into a script's variables).
+fn env_safe(s: &str) -> String {
+    s.chars()
+        .filter(|&c| !crate::output::is_terminal_control(c))
+        .collect()
+}
+
 /// Runs `cmd` through the shell with the raw message on standard input and its metadata in
-/// `INBOUND_*` variables; waits for it.
+/// `INBOUND_*` variables; waits for it, at most `options.exec_timeout`, then kills it and
+/// its process group. The command does not inherit `INBOUND_ENCRYPTION_KEY` or the
+/// variables in `options.hidden_env`.
 ///
 /// # Errors
-/// When the command cannot be started or exits unsuccessfully.
-pub(crate) async fn exec(cmd: &str, m: &Arrival) -> Result<(), String> {
+/// When the command cannot be started, exits unsuccessfully or runs out of time.
+pub(crate) async fn exec(cmd: &str, m: &Arrival, options: &WatchOptions) -> Result<(), String> {
     let mut command = if cfg!(windows) {
         let mut c = tokio::process::Command::new("cmd");
         c.arg("/C");
@@ -238,9 +341,9 @@ pub(crate) async fn exec(cmd: &str, m: &Arrival) -> Result<(), String> {
         c.arg("-c");
         c
     };
-    let env_safe = |s: &str| s.replace('\0', "");
     command
         .arg(cmd)
+        .env_remove(inbound_store::KEY_ENV)
         .env("INBOUND_ACCOUNT", env_safe(&m.account))
         .env("INBOUND_FOLDER", env_safe(&m.folder))
         .env("INBOUND_ID", m.id.to_string())
@@ -253,28 +356,62 @@ pub(crate) async fn exec(cmd: &str, m: &Arrival) -> Result<(), String> {
             env_safe(m.subject.as_deref().unwrap_or("")),
         )
         .env("INBOUND_FROM", env_safe(m.from.as_deref().unwrap_or("")))
-        .stdin(Stdio::piped());
+        .stdin(Stdio::piped())
+        .kill_on_drop(true);
+    for var in &options.hidden_env {
+        command.env_remove(var);
+    }
+    // Its own process group, so a timeout kills whatever it started too.
+    #[cfg(unix)]
+    command.process_group(0);
     let mut child = command
         .spawn()
         .map_err(|e| format!("could not start {cmd:?}: {e}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A command that does not read its input closes the pipe early: not an error.
-        match stdin.write_all(&m.raw).await {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-            Err(e) => return Err(format!("writing the message to {cmd:?}: {e}")),
+    let run = async {
+        if let Some(mut stdin) = child.stdin.take() {
+            // A command that does not read its input closes the pipe early: not an error.
+            match stdin.write_all(&m.raw).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                Err(e) => return Err(format!("writing the message to {cmd:?}: {e}")),
+            }
+            drop(stdin);
         }
-        drop(stdin);
-    }
-    let status = child
-        .wait()
-        .await
-        .map_err(|e| format!("waiting for {cmd:?}: {e}"))?;
+        child
+            .wait()
+            .await
+            .map_err(|e| format!("waiting for {cmd:?}: {e}"))
+    };
+    let status = match tokio::time::timeout(options.exec_timeout, run).await {
+        Ok(status) => status?,
+        Err(_) => {
+            kill_group(&mut child).await;
+            return Err(format!(
+                "{cmd:?} was still running after {} s (--exec-timeout); killed it",
+                options.exec_timeout.as_secs_f64()
+            ));
+        }
+    };
     if status.success() {
         Ok(())
     } else {
         Err(format!("{cmd:?} exited with {status}"))
     }
+}
+
+/// Kills `child`'s process group (Unix) and the child, and reaps it.
+async fn kill_group(child: &mut tokio::process::Child) {
+    #[cfg(unix)]
+    if let Some(pid) = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        if let Err(e) = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL) {
+            tracing::debug!(error = %e, "killing the --exec process group");
+        }
+    }
+    let _ = child.kill().await;
 }
 
 /// A future that completes on Ctrl-C (SIGINT) or SIGTERM. The handlers are installed when
@@ -302,5 +439,69 @@ pub(crate) fn shutdown_signal() -> impl Future<Output = ()> {
     #[cfg(not(unix))]
     async {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn arrival(id: i64) -> Arrival {
+        Arrival {
+            account: "a".into(),
+            folder: "INBOX".into(),
+            id,
+            message_id: None,
+            subject: None,
+            from: None,
+            raw: Bytes::from_static(b"x"),
+            _slot: None,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_holds_the_sender_back_until_an_arrival_is_handled() {
+        let (tx, mut rx) = EventSender::new(2);
+        let sender = tx.clone();
+        let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = sent.clone();
+        // A subscription storing five messages while nothing is handled.
+        let producer = tokio::spawn(async move {
+            for id in 1..=5 {
+                sender.send_mail(arrival(id));
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        let mut first = None;
+        while first.is_none() {
+            first = rx.recv().await;
+        }
+        // Two are queued; the third waits for a slot however long we wait.
+        while sent.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(rx.len(), 1);
+        // Handling the first frees its slot: the third goes in.
+        drop(first);
+        let second = rx.recv().await.unwrap();
+        let third = rx.recv().await.unwrap();
+        assert!(matches!(third, WatchEvent::Mail(Arrival { id: 3, .. })));
+        drop((second, third));
+        let mut rest = Vec::new();
+        while rest.len() < 2 {
+            if let Some(e) = rx.recv().await {
+                rest.push(e);
+            }
+        }
+        producer.await.unwrap();
+        assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 5);
+    }
+
+    #[test]
+    fn env_values_lose_control_characters() {
+        assert_eq!(env_safe("Hi\n\x1b[31mred\u{202E}txt\0"), "Hi[31mredtxt");
     }
 }
