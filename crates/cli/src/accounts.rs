@@ -241,8 +241,13 @@ pub(crate) async fn run_test(
         Protocol::Pop3 => test_pop3(connector, account, &credentials, &mut lines).await,
     };
     let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0).max(6) + 1;
+    // Capabilities, folder names and errors come from the server: escaped for the terminal.
     for (k, v) in &lines {
-        println!("{:<width$} {v}", format!("{k}:"));
+        println!(
+            "{:<width$} {}",
+            format!("{k}:"),
+            crate::output::escape_terminal(v)
+        );
     }
     match result {
         Ok(()) => {
@@ -250,7 +255,11 @@ pub(crate) async fn run_test(
             Ok(EXIT_OK)
         }
         Err(e) => {
-            println!("{:<width$} FAILED: {e}", "result:");
+            println!(
+                "{:<width$} FAILED: {}",
+                "result:",
+                crate::output::escape_terminal(&e)
+            );
             Ok(EXIT_FAILED)
         }
     }
