@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 
 use bytes::Bytes;
-use inbound_store::{MessageId, PendingAction, ServerRef};
+use inbound_store::{MessageId, Pending, PendingAction, ServerRef, raw_sha256};
 
 use crate::backend::{BackendError, ErrorKind, Pop3Session};
 use crate::config::FetchPolicy;
@@ -49,6 +49,9 @@ pub(crate) async fn sync<S: Pop3Session>(mut s: S, run: &mut Run<'_>) -> Result<
 
     // Deletions left by an earlier run: send them again in this session.
     let mut commit_on_quit: Vec<i64> = Vec::new();
+    // UIDLs of the messages deleted at QUIT: forgotten as seen afterwards, so a server that
+    // hands one out again for a new message gets that message fetched.
+    let mut deleted_uidls: Vec<String> = Vec::new();
     let mut recovered = 0u64;
     let pending = run.with_store(|st| st.pending_actions(&account.name))?;
     for p in pending {
@@ -56,14 +59,30 @@ pub(crate) async fn sync<S: Pop3Session>(mut s: S, run: &mut Run<'_>) -> Result<
             continue;
         };
         match (&p.action, by_uidl.get(uidl)) {
-            (PendingAction::Delete, Some(&msgno)) => match s.dele(msgno).await {
-                Ok(()) => {
-                    commit_on_quit.push(p.id);
-                    recovered += 1;
+            (PendingAction::Delete, Some(&msgno)) => {
+                // The UIDL may have been reused for another message since: DELE only what is
+                // proven to be the stored bytes.
+                if !same_message(&mut s, run, &p, msgno).await? {
+                    let reason = format!(
+                        "UIDL {uidl} now names another message on the server; the stored one                          was not deleted there by Inbound, and the new one is fetched"
+                    );
+                    run.with_store(|st| {
+                        st.abandon_action(p.id, &reason)?;
+                        st.forget_pop3_uidls(&account.name, [uidl.as_str()])
+                    })?;
+                    run.note_error(reason);
+                    continue;
                 }
-                Err(e) if e.is_connection_error() => return Err(e.into()),
-                Err(e) => run.fail(&[p.id], &e)?,
-            },
+                match s.dele(msgno).await {
+                    Ok(()) => {
+                        commit_on_quit.push(p.id);
+                        deleted_uidls.push(uidl.clone());
+                        recovered += 1;
+                    }
+                    Err(e) if e.is_connection_error() => return Err(e.into()),
+                    Err(e) => run.fail(&[p.id], &e)?,
+                }
+            }
             // Already gone: an earlier QUIT applied it.
             (PendingAction::Delete, None) => {
                 run.complete([p.id])?;
@@ -114,6 +133,9 @@ pub(crate) async fn sync<S: Pop3Session>(mut s: S, run: &mut Run<'_>) -> Result<
     }
 
     let action = account.pending_action();
+    let uidl_of: HashMap<u32, &str> = entries.iter().map(|(n, u)| (*n, u.as_str())).collect();
+    // (pending action id, message number) of each DELE sent for a stored message.
+    let mut deleted: Vec<(Option<i64>, u32)> = Vec::new();
     let mut deleting = 0u64;
     let mut pipeline = Pipeline::default();
     for batch in to_fetch.chunks(account.batch_size as usize) {
@@ -126,6 +148,7 @@ pub(crate) async fn sync<S: Pop3Session>(mut s: S, run: &mut Run<'_>) -> Result<
             let mut arrived = 0;
             let mut out_of_order = false;
             let mut too_large = Vec::new();
+            let mut empty = Vec::new();
             let fetched = {
                 let mut on_message = |msgno: u32, body: Bytes| -> ControlFlow<()> {
                     let Some((expected, uidl)) = batch.get(next + arrived) else {
@@ -138,6 +161,12 @@ pub(crate) async fn sync<S: Pop3Session>(mut s: S, run: &mut Run<'_>) -> Result<
                     }
                     arrived += 1;
                     let len = body.len() as u64;
+                    if len == 0 {
+                        // Not a delivered message: nothing stored, nothing deleted, not
+                        // marked seen (asked for again next run).
+                        empty.push(uidl.as_str());
+                        return ControlFlow::Continue(());
+                    }
                     if run.too_large(len) {
                         too_large.push((uidl.as_str(), len));
                         return ControlFlow::Continue(());
@@ -163,7 +192,21 @@ pub(crate) async fn sync<S: Pop3Session>(mut s: S, run: &mut Run<'_>) -> Result<
                 run.with_store(|st| st.mark_pop3_seen(&account.name, [uidl]))?;
                 run.skip(format!("uidl:{uidl}"), len);
             }
+            for uidl in empty {
+                run.not_delivered(
+                    format!("uidl:{uidl}"),
+                    "the server sent an empty message".to_owned(),
+                );
+            }
             let failed = match fetched {
+                // One message refused (-ERR) or unusable: recorded, not marked seen (asked
+                // for again next run), and the batch goes on with the next one.
+                Err(e) if !e.is_connection_error() && next < batch.len() => {
+                    let uidl = &batch[next].1;
+                    run.not_delivered(format!("uidl:{uidl}"), e.to_string());
+                    next += 1;
+                    None
+                }
                 Err(e) => Some(e),
                 Ok(()) if out_of_order => Some(BackendError::new(
                     ErrorKind::Protocol,
@@ -190,7 +233,7 @@ pub(crate) async fn sync<S: Pop3Session>(mut s: S, run: &mut Run<'_>) -> Result<
                     &mut pipeline,
                     stored,
                     action.as_ref(),
-                    &mut commit_on_quit,
+                    &mut deleted,
                 )
                 .await?;
             }
@@ -206,20 +249,52 @@ pub(crate) async fn sync<S: Pop3Session>(mut s: S, run: &mut Run<'_>) -> Result<
             &mut pipeline,
             stored,
             action.as_ref(),
-            &mut commit_on_quit,
+            &mut deleted,
         )
         .await?;
     }
 
     // Deletions happen here, at QUIT; only then are they done.
     s.quit().await?;
+    for (pending, msgno) in deleted {
+        commit_on_quit.extend(pending);
+        if let Some(uidl) = uidl_of.get(&msgno) {
+            deleted_uidls.push((*uidl).to_owned());
+        }
+    }
     run.complete(commit_on_quit.iter().copied())?;
     run.report.deleted += deleting + recovered;
     run.report.recovered_actions += recovered;
 
-    let present: HashSet<String> = by_uidl.into_keys().collect();
+    let mut present: HashSet<String> = by_uidl.into_keys().collect();
+    for uidl in &deleted_uidls {
+        present.remove(uidl);
+    }
     run.with_store(|st| st.retain_pop3_uidls(&account.name, &present))?;
     Ok(())
+}
+
+/// Whether message `msgno` on the server is the stored message of `pending`: its bytes
+/// downloaded again have the stored SHA-256. A server that reused the UIDL for another
+/// message answers no.
+async fn same_message<S: Pop3Session>(
+    s: &mut S,
+    run: &mut Run<'_>,
+    pending: &Pending,
+    msgno: u32,
+) -> Result<bool, RunError> {
+    let Some(stored) = run.with_store(|st| st.message_sha256(pending.message))? else {
+        return Ok(false);
+    };
+    match s.retr(msgno).await {
+        Ok(body) => Ok(raw_sha256(&body) == stored),
+        Err(e) if e.is_connection_error() => Err(e.into()),
+        // Refused: not proven the same, so not deleted; tried again next run.
+        Err(e) => {
+            tracing::warn!(%e, msgno, "could not download a message again to check it before DELE");
+            Ok(false)
+        }
+    }
 }
 
 /// Marks a stored unit for deletion (when the account deletes); returns how many were
@@ -230,7 +305,7 @@ async fn dele_unit<S: Pop3Session>(
     pipeline: &mut Pipeline,
     stored: Stored,
     action: Option<&PendingAction>,
-    commit_on_quit: &mut Vec<i64>,
+    deleted: &mut Vec<(Option<i64>, u32)>,
 ) -> Result<u64, RunError> {
     let mut deleting = 0;
     if let Some(action) = action.filter(|_| !stored.items.is_empty()) {
@@ -240,7 +315,7 @@ async fn dele_unit<S: Pop3Session>(
             match s.dele(item.key).await {
                 Ok(()) => {
                     deleting += 1;
-                    commit_on_quit.extend(pending.get(&item.id));
+                    deleted.push((pending.get(&item.id).copied(), item.key));
                 }
                 Err(e) if e.is_connection_error() => return Err(e.into()),
                 Err(e) => {

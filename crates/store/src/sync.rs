@@ -38,6 +38,7 @@ pub(crate) fn note_stored(
                         WHERE uidvalidity = excluded.uidvalidity",
                 )?
                 .execute(params![account, folder, uidvalidity, uid, now])?;
+            crate::retry::note_stored(tx, account, folder, *uidvalidity, *uid)?;
             if changed == 0 {
                 tracing::warn!(
                     account,
@@ -104,6 +105,7 @@ impl Store {
         self.write(|tx| {
             let now = now();
             let abandoned = abandon_stale_actions(tx, account, folder, state.uidvalidity, now)?;
+            crate::retry::forget_other_uidvalidity(tx, account, folder, state.uidvalidity)?;
             tx.prepare_cached(
                 "INSERT INTO imap_folders (account, folder, uidvalidity, highest_uid, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)
@@ -200,6 +202,25 @@ impl Store {
         })
     }
 
+    /// Forgets POP3 UIDLs of `account` as seen: for messages this run deleted on the server
+    /// (after `QUIT` committed it), so a server that reuses such a UIDL for a new message
+    /// gets that message fetched (and told apart by content) instead of passed over.
+    pub fn forget_pop3_uidls<'a>(
+        &mut self,
+        account: &str,
+        uidls: impl IntoIterator<Item = &'a str>,
+    ) -> Result<usize> {
+        self.write(|tx| {
+            let mut delete =
+                tx.prepare_cached("DELETE FROM pop3_uidls WHERE account = ?1 AND uidl = ?2")?;
+            let mut forgotten = 0;
+            for uidl in uidls {
+                forgotten += delete.execute(params![account, uidl])?;
+            }
+            Ok(forgotten)
+        })
+    }
+
     /// The server actions of `account` still to be carried out, oldest first.
     pub fn pending_actions(&self, account: &str) -> Result<Vec<Pending>> {
         self.read(|conn| actions(conn, account, "pending"))
@@ -248,6 +269,20 @@ impl Store {
             id,
             "UPDATE pending_actions SET attempts = attempts + 1, last_error = ?2, updated_at = ?3
              WHERE id = ?1",
+            error,
+        )
+    }
+
+    /// Records that a move's copy is done (the message is in the target folder) and only
+    /// its removal from the source folder is left: the action becomes a delete, so a retry
+    /// never copies it again (a second copy in the target). Counts as a failed attempt with
+    /// `error` (no secrets).
+    pub fn move_copied(&mut self, id: i64, error: &str) -> Result<()> {
+        self.update_action(
+            id,
+            "UPDATE pending_actions SET action = 'delete', target = NULL,
+                 attempts = attempts + 1, last_error = ?2, updated_at = ?3
+             WHERE id = ?1 AND action = 'move'",
             error,
         )
     }
