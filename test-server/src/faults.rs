@@ -546,10 +546,11 @@ mod tests {
 /// What goes wrong with one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessageFaultKind {
-    /// IMAP: left out of the FETCH answer, which ends `NO Some messages could not be
-    /// FETCHed` (Exchange). POP3: `RETR` answered `-ERR`.
+    /// IMAP: left out of a FETCH answer with its body, which ends `NO Some messages could
+    /// not be FETCHed` (Exchange); metadata FETCHes answer as usual. POP3: `RETR` answered
+    /// `-ERR`.
     Refused,
-    /// IMAP: left out of the FETCH answer, which ends `OK`.
+    /// IMAP: left out of a FETCH answer with its body, which ends `OK`.
     LeftOut,
     /// IMAP: `BODY[] NIL`. POP3: an empty message.
     NilBody,

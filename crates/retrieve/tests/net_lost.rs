@@ -6,6 +6,7 @@
 
 mod net_support;
 
+use inbound_retrieve::config::FetchName;
 use inbound_retrieve::{NoEvents, Report};
 use inbound_test_server::faults::{
     CommandFault, FaultPlan, Faults, MessageFault, MessageFaultKind, Refusal,
@@ -270,17 +271,17 @@ async fn server_without(user: &str, hidden: &[&str]) -> TestServer {
 async fn imap_delete_without_uidplus_never_expunges_another_clients_deleted_mail() {
     let server = server_without("expunge", &["UIDPLUS"]).await;
     deliver(&server, "expunge", "INBOX", 1..=3);
-    // Another client marked message 3 \Deleted; Inbound is asked for the first two only.
-    other_client_flags(&server, "expunge", &[3], FlagOp::Add);
+    // Another client marked message 1 \Deleted; Inbound is asked for the latest two only.
+    other_client_flags(&server, "expunge", &[1], FlagOp::Add);
     let store = new_store();
     let acc = imap(&server, "expunge", |c| {
         delete_after(c);
-        set_fetch(c, inbound_retrieve::config::FetchName::Oldest, Some(2));
+        set_fetch(c, FetchName::Latest, Some(2));
     });
     let r = retriever(&store, 1);
 
     let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
-    assert_eq!(stored_numbers(&store, "expunge"), [1, 2]);
+    assert_eq!(stored_numbers(&store, "expunge"), [2, 3]);
     assert_eq!(server_numbers(&server, "expunge", "INBOX"), [1, 2, 3]);
     assert_eq!(flagged_deleted(&server, "expunge"), [1, 2, 3]);
     assert_eq!(report.deleted, 0);
@@ -291,9 +292,9 @@ async fn imap_delete_without_uidplus_never_expunges_another_clients_deleted_mail
     assert_eq!(pending_count(&store, "expunge"), 2);
 
     // The other client changes its mind: the next run expunges ours, and only ours.
-    other_client_flags(&server, "expunge", &[3], FlagOp::Remove);
+    other_client_flags(&server, "expunge", &[1], FlagOp::Remove);
     let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
-    assert_eq!(server_numbers(&server, "expunge", "INBOX"), [3]);
+    assert_eq!(server_numbers(&server, "expunge", "INBOX"), [1]);
     assert_eq!(report.recovered_actions, 2, "{report:?}");
     assert_eq!(pending_count(&store, "expunge"), 0);
 }
@@ -302,31 +303,31 @@ async fn imap_delete_without_uidplus_never_expunges_another_clients_deleted_mail
 async fn imap_move_without_move_or_uidplus_keeps_others_and_never_copies_twice() {
     let server = server_without("copy", &["UIDPLUS", "MOVE"]).await;
     deliver(&server, "copy", "INBOX", 1..=3);
-    other_client_flags(&server, "copy", &[3], FlagOp::Add);
+    other_client_flags(&server, "copy", &[1], FlagOp::Add);
     let store = new_store();
     let acc = imap(&server, "copy", |c| {
         move_after(c, "Archive");
-        set_fetch(c, inbound_retrieve::config::FetchName::Oldest, Some(2));
+        set_fetch(c, FetchName::Latest, Some(2));
     });
     let r = retriever(&store, 1);
 
     let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(server_numbers(&server, "copy", "INBOX"), [1, 2, 3]);
-    assert_eq!(server_numbers(&server, "copy", "Archive"), [1, 2]);
+    assert_eq!(server_numbers(&server, "copy", "Archive"), [2, 3]);
     assert!(
         report.errors.iter().any(|e| e.contains("not expunged")),
         "{report:?}"
     );
     assert_eq!(pending_count(&store, "copy"), 2);
 
-    // A run while message 3 is still marked: nothing changes, nothing is copied again.
+    // A run while message 1 is still marked: nothing is expunged, nothing copied again.
     r.retrieve(&acc, &mut NoEvents).await.unwrap();
-    assert_eq!(server_numbers(&server, "copy", "Archive"), [1, 2]);
+    assert_eq!(server_numbers(&server, "copy", "Archive"), [2, 3]);
     assert_eq!(server_numbers(&server, "copy", "INBOX"), [1, 2, 3]);
 
-    other_client_flags(&server, "copy", &[3], FlagOp::Remove);
+    other_client_flags(&server, "copy", &[1], FlagOp::Remove);
     r.retrieve(&acc, &mut NoEvents).await.unwrap();
-    assert_eq!(server_numbers(&server, "copy", "INBOX"), [3]);
-    assert_eq!(server_numbers(&server, "copy", "Archive"), [1, 2]);
+    assert_eq!(server_numbers(&server, "copy", "INBOX"), [1]);
+    assert_eq!(server_numbers(&server, "copy", "Archive"), [2, 3]);
     assert_eq!(pending_count(&store, "copy"), 0);
 }

@@ -525,10 +525,18 @@ pub(crate) enum FaultEffect {
 }
 
 /// Applies a message fault to its answer items.
+/// `Refused` and `LeftOut` apply to FETCHes of the whole message (`BODY[]`, `RFC822`) only,
+/// as servers fail on bodies: metadata fetches answer as usual.
 pub(crate) fn apply_fault(items: &mut [MessageDataItem], kind: MessageFaultKind) -> FaultEffect {
+    let whole = items.iter().any(|i| {
+        matches!(
+            i,
+            MessageDataItem::BodyExt { section: None, .. } | MessageDataItem::Rfc822(_)
+        )
+    });
     match kind {
-        MessageFaultKind::Refused => return FaultEffect::Refused,
-        MessageFaultKind::LeftOut => return FaultEffect::LeftOut,
+        MessageFaultKind::Refused if whole => return FaultEffect::Refused,
+        MessageFaultKind::LeftOut if whole => return FaultEffect::LeftOut,
         _ => {}
     }
     for item in items.iter_mut() {
