@@ -394,7 +394,10 @@ async fn perform<S: ImapSession>(
             Ok(true)
         }
         Err(e) if e.is_connection_error() => Err(e.into()),
-        Err(e) if e.kind() == ErrorKind::ExpungeWithheld && matches!(action, PendingAction::MoveTo(_)) => {
+        Err(e)
+            if e.kind() == ErrorKind::ExpungeWithheld
+                && matches!(action, PendingAction::MoveTo(_)) =>
+        {
             // The copy is in the target: what is left is removing the source, so the action
             // becomes a delete and a retry never copies again.
             let text = e.to_string();

@@ -151,7 +151,9 @@ async fn imap_uids_refused_or_left_out_are_retried_next_run_and_never_deleted() 
     assert_eq!(stored_numbers(&store, "refused"), [1, 3, 5]);
     assert_eq!(not_delivered_ids(&report), ["uid:2", "uid:4"]);
     assert!(
-        report.not_delivered[0].reason.contains("could not be FETCHed"),
+        report.not_delivered[0]
+            .reason
+            .contains("could not be FETCHed"),
         "{report:?}"
     );
     assert_eq!(report.deleted, 3);
@@ -171,7 +173,11 @@ async fn imap_uids_refused_or_left_out_are_retried_next_run_and_never_deleted() 
     assert_eq!(report.fetched, 2);
     assert!(server_numbers(&server, "refused", "INBOX").is_empty());
     let st = store.lock().unwrap();
-    assert!(st.imap_retry("refused", "INBOX", report.uidvalidity.unwrap()).unwrap().is_empty());
+    assert!(
+        st.imap_retry("refused", "INBOX", report.uidvalidity.unwrap())
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -190,8 +196,14 @@ async fn imap_nil_partial_or_short_bodies_are_not_stored_or_acted_on() {
     let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(stored_numbers(&store, "short"), [4]);
     assert_eq!(not_delivered_ids(&report), ["uid:1", "uid:2", "uid:3"]);
-    assert!(report.not_delivered[0].reason.contains("empty body"), "{report:?}");
-    assert!(report.not_delivered[2].reason.contains("RFC822.SIZE"), "{report:?}");
+    assert!(
+        report.not_delivered[0].reason.contains("empty body"),
+        "{report:?}"
+    );
+    assert!(
+        report.not_delivered[2].reason.contains("RFC822.SIZE"),
+        "{report:?}"
+    );
     assert_eq!(server_numbers(&server, "short", "INBOX"), [1, 2, 3]);
     assert_eq!(server_numbers(&server, "short", "Archive"), [4]);
 

@@ -38,9 +38,7 @@ fn a_reused_uidl_with_other_bytes_is_stored_as_a_new_message() {
     assert!(b.created, "the second message was taken for the first one");
     assert_ne!(a.id, b.id);
     assert_eq!(
-        store
-            .count_messages(&MessageFilter::account("a"))
-            .unwrap(),
+        store.count_messages(&MessageFilter::account("a")).unwrap(),
         2
     );
     // The pending DELE is for the bytes just stored.
@@ -78,7 +76,10 @@ fn imap_uids_expected_stay_until_stored_and_go_with_the_uidvalidity() {
             .unwrap();
     }
     // The highest UID passed 5, which was not stored: it is still to be asked for.
-    assert_eq!(store.imap_state("a", "INBOX").unwrap().unwrap().highest_uid, 6);
+    assert_eq!(
+        store.imap_state("a", "INBOX").unwrap().unwrap().highest_uid,
+        6
+    );
     let left = store.imap_retry("a", "INBOX", 7).unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!((left[0].uid, left[0].attempts), (5, 0));
@@ -89,7 +90,10 @@ fn imap_uids_expected_stay_until_stored_and_go_with_the_uidvalidity() {
         .unwrap();
     store.expect_imap_uids("a", "INBOX", 7, &[5]).unwrap();
     let left = store.imap_retry("a", "INBOX", 7).unwrap();
-    assert_eq!((left[0].attempts, left[0].reason.as_str()), (1, "the server answered NO"));
+    assert_eq!(
+        (left[0].attempts, left[0].reason.as_str()),
+        (1, "the server answered NO")
+    );
     assert!(store.imap_retry("a", "Other", 7).unwrap().is_empty());
 
     // A new UIDVALIDITY: the old UIDs name nothing any more.

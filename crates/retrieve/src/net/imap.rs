@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use futures::future::{Either, select};
 use inbound_net::imap::{
-    Capability, ExpungeOutcome, Flag, IdleEvent as NetIdleEvent, ImapClient, ImapConfig, MailboxAttribute,
-    StoreType, Unsolicited,
+    Capability, ExpungeOutcome, Flag, IdleEvent as NetIdleEvent, ImapClient, ImapConfig,
+    MailboxAttribute, StoreType, Unsolicited,
 };
 use inbound_net::{Credentials, ImapError, rt};
 
@@ -252,8 +252,7 @@ impl ImapSession for NetImapSession {
                     Err(inbound_net::Error::Imap(e @ ImapError::Protocol { .. })) => {
                         tracing::warn!(error = %e, "a FETCH answer could not be used; skipped");
                         refused.get_or_insert(
-                            BackendError::new(ErrorKind::Unreadable, e.to_string())
-                                .with_source(e),
+                            BackendError::new(ErrorKind::Unreadable, e.to_string()).with_source(e),
                         );
                     }
                     Err(e) => return Err(from_net(e)),
@@ -289,7 +288,10 @@ impl ImapSession for NetImapSession {
         }
         let outcome = self.client.uid_move(uids, target).await.map_err(from_net)?;
         if !outcome.withheld.is_empty() {
-            return Err(withheld(&outcome.withheld, &format!("copied to {target}, ")));
+            return Err(withheld(
+                &outcome.withheld,
+                &format!("copied to {target}, "),
+            ));
         }
         tracing::debug!(
             count = uids.len(),
