@@ -588,3 +588,33 @@ impl Faults {
             .map(|f| f.kind)
     }
 }
+
+impl std::str::FromStr for MessageFault {
+    type Err = String;
+
+    /// `UID:KIND`, KIND one of `refused`, `left-out`, `nil-body`, `partial-body`,
+    /// `truncated=N` (octets sent), `size=N` (the size announced).
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let usage = || {
+            format!(
+                "{value:?}: expected UID:KIND, KIND one of refused, left-out, nil-body, \
+                 partial-body, truncated=N, size=N"
+            )
+        };
+        let (uid, kind) = value.split_once(':').ok_or_else(usage)?;
+        let uid: u32 = uid.parse().map_err(|_| usage())?;
+        let kind = match kind.split_once('=') {
+            None => match kind {
+                "refused" => MessageFaultKind::Refused,
+                "left-out" => MessageFaultKind::LeftOut,
+                "nil-body" => MessageFaultKind::NilBody,
+                "partial-body" => MessageFaultKind::PartialBody,
+                _ => return Err(usage()),
+            },
+            Some(("truncated", n)) => MessageFaultKind::Truncated(n.parse().map_err(|_| usage())?),
+            Some(("size", n)) => MessageFaultKind::ClaimedSize(n.parse().map_err(|_| usage())?),
+            Some(_) => return Err(usage()),
+        };
+        Ok(Self::new(uid, kind))
+    }
+}

@@ -71,5 +71,11 @@ fn fetch_json_lists_messages_not_delivered_and_keeps_them_on_the_server() {
         .unwrap();
     assert!(out.status.success(), "stderr: {}", stderr(&out));
     assert!(!stdout(&out).contains("not delivered"), "{}", stdout(&out));
-    assert!(s.server.store().messages("alice", "INBOX").unwrap().is_empty());
+    assert!(
+        s.server
+            .store()
+            .messages("alice", "INBOX")
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -90,10 +90,21 @@ async fn imap_delete_without_uidplus_keeps_another_clients_deleted_message() {
     ) else {
         return;
     };
-    d.write_maildir("flagged", "INBOX", (1..=3).map(mail)).unwrap();
+    d.write_maildir("flagged", "INBOX", (1..=3).map(mail))
+        .unwrap();
     // Another client marks the oldest message \Deleted.
     d.doveadm(
-        &["flags", "add", "-u", "flagged", "\\Deleted", "mailbox", "INBOX", "uid", "1"],
+        &[
+            "flags",
+            "add",
+            "-u",
+            "flagged",
+            "\\Deleted",
+            "mailbox",
+            "INBOX",
+            "uid",
+            "1",
+        ],
         None,
     )
     .unwrap();
@@ -114,7 +125,17 @@ async fn imap_delete_without_uidplus_keeps_another_clients_deleted_message() {
     assert_eq!(pending_count(&store, "flagged"), 2);
 
     d.doveadm(
-        &["flags", "remove", "-u", "flagged", "\\Deleted", "mailbox", "INBOX", "uid", "1"],
+        &[
+            "flags",
+            "remove",
+            "-u",
+            "flagged",
+            "\\Deleted",
+            "mailbox",
+            "INBOX",
+            "uid",
+            "1",
+        ],
         None,
     )
     .unwrap();
