@@ -561,6 +561,10 @@ pub enum MessageFaultKind {
     Truncated(u32),
     /// IMAP RFC822.SIZE and POP3 `LIST` report this size instead of the real one.
     ClaimedSize(u64),
+    /// IMAP: the message's FETCH answer to a body FETCH is whole (line, literal, closing
+    /// line) but cannot be parsed (`GARBLED!` after the literal); a client's framer can
+    /// skip it and read on.
+    Garbled,
 }
 
 /// A fault of the message with this UID (POP3: the message whose INBOX UID it is).
@@ -592,7 +596,7 @@ impl Faults {
 impl std::str::FromStr for MessageFault {
     type Err = String;
 
-    /// `UID:KIND`, KIND one of `refused`, `left-out`, `nil-body`, `partial-body`,
+    /// `UID:KIND`, KIND one of `refused`, `left-out`, `nil-body`, `partial-body`, `garbled`,
     /// `truncated=N` (octets sent), `size=N` (the size announced).
     fn from_str(value: &str) -> Result<Self, Self::Err> {
         let usage = || {
@@ -609,6 +613,7 @@ impl std::str::FromStr for MessageFault {
                 "left-out" => MessageFaultKind::LeftOut,
                 "nil-body" => MessageFaultKind::NilBody,
                 "partial-body" => MessageFaultKind::PartialBody,
+                "garbled" => MessageFaultKind::Garbled,
                 _ => return Err(usage()),
             },
             Some(("truncated", n)) => MessageFaultKind::Truncated(n.parse().map_err(|_| usage())?),

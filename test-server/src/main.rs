@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use inbound_test_server::faults::{Faults, MessageFault, MessageFaultKind};
+use inbound_test_server::faults::{Faults, MessageFault};
 use inbound_test_server::server::{ServerConfig, TestServer, UserSpec};
 use tracing_subscriber::EnvFilter;
 
@@ -201,6 +201,7 @@ async fn main() -> ExitCode {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+    use inbound_test_server::faults::MessageFaultKind;
 
     #[test]
     fn hide_capability_is_repeatable_and_case_insensitive() {

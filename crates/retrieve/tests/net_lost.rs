@@ -267,6 +267,29 @@ async fn pop3_a_refused_or_empty_message_does_not_stop_the_batch_or_its_deletes(
     assert!(server_numbers(&server, "retr", "INBOX").is_empty());
 }
 
+#[tokio::test]
+async fn imap_an_unparsable_answer_for_one_message_does_not_stop_the_batch() {
+    let server = server(&["garbled"]).await;
+    deliver(&server, "garbled", "INBOX", 1..=3);
+    let store = new_store();
+    let acc = imap(&server, "garbled", delete_after);
+    let r = retriever(&store, 1);
+
+    server
+        .faults()
+        .set_default(faults(&[(2, MessageFaultKind::Garbled)]));
+    let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    assert_eq!(stored_numbers(&store, "garbled"), [1, 3]);
+    assert_eq!(not_delivered_ids(&report), ["uid:2"], "{report:?}");
+    assert_eq!(report.deleted, 2);
+    assert_eq!(server_numbers(&server, "garbled", "INBOX"), [2]);
+
+    server.faults().clear();
+    r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    assert_eq!(stored_numbers(&store, "garbled"), [1, 2, 3]);
+    assert!(server_numbers(&server, "garbled", "INBOX").is_empty());
+}
+
 // Item 5: EXPUNGE without UIDPLUS.
 
 async fn server_without(user: &str, hidden: &[&str]) -> TestServer {

@@ -629,6 +629,14 @@ impl Session {
                         refused = true;
                         continue;
                     }
+                    fetch::FaultEffect::Garbled => {
+                        let raw = &message.raw;
+                        let head = format!("* {seq} FETCH (UID {u} BODY[] {{{}}}\r\n", raw.len());
+                        self.wire.push_raw(head.as_bytes());
+                        self.wire.push_raw(raw);
+                        self.wire.push_raw(b" GARBLED!)\r\n");
+                        continue;
+                    }
                 }
             }
             let Some(seq) = NonZeroU32::new(seq) else {

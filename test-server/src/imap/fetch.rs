@@ -522,6 +522,8 @@ pub(crate) enum FaultEffect {
     LeftOut,
     /// Left out; the command ends NO.
     Refused,
+    /// Sent as an answer that cannot be parsed.
+    Garbled,
 }
 
 /// Applies a message fault to its answer items.
@@ -537,6 +539,7 @@ pub(crate) fn apply_fault(items: &mut [MessageDataItem], kind: MessageFaultKind)
     match kind {
         MessageFaultKind::Refused if whole => return FaultEffect::Refused,
         MessageFaultKind::LeftOut if whole => return FaultEffect::LeftOut,
+        MessageFaultKind::Garbled if whole => return FaultEffect::Garbled,
         _ => {}
     }
     for item in items.iter_mut() {
