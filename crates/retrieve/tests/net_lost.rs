@@ -281,6 +281,17 @@ async fn imap_an_unparsable_answer_for_one_message_does_not_stop_the_batch() {
     let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(stored_numbers(&store, "garbled"), [1, 3]);
     assert_eq!(not_delivered_ids(&report), ["uid:2"], "{report:?}");
+    assert!(
+        report.not_delivered[0]
+            .reason
+            .contains("could not be parsed"),
+        "{report:?}"
+    );
+    // The reason quotes nothing the server sent.
+    assert!(
+        !report.not_delivered[0].reason.contains("GARBLED"),
+        "{report:?}"
+    );
     assert_eq!(report.deleted, 2);
     assert_eq!(server_numbers(&server, "garbled", "INBOX"), [2]);
 

@@ -250,9 +250,15 @@ impl ImapSession for NetImapSession {
                     // One answer the framer skipped (unparsable, over the size limit): the
                     // stream stays in sync, so the other messages still arrive.
                     Err(inbound_net::Error::Imap(e @ ImapError::Protocol { .. })) => {
-                        tracing::warn!(error = %e, "a FETCH answer could not be used; skipped");
+                        // The error's text quotes server bytes (message content): it goes
+                        // no further than its source.
+                        tracing::warn!("a FETCH answer could not be parsed; skipped");
                         refused.get_or_insert(
-                            BackendError::new(ErrorKind::Unreadable, e.to_string()).with_source(e),
+                            BackendError::new(
+                                ErrorKind::Unreadable,
+                                "a FETCH answer could not be parsed and was skipped",
+                            )
+                            .with_source(e),
                         );
                     }
                     Err(e) => return Err(from_net(e)),

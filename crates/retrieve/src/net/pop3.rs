@@ -116,9 +116,10 @@ impl Pop3Session for NetPop3Session {
                 // One answer the framer skipped (unparsable): the session stays in sync, so
                 // it is this message's failure, not the session's.
                 Err(inbound_net::Error::Pop3(e @ Pop3Error::Protocol { .. })) => {
+                    // The error's text may quote server bytes: it stays in the source.
                     return Err(BackendError::new(
                         ErrorKind::Unreadable,
-                        format!("message {n}: {e}"),
+                        format!("the RETR answer for message {n} could not be parsed"),
                     )
                     .with_source(e));
                 }
