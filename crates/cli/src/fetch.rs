@@ -98,7 +98,7 @@ impl Outcome {
             already_stored: report.already_stored,
             bytes: report.bytes,
             errors,
-            not_delivered: report.not_delivered.clone(),
+            not_delivered: report.not_delivered,
             ok: failure.is_none(),
         }
     }
