@@ -4,7 +4,14 @@
 //! nothing).
 //!
 //! The store remembers every UIDL handled (stored, or passed over as too large or older than
-//! a `latest N` selection); UIDLs no longer on the server are forgotten after a clean run.
+//! a `latest N` selection); UIDLs no longer on the server are forgotten after a clean run,
+//! and so are those deleted at `QUIT` (a server may hand one out again). A message asked
+//! for and not stored (`RETR` refused, an empty or unusable answer) is recorded with the
+//! reason and asked for again by every run, whatever the policy selects.
+//!
+//! A UIDL alone does not prove identity: the store tells messages with the same UIDL apart
+//! by content, and a `DELE` left pending by an earlier run is sent only after the message
+//! was downloaded again and found to be the stored bytes.
 
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
@@ -95,17 +102,31 @@ pub(crate) async fn sync<S: Pop3Session>(mut s: S, run: &mut Run<'_>) -> Result<
     }
 
     let seen = run.with_store(|st| st.pop3_seen_uidls(&account.name))?;
+    // Messages earlier runs asked for and did not get: asked for again, whatever the
+    // policy selects among the new ones.
+    let retry: HashSet<String> = run
+        .with_store(|st| st.pop3_retry(&account.name))?
+        .into_iter()
+        .map(|r| r.uidl)
+        .collect();
     let new: Vec<(u32, String)> = entries
         .iter()
-        .filter(|(_, uidl)| !seen.contains(uidl))
+        .filter(|(_, uidl)| !seen.contains(uidl) && !retry.contains(uidl))
         .cloned()
         .collect();
     let empty: &[(u32, String)] = &[];
-    let (passed_over, selected) = match account.fetch {
+    let (passed_over, policy) = match account.fetch {
         FetchPolicy::All => (empty, &new[..]),
         FetchPolicy::Latest(n) => new.split_at(new.len().saturating_sub(n as usize)),
         FetchPolicy::Oldest(n) => (empty, &new[..new.len().min(n as usize)]),
     };
+    let mut selected: Vec<(u32, String)> = entries
+        .iter()
+        .filter(|(_, uidl)| retry.contains(uidl))
+        .cloned()
+        .chain(policy.iter().cloned())
+        .collect();
+    selected.sort_by_key(|e| e.0);
     if !passed_over.is_empty() {
         run.with_store(|st| {
             st.mark_pop3_seen(&account.name, passed_over.iter().map(|e| e.1.as_str()))
@@ -113,7 +134,7 @@ pub(crate) async fn sync<S: Pop3Session>(mut s: S, run: &mut Run<'_>) -> Result<
     }
     let mut to_fetch = Vec::with_capacity(selected.len());
     let mut too_large = Vec::new();
-    for (msgno, uidl) in selected {
+    for (msgno, uidl) in &selected {
         match sizes.get(msgno) {
             Some(&size) if run.too_large(size) => too_large.push((uidl.as_str(), size)),
             size => {
@@ -193,17 +214,13 @@ pub(crate) async fn sync<S: Pop3Session>(mut s: S, run: &mut Run<'_>) -> Result<
                 run.skip(format!("uidl:{uidl}"), len);
             }
             for uidl in empty {
-                run.not_delivered(
-                    format!("uidl:{uidl}"),
-                    "the server sent an empty message".to_owned(),
-                );
+                not_delivered(run, uidl, "the server sent an empty message".to_owned())?;
             }
             let failed = match fetched {
-                // One message refused (-ERR) or unusable: recorded, not marked seen (asked
-                // for again next run), and the batch goes on with the next one.
+                // One message refused (-ERR) or unusable: recorded (asked for again next
+                // run, whatever the policy), and the batch goes on with the next one.
                 Err(e) if !e.is_connection_error() && next < batch.len() => {
-                    let uidl = &batch[next].1;
-                    run.not_delivered(format!("uidl:{uidl}"), e.to_string());
+                    not_delivered(run, &batch[next].1, e.to_string())?;
                     next += 1;
                     None
                 }
@@ -271,6 +288,14 @@ pub(crate) async fn sync<S: Pop3Session>(mut s: S, run: &mut Run<'_>) -> Result<
         present.remove(uidl);
     }
     run.with_store(|st| st.retain_pop3_uidls(&account.name, &present))?;
+    Ok(())
+}
+
+/// Records a message asked for and not stored: in the report, and in the store's retry set
+/// so the next run asks for it again.
+fn not_delivered(run: &mut Run<'_>, uidl: &str, reason: String) -> Result<(), RunError> {
+    run.with_store(|st| st.fail_pop3_uidl(&run.account.name, uidl, &reason))?;
+    run.not_delivered(format!("uidl:{uidl}"), reason);
     Ok(())
 }
 

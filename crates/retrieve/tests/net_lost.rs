@@ -301,6 +301,40 @@ async fn imap_an_unparsable_answer_for_one_message_does_not_stop_the_batch() {
     assert!(server_numbers(&server, "garbled", "INBOX").is_empty());
 }
 
+#[tokio::test]
+async fn pop3_a_message_not_delivered_is_asked_for_again_whatever_the_policy() {
+    let server = server(&["latest"]).await;
+    deliver(&server, "latest", "INBOX", 1..=3);
+    let store = new_store();
+    let acc = pop3(&server, "latest", |c| {
+        set_fetch(c, FetchName::Latest, Some(2));
+    });
+    let r = retriever(&store, 1);
+
+    server
+        .faults()
+        .set_default(faults(&[(3, MessageFaultKind::Refused)]));
+    let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    assert_eq!(stored_numbers(&store, "latest"), [2]);
+    assert_eq!(report.not_delivered.len(), 1, "{report:?}");
+
+    // Two newer messages arrive: `latest 2` selects them, and message 3, asked for before,
+    // is asked for again rather than passed over.
+    deliver(&server, "latest", "INBOX", 4..=5);
+    server.faults().clear();
+    let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    assert_eq!(stored_numbers(&store, "latest"), [2, 3, 4, 5], "{report:?}");
+    assert!(report.not_delivered.is_empty());
+    assert!(
+        store
+            .lock()
+            .unwrap()
+            .pop3_retry("latest")
+            .unwrap()
+            .is_empty()
+    );
+}
+
 // Item 5: EXPUNGE without UIDPLUS.
 
 async fn server_without(user: &str, hidden: &[&str]) -> TestServer {

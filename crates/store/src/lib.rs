@@ -93,7 +93,7 @@ mod types;
 pub use accounts::Account;
 pub use crypto::{EncryptionKey, KEY_ENV, KeyError, Secret};
 pub use error::{Error, Result};
-pub use retry::{RETRY_PENDING_REASON, RetryUid};
+pub use retry::{RETRY_PENDING_REASON, RetryUid, RetryUidl};
 pub use schema::SCHEMA_VERSION;
 pub use store::{DEFAULT_BUSY_TIMEOUT, Store, StoreOptions};
 pub use sync::ImapFolderState;

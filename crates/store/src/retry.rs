@@ -153,6 +153,61 @@ impl Store {
     }
 }
 
+/// A POP3 message a run asked for and did not get.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryUidl {
+    /// The UIDL.
+    pub uidl: String,
+    /// Why it was not stored, as the last run saw it.
+    pub reason: String,
+    /// Runs that asked for it and did not get it.
+    pub attempts: u32,
+}
+
+impl Store {
+    /// Records that a POP3 message was asked for and not stored, and why (one more
+    /// attempt); the next run asks for it again. `reason` must not contain secrets or
+    /// message content.
+    pub fn fail_pop3_uidl(&mut self, account: &str, uidl: &str, reason: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO pop3_retry (account, uidl, reason, first_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?4)
+                 ON CONFLICT DO UPDATE SET reason = excluded.reason,
+                     attempts = attempts + 1, updated_at = excluded.updated_at",
+            )?
+            .execute(params![account, uidl, reason, now()])?;
+            Ok(())
+        })
+    }
+
+    /// The POP3 messages of `account` still to be asked for again, by UIDL.
+    pub fn pop3_retry(&self, account: &str) -> Result<Vec<RetryUidl>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT uidl, reason, attempts FROM pop3_retry WHERE account = ?1 ORDER BY uidl",
+            )?;
+            let rows = stmt
+                .query_map([account], |r| {
+                    Ok(RetryUidl {
+                        uidl: r.get(0)?,
+                        reason: r.get(1)?,
+                        attempts: u32::try_from(r.get::<_, i64>(2)?).unwrap_or(u32::MAX),
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+}
+
+/// In `tx`: a POP3 message stored or passed over needs no retry.
+pub(crate) fn forget_pop3(tx: &Transaction<'_>, account: &str, uidl: &str) -> Result<()> {
+    tx.prepare_cached("DELETE FROM pop3_retry WHERE account = ?1 AND uidl = ?2")?
+        .execute(params![account, uidl])?;
+    Ok(())
+}
+
 /// In `tx`: a stored message's UID needs no retry.
 pub(crate) fn note_stored(
     tx: &Transaction<'_>,

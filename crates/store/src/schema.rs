@@ -172,7 +172,8 @@ DROP TABLE message_bodies;
 /// `imap_retry` holds the UIDs of a folder that a run asked for and did not get whole (the
 /// server answered NO, left them out, sent `BODY[] NIL`, a partial body or one whose length
 /// is not its RFC822.SIZE): they lie below the folder's highest UID, so only this table
-/// makes the next run ask for them again.
+/// makes the next run ask for them again. `pop3_retry` does the same for POP3 messages, so
+/// a `latest N` selection never passes over one that was asked for.
 const V3: &str = r#"
 DROP INDEX messages_pop3_ref;
 CREATE UNIQUE INDEX messages_pop3_ref ON messages(account, folder, uidl, sha256)
@@ -188,6 +189,18 @@ CREATE TABLE imap_retry (
     first_at    INTEGER NOT NULL,
     updated_at  INTEGER NOT NULL,
     PRIMARY KEY (account, folder, uidvalidity, uid)
+) STRICT, WITHOUT ROWID;
+
+-- POP3 messages a run asked for and did not get (RETR refused, an empty or unusable
+-- answer): asked for again whatever the fetch policy selects.
+CREATE TABLE pop3_retry (
+    account    TEXT NOT NULL,
+    uidl       TEXT NOT NULL,
+    reason     TEXT NOT NULL,
+    attempts   INTEGER NOT NULL DEFAULT 1,
+    first_at   INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (account, uidl)
 ) STRICT, WITHOUT ROWID;
 "#;
 

@@ -56,6 +56,7 @@ pub(crate) fn note_stored(
                  ON CONFLICT (account, uidl) DO NOTHING",
             )?
             .execute(params![account, uidl, now])?;
+            crate::retry::forget_pop3(tx, account, uidl)?;
         }
     }
     Ok(())
@@ -165,7 +166,7 @@ impl Store {
     }
 
     /// Marks POP3 UIDLs as seen without storing their messages (for example when a policy
-    /// skips them), in one transaction.
+    /// skips them), in one transaction. They need no retry any more.
     pub fn mark_pop3_seen<'a>(
         &mut self,
         account: &str,
@@ -179,13 +180,15 @@ impl Store {
             )?;
             for uidl in uidls {
                 stmt.execute(params![account, uidl, now])?;
+                crate::retry::forget_pop3(tx, account, uidl)?;
             }
             Ok(())
         })
     }
 
     /// Forgets the seen UIDLs of `account` that are not in `present` (the server's current
-    /// listing), so the set does not grow forever. Returns how many were forgotten.
+    /// listing), so the set does not grow forever, and the messages to retry that are gone.
+    /// Returns how many seen UIDLs were forgotten.
     pub fn retain_pop3_uidls(&mut self, account: &str, present: &HashSet<String>) -> Result<usize> {
         self.write(|tx| {
             let seen: Vec<String> = tx
@@ -197,6 +200,14 @@ impl Store {
             let mut forgotten = 0;
             for uidl in seen.iter().filter(|u| !present.contains(*u)) {
                 forgotten += delete.execute(params![account, uidl])?;
+            }
+            // Messages to retry that are gone from the server.
+            let retry: Vec<String> = tx
+                .prepare_cached("SELECT uidl FROM pop3_retry WHERE account = ?1")?
+                .query_map([account], |row| row.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for uidl in retry.iter().filter(|u| !present.contains(*u)) {
+                crate::retry::forget_pop3(tx, account, uidl)?;
             }
             Ok(forgotten)
         })
