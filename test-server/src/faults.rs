@@ -173,6 +173,11 @@ pub struct Faults {
     pub preauth: bool,
     /// Server quirks to imitate.
     pub quirks: Quirks,
+    /// Faults of single messages (by UID): refused, left out, sent incomplete.
+    pub message_faults: Vec<MessageFault>,
+    /// POP3: UIDLs are the message numbers (`1`, `2`, ...), like a server whose counter
+    /// restarted after a rebuild, so a new message takes the UIDL of one deleted before.
+    pub pop3_uidl_by_number: bool,
 }
 
 impl Faults {
@@ -535,5 +540,86 @@ mod tests {
         // The first match wins.
         assert_eq!(faults.hold_for("UID FETCH", 5), Some(Hold::For(second)));
         assert_eq!(Faults::default().hold_for("NOOP", 1), None);
+    }
+}
+
+/// What goes wrong with one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageFaultKind {
+    /// IMAP: left out of a FETCH answer with its body, which ends `NO Some messages could
+    /// not be FETCHed` (Exchange); metadata FETCHes answer as usual. POP3: `RETR` answered
+    /// `-ERR`.
+    Refused,
+    /// IMAP: left out of a FETCH answer with its body, which ends `OK`.
+    LeftOut,
+    /// IMAP: `BODY[] NIL`. POP3: an empty message.
+    NilBody,
+    /// IMAP: `BODY[]<0>` with the first half of the message, as if a partial fetch had been
+    /// asked for.
+    PartialBody,
+    /// IMAP: `BODY[]` with only this many octets of the message (RFC822.SIZE unchanged).
+    Truncated(u32),
+    /// IMAP RFC822.SIZE and POP3 `LIST` report this size instead of the real one.
+    ClaimedSize(u64),
+    /// IMAP: the message's FETCH answer to a body FETCH is whole (line, literal, closing
+    /// line) but cannot be parsed (`GARBLED!` after the literal); a client's framer can
+    /// skip it and read on.
+    Garbled,
+}
+
+/// A fault of the message with this UID (POP3: the message whose INBOX UID it is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageFault {
+    /// The message's UID.
+    pub uid: u32,
+    /// What goes wrong.
+    pub kind: MessageFaultKind,
+}
+
+impl MessageFault {
+    /// A fault of the message with `uid`.
+    pub fn new(uid: u32, kind: MessageFaultKind) -> Self {
+        Self { uid, kind }
+    }
+}
+
+impl Faults {
+    /// The first fault set for the message with `uid`, if any.
+    pub fn message_fault(&self, uid: u32) -> Option<MessageFaultKind> {
+        self.message_faults
+            .iter()
+            .find(|f| f.uid == uid)
+            .map(|f| f.kind)
+    }
+}
+
+impl std::str::FromStr for MessageFault {
+    type Err = String;
+
+    /// `UID:KIND`, KIND one of `refused`, `left-out`, `nil-body`, `partial-body`, `garbled`,
+    /// `truncated=N` (octets sent), `size=N` (the size announced).
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let usage = || {
+            format!(
+                "{value:?}: expected UID:KIND, KIND one of refused, left-out, nil-body, \
+                 partial-body, truncated=N, size=N"
+            )
+        };
+        let (uid, kind) = value.split_once(':').ok_or_else(usage)?;
+        let uid: u32 = uid.parse().map_err(|_| usage())?;
+        let kind = match kind.split_once('=') {
+            None => match kind {
+                "refused" => MessageFaultKind::Refused,
+                "left-out" => MessageFaultKind::LeftOut,
+                "nil-body" => MessageFaultKind::NilBody,
+                "partial-body" => MessageFaultKind::PartialBody,
+                "garbled" => MessageFaultKind::Garbled,
+                _ => return Err(usage()),
+            },
+            Some(("truncated", n)) => MessageFaultKind::Truncated(n.parse().map_err(|_| usage())?),
+            Some(("size", n)) => MessageFaultKind::ClaimedSize(n.parse().map_err(|_| usage())?),
+            Some(_) => return Err(usage()),
+        };
+        Ok(Self::new(uid, kind))
     }
 }

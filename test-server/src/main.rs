@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use inbound_test_server::faults::{Faults, MessageFault};
 use inbound_test_server::server::{ServerConfig, TestServer, UserSpec};
 use tracing_subscriber::EnvFilter;
 
@@ -65,6 +66,18 @@ struct Args {
     /// not advertised, and what it stands for is refused; repeatable.
     #[arg(long = "hide-capability", value_name = "NAME")]
     hide_capabilities: Vec<String>,
+    /// Make one message fail, by UID (POP3: its INBOX UID): `refused` (IMAP: left out of a
+    /// body FETCH that ends `NO Some messages could not be FETCHed`; POP3: `RETR` -ERR),
+    /// `left-out` (left out of a body FETCH that ends OK), `nil-body` (`BODY[] NIL`; POP3:
+    /// an empty message), `partial-body` (`BODY[]<0>` with half the message), `truncated=N`
+    /// (only N octets of `BODY[]`), `size=N` (RFC822.SIZE and POP3 LIST announce N);
+    /// repeatable, e.g. `--message-fault 2:refused`.
+    #[arg(long = "message-fault", value_name = "UID:KIND")]
+    message_faults: Vec<MessageFault>,
+    /// POP3 UIDLs are the message numbers, like a server whose counter restarted: a new
+    /// message takes the UIDL of one deleted before.
+    #[arg(long)]
+    pop3_uidl_by_number: bool,
     /// Close sessions idle this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 600)]
     auto_logout: u64,
@@ -110,6 +123,15 @@ fn config(args: &Args) -> ServerConfig {
     config
 }
 
+/// The faults every session gets.
+fn faults(args: &Args) -> Faults {
+    Faults {
+        message_faults: args.message_faults.clone(),
+        pop3_uidl_by_number: args.pop3_uidl_by_number,
+        ..Faults::default()
+    }
+}
+
 fn init_logging(trace: bool) {
     let default = if trace {
         "inbound_test_server=debug"
@@ -151,6 +173,7 @@ async fn run(args: Args) -> io::Result<()> {
     // Handlers first, so a signal right after READY is not fatal.
     let stop = signals()?;
     let server = TestServer::start(config(&args)).await?;
+    server.faults().set_default(faults(&args));
     let mut stdout = io::stdout().lock();
     writeln!(stdout, "{}", server.ready_line())?;
     stdout.flush()?;
@@ -178,6 +201,7 @@ async fn main() -> ExitCode {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+    use inbound_test_server::faults::MessageFaultKind;
 
     #[test]
     fn hide_capability_is_repeatable_and_case_insensitive() {
@@ -195,5 +219,34 @@ mod tests {
             .map(String::as_str)
             .collect();
         assert_eq!(hidden, ["MOVE", "SASL-IR"]);
+    }
+
+    #[test]
+    fn message_faults_parse_and_bad_ones_are_refused() {
+        let args = Args::try_parse_from([
+            "inbound-test-server",
+            "--message-fault",
+            "2:refused",
+            "--message-fault=7:truncated=10",
+            "--message-fault=3:size=314572800",
+            "--pop3-uidl-by-number",
+        ])
+        .map_err(|e| e.to_string());
+        let faults = faults(&args.unwrap_or_else(|e| panic!("{e}")));
+        assert!(faults.pop3_uidl_by_number);
+        assert_eq!(
+            faults.message_faults,
+            [
+                MessageFault::new(2, MessageFaultKind::Refused),
+                MessageFault::new(7, MessageFaultKind::Truncated(10)),
+                MessageFault::new(3, MessageFaultKind::ClaimedSize(314_572_800)),
+            ]
+        );
+        for bad in ["2", "x:refused", "2:lost", "2:truncated=x"] {
+            assert!(
+                Args::try_parse_from(["inbound-test-server", "--message-fault", bad]).is_err(),
+                "{bad}"
+            );
+        }
     }
 }

@@ -3,7 +3,9 @@
 use std::io::IsTerminal as _;
 use std::time::Duration;
 
-use inbound_retrieve::{Account, Connector, Events, Progress, Report, Retriever, Skipped};
+use inbound_retrieve::{
+    Account, Connector, Events, NotDelivered, Progress, Report, Retriever, Skipped,
+};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
@@ -54,6 +56,9 @@ pub(crate) struct Outcome {
     pub(crate) bytes: u64,
     /// Errors: those the run recovered from, then the one it failed with.
     pub(crate) errors: Vec<String>,
+    /// Messages asked for and not stored (refused, left out, incomplete), with the reason:
+    /// kept on the server untouched and asked for again by the next run.
+    pub(crate) not_delivered: Vec<NotDelivered>,
     /// False when the account failed.
     pub(crate) ok: bool,
 }
@@ -93,6 +98,7 @@ impl Outcome {
             already_stored: report.already_stored,
             bytes: report.bytes,
             errors,
+            not_delivered: report.not_delivered,
             ok: failure.is_none(),
         }
     }
@@ -237,6 +243,11 @@ pub(crate) fn summary(outcomes: &[Outcome]) -> String {
             "ok".to_owned()
         } else {
             format!("ok ({} recovered error(s))", o.errors.len())
+        };
+        let status = if o.not_delivered.is_empty() {
+            status
+        } else {
+            format!("{status}, {} not delivered", o.not_delivered.len())
         };
         t.row(vec![
             o.account.clone(),

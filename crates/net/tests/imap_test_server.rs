@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use inbound_net::imap::{
-    AuthMethod, Capability, Flag, ImapClient, ImapConfig, ImapError, StoreType,
+    AuthMethod, Capability, ExpungeOutcome, Flag, ImapClient, ImapConfig, ImapError, StoreType,
 };
 use inbound_net::oauth::{ClientCredentialsProvider, Clock, EntraClientCredentials, TokenProvider};
 use inbound_net::sasl::Mechanism;
@@ -1320,7 +1320,7 @@ async fn uid_move_without_move_is_copy_store_and_uid_expunge() {
 }
 
 #[tokio::test]
-async fn uid_move_without_move_and_uidplus_falls_back_to_expunge() {
+async fn uid_move_without_move_and_uidplus_never_expunges_other_deleted_messages() {
     let Fixture { server, transcript } = hiding(&["MOVE", "UIDPLUS"]).await;
     let before = expected_messages(&server, USER);
     let (outcome, left, archived) = move_two(&server).await;
@@ -1330,19 +1330,69 @@ async fn uid_move_without_move_and_uidplus_falls_back_to_expunge() {
     );
     assert_eq!(outcome.copyuid, None);
     assert_eq!(archived, 2);
-    // Plain EXPUNGE also removed UID 1, as MoveOutcome::used_uid_expunge warns.
-    let expected_left: Vec<u32> = before
-        .keys()
-        .copied()
-        .filter(|u| ![1, 2, 3].contains(u))
-        .collect();
-    assert_eq!(left, expected_left);
+    // UID 1 is marked \Deleted (by "another client"): a plain EXPUNGE would remove it too,
+    // so nothing is expunged and the outcome says why.
+    assert_eq!(outcome.withheld, [1]);
+    assert_eq!(left, before.keys().copied().collect::<Vec<_>>());
     let commands = client_commands(&transcript);
-    assert!(commands.iter().any(|c| c == "EXPUNGE"), "{commands:?}");
+    assert!(
+        commands.iter().any(|c| c == "UID SEARCH DELETED"),
+        "{commands:?}"
+    );
     assert!(
         !commands
             .iter()
-            .any(|c| c.contains("MOVE") || c.starts_with("UID EXPUNGE")),
+            .any(|c| c.contains("MOVE") || c.contains("EXPUNGE")),
+        "{commands:?}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn expunge_only_without_uidplus_expunges_when_only_ours_are_deleted() {
+    let Fixture { server, transcript } = hiding(&["UIDPLUS"]).await;
+    let before = expected_messages(&server, USER);
+    let mut client = connect(&server, Security::Tls).await;
+    client
+        .login(&Credentials::password(USER, PASSWORD), None)
+        .await
+        .unwrap();
+    client.select("INBOX").await.unwrap();
+    client
+        .uid_store_flags(&[2, 3], StoreType::Add, &[Flag::Deleted])
+        .await
+        .unwrap();
+    let outcome = client.expunge_only(&[2, 3]).await.unwrap();
+    assert_eq!(outcome, ExpungeOutcome::Expunged);
+    // Another client's \Deleted message now stops it.
+    client
+        .uid_store_flags(&[1], StoreType::Add, &[Flag::Deleted])
+        .await
+        .unwrap();
+    client
+        .uid_store_flags(&[4], StoreType::Add, &[Flag::Deleted])
+        .await
+        .unwrap();
+    let outcome = client.expunge_only(&[4]).await.unwrap();
+    assert_eq!(outcome, ExpungeOutcome::Withheld { others: vec![1] });
+    client.logout().await.unwrap();
+    let left: Vec<u32> = server
+        .store()
+        .messages(USER, "INBOX")
+        .unwrap()
+        .iter()
+        .map(|m| m.uid)
+        .collect();
+    let expected: Vec<u32> = before
+        .keys()
+        .copied()
+        .filter(|u| ![2, 3].contains(u))
+        .collect();
+    assert_eq!(left, expected);
+    let commands = client_commands(&transcript);
+    assert_eq!(
+        commands.iter().filter(|c| *c == "EXPUNGE").count(),
+        1,
         "{commands:?}"
     );
     server.shutdown().await;

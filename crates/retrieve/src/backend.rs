@@ -52,6 +52,13 @@ pub enum ErrorKind {
     Protocol,
     /// The server lacks something required (for example POP3 UIDL).
     Unsupported,
+    /// Some of the server's answers to one command could not be used (unparsable, or over
+    /// the size limit) and were skipped; the session is still usable.
+    Unreadable,
+    /// Not expunged: the server has no UIDPLUS and other messages of the folder are marked
+    /// `\Deleted` (by another client), which a plain `EXPUNGE` would remove too. The
+    /// messages stay marked `\Deleted`; for a move, they were copied to the target already.
+    ExpungeWithheld,
 }
 
 impl ErrorKind {
@@ -67,6 +74,8 @@ impl ErrorKind {
             ErrorKind::AlreadyExists => "folder already exists",
             ErrorKind::Protocol => "protocol error",
             ErrorKind::Unsupported => "not supported by the server",
+            ErrorKind::Unreadable => "unusable answer skipped",
+            ErrorKind::ExpungeWithheld => "not expunged",
         }
     }
 }
@@ -225,6 +234,10 @@ pub trait ImapSession: Send {
     /// returns `Break`, the adapter stops delivering (reading and discarding the rest of the
     /// response, or dropping the connection) and returns `Ok`. UIDs that no longer exist are
     /// simply not delivered.
+    ///
+    /// A refusal (`NO`/`BAD`, [`ErrorKind::Refused`]) or an answer that could not be used
+    /// ([`ErrorKind::Unreadable`]) for some of the messages is returned after the others
+    /// were delivered; retrieval records the undelivered ones and asks again next run.
     fn fetch_messages(
         &mut self,
         uids: &[u32],
@@ -237,6 +250,10 @@ pub trait ImapSession: Send {
     /// Moves the messages of the selected folder to `target`: `UID MOVE` when the server has
     /// MOVE, else `UID COPY`, `UID STORE +FLAGS.SILENT (\Deleted)` and `UID EXPUNGE` (or
     /// `EXPUNGE` without UIDPLUS). UIDs that no longer exist are ignored.
+    ///
+    /// Without UIDPLUS, a plain `EXPUNGE` is sent only when no other message of the folder
+    /// is marked `\Deleted`; else [`ErrorKind::ExpungeWithheld`] (the messages are copied and
+    /// marked `\Deleted`, still in the folder).
     fn uid_move(
         &mut self,
         uids: &[u32],
@@ -245,6 +262,10 @@ pub trait ImapSession: Send {
 
     /// Deletes messages of the selected folder: `UID STORE +FLAGS.SILENT (\Deleted)` then
     /// `UID EXPUNGE` (or `EXPUNGE` without UIDPLUS). UIDs that no longer exist are ignored.
+    ///
+    /// Without UIDPLUS, a plain `EXPUNGE` is sent only when no other message of the folder
+    /// is marked `\Deleted`; else [`ErrorKind::ExpungeWithheld`] (the messages stay marked
+    /// `\Deleted`).
     fn uid_delete(&mut self, uids: &[u32]) -> impl Future<Output = BackendResult<()>> + Send;
 
     /// `IDLE` on the selected folder until something happens, `max` passes

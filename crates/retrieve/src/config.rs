@@ -248,7 +248,8 @@ pub struct AccountConfig {
     /// Network timeout in seconds (default 30).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout_secs: Option<i64>,
-    /// Messages larger than this are skipped and recorded, not downloaded.
+    /// Messages larger than this are skipped and recorded, not downloaded (unset: a hard
+    /// limit of 256 MiB applies the same way).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_message_size: Option<SizeValue>,
     /// Subscribe to new mail (IDLE, or polling).
@@ -405,7 +406,8 @@ pub struct Account {
     pub inline_images: InlineImageMode,
     /// Network timeout.
     pub timeout: Duration,
-    /// Messages larger than this many bytes are skipped, not downloaded.
+    /// Messages larger than this many bytes are skipped, not downloaded. `None`: the hard
+    /// limit of 256 MiB applies the same way.
     pub max_message_size: Option<u64>,
     /// Subscribe to new mail.
     pub subscribe: bool,

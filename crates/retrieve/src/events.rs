@@ -45,6 +45,18 @@ pub struct Skipped {
     pub size: u64,
 }
 
+/// A message asked for and not stored in this run, and why. Nothing is done to it on the
+/// server; the next run asks for it again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotDelivered {
+    /// `uid:<n>` (IMAP, with the UIDVALIDITY in [`Report::uidvalidity`]) or `uidl:<id>` (POP3).
+    pub id: String,
+    /// Why: the server refused it (its text), left it out of its answer, sent no or a partial
+    /// body, a body whose length is not the announced size, or an answer that could not be
+    /// parsed.
+    pub reason: String,
+}
+
 /// A batch committed (and its server action done).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct BatchDone {
@@ -72,6 +84,9 @@ pub struct Report {
     pub already_stored: u64,
     /// Messages skipped because they are larger than the maximum size (not downloaded).
     pub skipped_too_large: Vec<Skipped>,
+    /// Messages asked for and not stored (refused, left out, incomplete): kept on the server
+    /// untouched and asked for again by the next run.
+    pub not_delivered: Vec<NotDelivered>,
     /// Messages moved on the server.
     pub moved: u64,
     /// Messages deleted on the server.

@@ -7,6 +7,13 @@
 //! recorded highest UID is stored (or deliberately passed over: too large, or older than a
 //! `latest N` selection), and the next run resumes above it.
 //!
+//! UIDs asked for and not delivered whole (refused, left out of the answer, `BODY[] NIL`, a
+//! partial body, a length other than RFC822.SIZE, an answer that could not be parsed) lie
+//! below the highest UID once later ones are stored: the store's retry set keeps them
+//! (recorded before each batch is fetched, removed when stored), every run asks for them
+//! again, and [`Report::not_delivered`](crate::Report::not_delivered) lists them. They are
+//! never deleted or moved: they are not stored.
+//!
 //! # UIDVALIDITY changes
 //! When the folder's UIDVALIDITY differs from the recorded one, stored UIDs no longer name
 //! the same messages. The run then resets the folder state (pending actions on the old UIDs
@@ -71,6 +78,14 @@ pub(crate) async fn sync<S: ImapSession>(s: &mut S, run: &mut Run<'_>) -> Result
         }
     };
 
+    // UIDs earlier runs asked for and did not get whole: below the highest UID, so only the
+    // retry set names them.
+    let retry: Vec<u32> = run
+        .with_store(|st| st.imap_retry(&account.name, folder, uidvalidity))?
+        .into_iter()
+        .map(|r| r.uid)
+        .collect();
+
     let mut uids = s.uid_search(highest.saturating_add(1)).await?;
     uids.retain(|&u| u > highest);
     uids.sort_unstable();
@@ -80,13 +95,17 @@ pub(crate) async fn sync<S: ImapSession>(s: &mut S, run: &mut Run<'_>) -> Result
         FetchPolicy::Latest(n) => &uids[uids.len().saturating_sub(n as usize)..],
         FetchPolicy::Oldest(n) => &uids[..uids.len().min(n as usize)],
     };
-    let Some(&top) = selected.last() else {
+    let top = selected.last().copied();
+    let mut asked: Vec<u32> = retry.iter().chain(selected).copied().collect();
+    asked.sort_unstable();
+    asked.dedup();
+    if asked.is_empty() {
         return Ok(());
-    };
+    }
 
-    let wanted: HashSet<u32> = selected.iter().copied().collect();
-    let mut sizes: HashMap<u32, u64> = HashMap::with_capacity(selected.len());
-    for chunk in selected.chunks(SIZE_CHUNK) {
+    let wanted: HashSet<u32> = asked.iter().copied().collect();
+    let mut sizes: HashMap<u32, u64> = HashMap::with_capacity(asked.len());
+    for chunk in asked.chunks(SIZE_CHUNK) {
         for ms in s.fetch_sizes(chunk).await? {
             if wanted.contains(&ms.uid) {
                 sizes.insert(ms.uid, ms.size);
@@ -95,17 +114,24 @@ pub(crate) async fn sync<S: ImapSession>(s: &mut S, run: &mut Run<'_>) -> Result
     }
     let mut to_fetch: Vec<u32> = Vec::with_capacity(sizes.len());
     let mut too_large = Vec::new();
-    for &uid in selected {
+    // Retry UIDs that no longer exist, and those now passed over: no retry any more.
+    let mut settled: Vec<u32> = Vec::new();
+    for &uid in &asked {
         match sizes.get(&uid) {
-            // Gone since the search.
-            None => {}
-            Some(&size) if run.too_large(size) => too_large.push((uid, size)),
+            // Gone since the search (or, for a retry, expunged since the last run).
+            None => settled.push(uid),
+            Some(&size) if run.too_large(size) => {
+                too_large.push((uid, size));
+                settled.push(uid);
+            }
             Some(&size) => {
                 to_fetch.push(uid);
                 run.progress.bytes_total += size;
             }
         }
     }
+    settled.retain(|uid| retry.binary_search(uid).is_ok());
+    run.with_store(|st| st.forget_imap_uids(&account.name, folder, uidvalidity, &settled))?;
     run.progress.messages_total += (to_fetch.len() + too_large.len()) as u64;
     run.events.on_progress(&run.progress);
     for (uid, size) in too_large {
@@ -124,6 +150,7 @@ pub(crate) async fn sync<S: ImapSession>(s: &mut S, run: &mut Run<'_>) -> Result
             uidvalidity,
             rescan,
             action: action.as_ref(),
+            sizes: &sizes,
         };
         fetch_batch(s, run, &mut pipeline, &fetch, batch).await?;
     }
@@ -131,9 +158,25 @@ pub(crate) async fn sync<S: ImapSession>(s: &mut S, run: &mut Run<'_>) -> Result
         act(s, run, &mut pipeline, stored, action.as_ref()).await?;
     }
     // Pass over what was skipped or vanished at the end of the selection, and (for `latest`)
-    // everything older than it.
-    advance_highest(run, uidvalidity, top)?;
+    // everything older than it. What was asked for and not delivered is in the retry set.
+    if let Some(top) = top {
+        advance_highest(run, uidvalidity, top)?;
+    }
     Ok(())
+}
+
+/// Why a fetched message is not a delivered one, if it is not: an empty body (`BODY[]
+/// NIL`, or nothing) or one whose length is not the RFC822.SIZE the server announced.
+fn undelivered_reason(body_len: u64, announced: Option<u64>) -> Option<String> {
+    if body_len == 0 {
+        return Some("the server sent an empty body (BODY[] NIL or zero octets)".to_owned());
+    }
+    match announced {
+        Some(size) if size != body_len => Some(format!(
+            "the server sent {body_len} octets for a message whose RFC822.SIZE is {size}"
+        )),
+        _ => None,
+    }
 }
 
 /// What every batch of one folder's fetch shares.
@@ -142,6 +185,8 @@ struct FetchBatch<'a> {
     /// Look for each message among those stored under an older UIDVALIDITY.
     rescan: bool,
     action: Option<&'a PendingAction>,
+    /// RFC822.SIZE of each UID, as the server announced it before the fetch.
+    sizes: &'a HashMap<u32, u64>,
 }
 
 /// Fetches one batch and hands it to the pipeline; acts on the server on every unit the
@@ -158,11 +203,21 @@ async fn fetch_batch<S: ImapSession>(
         uidvalidity,
         rescan,
         action,
+        sizes,
     } = *fetch;
+    let account = run.account;
+    // Every UID of the batch is in the retry set until its message is stored (in the same
+    // transaction): a crash, a refusal or a message left out can never leave a UID below
+    // the highest stored one without a record.
+    run.with_store(|st| st.expect_imap_uids(&account.name, &account.folder, uidvalidity, uids))?;
     let mut wanted: HashSet<u32> = uids.iter().copied().collect();
     let mut unit = Unit::default();
     let mut done: Vec<Stored> = Vec::new();
     let mut failure: Option<RunError> = None;
+    // Arrived but not a whole message, with the reason.
+    let mut incomplete: Vec<(u32, String)> = Vec::new();
+    // Arrived and settled without being stored (too large, a duplicate by content).
+    let mut settled: Vec<u32> = Vec::new();
 
     let fetched = {
         let mut on_message = |m: FetchedMessage| -> ControlFlow<()> {
@@ -174,8 +229,14 @@ async fn fetch_batch<S: ImapSession>(
                 return ControlFlow::Continue(());
             }
             let len = m.body.len() as u64;
+            if let Some(reason) = undelivered_reason(len, sizes.get(&m.uid).copied()) {
+                run.report.bytes += len;
+                incomplete.push((m.uid, reason));
+                return ControlFlow::Continue(());
+            }
             if run.too_large(len) {
                 run.skip(format!("uid:{}", m.uid), len);
+                settled.push(m.uid);
                 return ControlFlow::Continue(());
             }
             run.report.bytes += len;
@@ -185,6 +246,7 @@ async fn fetch_batch<S: ImapSession>(
                 .map(Option::flatten)
             {
                 Ok(Some(_)) => {
+                    settled.push(m.uid);
                     run.report.already_stored += 1;
                     unit.push_duplicate(m.uid, len);
                     run.message_done(len);
@@ -223,11 +285,33 @@ async fn fetch_batch<S: ImapSession>(
         return Err(e);
     }
     done.extend(pipeline.step(run, unit, true, action)?);
-    if let Err(e) = fetched {
-        // Whatever arrived whole is stored, even if the connection then failed; the actions
-        // on it stay pending for the next session.
-        pipeline.finish(run)?;
-        return Err(e.into());
+    let refused = match fetched {
+        Err(e) if e.is_connection_error() => {
+            // Whatever arrived whole is stored, even if the connection then failed; the
+            // actions on it stay pending for the next session, and the UIDs that did not
+            // arrive stay in the retry set.
+            pipeline.finish(run)?;
+            return Err(e.into());
+        }
+        Err(e) => Some(e),
+        Ok(()) => None,
+    };
+    // The server refused some (Exchange: "Some messages could not be FETCHed"), left them
+    // out or sent them incomplete: per message, not the run's failure.
+    let mut missing: Vec<u32> = wanted.into_iter().collect();
+    missing.sort_unstable();
+    let left_out = match &refused {
+        Some(e) => format!("not delivered: {e}"),
+        None => "the server left it out of its FETCH answer".to_owned(),
+    };
+    incomplete.extend(missing.into_iter().map(|uid| (uid, left_out.clone())));
+    incomplete.sort_unstable();
+    run.with_store(|st| {
+        st.forget_imap_uids(&account.name, &account.folder, uidvalidity, &settled)?;
+        st.fail_imap_uids(&account.name, &account.folder, uidvalidity, &incomplete)
+    })?;
+    for (uid, reason) in incomplete {
+        run.not_delivered(format!("uid:{uid}"), reason);
     }
     for stored in done {
         act(s, run, pipeline, stored, action).await?;
@@ -310,6 +394,23 @@ async fn perform<S: ImapSession>(
             Ok(true)
         }
         Err(e) if e.is_connection_error() => Err(e.into()),
+        Err(e)
+            if e.kind() == ErrorKind::ExpungeWithheld
+                && matches!(action, PendingAction::MoveTo(_)) =>
+        {
+            // The copy is in the target: what is left is removing the source, so the action
+            // becomes a delete and a retry never copies again.
+            let text = e.to_string();
+            for &id in pending {
+                run.with_store(|st| st.move_copied(id, &text))?;
+            }
+            run.note_error(format!(
+                "move of {} message(s) left half done, they stay marked \\Deleted in the \
+                 folder and are expunged by a later run: {text}",
+                uids.len()
+            ));
+            Ok(false)
+        }
         Err(e) => {
             run.fail(pending, &e)?;
             Ok(false)

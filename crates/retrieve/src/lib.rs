@@ -94,7 +94,7 @@ pub use config::{
 };
 pub use credentials::{CredentialError, resolve_credentials};
 pub use error::{Error, Result};
-pub use events::{BatchDone, Events, NewMail, NoEvents, Progress, Report, Skipped};
+pub use events::{BatchDone, Events, NewMail, NoEvents, NotDelivered, Progress, Report, Skipped};
 pub use net::NetConnector;
 pub use retriever::{RetrieveOptions, Retriever};
 pub use run::SharedStore;

@@ -4,13 +4,20 @@
 //! nothing).
 //!
 //! The store remembers every UIDL handled (stored, or passed over as too large or older than
-//! a `latest N` selection); UIDLs no longer on the server are forgotten after a clean run.
+//! a `latest N` selection); UIDLs no longer on the server are forgotten after a clean run,
+//! and so are those deleted at `QUIT` (a server may hand one out again). A message asked
+//! for and not stored (`RETR` refused, an empty or unusable answer) is recorded with the
+//! reason and asked for again by every run, whatever the policy selects.
+//!
+//! A UIDL alone does not prove identity: the store tells messages with the same UIDL apart
+//! by content, and a `DELE` left pending by an earlier run is sent only after the message
+//! was downloaded again and found to be the stored bytes.
 
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 
 use bytes::Bytes;
-use inbound_store::{MessageId, PendingAction, ServerRef};
+use inbound_store::{MessageId, Pending, PendingAction, ServerRef, raw_sha256};
 
 use crate::backend::{BackendError, ErrorKind, Pop3Session};
 use crate::config::FetchPolicy;
@@ -49,6 +56,9 @@ pub(crate) async fn sync<S: Pop3Session>(mut s: S, run: &mut Run<'_>) -> Result<
 
     // Deletions left by an earlier run: send them again in this session.
     let mut commit_on_quit: Vec<i64> = Vec::new();
+    // UIDLs of the messages deleted at QUIT: forgotten as seen afterwards, so a server that
+    // hands one out again for a new message gets that message fetched.
+    let mut deleted_uidls: Vec<String> = Vec::new();
     let mut recovered = 0u64;
     let pending = run.with_store(|st| st.pending_actions(&account.name))?;
     for p in pending {
@@ -56,14 +66,30 @@ pub(crate) async fn sync<S: Pop3Session>(mut s: S, run: &mut Run<'_>) -> Result<
             continue;
         };
         match (&p.action, by_uidl.get(uidl)) {
-            (PendingAction::Delete, Some(&msgno)) => match s.dele(msgno).await {
-                Ok(()) => {
-                    commit_on_quit.push(p.id);
-                    recovered += 1;
+            (PendingAction::Delete, Some(&msgno)) => {
+                // The UIDL may have been reused for another message since: DELE only what is
+                // proven to be the stored bytes.
+                if !same_message(&mut s, run, &p, msgno).await? {
+                    let reason = format!(
+                        "UIDL {uidl} now names another message on the server; the stored one                          was not deleted there by Inbound, and the new one is fetched"
+                    );
+                    run.with_store(|st| {
+                        st.abandon_action(p.id, &reason)?;
+                        st.forget_pop3_uidls(&account.name, [uidl.as_str()])
+                    })?;
+                    run.note_error(reason);
+                    continue;
                 }
-                Err(e) if e.is_connection_error() => return Err(e.into()),
-                Err(e) => run.fail(&[p.id], &e)?,
-            },
+                match s.dele(msgno).await {
+                    Ok(()) => {
+                        commit_on_quit.push(p.id);
+                        deleted_uidls.push(uidl.clone());
+                        recovered += 1;
+                    }
+                    Err(e) if e.is_connection_error() => return Err(e.into()),
+                    Err(e) => run.fail(&[p.id], &e)?,
+                }
+            }
             // Already gone: an earlier QUIT applied it.
             (PendingAction::Delete, None) => {
                 run.complete([p.id])?;
@@ -76,17 +102,31 @@ pub(crate) async fn sync<S: Pop3Session>(mut s: S, run: &mut Run<'_>) -> Result<
     }
 
     let seen = run.with_store(|st| st.pop3_seen_uidls(&account.name))?;
+    // Messages earlier runs asked for and did not get: asked for again, whatever the
+    // policy selects among the new ones.
+    let retry: HashSet<String> = run
+        .with_store(|st| st.pop3_retry(&account.name))?
+        .into_iter()
+        .map(|r| r.uidl)
+        .collect();
     let new: Vec<(u32, String)> = entries
         .iter()
-        .filter(|(_, uidl)| !seen.contains(uidl))
+        .filter(|(_, uidl)| !seen.contains(uidl) && !retry.contains(uidl))
         .cloned()
         .collect();
     let empty: &[(u32, String)] = &[];
-    let (passed_over, selected) = match account.fetch {
+    let (passed_over, policy) = match account.fetch {
         FetchPolicy::All => (empty, &new[..]),
         FetchPolicy::Latest(n) => new.split_at(new.len().saturating_sub(n as usize)),
         FetchPolicy::Oldest(n) => (empty, &new[..new.len().min(n as usize)]),
     };
+    let mut selected: Vec<(u32, String)> = entries
+        .iter()
+        .filter(|(_, uidl)| retry.contains(uidl))
+        .cloned()
+        .chain(policy.iter().cloned())
+        .collect();
+    selected.sort_by_key(|e| e.0);
     if !passed_over.is_empty() {
         run.with_store(|st| {
             st.mark_pop3_seen(&account.name, passed_over.iter().map(|e| e.1.as_str()))
@@ -94,7 +134,7 @@ pub(crate) async fn sync<S: Pop3Session>(mut s: S, run: &mut Run<'_>) -> Result<
     }
     let mut to_fetch = Vec::with_capacity(selected.len());
     let mut too_large = Vec::new();
-    for (msgno, uidl) in selected {
+    for (msgno, uidl) in &selected {
         match sizes.get(msgno) {
             Some(&size) if run.too_large(size) => too_large.push((uidl.as_str(), size)),
             size => {
@@ -114,6 +154,9 @@ pub(crate) async fn sync<S: Pop3Session>(mut s: S, run: &mut Run<'_>) -> Result<
     }
 
     let action = account.pending_action();
+    let uidl_of: HashMap<u32, &str> = entries.iter().map(|(n, u)| (*n, u.as_str())).collect();
+    // (pending action id, message number) of each DELE sent for a stored message.
+    let mut deleted: Vec<(Option<i64>, u32)> = Vec::new();
     let mut deleting = 0u64;
     let mut pipeline = Pipeline::default();
     for batch in to_fetch.chunks(account.batch_size as usize) {
@@ -126,6 +169,7 @@ pub(crate) async fn sync<S: Pop3Session>(mut s: S, run: &mut Run<'_>) -> Result<
             let mut arrived = 0;
             let mut out_of_order = false;
             let mut too_large = Vec::new();
+            let mut empty = Vec::new();
             let fetched = {
                 let mut on_message = |msgno: u32, body: Bytes| -> ControlFlow<()> {
                     let Some((expected, uidl)) = batch.get(next + arrived) else {
@@ -138,6 +182,12 @@ pub(crate) async fn sync<S: Pop3Session>(mut s: S, run: &mut Run<'_>) -> Result<
                     }
                     arrived += 1;
                     let len = body.len() as u64;
+                    if len == 0 {
+                        // Not a delivered message: nothing stored, nothing deleted, not
+                        // marked seen (asked for again next run).
+                        empty.push(uidl.as_str());
+                        return ControlFlow::Continue(());
+                    }
                     if run.too_large(len) {
                         too_large.push((uidl.as_str(), len));
                         return ControlFlow::Continue(());
@@ -163,7 +213,17 @@ pub(crate) async fn sync<S: Pop3Session>(mut s: S, run: &mut Run<'_>) -> Result<
                 run.with_store(|st| st.mark_pop3_seen(&account.name, [uidl]))?;
                 run.skip(format!("uidl:{uidl}"), len);
             }
+            for uidl in empty {
+                not_delivered(run, uidl, "the server sent an empty message".to_owned())?;
+            }
             let failed = match fetched {
+                // One message refused (-ERR) or unusable: recorded (asked for again next
+                // run, whatever the policy), and the batch goes on with the next one.
+                Err(e) if !e.is_connection_error() && next < batch.len() => {
+                    not_delivered(run, &batch[next].1, e.to_string())?;
+                    next += 1;
+                    None
+                }
                 Err(e) => Some(e),
                 Ok(()) if out_of_order => Some(BackendError::new(
                     ErrorKind::Protocol,
@@ -190,7 +250,7 @@ pub(crate) async fn sync<S: Pop3Session>(mut s: S, run: &mut Run<'_>) -> Result<
                     &mut pipeline,
                     stored,
                     action.as_ref(),
-                    &mut commit_on_quit,
+                    &mut deleted,
                 )
                 .await?;
             }
@@ -206,20 +266,60 @@ pub(crate) async fn sync<S: Pop3Session>(mut s: S, run: &mut Run<'_>) -> Result<
             &mut pipeline,
             stored,
             action.as_ref(),
-            &mut commit_on_quit,
+            &mut deleted,
         )
         .await?;
     }
 
     // Deletions happen here, at QUIT; only then are they done.
     s.quit().await?;
+    for (pending, msgno) in deleted {
+        commit_on_quit.extend(pending);
+        if let Some(uidl) = uidl_of.get(&msgno) {
+            deleted_uidls.push((*uidl).to_owned());
+        }
+    }
     run.complete(commit_on_quit.iter().copied())?;
     run.report.deleted += deleting + recovered;
     run.report.recovered_actions += recovered;
 
-    let present: HashSet<String> = by_uidl.into_keys().collect();
+    let mut present: HashSet<String> = by_uidl.into_keys().collect();
+    for uidl in &deleted_uidls {
+        present.remove(uidl);
+    }
     run.with_store(|st| st.retain_pop3_uidls(&account.name, &present))?;
     Ok(())
+}
+
+/// Records a message asked for and not stored: in the report, and in the store's retry set
+/// so the next run asks for it again.
+fn not_delivered(run: &mut Run<'_>, uidl: &str, reason: String) -> Result<(), RunError> {
+    run.with_store(|st| st.fail_pop3_uidl(&run.account.name, uidl, &reason))?;
+    run.not_delivered(format!("uidl:{uidl}"), reason);
+    Ok(())
+}
+
+/// Whether message `msgno` on the server is the stored message of `pending`: its bytes
+/// downloaded again have the stored SHA-256. A server that reused the UIDL for another
+/// message answers no.
+async fn same_message<S: Pop3Session>(
+    s: &mut S,
+    run: &mut Run<'_>,
+    pending: &Pending,
+    msgno: u32,
+) -> Result<bool, RunError> {
+    let Some(stored) = run.with_store(|st| st.message_sha256(pending.message))? else {
+        return Ok(false);
+    };
+    match s.retr(msgno).await {
+        Ok(body) => Ok(raw_sha256(&body) == stored),
+        Err(e) if e.is_connection_error() => Err(e.into()),
+        // Refused: not proven the same, so not deleted; tried again next run.
+        Err(e) => {
+            tracing::warn!(%e, msgno, "could not download a message again to check it before DELE");
+            Ok(false)
+        }
+    }
 }
 
 /// Marks a stored unit for deletion (when the account deletes); returns how many were
@@ -230,7 +330,7 @@ async fn dele_unit<S: Pop3Session>(
     pipeline: &mut Pipeline,
     stored: Stored,
     action: Option<&PendingAction>,
-    commit_on_quit: &mut Vec<i64>,
+    deleted: &mut Vec<(Option<i64>, u32)>,
 ) -> Result<u64, RunError> {
     let mut deleting = 0;
     if let Some(action) = action.filter(|_| !stored.items.is_empty()) {
@@ -240,7 +340,7 @@ async fn dele_unit<S: Pop3Session>(
             match s.dele(item.key).await {
                 Ok(()) => {
                     deleting += 1;
-                    commit_on_quit.extend(pending.get(&item.id));
+                    deleted.push((pending.get(&item.id).copied(), item.key));
                 }
                 Err(e) if e.is_connection_error() => return Err(e.into()),
                 Err(e) => {

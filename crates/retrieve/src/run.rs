@@ -7,13 +7,18 @@ use inbound_store::{MessageId, PendingAction, Store};
 
 use crate::backend::BackendError;
 use crate::config::Account;
-use crate::events::{Events, Progress, Report, Skipped};
+use crate::events::{Events, NotDelivered, Progress, Report, Skipped};
 
 /// The store, shared by runs and subscriptions.
 pub type SharedStore = Arc<Mutex<Store>>;
 
 /// Flush buffered messages to the store once they hold this many bytes.
 pub(crate) const FLUSH_BYTES: usize = 8 * 1024 * 1024;
+
+/// The largest message retrieved when the account sets no `max_message_size`: 256 MiB.
+/// A larger one is skipped from its announced size, before download, like one over the
+/// account's maximum (the clients refuse to buffer more anyway).
+pub(crate) const HARD_MESSAGE_LIMIT: u64 = crate::net::DEFAULT_MESSAGE_LIMIT;
 
 /// Why a run stopped.
 #[derive(Debug)]
@@ -140,7 +145,17 @@ impl<'a> Run<'a> {
         self.events.on_progress(&self.progress);
     }
 
+    /// Records a message asked for and not stored in this run (it stays on the server,
+    /// untouched, for the next run).
+    pub(crate) fn not_delivered(&mut self, id: String, reason: String) {
+        tracing::warn!(account = %self.account.name, %id, %reason, "message not delivered; asked for again next run");
+        self.report.not_delivered.push(NotDelivered { id, reason });
+        self.message_done(0);
+    }
+
+    /// Whether a message of `size` bytes (as announced, or as downloaded) is over the
+    /// account's `max_message_size`, or over [`HARD_MESSAGE_LIMIT`] when that is unset.
     pub(crate) fn too_large(&self, size: u64) -> bool {
-        self.account.max_message_size.is_some_and(|max| size > max)
+        size > self.account.max_message_size.unwrap_or(HARD_MESSAGE_LIMIT)
     }
 }

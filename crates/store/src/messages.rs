@@ -16,6 +16,12 @@ impl Store {
     /// stored, nothing is written except the pending action when that message has no identical
     /// one pending, and the existing id is returned with `created: false`.
     ///
+    /// A POP3 UIDL is not proof of identity: servers reuse UIDLs (a counter restarted after a
+    /// rebuild or a migration). A POP3 message counts as stored only when a message with the
+    /// same UIDL *and the same SHA-256* is; one with a stored UIDL but other bytes is stored as
+    /// a new message, so its pending action (a `DELE`) is only ever recorded for bytes that
+    /// are in the store.
+    ///
     /// When this returns `Ok`, the message is durably on disk: only then may the caller delete
     /// or move it on the server.
     ///
@@ -78,9 +84,33 @@ pub(crate) fn find_by_ref(
     Ok(id.map(MessageId))
 }
 
+/// The id of the message stored under this server ref with exactly these bytes (by
+/// SHA-256) for POP3, or under this server ref for IMAP (a UID names one message for the
+/// life of a UIDVALIDITY).
+fn find_stored(tx: &Transaction<'_>, m: &NewMessage<'_>, hash: &[u8]) -> Result<Option<MessageId>> {
+    let ServerRef::Pop3 { uidl } = m.server_ref else {
+        return find_by_ref(tx, m.account, m.folder, m.server_ref);
+    };
+    let id = tx
+        .prepare_cached(
+            "SELECT id FROM messages
+             WHERE account = ?1 AND folder = ?2 AND uidl = ?3 AND sha256 = ?4",
+        )?
+        .query_row(params![m.account, m.folder, uidl, hash], |row| row.get(0))
+        .optional()?;
+    if id.is_none() && find_by_ref(tx, m.account, m.folder, m.server_ref)?.is_some() {
+        tracing::warn!(
+            account = m.account,
+            %uidl,
+            "the POP3 server reused a UIDL for a different message; storing it as a new one"
+        );
+    }
+    Ok(id.map(MessageId))
+}
+
 fn insert_in(tx: &Transaction<'_>, m: &NewMessage<'_>, hash: &[u8]) -> Result<Inserted> {
     let now = now();
-    if let Some(id) = find_by_ref(tx, m.account, m.folder, m.server_ref)? {
+    if let Some(id) = find_stored(tx, m, hash)? {
         if let Some(action) = m.action {
             if !has_pending(tx, id, action)? {
                 record_action(tx, id, action, now)?;
@@ -137,6 +167,26 @@ fn insert_in(tx: &Transaction<'_>, m: &NewMessage<'_>, hash: &[u8]) -> Result<In
     sync::note_stored(tx, m.account, m.folder, m.server_ref, now)?;
     tracing::debug!(%id, account = m.account, folder = m.folder, size = email.raw.len(), "message stored");
     Ok(Inserted { id, created: true })
+}
+
+impl Store {
+    /// The SHA-256 of a stored message's raw bytes (`None`: no such message). Compare it
+    /// with [`raw_sha256`](crate::raw_sha256) of bytes downloaded again to prove that a server
+    /// ref still names the stored message before acting on it.
+    pub fn message_sha256(&self, id: MessageId) -> Result<Option<[u8; 32]>> {
+        self.read(|conn| {
+            let hash: Option<Vec<u8>> = conn
+                .prepare_cached("SELECT sha256 FROM messages WHERE id = ?1")?
+                .query_row([id.0], |row| row.get(0))
+                .optional()?;
+            hash.map(|h| {
+                <[u8; 32]>::try_from(h.as_slice()).map_err(|_| {
+                    crate::error::Error::Corrupt(format!("message {id} has a malformed SHA-256"))
+                })
+            })
+            .transpose()
+        })
+    }
 }
 
 fn action_columns(action: &PendingAction) -> (&'static str, Option<&str>) {

@@ -164,8 +164,48 @@ DROP TABLE attachment_contents;
 DROP TABLE message_bodies;
 "#;
 
+/// Migration 3: a POP3 UIDL names a message only together with its content, and IMAP UIDs
+/// asked for but not delivered are kept for the next run.
+///
+/// Servers reuse UIDLs (a counter restarted after a rebuild or migration), so the same UIDL
+/// may name two different messages over time: both are stored, told apart by SHA-256.
+/// `imap_retry` holds the UIDs of a folder that a run asked for and did not get whole (the
+/// server answered NO, left them out, sent `BODY[] NIL`, a partial body or one whose length
+/// is not its RFC822.SIZE): they lie below the folder's highest UID, so only this table
+/// makes the next run ask for them again. `pop3_retry` does the same for POP3 messages, so
+/// a `latest N` selection never passes over one that was asked for.
+const V3: &str = r#"
+DROP INDEX messages_pop3_ref;
+CREATE UNIQUE INDEX messages_pop3_ref ON messages(account, folder, uidl, sha256)
+    WHERE uidl IS NOT NULL;
+
+CREATE TABLE imap_retry (
+    account     TEXT NOT NULL,
+    folder      TEXT NOT NULL,
+    uidvalidity INTEGER NOT NULL,
+    uid         INTEGER NOT NULL,
+    reason      TEXT NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    first_at    INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    PRIMARY KEY (account, folder, uidvalidity, uid)
+) STRICT, WITHOUT ROWID;
+
+-- POP3 messages a run asked for and did not get (RETR refused, an empty or unusable
+-- answer): asked for again whatever the fetch policy selects.
+CREATE TABLE pop3_retry (
+    account    TEXT NOT NULL,
+    uidl       TEXT NOT NULL,
+    reason     TEXT NOT NULL,
+    attempts   INTEGER NOT NULL DEFAULT 1,
+    first_at   INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (account, uidl)
+) STRICT, WITHOUT ROWID;
+"#;
+
 /// Every migration, in order; entry `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

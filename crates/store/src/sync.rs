@@ -38,6 +38,7 @@ pub(crate) fn note_stored(
                         WHERE uidvalidity = excluded.uidvalidity",
                 )?
                 .execute(params![account, folder, uidvalidity, uid, now])?;
+            crate::retry::note_stored(tx, account, folder, *uidvalidity, *uid)?;
             if changed == 0 {
                 tracing::warn!(
                     account,
@@ -55,6 +56,7 @@ pub(crate) fn note_stored(
                  ON CONFLICT (account, uidl) DO NOTHING",
             )?
             .execute(params![account, uidl, now])?;
+            crate::retry::forget_pop3(tx, account, uidl)?;
         }
     }
     Ok(())
@@ -104,6 +106,7 @@ impl Store {
         self.write(|tx| {
             let now = now();
             let abandoned = abandon_stale_actions(tx, account, folder, state.uidvalidity, now)?;
+            crate::retry::forget_other_uidvalidity(tx, account, folder, state.uidvalidity)?;
             tx.prepare_cached(
                 "INSERT INTO imap_folders (account, folder, uidvalidity, highest_uid, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)
@@ -163,7 +166,7 @@ impl Store {
     }
 
     /// Marks POP3 UIDLs as seen without storing their messages (for example when a policy
-    /// skips them), in one transaction.
+    /// skips them), in one transaction. They need no retry any more.
     pub fn mark_pop3_seen<'a>(
         &mut self,
         account: &str,
@@ -177,13 +180,15 @@ impl Store {
             )?;
             for uidl in uidls {
                 stmt.execute(params![account, uidl, now])?;
+                crate::retry::forget_pop3(tx, account, uidl)?;
             }
             Ok(())
         })
     }
 
     /// Forgets the seen UIDLs of `account` that are not in `present` (the server's current
-    /// listing), so the set does not grow forever. Returns how many were forgotten.
+    /// listing), so the set does not grow forever, and the messages to retry that are gone.
+    /// Returns how many seen UIDLs were forgotten.
     pub fn retain_pop3_uidls(&mut self, account: &str, present: &HashSet<String>) -> Result<usize> {
         self.write(|tx| {
             let seen: Vec<String> = tx
@@ -194,6 +199,33 @@ impl Store {
                 tx.prepare_cached("DELETE FROM pop3_uidls WHERE account = ?1 AND uidl = ?2")?;
             let mut forgotten = 0;
             for uidl in seen.iter().filter(|u| !present.contains(*u)) {
+                forgotten += delete.execute(params![account, uidl])?;
+            }
+            // Messages to retry that are gone from the server.
+            let retry: Vec<String> = tx
+                .prepare_cached("SELECT uidl FROM pop3_retry WHERE account = ?1")?
+                .query_map([account], |row| row.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for uidl in retry.iter().filter(|u| !present.contains(*u)) {
+                crate::retry::forget_pop3(tx, account, uidl)?;
+            }
+            Ok(forgotten)
+        })
+    }
+
+    /// Forgets POP3 UIDLs of `account` as seen: for messages this run deleted on the server
+    /// (after `QUIT` committed it), so a server that reuses such a UIDL for a new message
+    /// gets that message fetched (and told apart by content) instead of passed over.
+    pub fn forget_pop3_uidls<'a>(
+        &mut self,
+        account: &str,
+        uidls: impl IntoIterator<Item = &'a str>,
+    ) -> Result<usize> {
+        self.write(|tx| {
+            let mut delete =
+                tx.prepare_cached("DELETE FROM pop3_uidls WHERE account = ?1 AND uidl = ?2")?;
+            let mut forgotten = 0;
+            for uidl in uidls {
                 forgotten += delete.execute(params![account, uidl])?;
             }
             Ok(forgotten)
@@ -248,6 +280,20 @@ impl Store {
             id,
             "UPDATE pending_actions SET attempts = attempts + 1, last_error = ?2, updated_at = ?3
              WHERE id = ?1",
+            error,
+        )
+    }
+
+    /// Records that a move's copy is done (the message is in the target folder) and only
+    /// its removal from the source folder is left: the action becomes a delete, so a retry
+    /// never copies it again (a second copy in the target). Counts as a failed attempt with
+    /// `error` (no secrets).
+    pub fn move_copied(&mut self, id: i64, error: &str) -> Result<()> {
+        self.update_action(
+            id,
+            "UPDATE pending_actions SET action = 'delete', target = NULL,
+                 attempts = attempts + 1, last_error = ?2, updated_at = ?3
+             WHERE id = ?1 AND action = 'move'",
             error,
         )
     }

@@ -101,7 +101,7 @@ pub struct NewMessage<'a> {
     /// The folder on the server (`INBOX` for POP3).
     pub folder: &'a str,
     /// The message's identity on the server; stored messages are unique per
-    /// account, folder and server ref.
+    /// account, folder and server ref (for POP3, per UIDL and content: servers reuse UIDLs).
     pub server_ref: &'a ServerRef,
     /// The parsed message, raw bytes included: [`Email::parse`] of the raw bytes.
     ///

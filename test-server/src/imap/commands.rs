@@ -587,6 +587,7 @@ impl Session {
         let read_only = self.view.as_ref().is_none_or(|v| v.is_read_only());
         let mark_seen = fetch::sets_seen(items) && !read_only;
         let mut missing = false;
+        let mut refused = false;
         for (seq, u) in targets {
             let Some(view) = self.view.as_mut() else {
                 break;
@@ -620,6 +621,24 @@ impl Session {
             if flags_changed && !items.contains(&FetchAttribute::Flags) {
                 answer.push(MessageDataItem::Flags(fetch::wire_flags(&flags)));
             }
+            if let Some(kind) = self.faults.message_fault(u) {
+                match fetch::apply_fault(&mut answer, kind) {
+                    fetch::FaultEffect::Send => {}
+                    fetch::FaultEffect::LeftOut => continue,
+                    fetch::FaultEffect::Refused => {
+                        refused = true;
+                        continue;
+                    }
+                    fetch::FaultEffect::Garbled => {
+                        let raw = &message.raw;
+                        let head = format!("* {seq} FETCH (UID {u} BODY[] {{{}}}\r\n", raw.len());
+                        self.wire.push_raw(head.as_bytes());
+                        self.wire.push_raw(raw);
+                        self.wire.push_raw(b" GARBLED!)\r\n");
+                        continue;
+                    }
+                }
+            }
             let Some(seq) = NonZeroU32::new(seq) else {
                 continue;
             };
@@ -634,7 +653,9 @@ impl Session {
         }
         self.report_events(false)?;
         self.fetched = true;
-        if missing {
+        if refused {
+            self.no(tag, None, "Some messages could not be FETCHed.");
+        } else if missing {
             self.no(
                 tag,
                 Some(named_code("EXPUNGEISSUED")),

@@ -11,6 +11,7 @@ use inbound_imap_codec::types::{
 };
 
 use super::mime::{self, Part};
+use crate::faults::MessageFaultKind;
 use crate::mailstore::{Flag, FlagSet, StoredMessage};
 
 /// Stand-in for `body-fld-lines` that the quirk writer turns into `-1`.
@@ -510,6 +511,81 @@ pub(crate) fn message_items(
         }
     }
     Ok(out)
+}
+
+/// What a [`MessageFaultKind`] makes of one message's FETCH answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FaultEffect {
+    /// Sent, perhaps changed.
+    Send,
+    /// Left out; the command still ends OK.
+    LeftOut,
+    /// Left out; the command ends NO.
+    Refused,
+    /// Sent as an answer that cannot be parsed.
+    Garbled,
+}
+
+/// Applies a message fault to its answer items.
+/// `Refused` and `LeftOut` apply to FETCHes of the whole message (`BODY[]`, `RFC822`) only,
+/// as servers fail on bodies: metadata fetches answer as usual.
+pub(crate) fn apply_fault(items: &mut [MessageDataItem], kind: MessageFaultKind) -> FaultEffect {
+    let whole = items.iter().any(|i| {
+        matches!(
+            i,
+            MessageDataItem::BodyExt { section: None, .. } | MessageDataItem::Rfc822(_)
+        )
+    });
+    match kind {
+        MessageFaultKind::Refused if whole => return FaultEffect::Refused,
+        MessageFaultKind::LeftOut if whole => return FaultEffect::LeftOut,
+        MessageFaultKind::Garbled if whole => return FaultEffect::Garbled,
+        _ => {}
+    }
+    for item in items.iter_mut() {
+        match (kind, item) {
+            (MessageFaultKind::ClaimedSize(size), MessageDataItem::Rfc822Size(s)) => {
+                *s = u32::try_from(size).unwrap_or(u32::MAX);
+            }
+            (
+                MessageFaultKind::NilBody,
+                MessageDataItem::BodyExt {
+                    section: None,
+                    data,
+                    ..
+                },
+            ) => *data = None,
+            (
+                MessageFaultKind::PartialBody,
+                MessageDataItem::BodyExt {
+                    section: None,
+                    origin,
+                    data,
+                },
+            ) => {
+                if let Some(d) = data.take() {
+                    let bytes = d.to_bytes();
+                    *data = Some(IString::from(bytes.slice(..bytes.len() / 2)));
+                }
+                *origin = Some(0);
+            }
+            (
+                MessageFaultKind::Truncated(n),
+                MessageDataItem::BodyExt {
+                    section: None,
+                    data,
+                    ..
+                },
+            ) => {
+                if let Some(d) = data.take() {
+                    let bytes = d.to_bytes();
+                    *data = Some(IString::from(bytes.slice(..bytes.len().min(n as usize))));
+                }
+            }
+            _ => {}
+        }
+    }
+    FaultEffect::Send
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use inbound_pop3_codec::{
     UidListing, UniqueId, Username,
 };
 
-use crate::faults::{DropPoint, Faults};
+use crate::faults::{DropPoint, Faults, MessageFaultKind};
 use crate::mailstore::{Maildrop, StoreError};
 use crate::oauth::TokenError;
 use crate::sasl::{self, BEARER_ERROR_JSON, Mechanism};
@@ -448,6 +448,18 @@ impl Pop3State {
             return self.err("Not logged in");
         };
         let index = |msg: MessageNumber| msg.get() as usize;
+        // Message faults, by message number (the fault names the INBOX UID).
+        let fault = |maildrop: &Maildrop, n: usize| {
+            maildrop
+                .uid(n)
+                .ok()
+                .and_then(|uid| self.faults.message_fault(uid))
+        };
+        let claimed = |maildrop: &Maildrop, n: usize, size: usize| match fault(maildrop, n) {
+            Some(MessageFaultKind::ClaimedSize(claimed)) => claimed,
+            _ => size as u64,
+        };
+        let by_number = self.faults.pop3_uidl_by_number;
         let response = match command {
             Command::Stat => {
                 let (count, size) = maildrop.stat();
@@ -464,7 +476,7 @@ impl Pop3State {
                     .filter_map(|(n, size)| {
                         Some(ScanListing {
                             msg: number(n)?,
-                            size: size as u64,
+                            size: claimed(maildrop, n, size),
                         })
                     })
                     .collect(),
@@ -472,7 +484,7 @@ impl Pop3State {
             &Command::List(Some(msg)) => match maildrop.size(index(msg)) {
                 Ok(size) => Response::Scan(ScanListing {
                     msg,
-                    size: size as u64,
+                    size: claimed(maildrop, index(msg), size),
                 }),
                 Err(_) => return self.no_such_message(msg),
             },
@@ -482,6 +494,7 @@ impl Pop3State {
                     .uidls()
                     .into_iter()
                     .filter_map(|(n, uid)| {
+                        let uid = if by_number { n.to_string() } else { uid };
                         Some(UidListing {
                             msg: number(n)?,
                             uid: UniqueId::new(uid).ok()?,
@@ -489,14 +502,25 @@ impl Pop3State {
                     })
                     .collect(),
             },
-            &Command::Uidl(Some(msg)) => match maildrop.uidl(index(msg)).map(UniqueId::new) {
+            &Command::Uidl(Some(msg)) => match maildrop
+                .uidl(index(msg))
+                .map(|uid| if by_number { msg.to_string() } else { uid })
+                .map(UniqueId::new)
+            {
                 Ok(Ok(uid)) => Response::Uid(UidListing { msg, uid }),
                 _ => return self.no_such_message(msg),
             },
             &Command::Retr(msg) => {
-                let Ok(raw) = maildrop.retrieve(index(msg)) else {
+                let Ok(mut raw) = maildrop.retrieve(index(msg)) else {
                     return self.no_such_message(msg);
                 };
+                match fault(maildrop, index(msg)) {
+                    Some(MessageFaultKind::Refused) => {
+                        return self.err(format!("Message {msg} could not be read"));
+                    }
+                    Some(MessageFaultKind::NilBody) => raw = Bytes::new(),
+                    _ => {}
+                }
                 self.status(true, None, format!("{} octets", raw.len()));
                 self.transcript.server_literal(raw.len());
                 return Action::Body(raw);

@@ -103,6 +103,7 @@
 mod auth;
 mod client;
 mod error;
+mod expunge;
 mod fetch;
 mod idle;
 mod machine;
@@ -116,6 +117,7 @@ pub use inbound_imap_codec::types::{
 
 pub use client::ImapClient;
 pub use error::ImapError;
+pub use expunge::ExpungeOutcome;
 pub use fetch::FetchStream;
 pub use idle::IdleHandle;
 pub use ops::UidSet;

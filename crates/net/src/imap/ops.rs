@@ -383,9 +383,10 @@ impl ImapClient {
     }
 
     /// Moves messages to `mailbox` (UTF-8): `UID MOVE` when the server has MOVE, else
-    /// `UID COPY`, `UID STORE +FLAGS.SILENT (\Deleted)` and `UID EXPUNGE` (or plain
-    /// `EXPUNGE` without UIDPLUS, which also removes other messages marked `\Deleted`: see
-    /// [`MoveOutcome::used_uid_expunge`]). Long UID sets are split under the line limit.
+    /// `UID COPY`, `UID STORE +FLAGS.SILENT (\Deleted)` and `UID EXPUNGE` (or, without
+    /// UIDPLUS, a plain `EXPUNGE` only when no other message is marked `\Deleted`: see
+    /// [`ImapClient::expunge_only`] and [`MoveOutcome::withheld`]). Long UID sets are split
+    /// under the line limit.
     ///
     /// # Errors
     /// [`ImapError::No`] (with `[TRYCREATE]` when the destination does not exist), server
@@ -403,6 +404,7 @@ impl ImapClient {
             used_move,
             used_uid_expunge,
             copyuid: None,
+            withheld: Vec::new(),
         };
         let Some(set) = uids.to_sequence_set()? else {
             return Ok(outcome);
@@ -457,8 +459,10 @@ impl ImapClient {
             }
         }
         if !used_move && !used_uid_expunge {
-            tracing::debug!("no UIDPLUS: plain EXPUNGE after COPY");
-            self.expunge().await?;
+            tracing::debug!("no UIDPLUS: plain EXPUNGE after COPY, unless others are \\Deleted");
+            if let super::ExpungeOutcome::Withheld { others } = self.expunge_only(&set).await? {
+                outcome.withheld = others;
+            }
         }
         Ok(outcome)
     }

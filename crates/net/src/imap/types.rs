@@ -236,11 +236,17 @@ pub struct MoveOutcome {
     /// `true`: `UID MOVE` (RFC 6851). `false`: `UID COPY`, `UID STORE +FLAGS (\Deleted)`,
     /// then `UID EXPUNGE` or `EXPUNGE`.
     pub used_move: bool,
-    /// `false` only in the fallback without UIDPLUS: plain `EXPUNGE` also removed every
-    /// other message marked `\Deleted` in the mailbox.
+    /// `false` only in the fallback without UIDPLUS: a plain `EXPUNGE`, sent only when no
+    /// other message was marked `\Deleted` (see [`withheld`](Self::withheld)).
     pub used_uid_expunge: bool,
     /// The destination UIDs, when the server reported them.
     pub copyuid: Option<CopyUid>,
+    /// In the fallback without UIDPLUS: the other messages marked `\Deleted` (by another
+    /// client) that stopped the plain `EXPUNGE`. When not empty, the messages were copied
+    /// and marked `\Deleted` but are still in the source mailbox; expunging them later (see
+    /// [`ImapClient::expunge_only`](super::ImapClient::expunge_only)) completes the move,
+    /// copying them again would duplicate them.
+    pub withheld: Vec<u32>,
 }
 
 /// A response the server sent on its own (RFC 3501 section 5.3 and 7): mailbox size

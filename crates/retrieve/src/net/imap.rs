@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use futures::future::{Either, select};
 use inbound_net::imap::{
-    Capability, Flag, IdleEvent as NetIdleEvent, ImapClient, ImapConfig, MailboxAttribute,
-    StoreType, Unsolicited,
+    Capability, ExpungeOutcome, Flag, IdleEvent as NetIdleEvent, ImapClient, ImapConfig,
+    MailboxAttribute, StoreType, Unsolicited,
 };
 use inbound_net::{Credentials, ImapError, rt};
 
@@ -119,6 +119,19 @@ impl NetImapSession {
             Err(_) => Err(timed_out("IDLE DONE", timeout)),
         }
     }
+}
+
+/// The error for an `EXPUNGE` left out because `others` are marked `\Deleted`.
+fn withheld(others: &[u32], done: &str) -> BackendError {
+    BackendError::new(
+        ErrorKind::ExpungeWithheld,
+        format!(
+            "{done}marked \\Deleted but not expunged: {} other message(s) in the folder are \
+             marked \\Deleted by another client and the server has no UIDPLUS, so EXPUNGE \
+             would remove them too",
+            others.len()
+        ),
+    )
 }
 
 fn flag_name(flag: &Flag) -> String {
@@ -234,6 +247,20 @@ impl ImapSession for NetImapSession {
                     )) => {
                         refused.get_or_insert(from_imap(e));
                     }
+                    // One answer the framer skipped (unparsable, over the size limit): the
+                    // stream stays in sync, so the other messages still arrive.
+                    Err(inbound_net::Error::Imap(e @ ImapError::Protocol { .. })) => {
+                        // The error's text quotes server bytes (message content): it goes
+                        // no further than its source.
+                        tracing::warn!("a FETCH answer could not be parsed; skipped");
+                        refused.get_or_insert(
+                            BackendError::new(
+                                ErrorKind::Unreadable,
+                                "a FETCH answer could not be parsed and was skipped",
+                            )
+                            .with_source(e),
+                        );
+                    }
                     Err(e) => return Err(from_net(e)),
                 }
             }
@@ -266,6 +293,12 @@ impl ImapSession for NetImapSession {
             return Ok(());
         }
         let outcome = self.client.uid_move(uids, target).await.map_err(from_net)?;
+        if !outcome.withheld.is_empty() {
+            return Err(withheld(
+                &outcome.withheld,
+                &format!("copied to {target}, "),
+            ));
+        }
         tracing::debug!(
             count = uids.len(),
             target,
@@ -283,12 +316,10 @@ impl ImapSession for NetImapSession {
             .uid_store_flags(uids, StoreType::Add, &[Flag::Deleted])
             .await
             .map_err(from_net)?;
-        if self.capabilities.uidplus {
-            self.client.uid_expunge(uids).await.map_err(from_net)?;
-        } else {
-            self.client.expunge().await.map_err(from_net)?;
+        match self.client.expunge_only(uids).await.map_err(from_net)? {
+            ExpungeOutcome::Withheld { others } => Err(withheld(&others, "")),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     async fn idle(&mut self, max: Duration, stop: &StopSignal) -> BackendResult<IdleEvent> {

@@ -111,7 +111,21 @@ impl Pop3Session for NetPop3Session {
         let numbers = message_numbers(msgnos)?;
         let mut stream = self.client.retr_many(numbers);
         while let Some((n, result)) = stream.next().await {
-            if on_message(n.get(), result.map_err(from_net)?).is_break() {
+            let body = match result {
+                Ok(body) => body,
+                // One answer the framer skipped (unparsable): the session stays in sync, so
+                // it is this message's failure, not the session's.
+                Err(inbound_net::Error::Pop3(e @ Pop3Error::Protocol { .. })) => {
+                    // The error's text may quote server bytes: it stays in the source.
+                    return Err(BackendError::new(
+                        ErrorKind::Unreadable,
+                        format!("the RETR answer for message {n} could not be parsed"),
+                    )
+                    .with_source(e));
+                }
+                Err(e) => return Err(from_net(e)),
+            };
+            if on_message(n.get(), body).is_break() {
                 break;
             }
         }
