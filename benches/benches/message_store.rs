@@ -5,16 +5,17 @@
 //! `store` (SQLite file store, one transaction per batch of 100 with fsync), `pipeline`
 //! (parse and store, as `inbound fetch` does per message; the account sanitizes, which the
 //! store does on read) and `read` (`get_message`: parse the raw message again and sanitize
-//! its HTML, as `inbound messages show` does).
+//! its HTML, as `inbound messages show` does), and `hostile` (`parse_20mb_200k_parts`: a
+//! 20 MB message of 200,000 parts and 10 MB of HTML `cid:` references, parsed).
 
 #![allow(clippy::expect_used)]
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use inbound_benches::mail::multipart_message;
+use inbound_benches::mail::{hostile_message, multipart_message};
 use inbound_message::{Email, InlineImages, SanitizeOptions};
-use inbound_store::{NewMessage, SanitizeHtml, ServerRef, Store};
+use inbound_store::{CidImages, NewMessage, SanitizeHtml, ServerRef, Store};
 
 const SIZE: usize = 20_000;
 const BATCH: usize = 100;
@@ -27,7 +28,10 @@ fn sanitize(email: &Email) -> Option<String> {
 }
 
 /// How the account of the stored messages sanitizes (on read).
-const MODE: SanitizeHtml = SanitizeHtml::DataUrl;
+const MODE: SanitizeHtml = SanitizeHtml {
+    cid: CidImages::DataUrl,
+    remote_images: false,
+};
 
 /// Stores `emails` as one transaction under fresh UIDs; returns how many were new.
 fn store_batch(store: &mut Store, emails: &[Email], uidvalidity: u32, next_uid: &mut u32) -> usize {
@@ -57,6 +61,17 @@ fn benches(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group.bench_function("parse", |b| b.iter(|| Email::parse(black_box(raw.clone()))));
     group.bench_function("sanitize", |b| b.iter(|| sanitize(black_box(&email))));
+    group.finish();
+
+    let hostile = hostile_message(200_000, 10_000_000);
+    let parsed = Email::parse(hostile.clone());
+    assert!(parsed.html.is_some() && parsed.attachments.len() >= 9_000);
+    let mut group = c.benchmark_group("hostile");
+    group.throughput(Throughput::Bytes(hostile.len() as u64));
+    group.sample_size(10);
+    group.bench_function("parse_20mb_200k_parts", |b| {
+        b.iter(|| Email::parse(black_box(hostile.clone())));
+    });
     group.finish();
 
     let dir = tempfile::tempdir().expect("temp dir");

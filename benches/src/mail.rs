@@ -36,3 +36,34 @@ pub fn multipart_message(n: usize, size: usize) -> Bytes {
     );
     Bytes::from(raw)
 }
+
+/// A hostile message: a multipart/related with an HTML body of about `html_bytes` bytes made
+/// only of `<img src="cid:N">` references (cycling over the parts), then `parts` one-byte
+/// GIF parts with Content-IDs `1`..`parts`. At 200,000 parts and 10 MB of HTML it is about
+/// 20 MB; a parser that looks every part up in the whole HTML takes hours on it.
+pub fn hostile_message(parts: usize, html_bytes: usize) -> Bytes {
+    use std::fmt::Write as _;
+
+    let mut raw = String::with_capacity(html_bytes + parts * 60 + 512);
+    raw.push_str(
+        "From: Mallory <m@example.org>\r\nTo: bob@example.org\r\nSubject: parts\r\n\
+         Date: Tue, 1 Jul 2025 10:00:00 +0000\r\nMessage-ID: <hostile@example.org>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/related; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/html\r\n\r\n",
+    );
+    let start = raw.len();
+    let mut n = 0;
+    while raw.len() - start < html_bytes {
+        let _ = write!(raw, "<img src=\"cid:{}\">", n % parts.max(1) + 1);
+        n += 1;
+    }
+    raw.push_str("\r\n");
+    for i in 1..=parts {
+        let _ = write!(
+            raw,
+            "--b\r\nContent-Type:image/gif\r\nContent-ID:<{i}>\r\n\r\nG\r\n"
+        );
+    }
+    raw.push_str("--b--\r\n");
+    Bytes::from(raw)
+}

@@ -245,7 +245,7 @@ pub fn run_breakdown(t: &Target) -> Result<Breakdown, BoxError> {
     drop(sanitized);
     // As `inbound fetch` stores for an account that sanitizes: the mode is recorded, the
     // HTML is sanitized when read.
-    let mode = SanitizeHtml::KeepCid;
+    let mode = SanitizeHtml::keep_cid();
     let new: Vec<NewMessage<'_>> = emails
         .iter()
         .zip(&refs)

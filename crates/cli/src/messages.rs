@@ -453,14 +453,14 @@ mod tests {
 
     #[test]
     fn an_account_that_sanitizes_never_shows_html_as_sent() {
-        let rewrite = SanitizeHtml::RewriteCid("/img/{index}".into());
-        for stored_with in [None, Some(SanitizeHtml::KeepCid), Some(rewrite.clone())] {
+        let rewrite = SanitizeHtml::rewrite_cid("/img/{index}");
+        for stored_with in [None, Some(SanitizeHtml::keep_cid()), Some(rewrite.clone())] {
             let m = stored(stored_with.as_ref());
             // Configured to sanitize: sanitized, whatever the message was stored with, in the
             // configured mode.
             let shown = html_to_show(&m, Some(Some(rewrite.clone())));
             assert!(clean(&shown).contains("/img/"), "{stored_with:?}");
-            let shown = html_to_show(&m, Some(Some(SanitizeHtml::KeepCid)));
+            let shown = html_to_show(&m, Some(Some(SanitizeHtml::keep_cid())));
             assert!(clean(&shown).contains("cid:logo@x"), "{stored_with:?}");
             // Not configured any more: as it was stored.
             match stored_with {
@@ -474,7 +474,7 @@ mod tests {
             }
         }
         // Configured not to sanitize: as sent.
-        let m = stored(Some(&SanitizeHtml::KeepCid));
+        let m = stored(Some(&SanitizeHtml::keep_cid()));
         assert!(matches!(
             html_to_show(&m, Some(None)),
             Html::AsSent(Some(h)) if h.contains("onclick")

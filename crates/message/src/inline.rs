@@ -1,5 +1,7 @@
 //! Inline images: `cid:` references in the HTML body resolved to the message's parts.
 
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::ops::Range;
 
@@ -24,7 +26,18 @@ pub enum InlineImages<'a> {
     RewriteCidWith(&'a dyn Fn(usize, &Attachment) -> String),
     /// Embed image attachments as `data:<type>;base64,...` URLs (raster types only: PNG,
     /// JPEG, GIF, WebP, BMP, ICO); other references stay `cid:`.
+    ///
+    /// Each attachment is encoded once however often it is referenced, and the `data:` URLs
+    /// written into one HTML body add up to at most [`InlineImages::DATA_URL_LIMIT`] bytes:
+    /// references past that stay `cid:`.
     DataUrl,
+}
+
+impl InlineImages<'_> {
+    /// The most bytes of `data:` URLs [`InlineImages::DataUrl`] writes into one HTML body
+    /// (32 MiB), so a small image referenced many times cannot grow the output without
+    /// bound.
+    pub const DATA_URL_LIMIT: usize = 32 * 1024 * 1024;
 }
 
 impl std::fmt::Debug for InlineImages<'_> {
@@ -91,24 +104,46 @@ impl Email {
         Some(self.rewrite_cids(&clean, images))
     }
 
+    /// One pass over `html`; each reference is looked up in an index built once, and each
+    /// attachment's `data:` URL is made once, so the cost is linear in the HTML and the
+    /// attachments, not their product.
     fn rewrite_cids(&self, html: &str, images: &InlineImages<'_>) -> String {
         if matches!(images, InlineImages::Keep) {
             return html.to_owned();
         }
-        let refs = cid_references(html);
+        let index = CidIndex::new(&self.attachments);
+        let mut data_urls: HashMap<usize, Option<String>> = HashMap::new();
+        let mut data_url_bytes = 0usize;
         let mut out = String::with_capacity(html.len());
         let mut last = 0;
-        for (range, cid) in refs {
-            let replacement = self
-                .attachment_index_by_cid(&cid)
+        visit_cid_references(html, |range, cid| {
+            let Some((i, attachment)) = index
+                .get(&cid)
                 .and_then(|i| Some((i, self.attachments.get(i)?)))
-                .and_then(|(i, attachment)| self.inline_url(i, attachment, images));
+            else {
+                return false;
+            };
+            let replacement = match images {
+                InlineImages::DataUrl => data_urls
+                    .entry(i)
+                    .or_insert_with(|| data_url(attachment))
+                    .as_deref()
+                    .filter(|url| {
+                        data_url_bytes.saturating_add(url.len()) <= InlineImages::DATA_URL_LIMIT
+                    })
+                    .map(|url| {
+                        data_url_bytes += url.len();
+                        Cow::Borrowed(url)
+                    }),
+                _ => self.inline_url(i, attachment, images).map(Cow::Owned),
+            };
             if let Some(url) = replacement {
                 out.push_str(&html[last..range.start]);
                 push_attribute_safe(&mut out, &url);
                 last = range.end;
             }
-        }
+            false
+        });
         out.push_str(&html[last..]);
         out
     }
@@ -158,18 +193,52 @@ impl Email {
     }
 }
 
-/// True when `html` holds a `cid:` reference to `content_id`.
-pub(crate) fn html_references_cid(html: &str, content_id: &str) -> bool {
-    let mut found = false;
-    visit_cid_references(html, |_, cid| {
-        found = cid.eq_ignore_ascii_case(content_id);
-        found
+/// Attachment indexes by Content-ID, built once per HTML body: exact matches first, then
+/// ASCII case-insensitive ones; the first attachment with an id wins, as in
+/// [`Email::attachment_index_by_cid`].
+struct CidIndex<'a> {
+    exact: HashMap<&'a str, usize>,
+    folded: HashMap<String, usize>,
+}
+
+impl<'a> CidIndex<'a> {
+    fn new(attachments: &'a [Attachment]) -> Self {
+        let mut exact = HashMap::new();
+        let mut folded = HashMap::new();
+        for (i, id) in attachments
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| a.content_id.as_deref().map(|id| (i, id)))
+        {
+            exact.entry(id).or_insert(i);
+            folded.entry(id.to_ascii_lowercase()).or_insert(i);
+        }
+        CidIndex { exact, folded }
+    }
+
+    /// `cid` is normalized ([`normalize_cid`]).
+    fn get(&self, cid: &str) -> Option<usize> {
+        self.exact
+            .get(cid)
+            .or_else(|| self.folded.get(&cid.to_ascii_lowercase()))
+            .copied()
+    }
+}
+
+/// The content ids `html` references (normalized, ASCII lower case), collected in one pass.
+pub(crate) fn referenced_cids(html: &str) -> HashSet<String> {
+    let mut set = HashSet::new();
+    visit_cid_references(html, |_, mut cid| {
+        cid.make_ascii_lowercase();
+        set.insert(cid);
+        false
     });
-    found
+    set
 }
 
 /// Every `cid:` URL in attribute or CSS `url(...)` position: its byte range (from `cid:` to
 /// the end of the URL) and the content id it names, normalized.
+#[cfg(test)]
 fn cid_references(html: &str) -> Vec<(Range<usize>, String)> {
     let mut refs = Vec::new();
     visit_cid_references(html, |range, cid| {
@@ -179,8 +248,9 @@ fn cid_references(html: &str) -> Vec<(Range<usize>, String)> {
     refs
 }
 
-/// Calls `visit` with each reference [`cid_references`] lists, in order, until it returns
-/// true.
+/// Calls `visit` with each `cid:` URL in attribute or CSS `url(...)` position (its byte
+/// range, from `cid:` to the end of the URL, and the content id it names, normalized), in
+/// order, until it returns true.
 fn visit_cid_references(html: &str, mut visit: impl FnMut(Range<usize>, String) -> bool) {
     let bytes = html.as_bytes();
     let mut from = 0;
@@ -344,8 +414,9 @@ mod tests {
         assert_eq!(find_cid_scheme("cid", 0), None);
         assert_eq!(find_cid_scheme("id:x", 0), None);
         assert_eq!(find_cid_scheme("xcid:", 2), None, "starts before `from`");
-        assert!(html_references_cid(html, "X@Y"));
-        assert!(!html_references_cid(html, "z@y"));
+        let refs = referenced_cids(html);
+        assert!(refs.contains("x@y"), "{refs:?}");
+        assert!(!refs.contains("z@y"), "{refs:?}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Raw RFC 5322/MIME bytes to an [`Email`], with mail-parser doing the MIME work.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::panic::{self, AssertUnwindSafe};
 
 use bytes::Bytes;
@@ -11,15 +12,24 @@ use mail_parser::{
 };
 
 use crate::headers::{addresses, decode_value, field_name, message_ids};
-use crate::inline::html_references_cid;
+use crate::inline::referenced_cids;
 use crate::model::{Attachment, Email, Header, Warning};
 
 impl Email {
+    /// The most MIME parts (containers included, in message order) [`Email::parse`] reads
+    /// into bodies and attachments. A message with more gets a
+    /// [`Warning::TOO_MANY_PARTS`]; the rest stays in [`Email::raw`], unread.
+    pub const MAX_PARTS: usize = 10_000;
+
     /// Parses a raw message. Never fails: whatever could not be read is recorded in
     /// [`Email::warnings`], and the raw bytes are always kept in [`Email::raw`].
     ///
     /// Attachment contents share the buffer of `raw` where no decoding was needed (zero
     /// copy); decoded contents (base64, quoted-printable) are copied once.
+    ///
+    /// The cost is linear in the message's size: `cid:` references in the HTML body are
+    /// collected in one pass, and at most [`Email::MAX_PARTS`] parts are read. Parsing is
+    /// CPU work; async callers run it on a blocking thread.
     pub fn parse(raw: impl Into<Bytes>) -> Email {
         let raw: Bytes = raw.into();
         let mut email = Email {
@@ -90,15 +100,35 @@ fn fill(email: &mut Email, mut message: Message<'_>, raw: &Bytes) {
     read_bodies(email, &message);
     check_parts(email, &message);
 
-    let html = email.html.take();
+    if message.parts.len() > Email::MAX_PARTS {
+        email.warnings.push(Warning::new(
+            Warning::TOO_MANY_PARTS,
+            format!(
+                "the message has {} MIME parts; only the first {} were read, the rest is \
+                 kept in the raw message",
+                message.parts.len(),
+                Email::MAX_PARTS
+            ),
+        ));
+    }
+    let referenced = email
+        .html
+        .as_deref()
+        .map(referenced_cids)
+        .unwrap_or_default();
     for &id in &message.attachments {
+        if !within_cap(id) {
+            continue;
+        }
         if let Some(part) = message.parts.get_mut(id as usize) {
-            email
-                .attachments
-                .push(attachment(part, raw, html.as_deref()));
+            email.attachments.push(attachment(part, raw, &referenced));
         }
     }
-    email.html = html;
+}
+
+/// True when part `id` is one of the first [`Email::MAX_PARTS`].
+fn within_cap(id: u32) -> bool {
+    usize::try_from(id).is_ok_and(|id| id < Email::MAX_PARTS)
 }
 
 fn read_headers(email: &mut Email, root: &MessagePart<'_>, raw: &Bytes) {
@@ -216,23 +246,23 @@ fn raw_value(email: &Email, name: &str) -> String {
 }
 
 fn read_bodies(email: &mut Email, message: &Message<'_>) {
-    let texts =
-        message
-            .text_body
-            .iter()
-            .filter_map(|&id| match &message.parts.get(id as usize)?.body {
-                PartType::Text(text) => Some(text.as_ref()),
-                _ => None,
-            });
+    let texts = message
+        .text_body
+        .iter()
+        .filter(|&&id| within_cap(id))
+        .filter_map(|&id| match &message.parts.get(id as usize)?.body {
+            PartType::Text(text) => Some(text.as_ref()),
+            _ => None,
+        });
     email.text = join(texts);
-    let htmls =
-        message
-            .html_body
-            .iter()
-            .filter_map(|&id| match &message.parts.get(id as usize)?.body {
-                PartType::Html(html) => Some(html.as_ref()),
-                _ => None,
-            });
+    let htmls = message
+        .html_body
+        .iter()
+        .filter(|&&id| within_cap(id))
+        .filter_map(|&id| match &message.parts.get(id as usize)?.body {
+            PartType::Html(html) => Some(html.as_ref()),
+            _ => None,
+        });
     email.html = join(htmls);
 }
 
@@ -251,7 +281,7 @@ fn join<'a>(mut parts: impl Iterator<Item = &'a str>) -> Option<String> {
 
 /// Records parts that could not be decoded as declared and text in unknown charsets.
 fn check_parts(email: &mut Email, message: &Message<'_>) {
-    for (index, part) in message.parts.iter().enumerate() {
+    for (index, part) in message.parts.iter().enumerate().take(Email::MAX_PARTS) {
         let media_type = media_type(part);
         if part.is_encoding_problem {
             email.warnings.push(Warning::new(
@@ -299,7 +329,8 @@ fn media_type(part: &MessagePart<'_>) -> String {
     }
 }
 
-fn attachment(part: &mut MessagePart<'_>, raw: &Bytes, html: Option<&str>) -> Attachment {
+/// `referenced`: the content ids the HTML body references, ASCII lower case.
+fn attachment(part: &mut MessagePart<'_>, raw: &Bytes, referenced: &HashSet<String>) -> Attachment {
     let content_type = media_type(part);
     let filename = part
         .attachment_name()
@@ -315,10 +346,9 @@ fn attachment(part: &mut MessagePart<'_>, raw: &Bytes, html: Option<&str>) -> At
         })
         .filter(|id| !id.is_empty());
     let disposition_inline = part.content_disposition().is_some_and(|cd| cd.is_inline());
-    let referenced = match (&content_id, html) {
-        (Some(id), Some(html)) => html_references_cid(html, id),
-        _ => false,
-    };
+    let referenced = content_id
+        .as_deref()
+        .is_some_and(|id| !referenced.is_empty() && referenced.contains(&id.to_ascii_lowercase()));
     let content = content(part, raw);
     Attachment {
         filename,

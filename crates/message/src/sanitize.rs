@@ -9,8 +9,8 @@ use ammonia::{Builder, UrlRelative};
 
 /// What [`sanitize_html`] lets through besides the always-safe layout and formatting.
 ///
-/// The default keeps `cid:` and raster `data:` images and remote images, and drops relative
-/// URLs (which would point at the server showing the mail).
+/// The default keeps `cid:` and raster `data:` images, blocks remote content (tracking
+/// pixels) and drops relative URLs (which would point at the server showing the mail).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SanitizeOptions {
     /// Keep `cid:` URLs (references to parts of the same message). They load nothing by
@@ -19,8 +19,12 @@ pub struct SanitizeOptions {
     /// Keep `<img src="data:image/...">` for raster image types (PNG, JPEG, GIF, WebP, BMP,
     /// ICO). Every other `data:` URL is always removed.
     pub allow_data_images: bool,
-    /// Keep images loaded over http(s) (`img src`, CSS `url(...)`). Remote images let a sender
-    /// see when and where the mail is read; turn this off to block them.
+    /// Keep content the reader's client would load by itself from elsewhere: `img src` with
+    /// any scheme but `cid:`/`data:` (http, https, ftp, ...) or a protocol-relative URL
+    /// (`//host/...`), and CSS `url(...)`, `image-set()` and `-webkit-image-set()` naming
+    /// anything but `cid:` or a raster `data:` image. Remote content lets a sender see when
+    /// and where the mail is read. Off by default (blocked); links (`a href`) stay either
+    /// way, as they load nothing until clicked.
     pub allow_remote_images: bool,
     /// Keep relative URLs (`/path`, `#anchor`). Off by default: in a mail they would be
     /// resolved against the application showing it.
@@ -32,7 +36,7 @@ impl Default for SanitizeOptions {
         SanitizeOptions {
             allow_cid_urls: true,
             allow_data_images: true,
-            allow_remote_images: true,
+            allow_remote_images: false,
             allow_relative_urls: false,
         }
     }
@@ -261,14 +265,19 @@ fn filter_attribute<'u>(
             .get(..scheme.len())
             .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
     };
+    let is_url = matches!(attribute, "href" | "src" | "cite");
     // A `<` or `>` inside an attribute value is inert once quoted, but strip them anyway so
-    // no markup-looking text (`<script`) is left anywhere in the output.
+    // no markup-looking text (`<script`) is left anywhere in the output. A URL holding them
+    // is dropped: stripping could join `java<>script:` into a scheme ammonia never saw.
     if value.contains(['<', '>']) {
+        if is_url {
+            return None;
+        }
         let stripped: String = value.chars().filter(|c| !matches!(c, '<' | '>')).collect();
         return filter_attribute(options, element, attribute, &stripped)
             .map(|v| Cow::Owned(v.into_owned()));
     }
-    if matches!(attribute, "href" | "src" | "cite") && !scheme_is_wellformed(trimmed) {
+    if is_url && !scheme_is_wellformed(trimmed) {
         return None;
     }
     match attribute {
@@ -277,10 +286,10 @@ fn filter_attribute<'u>(
             if has_scheme("data:") {
                 (options.allow_data_images && is_raster_data_url(trimmed))
                     .then_some(Cow::Borrowed(value))
-            } else if has_scheme("http:") || has_scheme("https:") || trimmed.starts_with("//") {
-                options.allow_remote_images.then_some(Cow::Borrowed(value))
-            } else {
+            } else if options.allow_remote_images || is_local_image_url(trimmed) {
                 Some(Cow::Borrowed(value))
+            } else {
+                None
             }
         }
         // `data:` is only ever allowed as an image source.
@@ -302,6 +311,28 @@ fn scheme_is_wellformed(url: &str) -> bool {
     let mut chars = head.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
+/// True when an image URL loads nothing from elsewhere: `cid:` (a part of the same message)
+/// or a relative path (left to ammonia's relative-URL rule). Anything with another scheme,
+/// and protocol-relative URLs in any spelling browsers accept (`//`, `/\`, `\\`, with tabs
+/// or line breaks between), is remote.
+fn is_local_image_url(url: &str) -> bool {
+    // Browsers remove tabs and line breaks anywhere in a URL and read `\` as `/`.
+    let url: String = url
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .map(|c| if c == '\\' { '/' } else { c })
+        .collect();
+    if url.starts_with("//") {
+        return false;
+    }
+    match url.find(':') {
+        Some(colon) if !url[..colon].contains(['/', '?', '#']) => {
+            url[..colon].eq_ignore_ascii_case("cid")
+        }
+        _ => true,
+    }
 }
 
 fn is_raster_data_url(url: &str) -> bool {
@@ -339,7 +370,23 @@ fn style_is_dangerous(style: &str, options: SanitizeOptions) -> bool {
     if BAD.iter().any(|b| compact.contains(b)) {
         return true;
     }
-    !options.allow_remote_images && compact.contains("url(")
+    !options.allow_remote_images && style_loads_remote(&compact)
+}
+
+/// True when a style (lower case, white space removed) could load anything but a `cid:` part
+/// or a raster `data:` image: any `image-set()` (its bare strings are URLs), `src()`, or a
+/// `url()` naming anything else.
+fn style_loads_remote(compact: &str) -> bool {
+    if compact.contains("image-set(") || compact.contains("src(") {
+        return true;
+    }
+    compact.match_indices("url(").any(|(at, _)| {
+        let arg = compact[at + 4..].trim_start_matches(['"', '\'']);
+        let local = arg.starts_with("cid:")
+            || (arg.starts_with("data:")
+                && is_raster_data_url(arg.split([')', '"', '\'']).next().unwrap_or_default()));
+        !local
+    })
 }
 
 #[cfg(test)]
@@ -351,11 +398,11 @@ mod tests {
         let a = builder(SanitizeOptions::default()) as *const Builder<'static>;
         let b = builder(SanitizeOptions::default()) as *const Builder<'static>;
         assert_eq!(a, b);
-        let strict = SanitizeOptions {
-            allow_remote_images: false,
+        let relaxed = SanitizeOptions {
+            allow_remote_images: true,
             ..SanitizeOptions::default()
         };
-        assert_ne!(a, builder(strict) as *const Builder<'static>);
+        assert_ne!(a, builder(relaxed) as *const Builder<'static>);
     }
 
     #[test]
@@ -369,7 +416,11 @@ mod tests {
         let out = sanitize_html(html, &strict);
         assert!(!out.contains("t.example"), "{out}");
         assert!(out.contains("https://ok.example/"), "{out}");
-        let out = sanitize_html(html, &SanitizeOptions::default());
+        let allow = SanitizeOptions {
+            allow_remote_images: true,
+            ..SanitizeOptions::default()
+        };
+        let out = sanitize_html(html, &allow);
         assert!(out.contains("https://t.example/p.gif"), "{out}");
     }
 

@@ -26,6 +26,9 @@ impl Warning {
     /// A MIME part could not be decoded as declared (bad base64, missing boundary, ...);
     /// its raw content was kept as text.
     pub const BROKEN_MIME: &'static str = "broken-mime";
+    /// The message has more MIME parts than [`Email::MAX_PARTS`](crate::Email::MAX_PARTS);
+    /// only the first ones were read, the rest is kept in the raw message.
+    pub const TOO_MANY_PARTS: &'static str = "too-many-parts";
 
     /// A warning of `kind` (one of the constants above) with a human-readable `detail`.
     pub fn new(kind: &str, detail: impl Into<String>) -> Self {

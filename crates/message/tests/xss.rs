@@ -124,6 +124,11 @@ const VECTORS: &[&str] = &[
     "<img src=x:alert(alt) onerror=eval(src) alt=0>",
     "<a href=\"&#1;javascript:alert(1)\">x</a>",
     "<IMG SRC=\"jav\tascript:alert(1);\">",
+    // Angle brackets inside a URL must not be stripped into a scheme.
+    "<a href=\"java<>script:alert(1)\">x</a>",
+    "<a href=\"java<b>script:alert(1)\">x</a>",
+    "<img src=\"java<>script:alert(1)\">",
+    "<a href=\"<javascript:alert(1)>\">x</a>",
 ];
 
 const FORBIDDEN_TAGS: &[&str] = &[
@@ -330,7 +335,12 @@ fn layout_is_kept() {
 <img src="cid:part1@example" alt="inline">
 <a href="https://example.com/path?a=1&amp;b=2">link</a> <a href="mailto:x@example.com">mail</a>
 </td></tr></table>"##;
-    let out = sanitize_html(html, &SanitizeOptions::default());
+    // Remote images are blocked by default; a reader who allows them gets the layout whole.
+    let allow_remote = SanitizeOptions {
+        allow_remote_images: true,
+        ..SanitizeOptions::default()
+    };
+    let out = sanitize_html(html, &allow_remote);
     for kept in [
         r##"<table width="600" cellpadding="4" cellspacing="0" border="0" bgcolor="#ffffff" align="center">"##,
         r##"<td align="left" valign="top" width="50%" bgcolor="#eeeeee" style="padding:8px;color:#333333;font-family:Arial , sans-serif">"##,
@@ -356,6 +366,157 @@ fn unsafe_css_properties_are_dropped_safe_ones_kept() {
         &SanitizeOptions::default(),
     );
     assert_eq!(out, r#"<div style="color:green;margin:0 auto">x</div>"#);
+}
+
+/// Every way a mail can make the reader's client fetch something from `t.example` (a
+/// tracking pixel) by itself, without a click.
+const REMOTE_VECTORS: &[&str] = &[
+    "<img src=\"https://t.example/p.gif\">",
+    "<img src=\"http://t.example/p.gif\">",
+    "<IMG SRC=\"HTTPS://t.example/p.gif\">",
+    "<img src=\" \thttps://t.example/p.gif\">",
+    "<img src=\"ht&#9;tps://t.example/p.gif\">",
+    "<img src=\"ftp://t.example/p.gif\">",
+    "<img src=\"ftps://t.example/p.gif\">",
+    "<img src=\"//t.example/p.gif\">",
+    "<img src=\"/\\t.example/p.gif\">",
+    "<img src=\"\\\\t.example/p.gif\">",
+    "<img src=\"/&#9;/t.example/p.gif\">",
+    "<img src=\"webcal://t.example/p.gif\">",
+    "<img srcset=\"https://t.example/p.gif 1x, https://t.example/q.gif 2x\">",
+    "<img src=\"cid:a@b\" srcset=\"//t.example/p.gif 2x\">",
+    "<table background=\"https://t.example/p.gif\"><tr><td>x</td></tr></table>",
+    "<table><tr><td background=\"//t.example/p.gif\">x</td></tr></table>",
+    "<body background=\"https://t.example/p.gif\">x</body>",
+    "<div style=\"background: url(https://t.example/p.gif)\">x</div>",
+    "<div style=\"background-image: url('//t.example/p.gif')\">x</div>",
+    "<div style=\"background-image: URL( \"ftp://t.example/p.gif\" )\">x</div>",
+    "<div style=\"background-image: image-set('https://t.example/p.gif' 1x)\">x</div>",
+    "<div style=\"background-image: -webkit-image-set('https://t.example/p.gif' 1x)\">x</div>",
+    "<div style=\"background-image: image-set(url(https://t.example/p.gif) 1x)\">x</div>",
+    "<ul style=\"list-style: url(https://t.example/p.gif)\"><li>x</li></ul>",
+    "<div style=\"@import 'https://t.example/x.css'\">x</div>",
+    "<style>@import url(https://t.example/x.css);</style>",
+    "<style>body{background:url(https://t.example/p.gif)}</style>",
+    "<link rel=\"stylesheet\" href=\"https://t.example/x.css\">",
+    "<link rel=\"preload\" as=\"image\" href=\"https://t.example/p.gif\">",
+    "<video poster=\"https://t.example/p.gif\"></video>",
+    "<video src=\"https://t.example/v.mp4\"></video>",
+    "<audio src=\"https://t.example/a.mp3\"></audio>",
+    "<input type=\"image\" src=\"https://t.example/p.gif\">",
+    "<object data=\"https://t.example/p.gif\"></object>",
+    "<embed src=\"https://t.example/p.gif\">",
+    "<iframe src=\"https://t.example/\"></iframe>",
+    "<picture><source srcset=\"https://t.example/p.gif\"><img src=\"cid:a@b\"></picture>",
+    "<svg><image href=\"https://t.example/p.gif\"/></svg>",
+    "<img src=\"cid:a@b\" lowsrc=\"https://t.example/p.gif\" dynsrc=\"https://t.example/p.gif\">",
+    "<meta http-equiv=\"refresh\" content=\"0;url=https://t.example/\">",
+];
+
+/// The options a mail client uses to show a mail: remote content blocked, with and without
+/// relative URLs.
+fn blocking_options() -> [SanitizeOptions; 3] {
+    [
+        SanitizeOptions::default(),
+        SanitizeOptions {
+            allow_relative_urls: true,
+            ..SanitizeOptions::default()
+        },
+        SanitizeOptions {
+            allow_cid_urls: false,
+            allow_data_images: false,
+            allow_remote_images: false,
+            allow_relative_urls: true,
+        },
+    ]
+}
+
+#[test]
+fn remote_content_is_blocked_by_default() {
+    assert!(!SanitizeOptions::default().allow_remote_images);
+    for options in blocking_options() {
+        for vector in REMOTE_VECTORS {
+            let out = sanitize_html(vector, &options);
+            assert!(
+                !out.to_ascii_lowercase().contains("t.example"),
+                "remote content survived with {options:?}\n in: {vector}\nout: {out}"
+            );
+            assert_safe(vector, &out, options.allow_relative_urls);
+        }
+        let all: String = REMOTE_VECTORS
+            .iter()
+            .map(|v| format!("<p>Hello</p>{v}\n"))
+            .collect();
+        let out = sanitize_html(&all, &options);
+        assert!(!out.contains("t.example"), "{out}");
+    }
+}
+
+#[test]
+fn inline_images_stay_when_remote_content_is_blocked() {
+    let html = concat!(
+        r#"<img src="cid:logo@x" alt="logo">"#,
+        r#"<img src="data:image/png;base64,iVBORw0KGgo=" alt="dot">"#,
+        r#"<div style="background-image:url(cid:bg@x);color:red">x</div>"#,
+        r#"<div style="background:url('data:image/png;base64,iVBORw0KGgo=')">y</div>"#,
+        r#"<a href="https://ok.example/">link</a>"#,
+    );
+    let out = sanitize_html(html, &SanitizeOptions::default());
+    for kept in [
+        r#"<img src="cid:logo@x" alt="logo">"#,
+        r#"<img src="data:image/png;base64,iVBORw0KGgo=" alt="dot">"#,
+        "url(&quot;cid:bg@x&quot;)",
+        "url(&quot;data:image/png;base64,iVBORw0KGgo=&quot;)",
+        r#"<a href="https://ok.example/" rel="noopener noreferrer">link</a>"#,
+    ] {
+        assert!(out.contains(kept), "lost {kept}\nout: {out}");
+    }
+}
+
+#[test]
+fn remote_images_are_shown_when_allowed() {
+    let allow = SanitizeOptions {
+        allow_remote_images: true,
+        ..SanitizeOptions::default()
+    };
+    let html = r#"<img src="https://img.example/logo.png" alt="Logo"><div style="background:url(https://img.example/bg.png)">x</div>"#;
+    let out = sanitize_html(html, &allow);
+    assert!(
+        out.contains(r#"<img src="https://img.example/logo.png" alt="Logo">"#),
+        "{out}"
+    );
+    assert!(
+        out.contains("url(&quot;https://img.example/bg.png&quot;)"),
+        "{out}"
+    );
+    for vector in VECTORS {
+        let out = sanitize_html(vector, &allow);
+        assert_safe(vector, &out, false);
+    }
+}
+
+#[test]
+fn relative_urls_with_angle_brackets_are_dropped_not_rewritten() {
+    let relaxed = SanitizeOptions {
+        allow_relative_urls: true,
+        ..SanitizeOptions::default()
+    };
+    for (html, gone) in [
+        (r#"<a href="java<>script:alert(1)">x</a>"#, "script"),
+        (r#"<a href="java<b>script:alert(1)">x</a>"#, "script"),
+        (r#"<img src="java<>script:alert(1)">"#, "script"),
+        (r#"<a href="/ok<>/path">x</a>"#, "path"),
+    ] {
+        let out = sanitize_html(html, &relaxed);
+        assert!(!out.contains(gone), "in: {html}\nout: {out}");
+        assert!(
+            !out.contains("href=") && !out.contains("src="),
+            "in: {html}\nout: {out}"
+        );
+    }
+    // Text attributes only lose the brackets.
+    let out = sanitize_html(r#"<img src="cid:a@b" alt="a <b> c">"#, &relaxed);
+    assert!(out.contains(r#"alt="a b c""#), "{out}");
 }
 
 proptest! {

@@ -67,3 +67,53 @@ pub async fn timeout<F: Future>(duration: Duration, future: F) -> Result<F::Outp
         .await
         .map_err(|_| Elapsed(duration))
 }
+
+/// Runs `f`, blocking or CPU-heavy work (parsing a large message, say), from async code
+/// without stalling the runtime's other tasks: on tokio's multi-threaded runtime the worker
+/// first hands its other tasks to another thread (`block_in_place`). On a current-thread
+/// runtime or outside any runtime, `f` simply runs.
+pub fn run_blocking<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used)]
+    use super::*;
+
+    /// With one worker thread, a blocking section that waits for another task would wait
+    /// forever unless that task can run elsewhere meanwhile.
+    #[test]
+    fn blocking_work_lets_other_tasks_run() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let ran = runtime.block_on(async {
+            let outer = spawn(async {
+                let (tx, rx) = std::sync::mpsc::channel();
+                let _other = spawn(async move {
+                    let _ = tx.send(());
+                });
+                run_blocking(|| rx.recv_timeout(Duration::from_secs(10)).is_ok())
+            });
+            outer.join().await
+        });
+        assert_eq!(ran, Some(true));
+    }
+
+    #[test]
+    fn blocking_work_runs_on_a_current_thread_runtime_and_without_one() {
+        assert_eq!(run_blocking(|| 7), 7);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        assert_eq!(runtime.block_on(async { run_blocking(|| 8) }), 8);
+    }
+}

@@ -120,6 +120,21 @@ pub enum InlineImagesName {
     DataUrl,
 }
 
+/// Whether sanitized HTML keeps remote content (images and styles loaded from elsewhere:
+/// tracking pixels), as written in `remote_images`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemoteImages {
+    /// Remove every way remote content gets in (the default): `img src` other than `cid:`
+    /// and raster `data:`, `srcset`, `background`, CSS `url()`, `image-set()`, protocol-
+    /// relative URLs, `<link>`, `@import`, ... (see
+    /// [`inbound_message::SanitizeOptions::allow_remote_images`]).
+    #[default]
+    Block,
+    /// Keep remote images: reading the mail tells the sender when and where it was read.
+    Allow,
+}
+
 /// The OAuth provider kind, as written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -245,6 +260,9 @@ pub struct AccountConfig {
     /// URL pattern for `inline_images = "rewrite"`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inline_image_url: Option<String>,
+    /// `block` (default) or `allow`: remote content in sanitized HTML.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_images: Option<RemoteImages>,
     /// Network timeout in seconds (default 30).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout_secs: Option<i64>,
@@ -404,6 +422,8 @@ pub struct Account {
     pub sanitize_html: bool,
     /// Inline image handling for sanitized HTML.
     pub inline_images: InlineImageMode,
+    /// Remote content in sanitized HTML: blocked (the default) or kept.
+    pub remote_images: RemoteImages,
     /// Network timeout.
     pub timeout: Duration,
     /// Messages larger than this many bytes are skipped, not downloaded. `None`: the hard
@@ -421,10 +441,13 @@ impl Account {
     /// `sanitize_html` is off.
     pub fn sanitize_mode(&self) -> Option<inbound_store::SanitizeHtml> {
         use inbound_store::SanitizeHtml;
-        self.sanitize_html.then(|| match &self.inline_images {
-            InlineImageMode::Keep => SanitizeHtml::KeepCid,
-            InlineImageMode::Rewrite(pattern) => SanitizeHtml::RewriteCid(pattern.clone()),
-            InlineImageMode::DataUrl => SanitizeHtml::DataUrl,
+        self.sanitize_html.then(|| {
+            match &self.inline_images {
+                InlineImageMode::Keep => SanitizeHtml::keep_cid(),
+                InlineImageMode::Rewrite(pattern) => SanitizeHtml::rewrite_cid(pattern.clone()),
+                InlineImageMode::DataUrl => SanitizeHtml::data_url(),
+            }
+            .with_remote_images(self.remote_images == RemoteImages::Allow)
         })
     }
 
@@ -601,6 +624,13 @@ impl AccountConfig {
 
         let sanitize_html = self.sanitize_html.unwrap_or(true);
         let inline_images = self.validate_inline(&mut p, sanitize_html);
+        let remote_images = self.remote_images.unwrap_or_default();
+        if remote_images == RemoteImages::Allow && !sanitize_html {
+            p.add(
+                "remote_images",
+                "applies to sanitized HTML only; set sanitize_html = true",
+            );
+        }
         let timeout = match self.timeout_secs {
             None => DEFAULT_TIMEOUT,
             Some(v) => Duration::from_secs(
@@ -651,6 +681,7 @@ impl AccountConfig {
                 after_receive,
                 sanitize_html,
                 inline_images,
+                remote_images,
                 timeout,
                 max_message_size,
                 subscribe,
@@ -1003,6 +1034,7 @@ impl From<Account> for AccountConfig {
             folder: Some(a.folder),
             batch_size: Some(i64::from(a.batch_size)),
             sanitize_html: Some(a.sanitize_html),
+            remote_images: Some(a.remote_images),
             timeout_secs: Some(a.timeout.as_secs() as i64),
             max_message_size: a
                 .max_message_size

@@ -90,7 +90,7 @@ pub use backend::{
 };
 pub use config::{
     Account, AccountConfig, AfterReceive, AuthConfig, ConfigErrors, ConfigProblem, FetchPolicy,
-    InlineImageMode, OAuthConfig, OAuthSettings, Protocol, SecretSource,
+    InlineImageMode, OAuthConfig, OAuthSettings, Protocol, RemoteImages, SecretSource,
 };
 pub use credentials::{CredentialError, resolve_credentials};
 pub use error::{Error, Result};

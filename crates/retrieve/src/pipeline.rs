@@ -17,7 +17,9 @@
 //!
 //! Parsing runs on scoped threads and blocks until it is done; a step waits for the previous
 //! unit's writer before it hands over the next one, so at most one transaction is open and
-//! units are committed in order. Nothing here awaits: the waits are short blocking joins.
+//! units are committed in order. Nothing here awaits: the waits are blocking joins, run
+//! through [`inbound_net::rt::run_blocking`] so a multi-threaded runtime moves its other
+//! tasks off the waiting worker.
 
 use std::num::NonZeroUsize;
 use std::sync::PoisonError;
@@ -127,7 +129,9 @@ impl Pipeline {
         action: Option<&PendingAction>,
     ) -> Result<Option<Stored>, RunError> {
         let parsed = Parsed {
-            items: prepare_all(unit.fetched),
+            // CPU work: the runtime's other tasks (other accounts, subscriptions) move to
+            // another worker meanwhile.
+            items: inbound_net::rt::run_blocking(|| prepare_all(unit.fetched)),
             duplicates: unit.duplicates,
             downloaded: unit.downloaded,
             last_of_batch,
@@ -153,11 +157,11 @@ impl Pipeline {
     /// Waits for the writer thread, if one is running.
     fn wait(&mut self) -> Option<(Parsed, Result<Vec<Inserted>, RunError>)> {
         let writer = self.writer.take()?;
-        Some(
+        Some(inbound_net::rt::run_blocking(|| {
             writer
                 .join()
-                .unwrap_or_else(|e| std::panic::resume_unwind(e)),
-        )
+                .unwrap_or_else(|e| std::panic::resume_unwind(e))
+        }))
     }
 
     /// Records that `unit` was acted on (`actions_done` messages deleted or moved); reports

@@ -351,3 +351,51 @@ fn token_endpoint_trusts_the_accounts_ca_file() {
     assert!(text.contains("m365"), "{text}");
     assert!(text.contains(missing), "{text}");
 }
+
+#[test]
+fn remote_images_are_blocked_unless_allowed() {
+    use inbound_retrieve::RemoteImages;
+    use inbound_store::SanitizeHtml;
+
+    let base = r#"[[account]]
+        name = "x"
+        protocol = "imap"
+        host = "imap.example.com"
+        username = "u"
+        inline_images = "data_url"
+        "#;
+    let file: File = toml::from_str(base).unwrap();
+    let a = &file.account[0];
+    assert_eq!(a.remote_images, RemoteImages::Block);
+    assert_eq!(a.sanitize_mode(), Some(SanitizeHtml::data_url()));
+    assert!(!a.sanitize_mode().unwrap().remote_images);
+
+    let file: File = toml::from_str(&format!("{base}remote_images = \"allow\"")).unwrap();
+    let a = &file.account[0];
+    assert_eq!(a.remote_images, RemoteImages::Allow);
+    assert_eq!(
+        a.sanitize_mode(),
+        Some(SanitizeHtml::data_url().with_remote_images(true))
+    );
+    // The setting survives the round trip through the stored form.
+    let back = AccountConfig::from(a.clone()).validate().unwrap();
+    assert_eq!(back.remote_images, RemoteImages::Allow);
+
+    let file: File = toml::from_str(&format!("{base}remote_images = \"block\"")).unwrap();
+    assert_eq!(file.account[0].remote_images, RemoteImages::Block);
+
+    let bad = toml::from_str::<RawFile>(&format!("{base}remote_images = \"sometimes\""));
+    assert!(bad.is_err_and(|e| e.to_string().contains("block")));
+    assert!(
+        fields(
+            r#"[[account]]
+        name = "x"
+        protocol = "imap"
+        host = "imap.example.com"
+        username = "u"
+        sanitize_html = false
+        remote_images = "allow""#
+        )
+        .contains(&"remote_images")
+    );
+}

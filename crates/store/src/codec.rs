@@ -7,7 +7,7 @@
 use inbound_message::{Address, Attachment};
 
 use crate::error::{Error, Result};
-use crate::types::{AttachmentInfo, SanitizeHtml, ServerRef};
+use crate::types::{AttachmentInfo, CidImages, SanitizeHtml, ServerRef};
 
 type Pair<'a> = (Option<&'a str>, &'a str);
 
@@ -86,26 +86,38 @@ pub(crate) fn decode_attachments(text: &str) -> Result<Vec<AttachmentInfo>> {
 const SANITIZE_KEEP: &str = "keep";
 const SANITIZE_DATA_URL: &str = "data-url";
 const SANITIZE_REWRITE: &str = "rewrite:";
+/// Prefixed to the mode when remote content is kept. Rows without it (all rows written before
+/// the choice existed) block remote content.
+const SANITIZE_REMOTE: &str = "remote-images;";
 
-/// The `sanitize` column: `keep`, `data-url` or `rewrite:` followed by the pattern.
+/// The `sanitize` column: `keep`, `data-url` or `rewrite:` followed by the pattern, after
+/// `remote-images;` when remote content is kept.
 pub(crate) fn encode_sanitize(s: Option<&SanitizeHtml>) -> Option<String> {
-    s.map(|s| match s {
-        SanitizeHtml::KeepCid => SANITIZE_KEEP.to_owned(),
-        SanitizeHtml::DataUrl => SANITIZE_DATA_URL.to_owned(),
-        SanitizeHtml::RewriteCid(pattern) => format!("{SANITIZE_REWRITE}{pattern}"),
+    s.map(|s| {
+        let remote = if s.remote_images { SANITIZE_REMOTE } else { "" };
+        match &s.cid {
+            CidImages::Keep => format!("{remote}{SANITIZE_KEEP}"),
+            CidImages::DataUrl => format!("{remote}{SANITIZE_DATA_URL}"),
+            CidImages::Rewrite(pattern) => format!("{remote}{SANITIZE_REWRITE}{pattern}"),
+        }
     })
 }
 
 pub(crate) fn decode_sanitize(text: Option<&str>) -> Result<Option<SanitizeHtml>> {
     let Some(text) = text else { return Ok(None) };
-    match text {
-        SANITIZE_KEEP => Ok(Some(SanitizeHtml::KeepCid)),
-        SANITIZE_DATA_URL => Ok(Some(SanitizeHtml::DataUrl)),
-        _ => match text.strip_prefix(SANITIZE_REWRITE) {
-            Some(pattern) => Ok(Some(SanitizeHtml::RewriteCid(pattern.to_owned()))),
-            None => Err(Error::Corrupt(format!("unknown sanitize mode {text:?}"))),
+    let (remote_images, mode) = match text.strip_prefix(SANITIZE_REMOTE) {
+        Some(mode) => (true, mode),
+        None => (false, text),
+    };
+    let cid = match mode {
+        SANITIZE_KEEP => CidImages::Keep,
+        SANITIZE_DATA_URL => CidImages::DataUrl,
+        _ => match mode.strip_prefix(SANITIZE_REWRITE) {
+            Some(pattern) => CidImages::Rewrite(pattern.to_owned()),
+            None => return Err(Error::Corrupt(format!("unknown sanitize mode {text:?}"))),
         },
-    }
+    };
+    Ok(Some(SanitizeHtml { cid, remote_images }))
 }
 
 /// The `(uidvalidity, uid, uidl)` columns of a server ref.
@@ -195,16 +207,32 @@ mod tests {
             (infos[1].filename.as_deref(), infos[1].inline),
             (None, false)
         );
-        for mode in [
-            None,
-            Some(SanitizeHtml::KeepCid),
-            Some(SanitizeHtml::DataUrl),
-            Some(SanitizeHtml::RewriteCid("/a/{index}?x=rewrite:".into())),
-        ] {
-            let text = encode_sanitize(mode.as_ref());
-            assert_eq!(decode_sanitize(text.as_deref()).unwrap(), mode);
+        for remote in [false, true] {
+            for mode in [
+                None,
+                Some(SanitizeHtml::keep_cid().with_remote_images(remote)),
+                Some(SanitizeHtml::data_url().with_remote_images(remote)),
+                Some(
+                    SanitizeHtml::rewrite_cid("/a/{index}?x=rewrite:remote-images;")
+                        .with_remote_images(remote),
+                ),
+            ] {
+                let text = encode_sanitize(mode.as_ref());
+                assert_eq!(decode_sanitize(text.as_deref()).unwrap(), mode);
+            }
         }
+        // Rows written before the remote-images choice read back blocking remote content.
+        assert_eq!(
+            decode_sanitize(Some("rewrite:/x/{index}")).unwrap(),
+            Some(SanitizeHtml::rewrite_cid("/x/{index}"))
+        );
+        assert_eq!(
+            encode_sanitize(Some(&SanitizeHtml::keep_cid())).as_deref(),
+            Some("keep"),
+            "blocked modes are written as before"
+        );
         assert!(decode_sanitize(Some("scrub")).is_err());
+        assert!(decode_sanitize(Some("remote-images;scrub")).is_err());
     }
 
     #[test]

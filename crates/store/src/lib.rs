@@ -103,6 +103,6 @@ pub use schema::SCHEMA_VERSION;
 pub use store::{DEFAULT_BUSY_TIMEOUT, Store, StoreOptions};
 pub use sync::ImapFolderState;
 pub use types::{
-    AttachmentInfo, Inserted, MessageFilter, MessageId, MessageSummary, NewMessage, Pending,
-    PendingAction, SanitizeHtml, ServerRef, StoredMessage, raw_sha256,
+    AttachmentInfo, CidImages, Inserted, MessageFilter, MessageId, MessageSummary, NewMessage,
+    Pending, PendingAction, SanitizeHtml, ServerRef, StoredMessage, raw_sha256,
 };

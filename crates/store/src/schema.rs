@@ -343,7 +343,7 @@ mod tests {
 
         // The stored sanitized HTML is gone; the HTML is sanitized on read instead.
         let m = store.get_message(MessageId(1)).unwrap().unwrap();
-        assert_eq!(m.sanitize, Some(SanitizeHtml::KeepCid));
+        assert_eq!(m.sanitize, Some(SanitizeHtml::keep_cid()));
         assert_eq!(
             m.sanitized_html.as_deref().map(str::trim),
             Some("<p>Hi</p>")

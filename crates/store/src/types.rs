@@ -65,31 +65,86 @@ pub struct Pending {
 /// How the HTML body of a message from an account that sanitizes is shown: recorded with the
 /// message, applied each time it is read ([`StoredMessage::sanitized_html`]).
 ///
-/// HTML is sanitized with [`SanitizeOptions::default`] and then `cid:` URLs are handled as the
-/// variant says (see [`InlineImages`]).
+/// HTML is sanitized with [`SanitizeOptions::default`] (remote content blocked unless
+/// [`SanitizeHtml::remote_images`] says otherwise) and then `cid:` URLs are handled as
+/// [`SanitizeHtml::cid`] says (see [`InlineImages`]).
+///
+/// Messages stored before the remote-images choice existed read back with remote content
+/// blocked.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum SanitizeHtml {
+pub struct SanitizeHtml {
+    /// What happens to `cid:` URLs.
+    pub cid: CidImages,
+    /// Keep remote images and other remote content (tracking pixels): see
+    /// [`SanitizeOptions::allow_remote_images`]. Default false (blocked).
+    pub remote_images: bool,
+}
+
+/// How `cid:` URLs in sanitized HTML are handled ([`SanitizeHtml::cid`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CidImages {
     /// Leave `cid:` URLs as they are ([`InlineImages::Keep`]).
-    KeepCid,
+    Keep,
     /// Rewrite `cid:` URLs with this pattern ([`InlineImages::RewriteCid`]).
-    RewriteCid(String),
+    Rewrite(String),
     /// Embed raster inline images as `data:` URLs ([`InlineImages::DataUrl`]).
     DataUrl,
 }
 
 impl SanitizeHtml {
+    /// `cid:` URLs left as they are, remote content blocked.
+    pub fn keep_cid() -> Self {
+        CidImages::Keep.into()
+    }
+
+    /// `cid:` URLs rewritten with `pattern`, remote content blocked.
+    pub fn rewrite_cid(pattern: impl Into<String>) -> Self {
+        CidImages::Rewrite(pattern.into()).into()
+    }
+
+    /// Raster inline images embedded as `data:` URLs, remote content blocked.
+    pub fn data_url() -> Self {
+        CidImages::DataUrl.into()
+    }
+
+    /// The same with remote content kept (`true`) or blocked (`false`).
+    pub fn with_remote_images(self, remote_images: bool) -> Self {
+        SanitizeHtml {
+            remote_images,
+            ..self
+        }
+    }
+
     /// The message crate's form of the `cid:` handling.
     pub fn inline_images(&self) -> InlineImages<'_> {
-        match self {
-            SanitizeHtml::KeepCid => InlineImages::Keep,
-            SanitizeHtml::RewriteCid(pattern) => InlineImages::RewriteCid(pattern),
-            SanitizeHtml::DataUrl => InlineImages::DataUrl,
+        match &self.cid {
+            CidImages::Keep => InlineImages::Keep,
+            CidImages::Rewrite(pattern) => InlineImages::RewriteCid(pattern),
+            CidImages::DataUrl => InlineImages::DataUrl,
+        }
+    }
+
+    /// The sanitizer options: the defaults, with remote content as this mode says.
+    pub fn options(&self) -> SanitizeOptions {
+        SanitizeOptions {
+            allow_remote_images: self.remote_images,
+            ..SanitizeOptions::default()
         }
     }
 
     /// `email`'s HTML body sanitized this way; `None` when it has none.
     pub fn apply(&self, email: &Email) -> Option<String> {
-        email.sanitized_html(&self.inline_images(), &SanitizeOptions::default())
+        email.sanitized_html(&self.inline_images(), &self.options())
+    }
+}
+
+impl From<CidImages> for SanitizeHtml {
+    /// That `cid:` handling, remote content blocked.
+    fn from(cid: CidImages) -> Self {
+        SanitizeHtml {
+            cid,
+            remote_images: false,
+        }
     }
 }
 

@@ -25,7 +25,7 @@ fn parsed_corpus_roundtrips_through_a_file_store() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.sqlite");
     let mut expected = Vec::new();
-    let mode = SanitizeHtml::RewriteCid("/att/{index}".into());
+    let mode = SanitizeHtml::rewrite_cid("/att/{index}");
     {
         let mut store = Store::open(&path, None).unwrap();
         for (i, file) in files.iter().enumerate() {

@@ -27,7 +27,7 @@ fn corpus_roundtrips_every_field_through_a_file() {
         let mut store = Store::open(&path, None).unwrap();
         for (i, email) in corpus.iter().enumerate() {
             let r = imap(i as u32 + 1);
-            let mode = (i % 2 == 1).then_some(SanitizeHtml::DataUrl);
+            let mode = (i % 2 == 1).then_some(SanitizeHtml::data_url());
             let stored = store
                 .insert_message(
                     &NewMessage::new("acct", "INBOX", &r, email).with_sanitize(mode.as_ref()),
@@ -48,7 +48,7 @@ fn corpus_roundtrips_every_field_through_a_file() {
         assert_eq!(got.folder, "INBOX");
         assert_eq!(got.server_ref, imap(i as u32 + 1));
         if i % 2 == 1 {
-            assert_eq!(got.sanitize, Some(SanitizeHtml::DataUrl));
+            assert_eq!(got.sanitize, Some(SanitizeHtml::data_url()));
             // Sanitized when read, as the message's account asked.
             if let Some(html) = &got.sanitized_html {
                 assert!(
