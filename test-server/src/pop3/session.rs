@@ -453,7 +453,7 @@ impl Pop3State {
                 let (count, size) = maildrop.stat();
                 Response::Stat(Stat {
                     count: u32::try_from(count).unwrap_or(u32::MAX),
-                    size,
+                    size: self.faults.pop3_listed_size.unwrap_or(size),
                 })
             }
             Command::List(None) => Response::ScanList {
@@ -464,7 +464,7 @@ impl Pop3State {
                     .filter_map(|(n, size)| {
                         Some(ScanListing {
                             msg: number(n)?,
-                            size: size as u64,
+                            size: self.faults.pop3_listed_size.unwrap_or(size as u64),
                         })
                     })
                     .collect(),
@@ -472,7 +472,7 @@ impl Pop3State {
             &Command::List(Some(msg)) => match maildrop.size(index(msg)) {
                 Ok(size) => Response::Scan(ScanListing {
                     msg,
-                    size: size as u64,
+                    size: self.faults.pop3_listed_size.unwrap_or(size as u64),
                 }),
                 Err(_) => return self.no_such_message(msg),
             },
