@@ -171,6 +171,7 @@ fn rekey_in(tx: &Transaction<'_>, old: &EncryptionKey, new: &EncryptionKey) -> R
         let plain = old.open(sealed, &aad).ok_or(Error::WrongKey)?;
         update.execute(params![account_id, secret, new.seal(&plain, &aad)?])?;
     }
+    let rotated = crate::rotated::rekey_rotated(tx, old, new)?;
     set_key_check(tx, new)?;
-    Ok(rows.len())
+    Ok(rows.len() + rotated)
 }

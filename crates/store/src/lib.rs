@@ -84,6 +84,7 @@ mod crypto;
 mod error;
 mod messages;
 mod query;
+mod rotated;
 mod schema;
 mod store;
 mod sync;
