@@ -216,10 +216,15 @@ impl Transport {
         if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
             self.buf.reserve(READ_CHUNK);
         }
-        let mut buf = std::mem::take(&mut self.buf);
-        let read = self.read_paced(&mut buf, during).await;
-        self.buf = buf;
-        read
+        // Borrowing the fields apart keeps this cancellation-safe: the buffer stays in place.
+        read_paced(
+            &mut self.stream,
+            &mut self.answer,
+            self.timeout,
+            &mut self.buf,
+            during,
+        )
+        .await
     }
 
     /// [`Transport::read_into`] within the I/O timeout and the current answer's minimum
@@ -234,34 +239,19 @@ impl Transport {
         buf: &mut BytesMut,
         during: &'static str,
     ) -> Result<usize, TransportError> {
-        let remaining = self.answer.remaining(self.timeout);
-        let too_slow = |answer: AnswerClock| TransportError::TooSlow {
+        read_paced(
+            &mut self.stream,
+            &mut self.answer,
+            self.timeout,
+            buf,
             during,
-            received: answer.received,
-            waited: answer.waited,
-        };
-        if remaining.is_zero() {
-            return Err(too_slow(self.answer));
-        }
-        let wait = remaining.min(self.timeout);
-        let started = tokio::time::Instant::now();
-        let read = read_within(&mut self.stream, buf, wait, during).await;
-        self.answer.waited = self.answer.waited.saturating_add(started.elapsed());
-        match read {
-            Ok(n) => {
-                self.answer.received = self.answer.received.saturating_add(n as u64);
-                Ok(n)
-            }
-            Err(TransportError::Timeout { .. }) if wait < self.timeout => {
-                Err(too_slow(self.answer))
-            }
-            Err(e) => Err(e),
-        }
+        )
+        .await
     }
 
-    /// [`Transport::fill`] waiting at most `timeout` instead of the I/O timeout (IDLE waits
-    /// for its own deadline). The I/O timeout is left alone, so a cancelled wait changes
-    /// nothing for the next one.
+    /// [`Transport::fill`] waiting at most `timeout` instead of the I/O timeout, and without
+    /// the minimum rate (IDLE waits for its own deadline). The I/O timeout is left alone, so
+    /// a cancelled wait changes nothing for the next one.
     ///
     /// # Errors
     /// As [`Transport::fill`].
@@ -388,6 +378,38 @@ impl Transport {
     }
 }
 
+/// One read into `buf` within `timeout` and what the answer timed by `answer` has left at the
+/// minimum rate; [`TransportError::TooSlow`] when that ran out.
+async fn read_paced(
+    stream: &mut MailStream,
+    answer: &mut AnswerClock,
+    timeout: Duration,
+    buf: &mut BytesMut,
+    during: &'static str,
+) -> Result<usize, TransportError> {
+    let too_slow = |answer: &AnswerClock| TransportError::TooSlow {
+        during,
+        received: answer.received,
+        waited: answer.waited,
+    };
+    let remaining = answer.remaining(timeout);
+    if remaining.is_zero() {
+        return Err(too_slow(answer));
+    }
+    let wait = remaining.min(timeout);
+    let started = tokio::time::Instant::now();
+    let read = read_within(stream, buf, wait, during).await;
+    answer.waited = answer.waited.saturating_add(started.elapsed());
+    match read {
+        Ok(n) => {
+            answer.received = answer.received.saturating_add(n as u64);
+            Ok(n)
+        }
+        Err(TransportError::Timeout { .. }) if wait < timeout => Err(too_slow(answer)),
+        Err(e) => Err(e),
+    }
+}
+
 /// One read into `buf` bounded by `timeout`; end of stream is [`TransportError::Closed`].
 async fn read_within(
     stream: &mut MailStream,
@@ -434,6 +456,7 @@ fn printable(line: &[u8]) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -444,6 +467,35 @@ mod tests {
         let long = vec![b'x'; 300];
         let p = printable(&long);
         assert!(p.ends_with("...") && p.len() == 203);
+    }
+
+    /// POP3 reads through `fill`; a cancelled one (inside `select!`, a caller's timeout)
+    /// must leave the octets already buffered in place.
+    #[tokio::test]
+    async fn a_cancelled_fill_keeps_what_was_buffered() {
+        use tokio::io::AsyncWriteExt as _;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            socket.write_all(b"+OK a\r\n").await.unwrap();
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        });
+        let tcp = crate::connect_tcp("127.0.0.1", port, Duration::from_secs(5))
+            .await
+            .unwrap();
+        let mut t = Transport::new(
+            MailStream::Plain(tcp),
+            MailProtocol::Pop3,
+            Duration::from_secs(5),
+        );
+        while !t.buffer().ends_with(b"\n") {
+            t.fill("greeting").await.unwrap();
+        }
+        let cancelled = tokio::time::timeout(Duration::from_millis(50), t.fill("NOOP")).await;
+        assert!(cancelled.is_err());
+        assert_eq!(&t.buffer()[..], b"+OK a\r\n");
+        server.abort();
     }
 
     #[test]
