@@ -130,6 +130,33 @@ impl SlowAnswer {
     }
 }
 
+/// Answers to some command, and everything after them, written one byte at a time with a
+/// pause before each byte: a server that keeps the connection alive without ever falling
+/// silent for a whole timeout, yet never finishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dribble {
+    /// The command from whose answer on the session dribbles, matched case-insensitively
+    /// (`UID FETCH`, `RETR`, ...).
+    pub command: String,
+    /// The pause before each byte.
+    pub interval: Duration,
+}
+
+impl Dribble {
+    /// Dribbles from the answer to `command` on, one byte every `interval`.
+    pub fn from_command(command: &str, interval: Duration) -> Self {
+        Self {
+            command: command.to_owned(),
+            interval,
+        }
+    }
+
+    /// Whether this applies to `command` (case-insensitive).
+    pub fn matches(&self, command: &str) -> bool {
+        self.command.eq_ignore_ascii_case(command)
+    }
+}
+
 /// Imitations of real servers' deviations from the RFCs (see shared REFERENCES.md).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Quirks {
@@ -178,6 +205,14 @@ pub struct Faults {
     /// POP3: UIDLs are the message numbers (`1`, `2`, ...), like a server whose counter
     /// restarted after a rebuild, so a new message takes the UIDL of one deleted before.
     pub pop3_uidl_by_number: bool,
+    /// IMAP: the command (by name, case-insensitive) whose answer is an endless stream of
+    /// `* 1 EXISTS` (until the client leaves); the command itself never runs.
+    pub untagged_flood: Option<String>,
+    /// Dribble the answers from some command on (see [`Dribble`]).
+    pub dribble: Option<Dribble>,
+    /// POP3: the size `LIST` and `STAT` report for every message instead of the real one
+    /// (`u64::MAX` for a server whose sizes would overflow a sum).
+    pub pop3_listed_size: Option<u64>,
 }
 
 impl Faults {
@@ -201,6 +236,21 @@ impl Faults {
             .iter()
             .find(|s| s.matches(command, nth))
             .map(|s| s.hold)
+    }
+
+    /// The pause between bytes when the answer to `command` starts a [`Dribble`].
+    pub fn dribble_for(&self, command: &str) -> Option<Duration> {
+        self.dribble
+            .as_ref()
+            .filter(|d| d.matches(command))
+            .map(|d| d.interval)
+    }
+
+    /// Whether the answer to `command` is an endless flood of untagged responses.
+    pub fn floods(&self, command: &str) -> bool {
+        self.untagged_flood
+            .as_deref()
+            .is_some_and(|c| c.eq_ignore_ascii_case(command))
     }
 
     /// A [`FaultyStream`] over `stream` applying this session's write faults
@@ -348,6 +398,12 @@ impl<S> FaultyStream<S> {
     pub fn cut_after(mut self, n: Option<u64>) -> Self {
         self.cut_after = n;
         self
+    }
+
+    /// From now on, writes one byte at a time with `interval` before each (a [`Dribble`]).
+    pub fn start_dribble(&mut self, interval: Duration) {
+        self.chunk = Some(1);
+        self.delay = Some(interval);
     }
 
     /// Bytes written so far.
@@ -501,6 +557,24 @@ mod tests {
         assert_eq!(control.sessions(), 3);
         control.clear();
         assert_eq!(control.next_session(), Faults::default());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn dribbles_from_a_command_on() {
+        let faults = Faults {
+            dribble: Some(Dribble::from_command("uid fetch", Duration::from_secs(3))),
+            ..Faults::default()
+        };
+        assert_eq!(faults.dribble_for("NOOP"), None);
+        let interval = faults.dribble_for("UID FETCH").unwrap();
+        let mut s = faults.wrap(Recorder::default());
+        let start = tokio::time::Instant::now();
+        s.write_all(b"ab").await.unwrap();
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        s.start_dribble(interval);
+        s.write_all(b"cd").await.unwrap();
+        assert_eq!(start.elapsed(), Duration::from_secs(6));
+        assert_eq!(s.into_inner().writes, [2, 1, 1]);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use inbound_test_server::faults::{Faults, MessageFault};
+use inbound_test_server::faults::{Dribble, Faults, MessageFault};
 use inbound_test_server::server::{ServerConfig, TestServer, UserSpec};
 use tracing_subscriber::EnvFilter;
 
@@ -78,6 +78,17 @@ struct Args {
     /// message takes the UIDL of one deleted before.
     #[arg(long)]
     pop3_uidl_by_number: bool,
+    /// Fault: answer the IMAP command NAME (e.g. `SELECT`) with `* 1 EXISTS` forever.
+    #[arg(long = "flood-untagged", value_name = "COMMAND")]
+    flood_untagged: Option<String>,
+    /// Fault: from the answer to COMMAND (`UID FETCH`, `RETR`, ...) on, write one byte every
+    /// MILLIS milliseconds.
+    #[arg(long, value_name = "COMMAND:MILLIS", value_parser = parse_dribble)]
+    dribble: Option<Dribble>,
+    /// Fault: POP3 LIST and STAT report OCTETS as every message's size (18446744073709551615
+    /// to overflow a client's sums).
+    #[arg(long = "pop3-listed-size", value_name = "OCTETS")]
+    pop3_listed_size: Option<u64>,
     /// Close sessions idle this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 600)]
     auto_logout: u64,
@@ -95,6 +106,23 @@ fn parse_user(value: &str) -> Result<UserSpec, String> {
         }),
         _ => Err("expected NAME:PASSWORD".to_owned()),
     }
+}
+
+/// Splits `COMMAND:MILLIS` at the last colon.
+fn parse_dribble(value: &str) -> Result<Dribble, String> {
+    let (command, millis) = value
+        .rsplit_once(':')
+        .ok_or_else(|| "expected COMMAND:MILLIS".to_owned())?;
+    let millis: u64 = millis
+        .parse()
+        .map_err(|_| format!("{millis:?} is not a number of milliseconds"))?;
+    if command.is_empty() {
+        return Err("expected COMMAND:MILLIS".to_owned());
+    }
+    Ok(Dribble::from_command(
+        command,
+        Duration::from_millis(millis),
+    ))
 }
 
 fn config(args: &Args) -> ServerConfig {
@@ -120,6 +148,7 @@ fn config(args: &Args) -> ServerConfig {
     if let Some(dir) = &args.cert_dir {
         config = config.cert_dir(dir);
     }
+    config.faults.set_default(faults(args));
     config
 }
 
@@ -128,6 +157,9 @@ fn faults(args: &Args) -> Faults {
     Faults {
         message_faults: args.message_faults.clone(),
         pop3_uidl_by_number: args.pop3_uidl_by_number,
+        untagged_flood: args.flood_untagged.clone(),
+        dribble: args.dribble.clone(),
+        pop3_listed_size: args.pop3_listed_size,
         ..Faults::default()
     }
 }
@@ -173,7 +205,6 @@ async fn run(args: Args) -> io::Result<()> {
     // Handlers first, so a signal right after READY is not fatal.
     let stop = signals()?;
     let server = TestServer::start(config(&args)).await?;
-    server.faults().set_default(faults(&args));
     let mut stdout = io::stdout().lock();
     writeln!(stdout, "{}", server.ready_line())?;
     stdout.flush()?;
@@ -248,5 +279,27 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn fault_flags_set_every_sessions_faults() {
+        let args = Args::try_parse_from([
+            "inbound-test-server",
+            "--flood-untagged",
+            "SELECT",
+            "--dribble",
+            "UID FETCH:250",
+            "--pop3-listed-size",
+            "18446744073709551615",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let faults = config(&args).faults.next_session();
+        assert!(faults.floods("select"));
+        assert_eq!(
+            faults.dribble_for("UID FETCH"),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(faults.pop3_listed_size, Some(u64::MAX));
+        assert!(Args::try_parse_from(["inbound-test-server", "--dribble", "RETR"]).is_err());
     }
 }

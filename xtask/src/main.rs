@@ -3,7 +3,8 @@
 //! - `cargo xtask ci`: the whole check CI runs (fmt, clippy, tests). If it passes locally, CI is
 //!   green.
 //! - `cargo xtask test-server [FLAGS]`: builds and runs the bundled fake mail server.
-//! - `cargo xtask fuzz [TARGET] [--seconds N]`: runs cargo-fuzz targets on the nightly toolchain.
+//! - `cargo xtask fuzz [TARGET] [--seconds N] [--timeout N]`: runs cargo-fuzz targets on the
+//!   nightly toolchain; one input running longer than the per-input timeout is a finding.
 //! - `cargo xtask bench [--quick]`: runs every criterion bench and bench binary and writes
 //!   the tables to `benches/RESULTS.md`.
 
@@ -39,7 +40,7 @@ fn print_help() {
          tasks:\n  \
          ci                         fmt check, clippy -D warnings, the whole test suite\n  \
          test-server [FLAGS]        build and run the fake IMAP/POP3 server (flags: --help)\n  \
-         fuzz [TARGET] [--seconds N] run fuzz targets (all when TARGET is omitted; default 30 s)\n  \
+         fuzz [TARGET] [--seconds N] [--timeout N]\n                            run fuzz targets (all when TARGET is omitted; default 30 s);\n                            an input taking over --timeout seconds (default 10) is a finding\n  \
          bench [--quick]            all benches; tables to benches/RESULTS.md\n"
     );
 }
@@ -309,9 +310,25 @@ fn nightly_available() -> bool {
         .unwrap_or(false)
 }
 
+/// The default per-input time limit of `cargo xtask fuzz` (libFuzzer's `-timeout`), in
+/// seconds. Our codecs are linear in their input and every fuzz input is at most a few
+/// hundred KB, so one that takes 10 s (debug assertions and sanitizers on) is a finding:
+/// libFuzzer stops, saves it as `timeout-*` and the run fails.
+const FUZZ_INPUT_TIMEOUT_SECS: u64 = 10;
+
+/// The libFuzzer options of one run: total time, per-input time limit, memory limit.
+fn libfuzzer_options(seconds: u64, input_timeout: u64) -> Vec<String> {
+    vec![
+        format!("-max_total_time={seconds}"),
+        format!("-timeout={input_timeout}"),
+        "-rss_limit_mb=2048".to_owned(),
+    ]
+}
+
 fn fuzz(flags: &[String]) -> Result<(), String> {
     let mut target: Option<&str> = None;
     let mut seconds = 30u64;
+    let mut input_timeout = FUZZ_INPUT_TIMEOUT_SECS;
     let mut clients = true;
     let mut iter = flags.iter();
     while let Some(flag) = iter.next() {
@@ -322,6 +339,12 @@ fn fuzz(flags: &[String]) -> Result<(), String> {
                 seconds = value
                     .parse()
                     .map_err(|_| format!("--seconds: `{value}` is not a whole number"))?;
+            }
+            "--timeout" => {
+                let value = iter.next().ok_or("--timeout needs a number")?;
+                input_timeout = value.parse().ok().filter(|&n: &u64| n > 0).ok_or_else(|| {
+                    format!("--timeout: `{value}` is not a positive whole number")
+                })?;
             }
             name if !name.starts_with('-') && target.is_none() => target = Some(name),
             other => return Err(format!("fuzz: unexpected argument `{other}`")),
@@ -347,7 +370,7 @@ fn fuzz(flags: &[String]) -> Result<(), String> {
         run("bash", &["fuzz/seed-corpus.sh"], None)?;
     }
     let root = env::current_dir().map_err(|e| format!("current directory: {e}"))?;
-    let max_time = format!("-max_total_time={seconds}");
+    let options = libfuzzer_options(seconds, input_timeout);
     for t in &targets {
         // Through rustup: the `cargo` that runs xtask is the stable toolchain's own binary,
         // which does not understand `+nightly`.
@@ -362,11 +385,8 @@ fn fuzz(flags: &[String]) -> Result<(), String> {
         if is_client_target(t) {
             args.extend(["--features".to_owned(), "clients".to_owned()]);
         }
-        args.extend([
-            "--".to_owned(),
-            max_time.clone(),
-            "-rss_limit_mb=2048".to_owned(),
-        ]);
+        args.push("--".to_owned());
+        args.extend(options.iter().cloned());
         // Protocol keywords for the IMAP and POP3 targets.
         for (prefix, dict) in [("imap_", "imap.dict"), ("pop3_", "pop3.dict")] {
             if t.starts_with(prefix) {
@@ -400,4 +420,22 @@ fn list_fuzz_targets() -> Result<Vec<String>, String> {
     }
     names.sort();
     Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every fuzz run gets a per-input time limit, so an input that makes a target slow is
+    /// saved and fails the run instead of only slowing it down.
+    #[test]
+    fn fuzz_runs_have_a_per_input_time_limit() {
+        let options = libfuzzer_options(30, FUZZ_INPUT_TIMEOUT_SECS);
+        assert!(options.contains(&"-timeout=10".to_owned()), "{options:?}");
+        assert!(
+            options.contains(&"-max_total_time=30".to_owned()),
+            "{options:?}"
+        );
+        assert!(libfuzzer_options(5, 3).contains(&"-timeout=3".to_owned()));
+    }
 }

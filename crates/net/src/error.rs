@@ -326,6 +326,21 @@ pub enum TransportError {
         /// What the client was doing.
         during: &'static str,
     },
+    /// The server kept sending, but too slowly: the answer took longer than the I/O timeout
+    /// plus one second per [`MIN_ANSWER_RATE`](crate::transport::MIN_ANSWER_RATE) octets.
+    /// The connection is presumed stuck.
+    #[error(
+        "the server sent only {received} octets in {waited:?} during {during}, \
+         slower than the minimum rate"
+    )]
+    TooSlow {
+        /// What the client was waiting for.
+        during: &'static str,
+        /// Octets of the answer received so far.
+        received: u64,
+        /// Time spent waiting for the answer.
+        waited: std::time::Duration,
+    },
     /// Reading or writing failed (connection reset, TLS alert, ...).
     #[error("I/O error during {during}: {source}")]
     Io {
@@ -407,6 +422,20 @@ pub enum Pop3Error {
         /// The timeout that ran out.
         timeout: std::time::Duration,
     },
+    /// The server kept sending an answer too slowly (see
+    /// [`TransportError::TooSlow`]); the connection is dropped.
+    #[error(
+        "the POP3 server sent only {received} octets in {waited:?} during {during}, \
+         slower than the minimum rate"
+    )]
+    TooSlow {
+        /// What the client was waiting for.
+        during: &'static str,
+        /// Octets of the answer received so far.
+        received: u64,
+        /// Time spent waiting for the answer.
+        waited: std::time::Duration,
+    },
     /// The server closed the connection (a partly received message is discarded).
     #[error("the POP3 server closed the connection during {during}")]
     ConnectionClosed {
@@ -481,6 +510,15 @@ impl From<TransportError> for Pop3Error {
     fn from(e: TransportError) -> Self {
         match e {
             TransportError::Timeout { during, timeout } => Self::Timeout { during, timeout },
+            TransportError::TooSlow {
+                during,
+                received,
+                waited,
+            } => Self::TooSlow {
+                during,
+                received,
+                waited,
+            },
             TransportError::Closed { during } => Self::ConnectionClosed { during },
             TransportError::Io { during, source } => Self::Io { during, source },
         }

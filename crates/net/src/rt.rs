@@ -1,5 +1,6 @@
 //! The async runtime pieces the layers above need, so that only this crate (and the test
-//! server) depends on tokio: spawning a task, sleeping, and bounding a future by a timeout.
+//! server) depends on tokio: spawning a task, running blocking work off the async workers,
+//! sleeping, and bounding a future by a timeout.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -9,6 +10,7 @@
 //! let task = rt::spawn(async { 6 * 7 });
 //! assert_eq!(task.join().await, Some(42));
 //! assert!(rt::timeout(Duration::from_millis(5), rt::sleep(Duration::from_secs(60))).await.is_err());
+//! assert_eq!(rt::spawn_blocking(|| 6 * 7).await, Some(42)); // on a blocking thread
 //! # }
 //! ```
 
@@ -48,6 +50,21 @@ where
 {
     Task {
         handle: tokio::spawn(future),
+    }
+}
+
+/// Runs the blocking function `f` on the tokio runtime's pool of blocking threads, so the
+/// async workers stay free (a child process to wait for, a file to read); `None` when `f`
+/// panicked. Outside a tokio runtime (another executor, `futures::executor::block_on`)
+/// there are no workers to keep free: `f` runs right here.
+pub async fn spawn_blocking<F, T>(f: F) -> Option<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => handle.spawn_blocking(f).await.ok(),
+        Err(_) => Some(f()),
     }
 }
 

@@ -15,8 +15,13 @@
 //! as leftover, which refuses the upgrade if any octet is there (those octets arrived in
 //! plaintext after the go-ahead and might have been injected).
 //!
-//! Timeouts are per wait, not per response: a large message that keeps arriving is never cut
-//! off, but a server that falls silent for the timeout is declared dead.
+//! Timeouts are per wait, and an answer must also keep arriving at a minimum rate: a large
+//! message that keeps arriving is never cut off, a server that falls silent for the timeout is
+//! declared dead, and a server that sends a byte now and then, never falling silent for the
+//! whole timeout, cannot hold the client either. Each answer (from the write of a command, or
+//! from [`Transport::restart_answer_clock`]) may take the I/O timeout plus one second per
+//! [`MIN_ANSWER_RATE`] octets received, counting only the time spent waiting for the server
+//! ([`TransportError::TooSlow`] beyond that).
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -56,6 +61,15 @@ use crate::tls::MailProtocol;
 /// when the next chunk is reserved: 64 KiB chunks cost a caller that kept 5,000 messages of
 /// 20 KB ~10% more memory and CPU than 256 KiB ones (the retrieval bench against Dovecot).
 const READ_CHUNK: usize = 256 * 1024;
+
+/// The slowest rate at which an answer may arrive once the I/O timeout's grace is spent, in
+/// octets per second: 1 KiB/s.
+///
+/// An answer gets `timeout + received / MIN_ANSWER_RATE` of waiting time: with the default
+/// 30 s timeout a 1 MiB message may take over 17 minutes and a 64 MiB one over 18 hours, far
+/// slower than any working link (a 2G mobile link carries 5 KB/s), while a server that
+/// dribbles a byte every 29 s is cut off after about 30 s instead of never.
+pub const MIN_ANSWER_RATE: u64 = 1024;
 
 /// The tracing target of protocol traces.
 pub const TRACE_TARGET: &str = "inbound_net::wire";
@@ -116,6 +130,28 @@ pub struct Transport {
     buf: BytesMut,
     redactor: TraceRedactor,
     timeout: Duration,
+    answer: AnswerClock,
+}
+
+/// How long the current answer has been waited for, and how much of it arrived.
+#[derive(Debug, Clone, Copy, Default)]
+struct AnswerClock {
+    /// Time spent inside paced reads since the clock was restarted.
+    waited: Duration,
+    /// Octets received by paced reads since then.
+    received: u64,
+}
+
+impl AnswerClock {
+    /// The waiting time the answer has left: `timeout + received / MIN_ANSWER_RATE - waited`.
+    fn remaining(&self, timeout: Duration) -> Duration {
+        let earned = Duration::from_secs(self.received / MIN_ANSWER_RATE).saturating_add(
+            Duration::from_nanos(
+                (self.received % MIN_ANSWER_RATE) * 1_000_000_000 / MIN_ANSWER_RATE,
+            ),
+        );
+        timeout.saturating_add(earned).saturating_sub(self.waited)
+    }
 }
 
 impl Transport {
@@ -129,7 +165,15 @@ impl Transport {
             buf: BytesMut::new(),
             redactor: TraceRedactor::new(protocol),
             timeout,
+            answer: AnswerClock::default(),
         }
+    }
+
+    /// Starts timing a new answer (see the [module docs](self)): [`Transport::send`] does it
+    /// for every command; a client calls it when one answer of several to a command is
+    /// complete (one message of a FETCH, one `RETR` of a pipeline).
+    pub fn restart_answer_clock(&mut self) {
+        self.answer = AnswerClock::default();
     }
 
     /// The receive buffer: octets read but not yet consumed by the decoder. Decoders remove
@@ -161,19 +205,53 @@ impl Transport {
         &self.stream
     }
 
-    /// Reads at least one more octet into the buffer, waiting at most the timeout. Returns
-    /// how many octets arrived.
+    /// Reads at least one more octet into the buffer, waiting at most the timeout and no
+    /// longer than the current answer has left at the minimum rate. Returns how many octets
+    /// arrived.
     ///
     /// # Errors
-    /// [`TransportError::Timeout`], [`TransportError::Closed`] at end of stream,
-    /// [`TransportError::Io`].
+    /// [`TransportError::Timeout`], [`TransportError::TooSlow`], [`TransportError::Closed`]
+    /// at end of stream, [`TransportError::Io`].
     pub async fn fill(&mut self, during: &'static str) -> Result<usize, TransportError> {
-        self.fill_within(self.timeout, during).await
+        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+            self.buf.reserve(READ_CHUNK);
+        }
+        // Borrowing the fields apart keeps this cancellation-safe: the buffer stays in place.
+        read_paced(
+            &mut self.stream,
+            &mut self.answer,
+            self.timeout,
+            &mut self.buf,
+            during,
+        )
+        .await
     }
 
-    /// [`Transport::fill`] waiting at most `timeout` instead of the I/O timeout (IDLE waits
-    /// for its own deadline). The I/O timeout is left alone, so a cancelled wait changes
-    /// nothing for the next one.
+    /// [`Transport::read_into`] within the I/O timeout and the current answer's minimum
+    /// rate (see the [module docs](self)).
+    ///
+    /// Cancellation-safe: a dropped future has read nothing.
+    ///
+    /// # Errors
+    /// As [`Transport::fill`].
+    pub async fn read_paced(
+        &mut self,
+        buf: &mut BytesMut,
+        during: &'static str,
+    ) -> Result<usize, TransportError> {
+        read_paced(
+            &mut self.stream,
+            &mut self.answer,
+            self.timeout,
+            buf,
+            during,
+        )
+        .await
+    }
+
+    /// [`Transport::fill`] waiting at most `timeout` instead of the I/O timeout, and without
+    /// the minimum rate (IDLE waits for its own deadline). The I/O timeout is left alone, so
+    /// a cancelled wait changes nothing for the next one.
     ///
     /// # Errors
     /// As [`Transport::fill`].
@@ -219,6 +297,7 @@ impl Transport {
                 tracing::trace!(target: TRACE_TARGET, "C: {}", printable(line));
             }
         }
+        self.restart_answer_clock();
         let timeout = self.timeout;
         let write = async {
             self.stream.write_all(data).await?;
@@ -252,6 +331,7 @@ impl Transport {
             buf,
             redactor,
             timeout,
+            answer: _,
         } = self;
         let stream = connector.upgrade(stream, &buf, host).await?;
         tracing::debug!(version = ?stream.tls_version(), "connection upgraded to TLS");
@@ -260,6 +340,7 @@ impl Transport {
             buf: BytesMut::new(),
             redactor,
             timeout,
+            answer: AnswerClock::default(),
         })
     }
 
@@ -294,6 +375,38 @@ impl Transport {
     /// are ignored: the session is over either way.
     pub async fn shutdown(&mut self) {
         let _ = tokio::time::timeout(self.timeout, self.stream.shutdown()).await;
+    }
+}
+
+/// One read into `buf` within `timeout` and what the answer timed by `answer` has left at the
+/// minimum rate; [`TransportError::TooSlow`] when that ran out.
+async fn read_paced(
+    stream: &mut MailStream,
+    answer: &mut AnswerClock,
+    timeout: Duration,
+    buf: &mut BytesMut,
+    during: &'static str,
+) -> Result<usize, TransportError> {
+    let too_slow = |answer: &AnswerClock| TransportError::TooSlow {
+        during,
+        received: answer.received,
+        waited: answer.waited,
+    };
+    let remaining = answer.remaining(timeout);
+    if remaining.is_zero() {
+        return Err(too_slow(answer));
+    }
+    let wait = remaining.min(timeout);
+    let started = tokio::time::Instant::now();
+    let read = read_within(stream, buf, wait, during).await;
+    answer.waited = answer.waited.saturating_add(started.elapsed());
+    match read {
+        Ok(n) => {
+            answer.received = answer.received.saturating_add(n as u64);
+            Ok(n)
+        }
+        Err(TransportError::Timeout { .. }) if wait < timeout => Err(too_slow(answer)),
+        Err(e) => Err(e),
     }
 }
 
@@ -343,6 +456,7 @@ fn printable(line: &[u8]) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -353,6 +467,62 @@ mod tests {
         let long = vec![b'x'; 300];
         let p = printable(&long);
         assert!(p.ends_with("...") && p.len() == 203);
+    }
+
+    /// POP3 reads through `fill`; a cancelled one (inside `select!`, a caller's timeout)
+    /// must leave the octets already buffered in place.
+    #[tokio::test]
+    async fn a_cancelled_fill_keeps_what_was_buffered() {
+        use tokio::io::AsyncWriteExt as _;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            socket.write_all(b"+OK a\r\n").await.unwrap();
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        });
+        let tcp = crate::connect_tcp("127.0.0.1", port, Duration::from_secs(5))
+            .await
+            .unwrap();
+        let mut t = Transport::new(
+            MailStream::Plain(tcp),
+            MailProtocol::Pop3,
+            Duration::from_secs(5),
+        );
+        while !t.buffer().ends_with(b"\n") {
+            t.fill("greeting").await.unwrap();
+        }
+        let cancelled = tokio::time::timeout(Duration::from_millis(50), t.fill("NOOP")).await;
+        assert!(cancelled.is_err());
+        assert_eq!(&t.buffer()[..], b"+OK a\r\n");
+        server.abort();
+    }
+
+    #[test]
+    fn an_answer_earns_a_second_per_kib() {
+        let timeout = Duration::from_secs(30);
+        let fresh = AnswerClock::default();
+        assert_eq!(fresh.remaining(timeout), timeout);
+        // A byte every 29 s: the second wait gets almost nothing.
+        let dribbled = AnswerClock {
+            waited: Duration::from_secs(29),
+            received: 1,
+        };
+        assert!(dribbled.remaining(timeout) < Duration::from_secs(2));
+        // 1 MiB in 60 s of waiting is plenty fast.
+        let steady = AnswerClock {
+            waited: Duration::from_secs(60),
+            received: 1 << 20,
+        };
+        assert_eq!(
+            steady.remaining(timeout),
+            Duration::from_secs(30 + 1024 - 60)
+        );
+        let huge = AnswerClock {
+            waited: Duration::ZERO,
+            received: u64::MAX,
+        };
+        assert!(huge.remaining(timeout) > timeout);
     }
 
     #[test]

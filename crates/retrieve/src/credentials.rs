@@ -1,10 +1,20 @@
 //! Turning an account's secret sources (inline, environment variable, command, store) into
 //! [`inbound_net::Credentials`]. Errors name the variable, command or stored secret, never
 //! the secret itself.
+//!
+//! A secret command (`password_command`, `*_command`) runs under `sh -c` in a process group
+//! of its own and is killed, with everything it started, when it runs longer than
+//! [`DEFAULT_COMMAND_TIMEOUT`] (or the [`RetrieveOptions`](crate::RetrieveOptions) setting).
+//!
+//! An OAuth refresh token the endpoint rotates is saved in the store (sealed with its key,
+//! bound to the account) the moment it arrives, and used instead of the configured one as long
+//! as the account is configured with the same token: see
+//! [`Store::save_rotated_secret`](inbound_store::Store::save_rotated_secret).
 
-use std::io;
-use std::process::{Command, Stdio};
-use std::sync::Arc;
+use std::io::{self, Read as _};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, PoisonError, mpsc};
+use std::time::{Duration, Instant};
 
 use inbound_net::oauth::{
     ClientCredentialsProvider, EntraClientCredentials, RefreshTokenConfig, RefreshTokenProvider,
@@ -14,6 +24,16 @@ use inbound_net::{Credentials, Secret, TlsSettings};
 use inbound_store::Store;
 
 use crate::config::{Account, AuthConfig, OAuthSettings, SecretSource};
+use crate::run::SharedStore;
+
+/// How long a secret command may run before it is killed: 30 seconds.
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The most a secret command may print: 64 KiB (more is no secret, and is not kept).
+const MAX_COMMAND_OUTPUT: usize = 64 * 1024;
+
+/// The slot under which a rotated OAuth refresh token is saved in the store.
+pub const ROTATED_REFRESH_TOKEN: &str = "oauth.refresh_token";
 
 /// A secret could not be had.
 #[derive(Debug, thiserror::Error)]
@@ -56,13 +76,33 @@ pub enum CredentialError {
         /// The exit status.
         status: String,
     },
-    /// The command printed nothing usable (empty, or not UTF-8).
+    /// The command printed nothing usable (empty, not UTF-8, or over 64 KiB).
     #[error("account {account:?}: secret command {command:?} printed no usable secret")]
     CommandEmpty {
         /// Account name.
         account: String,
         /// The command line.
         command: String,
+    },
+    /// The command ran longer than the timeout and was killed (with the processes it
+    /// started).
+    #[error(
+        "account {account:?}: secret command {command:?} did not finish within {timeout:?} \
+         and was killed"
+    )]
+    CommandTimeout {
+        /// Account name.
+        account: String,
+        /// The command line.
+        command: String,
+        /// The timeout.
+        timeout: Duration,
+    },
+    /// Resolving the credentials stopped unexpectedly (the worker thread panicked).
+    #[error("account {account:?}: resolving the credentials was interrupted")]
+    Interrupted {
+        /// Account name.
+        account: String,
     },
     /// The secret is not in the store.
     #[error(
@@ -129,17 +169,48 @@ pub fn resolve_credentials_with(
     stored: &mut StoredLookup<'_>,
     token_tls: &TlsSettings,
 ) -> Result<Credentials, CredentialError> {
-    let name = &account.name;
-    match &account.auth {
-        AuthConfig::Password(source) => {
-            let password = resolve_secret(name, source, stored)?;
-            Ok(Credentials::password(account.username.clone(), password))
+    let mut resolver = Resolver {
+        account: &account.name,
+        stored,
+        command_timeout: DEFAULT_COMMAND_TIMEOUT,
+        rotation: None,
+    };
+    resolver.credentials(account, token_tls)
+}
+
+/// How the credentials of one account are resolved.
+pub(crate) struct Resolver<'a, 'b> {
+    /// The account's name.
+    pub(crate) account: &'a str,
+    /// Reads stored secrets.
+    pub(crate) stored: &'a mut StoredLookup<'b>,
+    /// How long a secret command may run.
+    pub(crate) command_timeout: Duration,
+    /// Where rotated refresh tokens are read and saved; `None` to neither.
+    pub(crate) rotation: Option<&'a SharedStore>,
+}
+
+impl Resolver<'_, '_> {
+    /// The account's credentials.
+    pub(crate) fn credentials(
+        &mut self,
+        account: &Account,
+        token_tls: &TlsSettings,
+    ) -> Result<Credentials, CredentialError> {
+        match &account.auth {
+            AuthConfig::Password(source) => {
+                let password = self.secret(source)?;
+                Ok(Credentials::password(account.username.clone(), password))
+            }
+            AuthConfig::OAuth(settings) => {
+                let provider = self.provider(settings, &token_tls_for(account, token_tls))?;
+                Ok(Credentials::oauth(account.username.clone(), provider))
+            }
         }
-        AuthConfig::OAuth(settings) => {
-            let provider =
-                build_provider(name, settings, stored, &token_tls_for(account, token_tls))?;
-            Ok(Credentials::oauth(account.username.clone(), provider))
-        }
+    }
+
+    fn secret(&mut self, source: &SecretSource) -> Result<Secret, CredentialError> {
+        resolve_secret_within(self.account, source, self.stored, self.command_timeout)
     }
 }
 
@@ -154,58 +225,114 @@ fn token_tls_for(account: &Account, base: &TlsSettings) -> TlsSettings {
     }
 }
 
-fn build_provider(
-    name: &str,
-    settings: &OAuthSettings,
-    stored: &mut StoredLookup<'_>,
-    tls: &TlsSettings,
-) -> Result<Arc<dyn TokenProvider>, CredentialError> {
-    let oauth_err = |source| CredentialError::OAuth {
-        account: name.to_owned(),
-        source,
-    };
-    Ok(match settings {
-        OAuthSettings::Entra {
-            tenant_id,
-            client_id,
-            client_secret,
-            scope,
-            authority,
-        } => {
-            let secret = resolve_secret(name, client_secret, stored)?;
-            let mut s =
-                EntraClientCredentials::new(tenant_id, client_id, secret).with_tls(tls.clone());
-            if let Some(scope) = scope {
-                s = s.with_scope(scope);
+impl Resolver<'_, '_> {
+    fn provider(
+        &mut self,
+        settings: &OAuthSettings,
+        tls: &TlsSettings,
+    ) -> Result<Arc<dyn TokenProvider>, CredentialError> {
+        let name = self.account;
+        let oauth_err = |source| CredentialError::OAuth {
+            account: name.to_owned(),
+            source,
+        };
+        Ok(match settings {
+            OAuthSettings::Entra {
+                tenant_id,
+                client_id,
+                client_secret,
+                scope,
+                authority,
+            } => {
+                let secret = self.secret(client_secret)?;
+                let mut s =
+                    EntraClientCredentials::new(tenant_id, client_id, secret).with_tls(tls.clone());
+                if let Some(scope) = scope {
+                    s = s.with_scope(scope);
+                }
+                if let Some(authority) = authority {
+                    s = s.with_authority(authority);
+                }
+                Arc::new(ClientCredentialsProvider::new(s).map_err(oauth_err)?)
             }
-            if let Some(authority) = authority {
-                s = s.with_authority(authority);
+            OAuthSettings::RefreshToken {
+                token_url,
+                client_id,
+                client_secret,
+                refresh_token,
+                scopes,
+            } => {
+                let configured = self.secret(refresh_token)?;
+                let refresh = self.rotated_refresh_token(&configured)?;
+                let mut c = RefreshTokenConfig::new(token_url, client_id, refresh)
+                    .with_scopes(scopes.iter().cloned())
+                    .with_tls(tls.clone());
+                // A client secret is optional here (public clients): a missing stored one is
+                // fine.
+                match self.secret(client_secret) {
+                    Ok(secret) => c = c.with_client_secret(secret),
+                    Err(CredentialError::NotStored { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+                let mut provider = RefreshTokenProvider::new(c).map_err(oauth_err)?;
+                if let Some(store) = self.rotation {
+                    provider = provider.on_rotate(save_rotated(store.clone(), name, &configured));
+                }
+                Arc::new(provider)
             }
-            Arc::new(ClientCredentialsProvider::new(s).map_err(oauth_err)?)
-        }
-        OAuthSettings::RefreshToken {
-            token_url,
-            client_id,
-            client_secret,
-            refresh_token,
-            scopes,
-        } => {
-            let refresh = resolve_secret(name, refresh_token, stored)?;
-            let mut c = RefreshTokenConfig::new(token_url, client_id, refresh)
-                .with_scopes(scopes.iter().cloned())
-                .with_tls(tls.clone());
-            // A client secret is optional here (public clients): a missing stored one is fine.
-            match resolve_secret(name, client_secret, stored) {
-                Ok(secret) => c = c.with_client_secret(secret),
-                Err(CredentialError::NotStored { .. }) => {}
-                Err(e) => return Err(e),
+            OAuthSettings::Static { token } => Arc::new(StaticToken::new(self.secret(token)?)),
+        })
+    }
+
+    /// The refresh token to use: the one the endpoint rotated last, saved in the store, while
+    /// the account is still configured with `configured`; else `configured`.
+    fn rotated_refresh_token(&self, configured: &Secret) -> Result<Secret, CredentialError> {
+        let Some(store) = self.rotation else {
+            return Ok(configured.clone());
+        };
+        let origin = inbound_store::Secret::new(configured.expose());
+        let saved = store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .load_rotated_secret(self.account, ROTATED_REFRESH_TOKEN, &origin)
+            .map_err(|source| CredentialError::Store {
+                account: self.account.to_owned(),
+                source,
+            })?;
+        Ok(match saved {
+            Some(rotated) => {
+                tracing::debug!(account = %self.account, "using the refresh token the endpoint rotated last");
+                Secret::new(rotated.expose())
             }
-            Arc::new(RefreshTokenProvider::new(c).map_err(oauth_err)?)
+            None => configured.clone(),
+        })
+    }
+}
+
+/// The hook that saves a rotated refresh token of `account` (configured with `configured`).
+fn save_rotated(
+    store: SharedStore,
+    account: &str,
+    configured: &Secret,
+) -> impl Fn(&Secret) + Send + Sync + 'static {
+    let account = account.to_owned();
+    let origin = inbound_store::Secret::new(configured.expose());
+    move |rotated: &Secret| {
+        let current = inbound_store::Secret::new(rotated.expose());
+        let saved = store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .save_rotated_secret(&account, ROTATED_REFRESH_TOKEN, &origin, &current);
+        match saved {
+            Ok(()) => tracing::info!(%account, "saved the refresh token the endpoint rotated"),
+            Err(error) => tracing::warn!(
+                %account,
+                %error,
+                "could not save the refresh token the endpoint rotated: after a restart the \
+                 account needs a new one (set INBOUND_ENCRYPTION_KEY so it can be saved)"
+            ),
         }
-        OAuthSettings::Static { token } => {
-            Arc::new(StaticToken::new(resolve_secret(name, token, stored)?))
-        }
-    })
+    }
 }
 
 /// Resolves one secret source.
@@ -216,6 +343,19 @@ pub fn resolve_secret(
     account: &str,
     source: &SecretSource,
     stored: &mut StoredLookup<'_>,
+) -> Result<Secret, CredentialError> {
+    resolve_secret_within(account, source, stored, DEFAULT_COMMAND_TIMEOUT)
+}
+
+/// [`resolve_secret`] with a command killed after `command_timeout`.
+///
+/// # Errors
+/// As [`resolve_credentials`]; [`CredentialError::CommandTimeout`].
+pub fn resolve_secret_within(
+    account: &str,
+    source: &SecretSource,
+    stored: &mut StoredLookup<'_>,
+    command_timeout: Duration,
 ) -> Result<Secret, CredentialError> {
     match source {
         SecretSource::Inline(s) => Ok(s.clone()),
@@ -232,7 +372,7 @@ pub fn resolve_secret(
                 }),
             },
         },
-        SecretSource::Command(command) => run_command(account, command),
+        SecretSource::Command(command) => run_command(account, command, command_timeout),
         SecretSource::Stored(secret) => match stored(secret) {
             Ok(Some(s)) => Ok(s),
             Ok(None) => Err(CredentialError::NotStored {
@@ -247,7 +387,24 @@ pub fn resolve_secret(
     }
 }
 
-fn run_command(account: &str, command: &str) -> Result<Secret, CredentialError> {
+/// Runs `command` under the shell in a process group of its own, reading at most
+/// [`MAX_COMMAND_OUTPUT`] octets of its output; after `timeout` the whole group is killed.
+fn run_command(account: &str, command: &str, timeout: Duration) -> Result<Secret, CredentialError> {
+    let failed = |source| CredentialError::CommandSpawn {
+        account: account.to_owned(),
+        command: command.to_owned(),
+        source,
+    };
+    let empty = || CredentialError::CommandEmpty {
+        account: account.to_owned(),
+        command: command.to_owned(),
+    };
+    let timed_out = || CredentialError::CommandTimeout {
+        account: account.to_owned(),
+        command: command.to_owned(),
+        timeout,
+    };
+    let deadline = Instant::now() + timeout;
     let mut cmd = if cfg!(windows) {
         let mut c = Command::new("cmd");
         c.arg("/C");
@@ -257,39 +414,93 @@ fn run_command(account: &str, command: &str) -> Result<Secret, CredentialError> 
         c.arg("-c");
         c
     };
-    let output = cmd
-        .arg(command)
+    cmd.arg(command)
         .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|source| CredentialError::CommandSpawn {
-            account: account.to_owned(),
-            command: command.to_owned(),
-            source,
-        })?;
-    if !output.status.success() {
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt as _;
+        // Its own group, so that a timeout kills what the shell started too.
+        cmd.process_group(0);
+    }
+    let mut child = cmd.spawn().map_err(failed)?;
+    // The output is read on a thread of its own: the pipe may stay open after the shell
+    // exits (a background process), and a full pipe would block the command.
+    let (tx, rx) = mpsc::channel();
+    if let Some(mut stdout) = child.stdout.take() {
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            let read = (&mut stdout)
+                .take(MAX_COMMAND_OUTPUT as u64 + 1)
+                .read_to_end(&mut out);
+            let _ = tx.send(read.map(|_| out));
+            // Whatever else comes is discarded, so the command is never blocked on it.
+            let _ = io::copy(&mut stdout, &mut io::sink());
+        });
+    }
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() >= deadline => {
+                kill_group(&mut child);
+                tracing::warn!(account, ?timeout, "secret command timed out; killed");
+                return Err(timed_out());
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(source) => {
+                kill_group(&mut child);
+                return Err(failed(source));
+            }
+        }
+    };
+    let output = match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        Ok(read) => read.map_err(failed)?,
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            // The shell is done but something it started still holds the output open.
+            kill_group(&mut child);
+            return Err(timed_out());
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => Vec::new(),
+    };
+    if !status.success() {
         return Err(CredentialError::CommandFailed {
             account: account.to_owned(),
             command: command.to_owned(),
-            status: output.status.to_string(),
+            status: status.to_string(),
         });
     }
-    match String::from_utf8(output.stdout) {
+    if output.len() > MAX_COMMAND_OUTPUT {
+        return Err(empty());
+    }
+    match String::from_utf8(output) {
         Ok(mut s) => {
             let trimmed = s.trim_end_matches(['\r', '\n']).len();
             s.truncate(trimmed);
             if s.is_empty() {
-                Err(CredentialError::CommandEmpty {
-                    account: account.to_owned(),
-                    command: command.to_owned(),
-                })
+                Err(empty())
             } else {
                 Ok(Secret::new(s))
             }
         }
-        Err(_) => Err(CredentialError::CommandEmpty {
-            account: account.to_owned(),
-            command: command.to_owned(),
-        }),
+        Err(_) => Err(empty()),
     }
+}
+
+/// Kills `child` and, on Unix, every process of its group (what the shell started), then
+/// reaps it.
+fn kill_group(child: &mut Child) {
+    #[cfg(unix)]
+    {
+        // No signal API without `unsafe` in std: the standard `kill` utility signals the
+        // group (the child leads it: its pid is the group id).
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--", &format!("-{}", child.id())])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }

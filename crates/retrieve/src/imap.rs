@@ -126,7 +126,8 @@ pub(crate) async fn sync<S: ImapSession>(s: &mut S, run: &mut Run<'_>) -> Result
             }
             Some(&size) => {
                 to_fetch.push(uid);
-                run.progress.bytes_total += size;
+                // Sizes are the server's claims: a sum of them saturates.
+                run.progress.bytes_total = run.progress.bytes_total.saturating_add(size);
             }
         }
     }

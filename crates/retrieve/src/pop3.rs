@@ -138,8 +138,9 @@ pub(crate) async fn sync<S: Pop3Session>(mut s: S, run: &mut Run<'_>) -> Result<
         match sizes.get(msgno) {
             Some(&size) if run.too_large(size) => too_large.push((uidl.as_str(), size)),
             size => {
+                // Sizes are the server's claims: a sum of them saturates.
                 let size = size.copied().unwrap_or(0);
-                run.progress.bytes_total += size;
+                run.progress.bytes_total = run.progress.bytes_total.saturating_add(size);
                 to_fetch.push((*msgno, uidl.clone()));
             }
         }

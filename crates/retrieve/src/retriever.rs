@@ -11,7 +11,7 @@ use inbound_net::rt;
 
 use crate::backend::{BackendError, Connector, ErrorKind};
 use crate::config::{Account, Protocol};
-use crate::credentials::resolve_credentials_with;
+use crate::credentials::{CredentialError, DEFAULT_COMMAND_TIMEOUT, Resolver};
 use crate::error::{Error, Result};
 use crate::events::{Events, Report};
 use crate::run::{Run, RunError, SharedStore};
@@ -29,11 +29,14 @@ pub struct RetrieveOptions {
     pub idle_refresh: Duration,
     /// TLS settings for OAuth token endpoints.
     pub token_tls: inbound_net::TlsSettings,
+    /// How long a secret command (`password_command`, ...) may run before it is killed.
+    /// Default [`DEFAULT_COMMAND_TIMEOUT`] (30 s).
+    pub secret_command_timeout: Duration,
 }
 
 impl Default for RetrieveOptions {
     /// 3 attempts; 1 s to 5 min backoff with full jitter, 10 attempts for subscriptions;
-    /// IDLE re-issued every 25 minutes.
+    /// IDLE re-issued every 25 minutes; secret commands killed after 30 s.
     fn default() -> Self {
         Self {
             max_attempts: 3,
@@ -45,6 +48,7 @@ impl Default for RetrieveOptions {
             },
             idle_refresh: Duration::from_secs(25 * 60),
             token_tls: inbound_net::TlsSettings::new(),
+            secret_command_timeout: DEFAULT_COMMAND_TIMEOUT,
         }
     }
 }
@@ -111,7 +115,10 @@ impl<C: Connector> Retriever<C> {
     }
 
     /// The account's credentials: resolved once (environment, command, store) and cached, so
-    /// an OAuth provider keeps its token between runs.
+    /// an OAuth provider keeps its token between runs. A secret command runs on the calling
+    /// thread (killed after [`RetrieveOptions::secret_command_timeout`]); from async code
+    /// prefer [`load_credentials`](Self::load_credentials). A refresh token the endpoint
+    /// rotates is saved in the store and preferred from then on.
     ///
     /// # Errors
     /// [`Error::Credentials`].
@@ -123,20 +130,55 @@ impl<C: Connector> Retriever<C> {
         if let Some(c) = cache.get(&account.name) {
             return Ok(c.clone());
         }
-        let store = &self.store;
-        let name = account.name.clone();
-        let mut lookup = |secret: &str| {
-            let store = store.lock().unwrap_or_else(PoisonError::into_inner);
-            Ok(store.load_account(&name)?.and_then(|a| {
-                a.secrets
-                    .get(secret)
-                    .map(|s| inbound_net::Secret::new(s.expose()))
-            }))
-        };
-        let creds = resolve_credentials_with(account, &mut lookup, &self.options.token_tls)
-            .map_err(Error::Credentials)?;
+        let creds = resolve_in_store(
+            &self.store,
+            account,
+            &self.options.token_tls,
+            self.options.secret_command_timeout,
+        )
+        .map_err(Error::Credentials)?;
         cache.insert(account.name.clone(), creds.clone());
         Ok(creds)
+    }
+
+    /// [`credentials`](Self::credentials) resolved on a blocking thread, off the async
+    /// runtime's workers: a `password_command` that takes its time (up to
+    /// [`RetrieveOptions::secret_command_timeout`], then it is killed) holds no other task.
+    ///
+    /// # Errors
+    /// [`Error::Credentials`].
+    pub async fn load_credentials(&self, account: &Account) -> Result<Credentials> {
+        if let Some(c) = self.cached_credentials(&account.name) {
+            return Ok(c);
+        }
+        let store = self.store.clone();
+        let owned = account.clone();
+        let tls = self.options.token_tls.clone();
+        let timeout = self.options.secret_command_timeout;
+        let creds = rt::spawn_blocking(move || resolve_in_store(&store, &owned, &tls, timeout))
+            .await
+            .unwrap_or_else(|| {
+                Err(CredentialError::Interrupted {
+                    account: account.name.clone(),
+                })
+            })
+            .map_err(Error::Credentials)?;
+        // Another caller may have resolved them meanwhile: the first one stays.
+        Ok(self
+            .credentials
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(account.name.clone())
+            .or_insert(creds)
+            .clone())
+    }
+
+    fn cached_credentials(&self, account: &str) -> Option<Credentials> {
+        self.credentials
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(account)
+            .cloned()
     }
 
     /// Uses these credentials for the account from now on (instead of resolving them).
@@ -173,7 +215,7 @@ impl<C: Connector> Retriever<C> {
     /// [`Error::Credentials`], [`Error::Store`], [`Error::Unsupported`], or
     /// [`Error::Backend`] (with the partial report) when the server kept failing.
     pub async fn retrieve<E: Events>(&self, account: &Account, events: &mut E) -> Result<Report> {
-        let credentials = self.credentials(account)?;
+        let credentials = self.load_credentials(account).await?;
         self.retrieve_with(account, &credentials, events).await
     }
 
@@ -301,6 +343,32 @@ impl<C: Connector> Retriever<C> {
 pub(crate) fn retryable(error: &BackendError, credentials: &Credentials) -> bool {
     error.is_connection_error()
         || (error.kind() == ErrorKind::Auth && matches!(credentials, Credentials::OAuth { .. }))
+}
+
+/// Resolves `account`'s credentials, reading stored secrets from `store` and saving rotated
+/// refresh tokens there.
+fn resolve_in_store(
+    store: &SharedStore,
+    account: &Account,
+    token_tls: &inbound_net::TlsSettings,
+    command_timeout: Duration,
+) -> std::result::Result<Credentials, CredentialError> {
+    let name = account.name.clone();
+    let mut lookup = |secret: &str| {
+        let store = store.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(store.load_account(&name)?.and_then(|a| {
+            a.secrets
+                .get(secret)
+                .map(|s| inbound_net::Secret::new(s.expose()))
+        }))
+    };
+    Resolver {
+        account: &account.name,
+        stored: &mut lookup,
+        command_timeout,
+        rotation: Some(store),
+    }
+    .credentials(account, token_tls)
 }
 
 /// After an authentication failure with OAuth, the next connection must use a new token.

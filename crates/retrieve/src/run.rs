@@ -141,7 +141,7 @@ impl<'a> Run<'a> {
 
     pub(crate) fn message_done(&mut self, bytes: u64) {
         self.progress.messages_done += 1;
-        self.progress.bytes_done += bytes;
+        self.progress.bytes_done = self.progress.bytes_done.saturating_add(bytes);
         self.events.on_progress(&self.progress);
     }
 

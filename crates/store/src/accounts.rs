@@ -231,8 +231,9 @@ fn rekey_in(tx: &Transaction<'_>, old: &EncryptionKey, new: &EncryptionKey) -> R
             .collect();
         update_config.execute(params![id, seal_config(new, name, &json, &new_sealed)?])?;
     }
+    let rotated = crate::rotated::rekey_rotated(tx, old, new)?;
     set_key_check(tx, new)?;
-    Ok(rows.len())
+    Ok(rows.len() + rotated)
 }
 
 /// How sealed settings start in the `config` column (then base64 of nonce, ciphertext, tag).

@@ -89,6 +89,7 @@ mod files;
 mod messages;
 mod query;
 mod retry;
+mod rotated;
 mod schema;
 mod store;
 mod sync;

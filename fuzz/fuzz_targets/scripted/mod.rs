@@ -223,8 +223,11 @@ pub fn check_error(e: &inbound_net::Error) {
     assert_no_secret("an error", &text);
     let timed_out = matches!(
         e,
-        inbound_net::Error::Imap(inbound_net::ImapError::Timeout { .. })
-            | inbound_net::Error::Pop3(inbound_net::Pop3Error::Timeout { .. })
+        inbound_net::Error::Imap(
+            inbound_net::ImapError::Timeout { .. } | inbound_net::ImapError::TooSlow { .. }
+        ) | inbound_net::Error::Pop3(
+            inbound_net::Pop3Error::Timeout { .. } | inbound_net::Pop3Error::TooSlow { .. }
+        )
     );
     assert!(
         !timed_out,

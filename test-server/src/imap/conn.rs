@@ -113,6 +113,14 @@ impl Wire {
         }
     }
 
+    /// From now on every byte is written alone, `interval` after the one before (the
+    /// dribble fault).
+    pub(crate) fn start_dribble(&mut self, interval: std::time::Duration) {
+        if let Some(stream) = self.stream.as_mut() {
+            stream.start_dribble(interval);
+        }
+    }
+
     /// Bytes queued and not yet written.
     pub(crate) fn pending(&self) -> usize {
         self.out.len()
@@ -133,6 +141,14 @@ impl Wire {
         }
         let stream = self.stream()?;
         stream.write_all(&out).await?;
+        stream.flush().await
+    }
+
+    /// Writes `bytes` at once, outside the transcript (floods).
+    pub(crate) async fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.flush().await?;
+        let stream = self.stream()?;
+        stream.write_all(bytes).await?;
         stream.flush().await
     }
 

@@ -582,6 +582,13 @@ impl Session {
         if let Some(hold) = self.faults.hold_for(name, self.commands) {
             self.hold(hold).await?;
         }
+        if let Some(interval) = self.faults.dribble_for(name) {
+            tracing::debug!(target: "inbound_test_server::imap", command = name, ?interval, "fault: dribbling answers");
+            self.wire.start_dribble(interval);
+        }
+        if self.faults.floods(name) {
+            return self.flood_untagged().await;
+        }
         if matches!(body, CommandBody::Store { .. })
             && self.fetched
             && self.drop_at(DropPoint::BetweenFetchAndStore)
@@ -695,6 +702,18 @@ impl Session {
             other => return self.mail_command(tag, other).await,
         }
         Ok(self.wire.flush().await?)
+    }
+
+    /// Answers the current command with `* 1 EXISTS` until the client goes away (a fault);
+    /// the transcript records the first line only.
+    async fn flood_untagged(&mut self) -> Res<()> {
+        tracing::debug!(target: "inbound_test_server::imap", "fault: flooding untagged responses");
+        self.data(Data::Exists(1));
+        self.wire.flush().await?;
+        let batch = b"* 1 EXISTS\r\n".repeat(1024);
+        loop {
+            self.wire.write_raw(&batch).await?;
+        }
     }
 
     /// Holds the answer to the current command back (a fault): for a while (shutdown cuts

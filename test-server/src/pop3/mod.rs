@@ -215,6 +215,13 @@ impl Shell {
             Ok(Some(line)) => {
                 if let ClientLine::Command(command) = &line {
                     self.commands = self.commands.saturating_add(1);
+                    if let Some(interval) = self.state.faults.dribble_for(command.keyword()) {
+                        // Answers queued before this command go out dribbled too: they
+                        // are written with its answer.
+                        if let Some(stream) = self.stream.as_mut() {
+                            stream.start_dribble(interval);
+                        }
+                    }
                     let hold = self.state.faults.hold_for(command.keyword(), self.commands);
                     if let Some(hold) = hold {
                         return Some(Step::Hold(hold, line));

@@ -455,9 +455,10 @@ impl Pop3State {
                 .ok()
                 .and_then(|uid| self.faults.message_fault(uid))
         };
+        let listed_size = self.faults.pop3_listed_size;
         let claimed = |maildrop: &Maildrop, n: usize, size: usize| match fault(maildrop, n) {
             Some(MessageFaultKind::ClaimedSize(claimed)) => claimed,
-            _ => size as u64,
+            _ => listed_size.unwrap_or(size as u64),
         };
         let by_number = self.faults.pop3_uidl_by_number;
         let response = match command {
@@ -465,7 +466,7 @@ impl Pop3State {
                 let (count, size) = maildrop.stat();
                 Response::Stat(Stat {
                     count: u32::try_from(count).unwrap_or(u32::MAX),
-                    size,
+                    size: self.faults.pop3_listed_size.unwrap_or(size),
                 })
             }
             Command::List(None) => Response::ScanList {

@@ -80,6 +80,8 @@ pub struct ImapClient {
     pub(super) security: Security,
     pub(super) timeouts: Timeouts,
     pub(super) max_line_len: usize,
+    /// Most untagged responses collected for one command.
+    pub(super) max_command_responses: usize,
     pub(super) idle_renewal: Duration,
     pub(super) capabilities: Vec<Capability>,
     pub(super) literals: LiteralSupport,
@@ -139,6 +141,7 @@ impl ImapClient {
             security: config.security,
             timeouts: config.timeouts,
             max_line_len: config.max_line_len.max(256),
+            max_command_responses: config.max_command_responses.max(1),
             idle_renewal: config.idle_renewal,
             capabilities: Vec::new(),
             literals: LiteralSupport::SyncOnly,
@@ -349,11 +352,13 @@ impl ImapClient {
     }
 
     /// Reads more octets from the connection into the receiver, within the response
-    /// timeout.
+    /// timeout and the answer's minimum rate ([`Transport::read_paced`]).
     pub(super) async fn read_more(&mut self, during: &'static str) -> Result<(), ImapError> {
-        let timeout = self.transport.timeout();
-        match self.receive(timeout, during).await {
-            Ok(()) => Ok(()),
+        let mut spare = self.rx.spare(READ_CHUNK);
+        let read = self.transport.read_paced(&mut spare, during).await;
+        self.rx.feed_bytes(spare);
+        match read {
+            Ok(_) => Ok(()),
             Err(e) => Err(self.transport_failed(e)),
         }
     }
@@ -477,8 +482,19 @@ impl ImapClient {
         let Pending::Command { tag, name } = self.pending.clone() else {
             return Ok(());
         };
+        let mut others = 0usize;
         loop {
-            match self.next_response(name).await {
+            let response = self.next_response(name).await;
+            if matches!(response, Ok(Response::Data(Data::Fetch { .. }))) {
+                // A body of the abandoned FETCH: its own answer at the minimum rate.
+                self.transport.restart_answer_clock();
+            } else {
+                others += 1;
+                if others > self.max_command_responses {
+                    return Err(self.too_many_responses(name));
+                }
+            }
+            match response {
                 Ok(Response::Status(Status::Tagged { tag: t, .. })) if t == tag => {
                     self.pending = Pending::None;
                     return Ok(());
@@ -527,6 +543,19 @@ impl ImapClient {
         Ok(exchange)
     }
 
+    /// The server went over [`ImapConfig::max_command_responses`] for `command`: the rest
+    /// of its answer is not read, the connection is given up.
+    pub(super) fn too_many_responses(&mut self, command: &'static str) -> ImapError {
+        let limit = self.max_command_responses;
+        tracing::warn!(
+            command,
+            limit,
+            "too many untagged IMAP responses to one command"
+        );
+        self.state = State::Unusable;
+        ImapError::TooManyResponses { command, limit }
+    }
+
     /// The command completed.
     pub(super) fn finish(&mut self) {
         self.pending = Pending::None;
@@ -544,6 +573,9 @@ impl ImapClient {
                 Err(e) => return Err(self.fail(e)),
             };
             match exchange.on_response(response) {
+                Ok(Outcome::Untagged(_)) if data.len() >= self.max_command_responses => {
+                    return Err(self.too_many_responses(name));
+                }
                 Ok(Outcome::Untagged(r)) => data.push(r),
                 Ok(Outcome::SendMore) => {
                     self.pending = Pending::Writing;

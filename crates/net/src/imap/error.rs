@@ -86,6 +86,30 @@ pub enum ImapError {
         /// The timeout that ran out.
         timeout: Duration,
     },
+    /// The server kept sending an answer too slowly (see
+    /// [`TransportError::TooSlow`]); the connection is unusable.
+    #[error(
+        "the IMAP server sent only {received} octets in {waited:?} during {during}, \
+         slower than the minimum rate"
+    )]
+    TooSlow {
+        /// What the client was waiting for.
+        during: &'static str,
+        /// Octets of the answer received so far.
+        received: u64,
+        /// Time spent waiting for the answer.
+        waited: Duration,
+    },
+    /// The server sent more untagged responses for one command than
+    /// [`ImapConfig::max_command_responses`](super::ImapConfig::max_command_responses)
+    /// (a server streaming `* 1 EXISTS` forever, say); the connection is unusable.
+    #[error("the IMAP server sent more than {limit} untagged responses to {command}")]
+    TooManyResponses {
+        /// The command being answered.
+        command: &'static str,
+        /// The limit.
+        limit: usize,
+    },
     /// The server closed the connection (a partly received message is discarded).
     #[error("the IMAP server closed the connection during {during}")]
     ConnectionClosed {
@@ -204,6 +228,8 @@ impl ImapError {
             self,
             Self::Bye { .. }
                 | Self::Timeout { .. }
+                | Self::TooSlow { .. }
+                | Self::TooManyResponses { .. }
                 | Self::ConnectionClosed { .. }
                 | Self::Io { .. }
                 | Self::Unusable { .. }
@@ -218,6 +244,15 @@ impl From<TransportError> for ImapError {
     fn from(e: TransportError) -> Self {
         match e {
             TransportError::Timeout { during, timeout } => Self::Timeout { during, timeout },
+            TransportError::TooSlow {
+                during,
+                received,
+                waited,
+            } => Self::TooSlow {
+                during,
+                received,
+                waited,
+            },
             TransportError::Closed { during } => Self::ConnectionClosed { during },
             TransportError::Io { during, source } => Self::Io { during, source },
         }

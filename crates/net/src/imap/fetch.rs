@@ -128,6 +128,7 @@ impl ImapClient {
             which,
             current: None,
             finished: false,
+            others: 0,
         })
     }
 }
@@ -145,6 +146,8 @@ pub struct FetchStream<'a> {
     which: Items,
     current: Option<Exchange>,
     finished: bool,
+    /// Untagged responses to the current command that were not one of its messages.
+    others: usize,
 }
 
 impl FetchStream<'_> {
@@ -162,7 +165,10 @@ impl FetchStream<'_> {
             if self.current.is_none() {
                 let chunk = self.chunks.pop_front()?;
                 match self.client.start(fetch_body(chunk, self.which)).await {
-                    Ok(ex) => self.current = Some(ex),
+                    Ok(ex) => {
+                        self.current = Some(ex);
+                        self.others = 0;
+                    }
                     Err(e) => {
                         self.finished = true;
                         return Some(Err(e.into()));
@@ -186,10 +192,21 @@ impl FetchStream<'_> {
             match exchange.on_response(response) {
                 Ok(Outcome::Untagged(Response::Data(Data::Fetch { seq, items }))) => {
                     if let Some(m) = self.answer(seq, items) {
+                        // The next message gets its own time at the minimum rate.
+                        self.client.transport.restart_answer_clock();
+                        self.others = 0;
                         return Some(Ok(m));
                     }
+                    if let Some(e) = self.count_other() {
+                        return Some(Err(e.into()));
+                    }
                 }
-                Ok(Outcome::Untagged(other)) => self.client.absorb_one(other),
+                Ok(Outcome::Untagged(other)) => {
+                    self.client.absorb_one(other);
+                    if let Some(e) = self.count_other() {
+                        return Some(Err(e.into()));
+                    }
+                }
                 Ok(Outcome::SendMore | Outcome::Continuation(_)) => {
                     self.finished = true;
                     return Some(Err(self
@@ -229,6 +246,17 @@ impl FetchStream<'_> {
                 }
             }
         }
+    }
+
+    /// Counts an untagged response that was not one of our messages; past the limit the
+    /// stream ends with [`ImapError::TooManyResponses`].
+    fn count_other(&mut self) -> Option<ImapError> {
+        self.others += 1;
+        if self.others <= self.client.max_command_responses {
+            return None;
+        }
+        self.finished = true;
+        Some(self.client.too_many_responses("UID FETCH"))
     }
 
     /// A FETCH response: ours (a message) or unsolicited (a flag change).

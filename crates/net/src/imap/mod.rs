@@ -26,10 +26,14 @@
 //! [`Security::Plaintext`](crate::Security::Plaintext) was chosen by name, and asks the
 //! capabilities again after login.
 //!
-//! # Timeouts
+//! # Timeouts and limits
 //! From [`ImapConfig::timeouts`]: connect, TLS handshake, every wait for a response (a
 //! large message that keeps arriving is never cut off, a server that falls silent is), IDLE's
-//! `DONE`, and logout. After a timeout the connection is unusable
+//! `DONE`, and logout. Each answer (a command's, or one message of a FETCH) must also keep a
+//! minimum rate ([`MIN_ANSWER_RATE`](crate::transport::MIN_ANSWER_RATE) after the timeout's
+//! grace, [`ImapError::TooSlow`]), and one command gets at most
+//! [`ImapConfig::max_command_responses`] untagged responses
+//! ([`ImapError::TooManyResponses`]). After a timeout the connection is unusable
 //! ([`ImapError::Unusable`]).
 //!
 //! # Retrieving
@@ -122,7 +126,7 @@ pub use fetch::FetchStream;
 pub use idle::IdleHandle;
 pub use ops::UidSet;
 pub use types::{
-    AuthInfo, AuthMethod, CopyUid, DEFAULT_IDLE_RENEWAL, DEFAULT_MAX_LINE_LEN,
-    DEFAULT_MAX_MESSAGE_SIZE, FetchedMessage, IdleEvent, ImapConfig, MailboxStatus, MessageMeta,
-    MoveOutcome, Unsolicited,
+    AuthInfo, AuthMethod, CopyUid, DEFAULT_IDLE_RENEWAL, DEFAULT_MAX_COMMAND_RESPONSES,
+    DEFAULT_MAX_LINE_LEN, DEFAULT_MAX_MESSAGE_SIZE, FetchedMessage, IdleEvent, ImapConfig,
+    MailboxStatus, MessageMeta, MoveOutcome, Unsolicited,
 };

@@ -24,6 +24,13 @@ pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 64 << 20;
 /// 2177 lets a server drop an idle client, and under most NAT timeouts.
 pub const DEFAULT_IDLE_RENEWAL: Duration = Duration::from_secs(25 * 60);
 
+/// Default [`ImapConfig::max_command_responses`]: 100,000 untagged responses for one
+/// command. Far more than any real answer has (a LIST of 100,000 folders); FETCH bodies are
+/// streamed one at a time and not counted, and a `UID SEARCH` of a million UIDs is one
+/// response. A server streaming `* 1 EXISTS` is stopped after 1.2 MB of them, the client
+/// then holding about 15 MB of parsed responses (144 octets each) until the error.
+pub const DEFAULT_MAX_COMMAND_RESPONSES: usize = 100_000;
+
 /// Where and how to connect.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -45,6 +52,11 @@ pub struct ImapConfig {
     /// The largest server message accepted (a FETCH response with its body); larger ones
     /// are skipped and reported as [`ImapError::Protocol`](super::ImapError::Protocol).
     pub max_message_size: usize,
+    /// The most untagged responses accepted for one command (those a command collects, and
+    /// during a `UID FETCH` those that are not one of its messages); beyond it the command
+    /// fails with [`ImapError::TooManyResponses`](super::ImapError::TooManyResponses).
+    /// Default [`DEFAULT_MAX_COMMAND_RESPONSES`]; at least 1.
+    pub max_command_responses: usize,
     /// How often a running IDLE is ended and issued again.
     pub idle_renewal: Duration,
     /// Grammar leniency for servers that break it.
@@ -65,6 +77,7 @@ impl ImapConfig {
             timeouts: Timeouts::default(),
             max_line_len: DEFAULT_MAX_LINE_LEN,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            max_command_responses: DEFAULT_MAX_COMMAND_RESPONSES,
             idle_renewal: DEFAULT_IDLE_RENEWAL,
             quirks: Quirks::default(),
         }
@@ -81,6 +94,13 @@ impl ImapConfig {
     #[must_use]
     pub fn with_max_message_size(mut self, octets: usize) -> Self {
         self.max_message_size = octets;
+        self
+    }
+
+    /// Sets the most untagged responses accepted for one command (at least 1).
+    #[must_use]
+    pub fn with_max_command_responses(mut self, responses: usize) -> Self {
+        self.max_command_responses = responses.max(1);
         self
     }
 

@@ -25,7 +25,7 @@ pub use cache::{Clock, SystemClock};
 pub use providers::{
     ClientCredentialsProvider, DEFAULT_ENTRA_AUTHORITY, DEFAULT_ENTRA_SCOPE,
     EntraClientCredentials, GOOGLE_MAIL_SCOPE, GOOGLE_TOKEN_URL, MICROSOFT_IMAP_SCOPE,
-    MICROSOFT_POP_SCOPE, RefreshTokenConfig, RefreshTokenProvider,
+    MICROSOFT_POP_SCOPE, RefreshTokenConfig, RefreshTokenProvider, RotationHook,
 };
 
 use crate::error::OAuthError;

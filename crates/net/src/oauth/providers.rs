@@ -424,7 +424,12 @@ pub struct RefreshTokenProvider {
     scopes: Vec<String>,
     refresh_token: Mutex<Secret>,
     cache: TokenCache,
+    on_rotate: Option<RotationHook>,
 }
+
+/// Told the new refresh token each time the token endpoint rotates it (see
+/// [`RefreshTokenProvider::on_rotate`]).
+pub type RotationHook = Arc<dyn Fn(&Secret) + Send + Sync>;
 
 impl fmt::Debug for RefreshTokenProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -454,7 +459,17 @@ impl RefreshTokenProvider {
             scopes: config.scopes,
             refresh_token: Mutex::new(config.refresh_token),
             cache: TokenCache::new(Arc::new(SystemClock)),
+            on_rotate: None,
         })
+    }
+
+    /// Calls `hook` with the new refresh token whenever the endpoint rotates it, right after
+    /// the answer arrived and before the access token is used: the endpoint refuses the old
+    /// refresh token from then on, so a caller that must survive a restart saves it here.
+    #[must_use]
+    pub fn on_rotate(mut self, hook: impl Fn(&Secret) + Send + Sync + 'static) -> Self {
+        self.on_rotate = Some(Arc::new(hook));
+        self
     }
 
     /// Uses another clock for expiry decisions (tests).
@@ -483,13 +498,18 @@ impl RefreshTokenProvider {
             .await;
         let response = self.endpoint.answer(result)?;
         if let Some(rotated) = response.refresh_token() {
-            if rotated.secret() != refresh.secret() {
-                tracing::debug!(url = %url, "the token endpoint rotated the refresh token");
-            }
+            let changed = rotated.secret() != refresh.secret();
+            let rotated = Secret::new(rotated.secret().clone());
             *self
                 .refresh_token
                 .lock()
-                .unwrap_or_else(PoisonError::into_inner) = Secret::new(rotated.secret().clone());
+                .unwrap_or_else(PoisonError::into_inner) = rotated.clone();
+            if changed {
+                tracing::debug!(url = %url, "the token endpoint rotated the refresh token");
+                if let Some(hook) = &self.on_rotate {
+                    hook(&rotated);
+                }
+            }
         }
         Ok(fetched(&response))
     }

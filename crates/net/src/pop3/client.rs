@@ -530,6 +530,9 @@ impl Pop3Client {
                 Ok(Some(event)) => {
                     if is_final(&event) {
                         self.unfinished = self.unfinished.saturating_sub(1);
+                        // The next answer of a pipeline gets its own time at the minimum
+                        // rate.
+                        self.transport.restart_answer_clock();
                     }
                     self.trace_event(&event);
                     return Ok(event);

@@ -153,7 +153,8 @@ pub(crate) fn from_net(error: inbound_net::Error) -> BackendError {
         }
         E::Transport(e) => {
             let kind = match &e {
-                inbound_net::TransportError::Timeout { .. } => ErrorKind::Timeout,
+                inbound_net::TransportError::Timeout { .. }
+                | inbound_net::TransportError::TooSlow { .. } => ErrorKind::Timeout,
                 _ => ErrorKind::Disconnected,
             };
             BackendError::new(kind, e.to_string()).with_source(e)
@@ -171,7 +172,7 @@ pub(crate) fn from_imap(error: ImapError) -> BackendError {
         E::Bye { .. } => ErrorKind::Bye,
         E::AuthFailed { .. } => ErrorKind::Auth,
         E::Protocol { .. } | E::Unexpected { .. } | E::WrongState { .. } => ErrorKind::Protocol,
-        E::Timeout { .. } => ErrorKind::Timeout,
+        E::Timeout { .. } | E::TooSlow { .. } => ErrorKind::Timeout,
         E::ConnectionClosed { .. } | E::Io { .. } | E::Unusable { .. } => ErrorKind::Disconnected,
         E::StartTlsNotOffered { .. } | E::PreauthRefused | E::InsecureLogin => ErrorKind::Connect,
         E::LoginDisabled
@@ -200,7 +201,7 @@ pub(crate) fn from_pop3(error: Pop3Error) -> BackendError {
         E::Protocol { .. } | E::UnexpectedResponse { .. } | E::WrongState { .. } => {
             ErrorKind::Protocol
         }
-        E::Timeout { .. } => ErrorKind::Timeout,
+        E::Timeout { .. } | E::TooSlow { .. } => ErrorKind::Timeout,
         E::ConnectionClosed { .. } | E::Io { .. } | E::Unusable { .. } => ErrorKind::Disconnected,
         E::StartTlsNotOffered { .. } | E::InsecureLogin => ErrorKind::Connect,
         E::NoAuthMethod { .. } | E::ApopUnavailable | E::WrongCredentials { .. } => {

@@ -747,6 +747,7 @@ pub fn options() -> inbound_retrieve::RetrieveOptions {
         },
         idle_refresh: Duration::from_secs(60),
         token_tls: inbound_net::TlsSettings::new(),
+        ..inbound_retrieve::RetrieveOptions::default()
     }
 }
 

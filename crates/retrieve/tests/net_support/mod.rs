@@ -133,6 +133,7 @@ pub fn options(max_attempts: u32) -> inbound_retrieve::RetrieveOptions {
         },
         idle_refresh: Duration::from_secs(60),
         token_tls: inbound_net::TlsSettings::new(),
+        ..inbound_retrieve::RetrieveOptions::default()
     }
 }
 
