@@ -101,7 +101,11 @@ pub(crate) struct WatchArgs {
     /// INBOUND_FROM in the environment.
     #[arg(long, value_name = "CMD")]
     pub(crate) exec: Option<String>,
-    /// One JSON object per new message.
+    /// One JSON object per line on standard output: per new message {account, folder, id,
+    /// message_id, subject, from, size}, and per subscription state change {state, account,
+    /// message, ...}: state is subscribed, lost (with error), reconnecting (with attempt and
+    /// retry_in_ms), reconnected, resumed (with caught_up), retry_exhausted, failed or
+    /// unsubscribed.
     #[arg(long)]
     pub(crate) json: bool,
 }
