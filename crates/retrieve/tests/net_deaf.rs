@@ -16,6 +16,8 @@ use inbound_retrieve::{
 use inbound_test_server::dovecot::{Dovecot, DovecotConfig};
 use inbound_test_server::faults::{Blackhole, FaultPlan, Faults, Hold, SlowAnswer};
 use inbound_test_server::relay::BlackholeRelay;
+use inbound_test_server::server::{ServerConfig, TestServer};
+use inbound_test_server::transcript::TranscriptCapture;
 use net_support::*;
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
@@ -182,7 +184,15 @@ async fn a_blackhole_after_n_bytes_is_lost_and_caught_up_too() {
 
 #[tokio::test]
 async fn a_done_answered_slowly_but_within_the_timeout_is_not_a_loss() {
-    let server = server(&["slow"]).await;
+    let transcript = TranscriptCapture::new();
+    let server = TestServer::start(
+        ServerConfig::default()
+            .seed_sample(false)
+            .user("slow", PASSWORD)
+            .transcript(transcript.clone()),
+    )
+    .await
+    .unwrap();
     server.faults().set_default(Faults {
         slow_answers: vec![SlowAnswer::named(
             "DONE",
@@ -208,6 +218,10 @@ async fn a_done_answered_slowly_but_within_the_timeout_is_not_a_loss() {
     assert_eq!(w.next_mail(Duration::from_secs(3)).await, "message 1");
     assert_eq!(w.states_so_far(), []);
     assert_eq!(server.faults().sessions(), 1, "no reconnect");
+    // IDLE was renewed (DONE answered late each time) on the one connection.
+    let text = transcript.text();
+    let renewals = text.lines().filter(|l| l.trim_end() == "C: DONE").count();
+    assert!(renewals >= 3, "{renewals} renewals:\n{text}");
     w.subs.unsubscribe_all().await;
 }
 
