@@ -45,6 +45,19 @@ pub enum DropPoint {
     BeforeMoveOrExpungeOk,
 }
 
+/// When a session falls silent for good: what a NAT box, load balancer or dead server does
+/// when it drops a connection without a FIN or RST. From then on nothing is written (the
+/// session's answers are swallowed) and nothing the client sends reaches the session, but
+/// the socket stays open until the client closes it or the server shuts down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blackhole {
+    /// Once IDLE was accepted (right after `+ idling` was written; IMAP only).
+    AfterIdleAccepted,
+    /// After writing this many bytes in total (on the current layer: counting starts again
+    /// after STARTTLS/STLS, like [`DropPoint::AfterBytes`]).
+    AfterBytes(usize),
+}
+
 /// A refusal to answer instead of the real result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
@@ -78,6 +91,8 @@ impl CommandFault {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SlowCommands {
     /// Every command with this name, matched case-insensitively (`UID FETCH`, `SELECT`, ...).
+    /// `DONE`, which ends an IMAP IDLE, can be named here: holding it back delays IDLE's
+    /// tagged completion (a server slow to answer `DONE`).
     Named(String),
     /// The Nth command of the session (1: the first one) and every command after it.
     FromNth(u32),
@@ -198,6 +213,8 @@ pub struct Faults {
     pub starttls_injection: Option<Vec<u8>>,
     /// Greet with `* PREAUTH` instead of `* OK`.
     pub preauth: bool,
+    /// Fall silent for good at this point (see [`Blackhole`]).
+    pub blackhole: Option<Blackhole>,
     /// Server quirks to imitate.
     pub quirks: Quirks,
     /// Faults of single messages (by UID): refused, left out, sent incomplete.
@@ -253,17 +270,34 @@ impl Faults {
             .is_some_and(|c| c.eq_ignore_ascii_case(command))
     }
 
+    /// How long to hold back IDLE's tagged completion after `DONE`: only a
+    /// [`SlowAnswer`] naming `DONE` applies (`FromNth` counts commands, and `DONE` is not
+    /// one).
+    pub fn hold_for_done(&self) -> Option<Hold> {
+        self.slow_answers
+            .iter()
+            .find(
+                |s| matches!(&s.commands, SlowCommands::Named(n) if n.eq_ignore_ascii_case("DONE")),
+            )
+            .map(|s| s.hold)
+    }
+
     /// A [`FaultyStream`] over `stream` applying this session's write faults
-    /// (`one_byte_writes`, `delay`, `AfterBytes`).
+    /// (`one_byte_writes`, `delay`, `AfterBytes`, a blackhole after N bytes).
     pub fn wrap<S>(&self, stream: S) -> FaultyStream<S> {
         let cut = match self.drop_at {
             Some(DropPoint::AfterBytes(n)) => Some(n as u64),
+            _ => None,
+        };
+        let silent_after = match self.blackhole {
+            Some(Blackhole::AfterBytes(n)) => Some(n as u64),
             _ => None,
         };
         FaultyStream::new(stream)
             .chunk_size(self.one_byte_writes.then_some(1))
             .delay(self.delay)
             .cut_after(cut)
+            .silent_after(silent_after)
     }
 }
 
@@ -353,13 +387,17 @@ impl FaultControl {
 
 /// A stream whose writes are split into chunks, delayed, or cut after N bytes (reads pass
 /// through). After the cut every write fails with `ConnectionAborted`; the session should
-/// then drop the connection.
+/// then drop the connection. Once silent ([`FaultyStream::go_silent`], or after
+/// [`FaultyStream::silent_after`] bytes) writes are swallowed and reads discard what
+/// arrives, passing on only the end of the stream.
 #[derive(Debug)]
 pub struct FaultyStream<S> {
     inner: S,
     chunk: Option<usize>,
     delay: Option<Duration>,
     cut_after: Option<u64>,
+    silent_after: Option<u64>,
+    silent: bool,
     written: u64,
     sleep: Option<Pin<Box<Sleep>>>,
     delayed: bool,
@@ -373,6 +411,8 @@ impl<S> FaultyStream<S> {
             chunk: None,
             delay: None,
             cut_after: None,
+            silent_after: None,
+            silent: false,
             written: 0,
             sleep: None,
             delayed: false,
@@ -406,7 +446,27 @@ impl<S> FaultyStream<S> {
         self.delay = Some(interval);
     }
 
-    /// Bytes written so far.
+    /// Fall silent after `n` bytes in total were written (see [`Blackhole::AfterBytes`]).
+    #[must_use]
+    pub fn silent_after(mut self, n: Option<u64>) -> Self {
+        self.silent_after = n;
+        self
+    }
+
+    /// Fall silent now: writes are swallowed, reads discard what arrives (a blackhole).
+    pub fn go_silent(&mut self) {
+        if !self.silent {
+            tracing::debug!(target: "inbound_test_server", written = self.written, "fault: connection blackholed");
+        }
+        self.silent = true;
+    }
+
+    /// Whether the stream fell silent.
+    pub fn is_silent(&self) -> bool {
+        self.silent
+    }
+
+    /// Bytes written so far (swallowed bytes not counted).
     pub fn written(&self) -> u64 {
         self.written
     }
@@ -429,7 +489,18 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for FaultyStream<S> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
+        if this.silent {
+            return Poll::Ready(Ok(buf.len()));
+        }
         let mut len = buf.len();
+        if let Some(limit) = this.silent_after {
+            let left = limit.saturating_sub(this.written);
+            if left == 0 {
+                this.go_silent();
+                return Poll::Ready(Ok(buf.len()));
+            }
+            len = len.min(usize::try_from(left).unwrap_or(usize::MAX));
+        }
         if let Some(limit) = this.cut_after {
             let left = limit.saturating_sub(this.written);
             if left == 0 {
@@ -472,7 +543,18 @@ impl<S: AsyncRead + Unpin> AsyncRead for FaultyStream<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        if !self.silent {
+            return Pin::new(&mut self.inner).poll_read(cx, buf);
+        }
+        // Silent: what the client sends goes nowhere; only its closing is passed on.
+        let mut scratch = [0u8; 4096];
+        loop {
+            let mut sink = ReadBuf::new(&mut scratch);
+            ready!(Pin::new(&mut self.inner).poll_read(cx, &mut sink))?;
+            if sink.filled().is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+        }
     }
 }
 
@@ -480,7 +562,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for FaultyStream<S> {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-    use tokio::io::AsyncWriteExt as _;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
     /// Records the size of every write.
     #[derive(Default)]
@@ -527,6 +609,57 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::ConnectionAborted);
         assert_eq!(s.written(), 4);
         assert_eq!(s.into_inner().data, b"* OK");
+    }
+
+    #[tokio::test]
+    async fn a_blackhole_after_n_bytes_swallows_writes_and_reads_but_passes_the_end() {
+        let faults = Faults {
+            blackhole: Some(Blackhole::AfterBytes(4)),
+            ..Faults::default()
+        };
+        let (near, mut far) = tokio::io::duplex(64);
+        let mut s = faults.wrap(near);
+        s.write_all(b"* OK ready\r\n").await.unwrap();
+        s.write_all(b"* more\r\n").await.unwrap();
+        assert!(s.is_silent());
+        assert_eq!(s.written(), 4);
+        let mut got = [0u8; 64];
+        let n = far.read(&mut got).await.unwrap();
+        assert_eq!(&got[..n], b"* OK");
+        // What the client sends goes nowhere; its closing is passed on.
+        far.write_all(b"a1 NOOP\r\n").await.unwrap();
+        drop(far);
+        let mut read = Vec::new();
+        assert_eq!(s.read_to_end(&mut read).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn go_silent_blackholes_at_once() {
+        let (near, mut far) = tokio::io::duplex(64);
+        let mut s = FaultyStream::new(near);
+        s.write_all(b"+ idling\r\n").await.unwrap();
+        s.go_silent();
+        s.write_all(b"* 2 EXISTS\r\n").await.unwrap();
+        drop(s);
+        let mut got = Vec::new();
+        far.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"+ idling\r\n");
+    }
+
+    #[test]
+    fn a_slow_done_is_named_only() {
+        let faults = Faults {
+            slow_answers: vec![
+                SlowAnswer::from_nth(1, Hold::Forever),
+                SlowAnswer::named("done", Hold::For(Duration::from_millis(5))),
+            ],
+            ..Faults::default()
+        };
+        assert_eq!(
+            faults.hold_for_done(),
+            Some(Hold::For(Duration::from_millis(5)))
+        );
+        assert_eq!(Faults::default().hold_for_done(), None);
     }
 
     #[tokio::test(start_paused = true)]

@@ -48,6 +48,8 @@
 //! - [`transcript`]: `C:`/`S:` logging with credentials redacted, and in-memory capture.
 //! - [`sample`]: a deterministic sample mailbox and generated messages.
 //! - [`dovecot`]: start a throwaway Dovecot for tests against a real server.
+//! - [`relay`]: a TCP relay that can blackhole its connections (silent, sockets kept open),
+//!   to put in front of the bundled server or Dovecot.
 //! - [`conn`]: the connection a session runs over (plain, TLS or any stream), with the
 //!   server side of the STARTTLS/STLS handshake.
 //! - [`imap`]: the IMAP4rev1 session (STARTTLS, SASL with XOAUTH2, IDLE, MOVE, UIDPLUS,
@@ -64,6 +66,7 @@ pub mod imap;
 pub mod mailstore;
 pub mod oauth;
 mod pop3;
+pub mod relay;
 pub mod sample;
 mod sasl;
 pub mod server;

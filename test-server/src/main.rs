@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use inbound_test_server::faults::{Dribble, Faults, MessageFault};
+use inbound_test_server::faults::{Blackhole, Dribble, FaultPlan, Faults, MessageFault};
 use inbound_test_server::server::{ServerConfig, TestServer, UserSpec};
 use tracing_subscriber::EnvFilter;
 
@@ -92,6 +92,13 @@ struct Args {
     /// Close sessions idle this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 600)]
     auto_logout: u64,
+    /// Blackhole sessions (fall silent for good, socket kept open, like a NAT box that
+    /// forgot the connection): `idle` once IDLE is accepted, or a number of bytes written.
+    #[arg(long, value_name = "idle|BYTES", value_parser = parse_blackhole)]
+    blackhole: Option<Blackhole>,
+    /// How many sessions --blackhole applies to, from the first (0: every session).
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "blackhole")]
+    blackhole_sessions: u32,
     /// Log session transcripts (credentials redacted) and server events to standard error.
     #[arg(long)]
     trace: bool,
@@ -125,6 +132,17 @@ fn parse_dribble(value: &str) -> Result<Dribble, String> {
     ))
 }
 
+/// `idle` or a number of bytes.
+fn parse_blackhole(value: &str) -> Result<Blackhole, String> {
+    if value.eq_ignore_ascii_case("idle") {
+        return Ok(Blackhole::AfterIdleAccepted);
+    }
+    value
+        .parse::<usize>()
+        .map(Blackhole::AfterBytes)
+        .map_err(|_| format!("expected `idle` or a number of bytes, got {value:?}"))
+}
+
 fn config(args: &Args) -> ServerConfig {
     let mut config = ServerConfig::default()
         .imap_ports(args.imap_port, args.imaps_port)
@@ -149,6 +167,19 @@ fn config(args: &Args) -> ServerConfig {
         config = config.cert_dir(dir);
     }
     config.faults.set_default(faults(args));
+    if let Some(blackhole) = args.blackhole {
+        let blackholed = Faults {
+            blackhole: Some(blackhole),
+            ..faults(args)
+        };
+        if args.blackhole_sessions == 0 {
+            config.faults.set_default(blackholed);
+        } else {
+            config
+                .faults
+                .push_plan(FaultPlan::new(blackholed, args.blackhole_sessions));
+        }
+    }
     config
 }
 
@@ -301,5 +332,28 @@ mod tests {
         );
         assert_eq!(faults.pop3_listed_size, Some(u64::MAX));
         assert!(Args::try_parse_from(["inbound-test-server", "--dribble", "RETR"]).is_err());
+    }
+
+    #[test]
+    fn blackhole_flag_sets_a_plan_or_the_default() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["inbound-test-server"];
+            all.extend_from_slice(args);
+            config(&Args::try_parse_from(all).unwrap_or_else(|e| panic!("{e}")))
+        };
+        let first = parse(&["--blackhole", "idle"]);
+        assert_eq!(
+            first.faults.next_session().blackhole,
+            Some(Blackhole::AfterIdleAccepted)
+        );
+        assert_eq!(first.faults.next_session().blackhole, None);
+        let every = parse(&["--blackhole=300", "--blackhole-sessions", "0"]);
+        for _ in 0..3 {
+            assert_eq!(
+                every.faults.next_session().blackhole,
+                Some(Blackhole::AfterBytes(300))
+            );
+        }
+        assert!(Args::try_parse_from(["inbound-test-server", "--blackhole", "soon"]).is_err());
     }
 }

@@ -110,7 +110,11 @@ pub(crate) struct WatchArgs {
         value_parser = clap::value_parser!(u64).range(1..=86_400)
     )]
     pub(crate) exec_timeout: u64,
-    /// One JSON object per new message.
+    /// One JSON object per line on standard output: per new message {account, folder, id,
+    /// message_id, subject, from, size}, and per subscription state change {state, account,
+    /// message, ...}: state is subscribed, lost (with error), reconnecting (with attempt and
+    /// retry_in_ms), reconnected, resumed (with caught_up), retry_exhausted, failed or
+    /// unsubscribed.
     #[arg(long)]
     pub(crate) json: bool,
 }

@@ -219,7 +219,7 @@ pub(crate) async fn run_watch<C: Connector>(
                 live.insert(name);
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error: {}", crate::output::escape_terminal(&e));
                 failed = true;
             }
         }
@@ -264,26 +264,20 @@ pub(crate) async fn run_watch<C: Connector>(
 async fn handle(event: WatchEvent, options: &WatchOptions) {
     match event {
         WatchEvent::State(name, state) => {
-            let text = match &state {
-                SubscriptionState::Subscribed => "watching for new mail".to_owned(),
-                SubscriptionState::ConnectionLost { error } => {
-                    format!("connection lost ({error}); reconnecting")
-                }
-                SubscriptionState::Reconnected => "reconnected".to_owned(),
-                SubscriptionState::RetryExhausted { error } => {
-                    format!("giving up after repeated failures: {error}")
-                }
-                SubscriptionState::Failed { error } => format!("failed: {error}"),
-                SubscriptionState::Unsubscribed => "stopped".to_owned(),
-            };
             let is_error = matches!(
                 state,
                 SubscriptionState::Failed { .. } | SubscriptionState::RetryExhausted { .. }
             );
+            if options.json && (is_error || !options.quiet) {
+                println!("{}", state_json(&name, &state));
+            }
+            // The state's text can quote the server (a BYE's text, an error answer).
+            let escape = crate::output::escape_terminal;
             if is_error {
-                eprintln!("error: {name}: {text}");
-            } else if !options.quiet {
-                eprintln!("{name}: {text}");
+                eprintln!("error: {}: {}", escape(&name), escape(&state.to_string()));
+            } else if !options.quiet && state != SubscriptionState::Reconnected {
+                // `Reconnected` is followed at once by `Resumed`, which says it all.
+                eprintln!("{}: {}", escape(&name), escape(&state.to_string()));
             }
         }
         WatchEvent::Mail(m) => {
@@ -322,6 +316,29 @@ fn env_safe(s: &str) -> String {
     s.chars()
         .filter(|&c| !crate::output::is_terminal_control(c))
         .collect()
+}
+
+/// The `--json` line of a state change: `state` (see [`SubscriptionState::name`]),
+/// `account`, `message` (the text line), and per state `error`, `attempt` with
+/// `retry_in_ms`, or `caught_up`.
+pub(crate) fn state_json(account: &str, state: &SubscriptionState) -> serde_json::Value {
+    let mut line = json!({
+        "state": state.name(),
+        "account": account,
+        "message": state.to_string(),
+    });
+    match state {
+        SubscriptionState::ConnectionLost { error }
+        | SubscriptionState::RetryExhausted { error }
+        | SubscriptionState::Failed { error } => line["error"] = json!(error),
+        SubscriptionState::Reconnecting { attempt, delay } => {
+            line["attempt"] = json!(attempt);
+            line["retry_in_ms"] = json!(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX));
+        }
+        SubscriptionState::Resumed { caught_up } => line["caught_up"] = json!(caught_up),
+        _ => {}
+    }
+    line
 }
 
 /// Runs `cmd` through the shell with the raw message on standard input and its metadata in

@@ -323,10 +323,14 @@ fn watch_exec_sees_a_doveadm_delivery() {
     assert!(exit.success(), "exit {exit:?}; stderr: {err}");
     assert!(err.contains("dave: stopped"), "{err}");
     let out = std::io::read_to_string(child.stdout.take().unwrap()).unwrap();
-    let lines: Vec<serde_json::Value> = out
+    let all: Vec<serde_json::Value> = out
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    // State lines carry a `state` key; arrival lines do not.
+    let states: Vec<&str> = all.iter().filter_map(|l| l["state"].as_str()).collect();
+    assert_eq!(states, ["subscribed", "unsubscribed"], "{out}");
+    let lines: Vec<&serde_json::Value> = all.iter().filter(|l| l.get("state").is_none()).collect();
     assert_eq!(lines.len(), 2, "{out}");
     assert_eq!(lines[1]["subject"], "dave message 2");
     assert_eq!(lines[1]["size"], fresh.len());

@@ -22,6 +22,64 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time allowed for a TLS handshake.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// TCP keepalive on a mail connection: after `idle` without traffic the kernel sends a
+/// probe every `interval`, and declares the connection dead after `probes` unanswered ones;
+/// the next read then fails and the client reconnects.
+///
+/// What it can detect: a peer or path that stops acknowledging packets (a NAT box or
+/// firewall that dropped its mapping, a crashed or unplugged host, a cut link), within
+/// `idle + probes * interval` (90 s by default) of the last traffic, while the connection
+/// has no unacknowledged data of its own. What it cannot: a middlebox that keeps
+/// acknowledging while forwarding nothing, or a server process that hangs while its kernel
+/// still answers; IDLE's renewal and response timeouts cover those. Some middleboxes also
+/// drop mappings faster than any sensible probe interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Time without traffic before the first probe (`TCP_KEEPIDLE`). Default 60 s.
+    pub idle: Duration,
+    /// Time between probes (`TCP_KEEPINTVL`). Default 10 s.
+    pub interval: Duration,
+    /// Unanswered probes before the connection is declared dead (`TCP_KEEPCNT`). Default 3.
+    pub probes: u32,
+}
+
+impl Default for Keepalive {
+    /// 60 s idle, a probe every 10 s, 3 probes: a dead path is seen within 90 s.
+    fn default() -> Self {
+        Self {
+            idle: Duration::from_secs(60),
+            interval: Duration::from_secs(10),
+            probes: 3,
+        }
+    }
+}
+
+impl Keepalive {
+    /// Turns keepalive on for `tcp` with these settings (interval and probes where the
+    /// platform lets them be set; elsewhere the system's values apply).
+    ///
+    /// # Errors
+    /// The socket option could not be set.
+    pub fn apply(&self, tcp: &TcpStream) -> io::Result<()> {
+        let params = socket2::TcpKeepalive::new().with_time(self.idle);
+        #[cfg(any(
+            target_os = "android",
+            target_os = "freebsd",
+            target_os = "fuchsia",
+            target_os = "illumos",
+            target_os = "ios",
+            target_os = "linux",
+            target_os = "macos",
+            target_os = "netbsd",
+            target_os = "windows",
+        ))]
+        let params = params
+            .with_interval(self.interval)
+            .with_retries(self.probes);
+        socket2::SockRef::from(tcp).set_tcp_keepalive(&params)
+    }
+}
+
 /// Resolves `host` and opens a TCP connection to the first address that accepts, all within
 /// `timeout`. An IP address literal is used as is, without a lookup.
 ///
@@ -296,7 +354,8 @@ impl AsyncWrite for MailStream {
     }
 }
 
-/// Opens connections with one TLS configuration and one set of timeouts.
+/// Opens connections with one TLS configuration, one set of timeouts and one TCP
+/// keepalive setting (on by default, [`Keepalive::default`]).
 ///
 /// For [`Security::StartTls`], [`Connector::connect`] returns the plaintext stream: the
 /// protocol client reads the greeting, sends `STARTTLS`/`STLS` and calls
@@ -306,6 +365,7 @@ pub struct Connector {
     config: Arc<ClientConfig>,
     connect_timeout: Duration,
     handshake_timeout: Duration,
+    keepalive: Option<Keepalive>,
 }
 
 impl std::fmt::Debug for Connector {
@@ -313,6 +373,7 @@ impl std::fmt::Debug for Connector {
         f.debug_struct("Connector")
             .field("connect_timeout", &self.connect_timeout)
             .field("handshake_timeout", &self.handshake_timeout)
+            .field("keepalive", &self.keepalive)
             .finish_non_exhaustive()
     }
 }
@@ -334,7 +395,15 @@ impl Connector {
             config,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            keepalive: Some(Keepalive::default()),
         }
+    }
+
+    /// Sets TCP keepalive for every connection made from now on (`None`: off).
+    #[must_use]
+    pub fn with_keepalive(mut self, keepalive: Option<Keepalive>) -> Self {
+        self.keepalive = keepalive;
+        self
     }
 
     /// Sets the time allowed for name resolution plus the TCP connection.
@@ -375,6 +444,13 @@ impl Connector {
             Security::Plaintext => None,
         };
         let tcp = connect_tcp(host, port, self.connect_timeout).await?;
+        if let Some(keepalive) = &self.keepalive {
+            // Not fatal: without it a dead path is still found by IDLE's renewal and the
+            // response timeouts, only later.
+            if let Err(e) = keepalive.apply(&tcp) {
+                tracing::warn!(host, port, error = %e, "could not turn on TCP keepalive");
+            }
+        }
         match (security, name) {
             (Security::Tls, Some(name)) => {
                 let tls =

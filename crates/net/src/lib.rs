@@ -57,7 +57,7 @@ mod server_config;
 pub mod tls;
 pub mod transport;
 
-pub use connect::{Connector, MailStream, connect_tcp, tls_handshake, upgrade_to_tls};
+pub use connect::{Connector, Keepalive, MailStream, connect_tcp, tls_handshake, upgrade_to_tls};
 pub use error::{
     ConnectError, Error, OAuthError, Pop3Error, Result, SaslError, TlsConfigError, TransportError,
 };

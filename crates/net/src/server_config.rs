@@ -1,13 +1,14 @@
 //! What the IMAP and POP3 configurations share: the server's address, the security mode,
-//! the TLS settings and the timeouts, with the same builder methods.
+//! the TLS settings, the timeouts and TCP keepalive, with the same builder methods.
 //!
 //! Both [`ImapConfig`](crate::ImapConfig) and [`Pop3Config`](crate::Pop3Config) keep these
 //! as public fields of their own (`host`, `port`, `security`, `tls`, `timeouts`), so that
 //! callers read and set them directly; [`server_config_builders!`] writes the builder
 //! methods for both.
 
-/// Writes `with_port`, `with_tls`, `with_timeout` and `with_timeouts` for a configuration
-/// type that has the fields `port: u16`, `tls: TlsSettings` and `timeouts: Timeouts`.
+/// Writes `with_port`, `with_tls`, `with_timeout`, `with_timeouts` and `with_keepalive` for
+/// a configuration type that has the fields `port: u16`, `tls: TlsSettings`,
+/// `timeouts: Timeouts` and `keepalive: Option<Keepalive>`.
 macro_rules! server_config_builders {
     ($config:ty) => {
         impl $config {
@@ -39,6 +40,16 @@ macro_rules! server_config_builders {
             #[must_use]
             pub fn with_timeouts(mut self, timeouts: $crate::transport::Timeouts) -> Self {
                 self.timeouts = timeouts;
+                self
+            }
+
+            /// Sets TCP keepalive on the connection (`None`: off; default
+            /// [`Keepalive::default`]).
+            ///
+            /// [`Keepalive::default`]: crate::Keepalive::default
+            #[must_use]
+            pub fn with_keepalive(mut self, keepalive: Option<$crate::Keepalive>) -> Self {
+                self.keepalive = keepalive;
                 self
             }
         }

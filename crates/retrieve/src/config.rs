@@ -10,7 +10,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use inbound_net::{MailProtocol, Secret, Security};
+use inbound_net::{Keepalive, MailProtocol, Secret, Security};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// The default folder of an IMAP account.
@@ -23,6 +23,10 @@ pub const MAX_BATCH_SIZE: u32 = 10_000;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// The largest accepted timeout, in seconds.
 pub const MAX_TIMEOUT_SECS: i64 = 3600;
+/// The default interval between IDLE renewals (`idle_renew_secs`): 5 minutes.
+pub const DEFAULT_IDLE_RENEW: Duration = Duration::from_secs(300);
+/// The largest accepted `idle_renew_secs`: RFC 2177's 29 minutes.
+pub const MAX_IDLE_RENEW_SECS: i64 = 29 * 60;
 
 /// The mail protocol of an account, as written in the configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -276,6 +280,22 @@ pub struct AccountConfig {
     /// Poll at this interval instead of IDLE (required for POP3 subscriptions).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub poll_interval_secs: Option<i64>,
+    /// Seconds between IDLE renewals: `DONE`, whose answer must come within
+    /// `timeout_secs`, then IDLE again; a silent connection is declared lost after at most
+    /// this plus the timeout. 1 to 1740 (RFC 2177's 29 minutes); default 300.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_renew_secs: Option<i64>,
+    /// Seconds without traffic before TCP keepalive probes start; 0 turns keepalive off.
+    /// 0 to 7200; default 60.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp_keepalive_secs: Option<i64>,
+    /// Seconds between TCP keepalive probes. 1 to 600; default 10.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp_keepalive_interval_secs: Option<i64>,
+    /// Unanswered TCP keepalive probes before the connection is declared dead. 1 to 20;
+    /// default 3.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp_keepalive_probes: Option<i64>,
 }
 
 fn deserialize_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Secret>, D::Error> {
@@ -433,6 +453,12 @@ pub struct Account {
     pub subscribe: bool,
     /// Poll at this interval instead of IDLE.
     pub poll_interval: Option<Duration>,
+    /// How long one IDLE lasts before it is renewed (`DONE`, answered within `timeout`);
+    /// 1 s to 29 minutes, default [`DEFAULT_IDLE_RENEW`] (5 minutes).
+    pub idle_renew: Duration,
+    /// TCP keepalive on every mail connection; `None` when turned off. Default
+    /// [`Keepalive::default`] (60 s idle, a probe every 10 s, 3 probes).
+    pub keepalive: Option<Keepalive>,
 }
 
 impl Account {
@@ -664,6 +690,12 @@ impl AccountConfig {
             );
         }
 
+        let idle_renew = self.idle_renew_secs.map_or(DEFAULT_IDLE_RENEW, |v| {
+            p.range("idle_renew_secs", v, 1, MAX_IDLE_RENEW_SECS)
+                .map_or(DEFAULT_IDLE_RENEW, |v| Duration::from_secs(v as u64))
+        });
+        let keepalive = self.validate_keepalive(&mut p);
+
         if p.0.is_empty() {
             Ok(Account {
                 name,
@@ -686,6 +718,8 @@ impl AccountConfig {
                 max_message_size,
                 subscribe,
                 poll_interval,
+                idle_renew,
+                keepalive,
             })
         } else {
             Err(ConfigErrors {
@@ -693,6 +727,59 @@ impl AccountConfig {
                 problems: p.0,
             })
         }
+    }
+
+    /// The `tcp_keepalive_*` settings; `None` when `tcp_keepalive_secs = 0`.
+    fn validate_keepalive(&self, p: &mut Problems) -> Option<Keepalive> {
+        let default = Keepalive::default();
+        let secs = |p: &mut Problems, field, value: Option<i64>, min, max, default: Duration| {
+            value.map_or(default, |v| {
+                p.range(field, v, min, max)
+                    .map_or(default, |v| Duration::from_secs(v as u64))
+            })
+        };
+        let idle = secs(
+            p,
+            "tcp_keepalive_secs",
+            self.tcp_keepalive_secs,
+            0,
+            7200,
+            default.idle,
+        );
+        let interval = secs(
+            p,
+            "tcp_keepalive_interval_secs",
+            self.tcp_keepalive_interval_secs,
+            1,
+            600,
+            default.interval,
+        );
+        let probes = self.tcp_keepalive_probes.map_or(default.probes, |v| {
+            p.range("tcp_keepalive_probes", v, 1, 20)
+                .map_or(default.probes, |v| v as u32)
+        });
+        if idle.is_zero() {
+            for (field, given) in [
+                (
+                    "tcp_keepalive_interval_secs",
+                    self.tcp_keepalive_interval_secs,
+                ),
+                ("tcp_keepalive_probes", self.tcp_keepalive_probes),
+            ] {
+                if given.is_some() {
+                    p.add(
+                        field,
+                        "has no effect with tcp_keepalive_secs = 0 (keepalive off)",
+                    );
+                }
+            }
+            return None;
+        }
+        Some(Keepalive {
+            idle,
+            interval,
+            probes,
+        })
     }
 
     fn validate_auth(&self, p: &mut Problems) -> AuthConfig {
@@ -1041,6 +1128,10 @@ impl From<Account> for AccountConfig {
                 .map(|n| SizeValue::Bytes(i64::try_from(n).unwrap_or(i64::MAX))),
             subscribe: Some(a.subscribe),
             poll_interval_secs: a.poll_interval.map(|d| d.as_secs() as i64),
+            idle_renew_secs: Some(a.idle_renew.as_secs() as i64),
+            tcp_keepalive_secs: Some(a.keepalive.map_or(0, |k| k.idle.as_secs() as i64)),
+            tcp_keepalive_interval_secs: a.keepalive.map(|k| k.interval.as_secs() as i64),
+            tcp_keepalive_probes: a.keepalive.map(|k| i64::from(k.probes)),
             ..AccountConfig::default()
         };
         match a.fetch {

@@ -24,8 +24,10 @@ pub struct RetrieveOptions {
     pub max_attempts: u32,
     /// Delays between attempts, and between a subscription's reconnects.
     pub backoff: BackoffPolicy,
-    /// How long a subscription stays in one IDLE before re-issuing it (servers may drop an
-    /// IDLE after 30 minutes, RFC 2177).
+    /// The longest a subscription stays in one IDLE before renewing it, for every account
+    /// (servers may drop an IDLE after 30 minutes, RFC 2177). Each account renews after its
+    /// own `idle_renew_secs` (5 minutes by default) when that is shorter, which it is
+    /// unless this is lowered below it.
     pub idle_refresh: Duration,
     /// TLS settings for OAuth token endpoints.
     pub token_tls: inbound_net::TlsSettings,

@@ -2,6 +2,19 @@
 //! interval chosen explicitly), stores it exactly as a run would, applies the after-receive
 //! action, and calls a handler once per new message. Lost connections are re-established
 //! with backoff and a fresh OAuth token, and mail that arrived meanwhile is caught up.
+//!
+//! A subscription never goes silently deaf: IDLE is renewed every `idle_renew_secs` (5
+//! minutes by default) with `DONE`, whose answer must come within `timeout_secs`, so a
+//! connection a middlebox dropped without a FIN or RST is declared lost within the
+//! renewal interval plus the timeout. A watchdog that does not depend on the server
+//! speaking backs this up: one IDLE (start, wait, `DONE`) that has not ended after the
+//! interval plus twice the timeout is a lost connection too. TCP keepalive (see
+//! [`inbound_net::Keepalive`]) lets the kernel notice dead paths as well. Each loss is
+//! reported ([`SubscriptionState::ConnectionLost`], then
+//! [`SubscriptionState::Reconnecting`] with the delay), and after the reconnect every
+//! message that arrived meanwhile is fetched from the last stored UID, exactly once,
+//! before IDLE resumes ([`SubscriptionState::Reconnected`], then
+//! [`SubscriptionState::Resumed`] with the count).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -15,7 +28,9 @@ use inbound_net::Credentials;
 use inbound_net::backoff::Backoff;
 use inbound_net::rt::{self, Task};
 
-use crate::backend::{BackendError, Connector, IdleEvent, ImapSession, StopHandle, StopSignal};
+use crate::backend::{
+    BackendError, Connector, ErrorKind, IdleEvent, ImapSession, StopHandle, StopSignal,
+};
 use crate::config::{Account, Protocol};
 use crate::error::{Error, Result};
 use crate::events::{Events, NewMail, Report};
@@ -28,17 +43,38 @@ use crate::run::{Run, RunError};
 pub struct SubscriptionId(u64);
 
 /// What a subscription reports to its state handler.
+///
+/// After a loss the states come in this order: [`ConnectionLost`](Self::ConnectionLost),
+/// [`Reconnecting`](Self::Reconnecting) (both again for each failed attempt), then
+/// [`Reconnected`](Self::Reconnected) and [`Resumed`](Self::Resumed). Its `Display` is the
+/// text `inbound watch` prints.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SubscriptionState {
     /// Connected for the first time, caught up, and waiting for mail.
     Subscribed,
-    /// The connection was lost (or could not be made); reconnecting after a delay.
+    /// The connection to the server was lost (or could not be made): a read or write
+    /// failed, the server closed it, `DONE` was not answered within the timeout at an IDLE
+    /// renewal, or the watchdog saw the connection silent for too long.
     ConnectionLost {
         /// What happened.
         error: String,
     },
-    /// Connected again and caught up.
+    /// Waiting before the next connection attempt.
+    Reconnecting {
+        /// The attempt about to be made, counted from 1 since the connection was last up.
+        attempt: u32,
+        /// How long until it is made (the backoff delay).
+        delay: Duration,
+    },
+    /// Connected again and caught up (followed by [`Resumed`](Self::Resumed)).
     Reconnected,
+    /// Waiting for mail again after a reconnect.
+    Resumed {
+        /// Messages the catch-up stored and handed to the handler: what arrived while the
+        /// connection was lost.
+        caught_up: u64,
+    },
     /// Reconnecting failed too many times; the subscription ends (followed by `Failed`).
     RetryExhausted {
         /// The last error.
@@ -51,6 +87,49 @@ pub enum SubscriptionState {
     },
     /// Ended by [`Subscriptions::unsubscribe`].
     Unsubscribed,
+}
+
+impl fmt::Display for SubscriptionState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Subscribed => f.write_str("watching for new mail"),
+            Self::ConnectionLost { error } => write!(f, "connection to server lost: {error}"),
+            Self::Reconnecting { attempt, delay } => write!(
+                f,
+                "reconnecting in {:.1} s (attempt {attempt})",
+                delay.as_secs_f64()
+            ),
+            Self::Reconnected => f.write_str("reconnected"),
+            Self::Resumed { caught_up } => write!(
+                f,
+                "resumed; {caught_up} message{} caught up",
+                if *caught_up == 1 { "" } else { "s" }
+            ),
+            Self::RetryExhausted { error } => {
+                write!(f, "giving up after repeated failures: {error}")
+            }
+            Self::Failed { error } => write!(f, "failed: {error}"),
+            Self::Unsubscribed => f.write_str("stopped"),
+        }
+    }
+}
+
+impl SubscriptionState {
+    /// A short name for the state, as `inbound watch --json` writes it in its `state` key:
+    /// `subscribed`, `lost`, `reconnecting`, `reconnected`, `resumed`, `retry_exhausted`,
+    /// `failed`, `unsubscribed`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Subscribed => "subscribed",
+            Self::ConnectionLost { .. } => "lost",
+            Self::Reconnecting { .. } => "reconnecting",
+            Self::Reconnected => "reconnected",
+            Self::Resumed { .. } => "resumed",
+            Self::RetryExhausted { .. } => "retry_exhausted",
+            Self::Failed { .. } => "failed",
+            Self::Unsubscribed => "unsubscribed",
+        }
+    }
 }
 
 /// Called once per new message: `(message)`.
@@ -232,7 +311,11 @@ struct Worker<C> {
 
 impl<C: Connector> Worker<C> {
     fn report(&self, state: &SubscriptionState) {
-        tracing::info!(account = %self.account.name, ?state, "subscription state");
+        if matches!(state, SubscriptionState::ConnectionLost { .. }) {
+            tracing::warn!(account = %self.account.name, %state, "subscription state");
+        } else {
+            tracing::info!(account = %self.account.name, %state, "subscription state");
+        }
         (self.state)(&self.account.name, state);
     }
 
@@ -272,6 +355,10 @@ impl<C: Connector> Worker<C> {
                         self.report(&SubscriptionState::Failed { error: text });
                         return;
                     };
+                    self.report(&SubscriptionState::Reconnecting {
+                        attempt: backoff.attempts(),
+                        delay,
+                    });
                     if self.wait(delay).await {
                         break;
                     }
@@ -300,18 +387,45 @@ impl<C: Connector> Worker<C> {
         }
     }
 
-    fn connected(&self, connected_before: &mut bool, backoff: &mut Backoff) {
+    /// The first sync of a connection succeeded, storing `caught_up` messages.
+    fn connected(&self, connected_before: &mut bool, backoff: &mut Backoff, caught_up: u64) {
         backoff.reset();
-        self.report(&if *connected_before {
-            SubscriptionState::Reconnected
+        if *connected_before {
+            self.report(&SubscriptionState::Reconnected);
+            self.report(&SubscriptionState::Resumed { caught_up });
         } else {
-            SubscriptionState::Subscribed
-        });
+            self.report(&SubscriptionState::Subscribed);
+        }
         *connected_before = true;
     }
 
-    /// One catch-up sync under the account lock.
-    async fn sync_imap(&mut self, session: &mut C::Imap) -> Result<(), RunError> {
+    /// One IDLE, ended by mail, by the renewal interval (`DONE` answered within the
+    /// timeout), or by the stop signal; under a watchdog that declares the connection lost
+    /// when it has not ended after the interval plus twice the timeout (IDLE's `+` and
+    /// `DONE`'s answer may each take up to the timeout), whatever the server does.
+    async fn idle_once(&self, session: &mut C::Imap) -> Result<IdleEvent, BackendError> {
+        let renew = self
+            .account
+            .idle_renew
+            .min(self.retriever.options.idle_refresh);
+        let watchdog = renew + self.account.timeout * 2;
+        match rt::timeout(watchdog, session.idle(renew, &self.stop)).await {
+            Ok(result) => result,
+            Err(_) => Err(BackendError::new(
+                ErrorKind::Timeout,
+                format!(
+                    "IDLE did not end within {} s (renewal every {} s, timeout {} s): \
+                     the connection is silent",
+                    watchdog.as_secs(),
+                    renew.as_secs(),
+                    self.account.timeout.as_secs()
+                ),
+            )),
+        }
+    }
+
+    /// One catch-up sync under the account lock; returns how many messages it stored.
+    async fn sync_imap(&mut self, session: &mut C::Imap) -> Result<u64, RunError> {
         let lock = self.retriever.account_lock(&self.account.name);
         let _guard = lock.lock().await;
         let mut report = Report {
@@ -325,7 +439,8 @@ impl<C: Connector> Worker<C> {
             &mut self.events,
             &mut report,
         );
-        imap::sync(session, &mut run).await
+        imap::sync(session, &mut run).await?;
+        Ok(report.fetched)
     }
 
     /// One IMAP connection: connect, catch up, then IDLE (or poll) until it breaks.
@@ -352,11 +467,12 @@ impl<C: Connector> Worker<C> {
         }
         let mut first = true;
         loop {
-            if let Err(e) = self.sync_imap(&mut session).await {
-                return self.classify(e);
-            }
+            let fetched = match self.sync_imap(&mut session).await {
+                Ok(fetched) => fetched,
+                Err(e) => return self.classify(e),
+            };
             if first {
-                self.connected(connected_before, backoff);
+                self.connected(connected_before, backoff, fetched);
                 first = false;
             }
             if self.stop.is_stopped() {
@@ -365,8 +481,7 @@ impl<C: Connector> Worker<C> {
             }
             if use_idle {
                 loop {
-                    let idle_max = self.retriever.options.idle_refresh;
-                    match session.idle(idle_max, &self.stop).await {
+                    match self.idle_once(&mut session).await {
                         Ok(IdleEvent::NewMail) => break,
                         // Re-issue IDLE before the server's timeout; expunges need nothing.
                         Ok(IdleEvent::Timeout | IdleEvent::Expunge) => {}
@@ -393,7 +508,7 @@ impl<C: Connector> Worker<C> {
         };
         let mut first = true;
         loop {
-            let result = {
+            let (result, fetched) = {
                 let lock = self.retriever.account_lock(&self.account.name);
                 let _guard = lock.lock().await;
                 let mut report = Report {
@@ -401,20 +516,22 @@ impl<C: Connector> Worker<C> {
                     folder: self.account.folder.clone(),
                     ..Report::default()
                 };
-                self.retriever
+                let result = self
+                    .retriever
                     .attempt(
                         &self.account,
                         &self.credentials,
                         &mut self.events,
                         &mut report,
                     )
-                    .await
+                    .await;
+                (result, report.fetched)
             };
             if let Err(e) = result {
                 return self.classify(e);
             }
             if first {
-                self.connected(connected_before, backoff);
+                self.connected(connected_before, backoff, fetched);
                 first = false;
             }
             if self.wait(interval).await {

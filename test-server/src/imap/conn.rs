@@ -45,6 +45,14 @@ impl Wire {
         }
     }
 
+    /// Falls silent for good (a [`Blackhole`](crate::faults::Blackhole) fault): nothing more
+    /// is written, nothing the client sends is read, the socket stays open.
+    pub(crate) fn go_silent(&mut self) {
+        if let Some(stream) = self.stream.as_mut() {
+            stream.go_silent();
+        }
+    }
+
     pub(crate) fn is_tls(&self) -> bool {
         self.stream.as_ref().is_some_and(|s| s.get_ref().is_tls())
     }

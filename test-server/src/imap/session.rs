@@ -20,7 +20,7 @@ use super::ImapContext;
 use super::conn::Wire;
 use super::fetch::wire_flags;
 use crate::conn::Conn;
-use crate::faults::{DropPoint, Faults, Hold, Refusal};
+use crate::faults::{Blackhole, DropPoint, Faults, Hold, Refusal};
 use crate::mailstore::{FolderView, ViewEvent};
 use crate::sasl::{self, BEARER_ERROR_JSON, BearerCredentials};
 use crate::transcript::{Protocol, Transcript};
@@ -881,6 +881,9 @@ impl Session {
         if self.drop_at(DropPoint::DuringIdle) {
             return self.drop_now("during IDLE").await;
         }
+        if self.faults.blackhole == Some(Blackhole::AfterIdleAccepted) {
+            self.wire.go_silent();
+        }
         loop {
             if let Some(event) = self.wire.framer.next_event() {
                 let frame = match event {
@@ -892,6 +895,9 @@ impl Session {
                 };
                 self.log_client(frame.as_bytes());
                 if decode_idle_done(&frame, self.quirks()).is_ok() {
+                    if let Some(hold) = self.faults.hold_for_done() {
+                        self.hold(hold).await?;
+                    }
                     self.report_events(true)?;
                     self.ok(tag, None, "Idle completed.");
                 } else {

@@ -118,13 +118,17 @@ impl ImapClient {
     /// [`Error::Imap`] for a `BYE` greeting, [`ImapError::PreauthRefused`],
     /// [`ImapError::StartTlsNotOffered`], timeouts.
     pub async fn connect(config: &ImapConfig) -> Result<Self> {
-        let connector = config.timeouts.connector(&config.tls)?;
+        let connector = config
+            .timeouts
+            .connector(&config.tls)?
+            .with_keepalive(config.keepalive);
         Self::connect_with(&connector, config).await
     }
 
     /// [`ImapClient::connect`] with a ready [`Connector`] (shared by the connections of an
-    /// account, so CA files are read once). The connector's TLS configuration and its
-    /// connect and handshake timeouts are used; `config.tls` is ignored.
+    /// account, so CA files are read once). The connector's TLS configuration, its
+    /// connect and handshake timeouts and its TCP keepalive are used; `config.tls` and
+    /// `config.keepalive` are ignored.
     ///
     /// # Errors
     /// As [`ImapClient::connect`].
@@ -259,6 +263,13 @@ impl ImapClient {
     #[must_use]
     pub fn greeting_text(&self) -> &str {
         &self.greeting_text
+    }
+
+    /// The connection underneath (to read socket options such as TCP keepalive; reading
+    /// or writing through it would break the session).
+    #[must_use]
+    pub fn mail_stream(&self) -> &crate::MailStream {
+        self.transport.stream()
     }
 
     /// Whether the connection is encrypted.

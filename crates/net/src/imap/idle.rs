@@ -15,9 +15,9 @@ use crate::error::Result;
 impl ImapClient {
     /// Starts IDLE and returns a handle that yields the server's reports. IDLE is ended
     /// with `DONE` and issued again every
-    /// [`ImapConfig::idle_renewal`](super::ImapConfig::idle_renewal) (25 minutes by
-    /// default), so that neither the
-    /// server nor a NAT box drops the connection, and a dead connection is noticed.
+    /// [`ImapConfig::idle_renewal`](super::ImapConfig::idle_renewal) (5 minutes by
+    /// default), so that neither the server nor a NAT box drops the connection, and a dead
+    /// connection is noticed: `DONE` must be answered within the response timeout.
     ///
     /// End it with [`IdleHandle::done`]. A handle that is simply dropped leaves IDLE
     /// running; the next command sends `DONE` first.

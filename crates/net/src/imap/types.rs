@@ -20,9 +20,12 @@ pub const DEFAULT_MAX_LINE_LEN: usize = 8 * 1024;
 /// Default [`ImapConfig::max_message_size`]: 64 MiB for one server message (a FETCH
 /// response with its literals).
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 64 << 20;
-/// Default [`ImapConfig::idle_renewal`]: 25 minutes, under the 29 minutes after which RFC
-/// 2177 lets a server drop an idle client, and under most NAT timeouts.
-pub const DEFAULT_IDLE_RENEWAL: Duration = Duration::from_secs(25 * 60);
+/// Default [`ImapConfig::idle_renewal`]: 5 minutes. Each renewal sends `DONE` and must see
+/// IDLE's tagged completion within the response timeout, so a connection that went silent
+/// (a middlebox that forgot it without a FIN or RST) is noticed within 5 minutes plus that
+/// timeout; well under the 29 minutes after which RFC 2177 lets a server drop an idle
+/// client, and under most NAT timeouts.
+pub const DEFAULT_IDLE_RENEWAL: Duration = Duration::from_secs(5 * 60);
 
 /// Default [`ImapConfig::max_command_responses`]: 100,000 untagged responses for one
 /// command. Far more than any real answer has (a LIST of 100,000 folders); FETCH bodies are
@@ -46,6 +49,10 @@ pub struct ImapConfig {
     /// Connect, TLS handshake, per-response and logout timeouts. The response timeout also
     /// bounds IDLE's `DONE`.
     pub timeouts: Timeouts,
+    /// TCP keepalive on the connection; `None` turns it off. Default
+    /// [`Keepalive::default`](crate::Keepalive::default) (60 s idle, 10 s between probes, 3
+    /// probes).
+    pub keepalive: Option<crate::Keepalive>,
     /// The longest command line the client sends: long UID sets are split into several
     /// commands under it.
     pub max_line_len: usize,
@@ -57,7 +64,9 @@ pub struct ImapConfig {
     /// fails with [`ImapError::TooManyResponses`](super::ImapError::TooManyResponses).
     /// Default [`DEFAULT_MAX_COMMAND_RESPONSES`]; at least 1.
     pub max_command_responses: usize,
-    /// How often a running IDLE is ended and issued again.
+    /// How often a running IDLE is ended with `DONE` (whose answer must come within the
+    /// response timeout, else the connection is unusable) and issued again. Default
+    /// [`DEFAULT_IDLE_RENEWAL`] (5 minutes).
     pub idle_renewal: Duration,
     /// Grammar leniency for servers that break it.
     pub quirks: Quirks,
@@ -75,6 +84,7 @@ impl ImapConfig {
             security,
             tls: TlsSettings::new(),
             timeouts: Timeouts::default(),
+            keepalive: Some(crate::Keepalive::default()),
             max_line_len: DEFAULT_MAX_LINE_LEN,
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             max_command_responses: DEFAULT_MAX_COMMAND_RESPONSES,

@@ -100,13 +100,17 @@ impl Pop3Client {
     /// failures (including [`StartTlsInjection`](crate::ConnectError::StartTlsInjection)),
     /// [`Error::Pop3`] for a refused greeting, [`Pop3Error::StartTlsNotOffered`], timeouts.
     pub async fn connect(config: &Pop3Config) -> Result<Self> {
-        let connector = config.timeouts.connector(&config.tls)?;
+        let connector = config
+            .timeouts
+            .connector(&config.tls)?
+            .with_keepalive(config.keepalive);
         Self::connect_with(&connector, config).await
     }
 
     /// [`Pop3Client::connect`] with a ready [`Connector`] (shared by the connections of an
-    /// account, so CA files are read once). The connector's TLS configuration and its
-    /// connect and handshake timeouts are used; `config.tls` is ignored.
+    /// account, so CA files are read once). The connector's TLS configuration, its
+    /// connect and handshake timeouts and its TCP keepalive are used; `config.tls` and
+    /// `config.keepalive` are ignored.
     ///
     /// # Errors
     /// As [`Pop3Client::connect`].
@@ -206,6 +210,13 @@ impl Pop3Client {
     #[must_use]
     pub fn capabilities(&self) -> &Capabilities {
         &self.capabilities
+    }
+
+    /// The connection underneath (to read socket options such as TCP keepalive; reading
+    /// or writing through it would break the session).
+    #[must_use]
+    pub fn mail_stream(&self) -> &crate::MailStream {
+        self.transport.stream()
     }
 
     /// Whether the connection is encrypted.

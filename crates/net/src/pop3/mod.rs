@@ -130,6 +130,10 @@ pub struct Pop3Config {
     pub tls: TlsSettings,
     /// Connect, TLS handshake, per-response and logout timeouts.
     pub timeouts: Timeouts,
+    /// TCP keepalive on the connection; `None` turns it off. Default
+    /// [`Keepalive::default`](crate::Keepalive::default) (60 s idle, 10 s between probes, 3
+    /// probes).
+    pub keepalive: Option<crate::Keepalive>,
     /// Largest message [`Pop3Client::retr`], [`Pop3Client::top`] and
     /// [`Pop3Client::retr_many`] accept ([`Pop3Error::TooLarge`] beyond it).
     ///
@@ -152,6 +156,7 @@ impl Pop3Config {
             security,
             tls: TlsSettings::new(),
             timeouts: Timeouts::default(),
+            keepalive: Some(crate::Keepalive::default()),
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             pipeline_window: DEFAULT_PIPELINE_WINDOW,
         }

@@ -8,7 +8,9 @@
 //!   mode (implicit TLS, STARTTLS/STLS, or plaintext chosen by name);
 //! - the TLS trust: Mozilla roots plus the account's `ca_file`, or no verification at all
 //!   with `danger_accept_invalid_certs`;
-//! - the timeout, applied to connecting, the TLS handshake and every wait for a response;
+//! - the timeout, applied to connecting, the TLS handshake and every wait for a response
+//!   (and to the answer to IDLE's `DONE` at each renewal, every `idle_renew_secs`);
+//! - TCP keepalive (`tcp_keepalive_*`) on every connection;
 //! - the maximum message size, to size the clients' per-message memory bound.
 //!
 //! Every connect logs in afresh; with OAuth credentials the client asks the token provider
@@ -84,6 +86,8 @@ impl NetConnector {
             .with_port(account.port)
             .with_tls(account.tls_settings())
             .with_timeout(account.timeout)
+            .with_keepalive(account.keepalive)
+            .with_idle_renewal(account.idle_renew)
             .with_max_line_len(self.max_line_len)
             .with_max_message_size(usize::try_from(message_limit(account)).unwrap_or(usize::MAX))
     }
@@ -94,6 +98,7 @@ impl NetConnector {
             .with_port(account.port)
             .with_tls(account.tls_settings())
             .with_timeout(account.timeout)
+            .with_keepalive(account.keepalive)
             .with_max_message_size(message_limit(account))
     }
 }
