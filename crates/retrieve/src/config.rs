@@ -248,7 +248,10 @@ pub struct AccountConfig {
     /// Network timeout in seconds (default 30).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout_secs: Option<i64>,
-    /// Messages larger than this are skipped and recorded, not downloaded.
+    /// Messages larger than this are skipped and recorded, not downloaded. A message is
+    /// held whole in memory while it is stored (about 1.5x its size at the peak), and
+    /// accounts are retrieved several at a time, so memory is about concurrency x the
+    /// largest message: this bounds it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_message_size: Option<SizeValue>,
     /// Subscribe to new mail (IDLE, or polling).
