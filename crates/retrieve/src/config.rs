@@ -249,9 +249,9 @@ pub struct AccountConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout_secs: Option<i64>,
     /// Messages larger than this are skipped and recorded, not downloaded. A message is
-    /// held whole in memory while it is stored (about 1.5x its size at the peak), and
-    /// accounts are retrieved several at a time, so memory is about concurrency x the
-    /// largest message: this bounds it.
+    /// held whole in memory while it is stored (about its size; at most 1.5x), and accounts
+    /// are retrieved several at a time, so memory is about concurrency x the largest
+    /// message: this bounds it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_message_size: Option<SizeValue>,
     /// Subscribe to new mail (IDLE, or polling).
