@@ -496,6 +496,61 @@ mod tests {
         }
     }
 
+    /// A message of more than a megabyte whose HTML shows a large inline PNG.
+    fn big_with_inline_image() -> Vec<u8> {
+        let mut raw = b"From: a@example.org\r\nSubject: big\r\nMIME-Version: 1.0\r\n\
+            Content-Type: multipart/related; boundary=\"R\"\r\n\r\n\
+            --R\r\nContent-Type: text/html\r\n\r\n<p>Hi <img src=\"cid:logo@x\"></p>\r\n\
+            --R\r\nContent-Type: image/png\r\nContent-ID: <logo@x>\r\n\
+            Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgoAAAANSUhEUgAA"
+            .to_vec();
+        raw.extend_from_slice(&[b'A'; 52]);
+        raw.extend_from_slice(b"\r\n");
+        while raw.len() < 1_200_000 {
+            raw.extend_from_slice(&[b'A'; 76]);
+            raw.extend_from_slice(b"\r\n");
+        }
+        raw.extend_from_slice(b"--R--\r\n");
+        raw
+    }
+
+    #[test]
+    fn a_big_message_shown_with_images_embedded_is_read_whole() {
+        let mut store = Store::open_in_memory(None).unwrap();
+        let email = Email::parse(big_with_inline_image());
+        let r = ServerRef::Imap {
+            uidvalidity: 1,
+            uid: 1,
+        };
+        let id = store
+            .insert_message(&NewMessage::new("a", "INBOX", &r, &email))
+            .unwrap()
+            .id;
+        let view = store.get_message_lean(id).unwrap().unwrap();
+        let size = view.attachments[0].size;
+        assert!(size > 800_000, "{size}");
+        assert!(view.message.email.attachments[0].content.is_empty());
+        // Shown as sent, or sanitized keeping cid: links, the lean read is enough.
+        for configured in [None, Some(None), Some(Some(SanitizeHtml::KeepCid))] {
+            assert!(!needs_whole(
+                &view.message,
+                &view.attachments,
+                configured.as_ref()
+            ));
+        }
+        // Images embedded as data: URLs need their content: read whole, they are there.
+        let data_url = Some(Some(SanitizeHtml::DataUrl));
+        assert!(needs_whole(
+            &view.message,
+            &view.attachments,
+            data_url.as_ref()
+        ));
+        let whole = store.get_message(id).unwrap().unwrap();
+        assert!(!needs_whole(&whole, &view.attachments, data_url.as_ref()));
+        let shown = html_to_show(&whole, data_url);
+        assert!(clean(&shown).contains("data:image/png;base64,iVBORw0KGgo"));
+    }
+
     #[test]
     fn an_account_that_sanitizes_never_shows_html_as_sent() {
         let rewrite = SanitizeHtml::RewriteCid("/img/{index}".into());
