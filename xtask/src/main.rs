@@ -212,6 +212,18 @@ fn bench(flags: &[String]) -> Result<(), String> {
         }
     };
     let quick_flag: &[&str] = if quick { &["--quick"] } else { &[] };
+    // The memory bench measures the release `inbound` binary too (next to its own binary).
+    if let Err(e) = cargo(&[
+        "build",
+        "--release",
+        "-q",
+        "-p",
+        "inbound",
+        "--bin",
+        "inbound",
+    ]) {
+        failed.push(format!("building inbound for the memory bench: {e}"));
+    }
     let memory_file = out_dir.join("memory.txt");
     let memory = run_bin("memory", quick_flag).and_then(|stdout| {
         std::fs::write(&memory_file, stdout).map_err(|e| format!("writing memory.txt: {e}"))

@@ -1,11 +1,18 @@
 //! The memory bench: peak RSS retrieving one large message (IMAP `uid_fetch_bodies`, POP3
 //! `retr` and `retr_stream`), and RSS plus notification latency (p50/p99) for many
-//! concurrent IMAP IDLE sessions against the test server in another process.
+//! concurrent IMAP IDLE sessions against the test server in another process; and the peak
+//! RSS of the real `inbound` binary fetching, showing and exporting large messages from
+//! Dovecot ([`inbound_benches::memory::binary`]).
 //!
 //! ```text
 //! memory [--quick] [--message-mb N] [--sessions N] [--tls-sessions N] [--rounds N]
-//!        [--concurrency N] [--only large|idle]
+//!        [--concurrency N] [--only large|idle|binary] [--binary-mb N,N,...]
+//!        [--inbound PATH]
 //! ```
+//! The binary case needs Dovecot, GNU time and the `inbound` binary (by default the one next
+//! to this binary: `cargo build --release -p inbound`); it is skipped, saying why, when one
+//! is missing, unless `--only binary`. Messages of 10, 50 and 100 MB by default (2 MB and no
+//! concurrent case with `--quick`).
 //! Defaults: a 100 MB message, 10,000 plaintext sessions, 1,000 TLS sessions, 3 rounds,
 //! 200 sessions set up at a time. `--quick`: 2 MB, 200 and 20 sessions, 2 rounds (a smoke
 //! run for CI). Prints a table, then one line `JSON {...}` with the figures.
@@ -20,6 +27,7 @@
 
 use std::process::ExitCode;
 
+use inbound_benches::memory::binary;
 use inbound_benches::memory::idle::{self, IdleOptions, IdleResult};
 use inbound_benches::memory::large::{self, Method};
 use inbound_benches::memory::report::Report;
@@ -41,6 +49,8 @@ struct Args {
     idle_child: bool,
     tls: bool,
     port: u16,
+    binary_mb: Vec<usize>,
+    inbound: Option<std::path::PathBuf>,
 }
 
 fn parse_args() -> Result<Args, BoxError> {
@@ -58,6 +68,8 @@ fn parse_args() -> Result<Args, BoxError> {
         idle_child: false,
         tls: false,
         port: 0,
+        binary_mb: vec![10, 50, 100],
+        inbound: None,
     };
     let mut explicit = Vec::new();
     let mut it = std::env::args().skip(1);
@@ -93,12 +105,21 @@ fn parse_args() -> Result<Args, BoxError> {
             "--idle-child" => a.idle_child = true,
             "--tls" => a.tls = true,
             "--port" => a.port = value(&arg)?.parse()?,
+            "--binary-mb" => {
+                a.binary_mb = value(&arg)?
+                    .split(',')
+                    .map(|n| n.trim().parse::<usize>())
+                    .collect::<Result<_, _>>()?;
+                explicit.push("binary");
+            }
+            "--inbound" => a.inbound = Some(value(&arg)?.into()),
             // `cargo bench` passes this to every bench target.
             "--bench" => {}
             "-h" | "--help" => {
                 println!(
                     "usage: memory [--quick] [--message-mb N] [--sessions N] [--tls-sessions N] \
-                     [--rounds N] [--concurrency N] [--only large|idle]"
+                     [--rounds N] [--concurrency N] [--only large|idle|binary] \
+                     [--binary-mb N,N,...] [--inbound PATH]"
                 );
                 std::process::exit(0);
             }
@@ -117,6 +138,9 @@ fn parse_args() -> Result<Args, BoxError> {
         }
         if !explicit.contains(&"rounds") {
             a.rounds = 2;
+        }
+        if !explicit.contains(&"binary") {
+            a.binary_mb = vec![2];
         }
     }
     Ok(a)
@@ -167,6 +191,24 @@ async fn main_bench(args: Args) -> Result<(), BoxError> {
                 args.rounds
             );
             report.idle.push(run_idle(&args, sessions, tls).await?);
+        }
+    }
+    if only.is_none_or(|o| o == "binary") {
+        eprintln!(
+            "memory bench: the inbound binary with {:?} MB messages",
+            args.binary_mb
+        );
+        let sizes = args.binary_mb.clone();
+        let concurrent = !args.quick;
+        let inbound = args.inbound.clone();
+        let run = tokio::task::spawn_blocking(move || {
+            binary::run(&sizes, concurrent, inbound.as_deref()).map_err(|e| e.to_string())
+        })
+        .await?;
+        match run {
+            Ok(results) => report.binary = results,
+            Err(e) if only.is_none() => eprintln!("memory bench: binary case skipped: {e}"),
+            Err(e) => return Err(e.into()),
         }
     }
     print!("{}", report.table());

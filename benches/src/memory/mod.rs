@@ -7,8 +7,10 @@
 //! `--serve`), each retrieval runs in a child process of its own ([`large`],
 //! `--fetch-child`), and the IDLE sessions run in one more child ([`idle`],
 //! `--idle-child`) that starts its own server. The parent collects the children's
-//! `RESULT {json}` lines and prints the table ([`report`]).
+//! `RESULT {json}` lines and prints the table ([`report`]). The `inbound` binary itself is
+//! measured as a child too, against Dovecot ([`binary`]).
 
+pub mod binary;
 pub mod idle;
 pub mod large;
 pub mod proc_status;

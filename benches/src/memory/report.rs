@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
+use super::binary::{self, BinaryResult};
 use super::idle::IdleResult;
 use super::large::FetchResult;
 
@@ -23,6 +24,8 @@ pub struct Report {
     pub large: Vec<FetchResult>,
     /// IDLE runs.
     pub idle: Vec<IdleResult>,
+    /// Runs of the `inbound` binary with large messages.
+    pub binary: Vec<BinaryResult>,
 }
 
 /// Megabytes (10^6 bytes), the unit of the targets.
@@ -70,6 +73,65 @@ impl Report {
                     r.growth_ratio(),
                     r.secs,
                     verdict(r.ratio() <= LARGE_TARGET_RATIO, self.quick)
+                );
+            }
+            out.push('\n');
+        }
+        if !self.binary.is_empty() {
+            let _ = writeln!(
+                out,
+                "The inbound binary with large messages from Dovecot (peak RSS: ru_maxrss of the child; \
+                 target: <= {}x the messages in flight + {} MB)",
+                binary::TARGET_RATIO,
+                binary::BASE_BYTES / 1_000_000
+            );
+            let base = self
+                .binary
+                .iter()
+                .find(|r| r.messages == 0)
+                .map(|r| r.peak_rss);
+            let _ = writeln!(
+                out,
+                "(above base: peak RSS minus the empty-mailbox fetch's, over the messages in flight)"
+            );
+            let _ = writeln!(
+                out,
+                "{:<16} {:<10} {:<10} {:>11} {:>9} {:>13} {:>9} {:>11} {:>8}  target",
+                "command",
+                "protocol",
+                "security",
+                "message MB",
+                "messages",
+                "peak RSS MB",
+                "peak/msg",
+                "above base",
+                "secs"
+            );
+            for r in &self.binary {
+                let per_message = |x: f64| {
+                    if r.messages == 0 {
+                        "-".to_owned()
+                    } else {
+                        format!("{x:.2}x")
+                    }
+                };
+                let above = base.map_or(0.0, |b| {
+                    r.peak_rss.saturating_sub(b) as f64
+                        / (r.message_bytes * r.messages).max(1) as f64
+                });
+                let _ = writeln!(
+                    out,
+                    "{:<16} {:<10} {:<10} {:>11.1} {:>9} {:>13.1} {:>9} {:>11} {:>8.2}  {}",
+                    r.command,
+                    r.protocol,
+                    r.security,
+                    mb(r.message_bytes),
+                    r.messages,
+                    mb(r.peak_rss),
+                    per_message(r.ratio()),
+                    per_message(above),
+                    r.secs,
+                    verdict(r.met(), self.quick)
                 );
             }
             out.push('\n');
@@ -174,7 +236,30 @@ impl Report {
                 })
             })
             .collect();
-        json!({ "bench": "memory", "quick": self.quick, "large": large, "idle": idle })
+        let binary: Vec<Value> = self
+            .binary
+            .iter()
+            .map(|r| {
+                json!({
+                    "command": r.command,
+                    "protocol": r.protocol,
+                    "security": r.security,
+                    "message_bytes": r.message_bytes,
+                    "messages": r.messages,
+                    "peak_rss_bytes": r.peak_rss,
+                    "peak_ratio": round2(r.ratio()),
+                    "secs": round2(r.secs),
+                    "target_met": r.met(),
+                })
+            })
+            .collect();
+        json!({
+            "bench": "memory",
+            "quick": self.quick,
+            "large": large,
+            "idle": idle,
+            "binary": binary,
+        })
     }
 }
 

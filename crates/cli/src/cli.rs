@@ -85,7 +85,8 @@ pub(crate) struct FetchArgs {
     /// Print per account {account, fetched, skipped, moved, deleted, errors} as JSON.
     #[arg(long)]
     pub(crate) json: bool,
-    /// How many accounts to retrieve at once.
+    /// How many accounts to retrieve at once. Each holds one message at a time, so memory
+    /// is about this many times the largest message (see max_message_size).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub(crate) concurrency: u16,
 }

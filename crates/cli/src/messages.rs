@@ -4,7 +4,9 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
-use inbound_store::{MessageFilter, MessageId, SanitizeHtml, Store, StoredMessage};
+use inbound_store::{
+    AttachmentInfo, MessageFilter, MessageId, MessageView, SanitizeHtml, Store, StoredMessage,
+};
 
 use crate::app::App;
 use crate::error::{CliError, CliResult, EXIT_OK};
@@ -198,19 +200,27 @@ fn show(store: &Store, args: &ShowArgs, sanitizes: SanitizeLookup<'_>) -> CliRes
     } else {
         args.format
     };
+    let id = MessageId(args.id);
     if format == ShowFormat::Eml {
-        let raw = store
-            .export_eml(MessageId(args.id))?
-            .ok_or_else(|| no_such(args.id))?;
-        std::io::stdout().lock().write_all(&raw)?;
+        let mut stdout = std::io::stdout().lock();
+        write_raw(store, id, &mut stdout)?;
+        stdout.flush()?;
         return Ok(EXIT_OK);
     }
-    let m = store
-        .get_message(MessageId(args.id))?
+    // Large attachments are not decoded for showing: their descriptions come from the store.
+    let MessageView {
+        message: mut m,
+        attachments,
+    } = store
+        .get_message_lean(id)?
         .ok_or_else(|| no_such(args.id))?;
+    let configured = sanitizes(&m.account);
+    if needs_whole(&m, &attachments, configured.as_ref()) {
+        m = store.get_message(id)?.ok_or_else(|| no_such(args.id))?;
+    }
     if format == ShowFormat::Json {
-        let html = html_to_show(&m, sanitizes(&m.account));
-        print_json(&message_json(&m, &html))?;
+        let html = html_to_show(&m, configured);
+        print_json(&message_json(&m, &attachments, &html))?;
         return Ok(EXIT_OK);
     }
     let e = &m.email;
@@ -228,14 +238,14 @@ fn show(store: &Store, args: &ShowArgs, sanitizes: SanitizeLookup<'_>) -> CliRes
     field("Subject:", e.subject.as_deref().unwrap_or(""));
     field("Date:", &e.date.map(rfc3339).unwrap_or_default());
     field("Msg-Id:", e.message_id.as_deref().unwrap_or(""));
-    for a in &e.attachments {
+    for a in &attachments {
         let name = a.filename.as_deref().unwrap_or("(unnamed)");
         field(
             "Attached:",
             &format!(
                 "{name} ({}, {}{})",
                 a.content_type,
-                human_bytes(a.size() as u64),
+                human_bytes(a.size),
                 if a.inline { ", inline" } else { "" }
             ),
         );
@@ -256,6 +266,34 @@ fn show(store: &Store, args: &ShowArgs, sanitizes: SanitizeLookup<'_>) -> CliRes
     }
     print!("{out}");
     Ok(EXIT_OK)
+}
+
+/// Writes the raw message `id` to `out` a piece at a time, as received.
+fn write_raw(store: &Store, id: MessageId, out: &mut dyn std::io::Write) -> CliResult<()> {
+    match store.write_raw_to(id, out) {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(no_such(id.0)),
+        Err(inbound_store::Error::Output(e)) => Err(e.into()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// True when `m`, read without its large attachments decoded, must be read whole to show
+/// it: its account is configured to embed inline images in the HTML
+/// ([`CidImages::DataUrl`](inbound_store::CidImages::DataUrl)) and some attachment was left undecoded. (A message stored
+/// in that mode is read whole by the store already.)
+fn needs_whole(
+    m: &StoredMessage,
+    attachments: &[AttachmentInfo],
+    configured: Option<&Option<SanitizeHtml>>,
+) -> bool {
+    let undecoded = m.email.attachments.len() != attachments.len()
+        || m.email
+            .attachments
+            .iter()
+            .zip(attachments)
+            .any(|(a, info)| a.size() as u64 != info.size);
+    undecoded && matches!(configured, Some(Some(s)) if s.cid == inbound_store::CidImages::DataUrl)
 }
 
 /// The HTML body `show` gives for `m`, whose account is configured to sanitize as
@@ -290,8 +328,9 @@ fn export(store: &Store, args: &ExportArgs, quiet: bool) -> CliResult<u8> {
     };
     let Some(dir) = &args.output else {
         if args.format == ExportFormat::Eml && ids.len() == 1 {
-            let raw = store.export_eml(ids[0])?.ok_or_else(|| no_such(ids[0].0))?;
-            std::io::stdout().lock().write_all(&raw)?;
+            let mut stdout = std::io::stdout().lock();
+            write_raw(store, ids[0], &mut stdout)?;
+            stdout.flush()?;
             return Ok(EXIT_OK);
         }
         return Err(CliError::usage(
@@ -312,9 +351,11 @@ fn export_eml(store: &Store, ids: &[MessageId], dir: &Path) -> CliResult<usize> 
     create_private_dir(dir)
         .map_err(|e| CliError::failed(format!("cannot create {}: {e}", dir.display())))?;
     for &id in ids {
-        let raw = store.export_eml(id)?.ok_or_else(|| no_such(id.0))?;
         let path = dir.join(format!("{id}.eml"));
-        write_atomically(&path, &raw, dir)?;
+        let tmp = dir.join(format!(".{id}.eml.tmp"));
+        write_message(store, id, &tmp)?;
+        std::fs::rename(&tmp, &path)
+            .map_err(|e| CliError::failed(format!("cannot write {}: {e}", path.display())))?;
     }
     Ok(ids.len())
 }
@@ -329,12 +370,10 @@ fn export_maildir(store: &Store, ids: &[MessageId], dir: &Path) -> CliResult<usi
     let pid = std::process::id();
     for &id in ids {
         let m = store.get_summary(id)?.ok_or_else(|| no_such(id.0))?;
-        let raw = store.export_eml(id)?.ok_or_else(|| no_such(id.0))?;
         // time.unique.host, unique per message and process (Maildir naming).
         let name = format!("{}.M{id}P{pid}.{host}", m.stored_at);
         let tmp = dir.join("tmp").join(&name);
-        write_private(&tmp, &raw)
-            .map_err(|e| CliError::failed(format!("cannot write {}: {e}", tmp.display())))?;
+        write_message(store, id, &tmp)?;
         let target = dir.join("new").join(&name);
         std::fs::rename(&tmp, &target)
             .map_err(|e| CliError::failed(format!("cannot move into {}: {e}", target.display())))?;
@@ -342,18 +381,24 @@ fn export_maildir(store: &Store, ids: &[MessageId], dir: &Path) -> CliResult<usi
     Ok(ids.len())
 }
 
-/// Writes through a temporary file in `dir` and renames it, so a reader never sees half.
-fn write_atomically(path: &Path, data: &[u8], dir: &Path) -> CliResult<()> {
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
-    ));
-    write_private(&tmp, data)
-        .map_err(|e| CliError::failed(format!("cannot write {}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, path)
-        .map_err(|e| CliError::failed(format!("cannot write {}: {e}", path.display())))?;
-    Ok(())
+/// Writes the raw message `id` into a new private file `path` (readable by the owner
+/// only), streamed from the store; the caller renames it into place, so a reader never sees
+/// half. A failure removes the file.
+fn write_message(store: &Store, id: MessageId, path: &Path) -> CliResult<()> {
+    let cannot =
+        |e: std::io::Error| CliError::failed(format!("cannot write {}: {e}", path.display()));
+    let mut file = open_private(path).map_err(cannot)?;
+    let written = match store.write_raw_to(id, &mut file) {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(no_such(id.0)),
+        Err(inbound_store::Error::Output(e)) => Err(cannot(e)),
+        Err(e) => Err(e.into()),
+    };
+    if written.is_err() {
+        drop(file);
+        let _ = std::fs::remove_file(path);
+    }
+    written
 }
 
 /// Creates `dir` and its missing parents readable by the owner only (0700 on Unix).
@@ -368,9 +413,9 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
-/// Writes `data` to a new or truncated file readable by the owner only (0600 on Unix; an
-/// existing file is made 0600 too).
-fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+/// Opens a new or truncated file readable by the owner only (0600 on Unix; an existing file
+/// is made 0600 too) for writing.
+fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -378,13 +423,13 @@ fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt as _;
         options.mode(0o600);
     }
-    let mut file = options.open(path)?;
+    let file = options.open(path)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
         file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     }
-    file.write_all(data)
+    Ok(file)
 }
 
 /// The host name for Maildir file names: `/` and `:` are not allowed there.
@@ -449,6 +494,61 @@ mod tests {
             Html::Sanitized(None) => panic!("no HTML"),
             Html::AsSent(h) => panic!("HTML as sent: {h:?}"),
         }
+    }
+
+    /// A message of more than a megabyte whose HTML shows a large inline PNG.
+    fn big_with_inline_image() -> Vec<u8> {
+        let mut raw = b"From: a@example.org\r\nSubject: big\r\nMIME-Version: 1.0\r\n\
+            Content-Type: multipart/related; boundary=\"R\"\r\n\r\n\
+            --R\r\nContent-Type: text/html\r\n\r\n<p>Hi <img src=\"cid:logo@x\"></p>\r\n\
+            --R\r\nContent-Type: image/png\r\nContent-ID: <logo@x>\r\n\
+            Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgoAAAANSUhEUgAA"
+            .to_vec();
+        raw.extend_from_slice(&[b'A'; 52]);
+        raw.extend_from_slice(b"\r\n");
+        while raw.len() < 1_200_000 {
+            raw.extend_from_slice(&[b'A'; 76]);
+            raw.extend_from_slice(b"\r\n");
+        }
+        raw.extend_from_slice(b"--R--\r\n");
+        raw
+    }
+
+    #[test]
+    fn a_big_message_shown_with_images_embedded_is_read_whole() {
+        let mut store = Store::open_in_memory(None).unwrap();
+        let email = Email::parse(big_with_inline_image());
+        let r = ServerRef::Imap {
+            uidvalidity: 1,
+            uid: 1,
+        };
+        let id = store
+            .insert_message(&NewMessage::new("a", "INBOX", &r, &email))
+            .unwrap()
+            .id;
+        let view = store.get_message_lean(id).unwrap().unwrap();
+        let size = view.attachments[0].size;
+        assert!(size > 800_000, "{size}");
+        assert!(view.message.email.attachments[0].content.is_empty());
+        // Shown as sent, or sanitized keeping cid: links, the lean read is enough.
+        for configured in [None, Some(None), Some(Some(SanitizeHtml::keep_cid()))] {
+            assert!(!needs_whole(
+                &view.message,
+                &view.attachments,
+                configured.as_ref()
+            ));
+        }
+        // Images embedded as data: URLs need their content: read whole, they are there.
+        let data_url = Some(Some(SanitizeHtml::data_url()));
+        assert!(needs_whole(
+            &view.message,
+            &view.attachments,
+            data_url.as_ref()
+        ));
+        let whole = store.get_message(id).unwrap().unwrap();
+        assert!(!needs_whole(&whole, &view.attachments, data_url.as_ref()));
+        let shown = html_to_show(&whole, data_url);
+        assert!(clean(&shown).contains("data:image/png;base64,iVBORw0KGgo"));
     }
 
     #[test]

@@ -253,8 +253,13 @@ pub(crate) enum Html {
     AsSent(Option<String>),
 }
 
-/// `messages show --json`: the summary fields plus bodies and addresses.
-pub(crate) fn message_json(m: &StoredMessage, html: &Html) -> Value {
+/// `messages show --json`: the summary fields plus bodies and addresses; the attachments as
+/// the store describes them (large ones are not decoded to show a message).
+pub(crate) fn message_json(
+    m: &StoredMessage,
+    attachments: &[AttachmentInfo],
+    html: &Html,
+) -> Value {
     let e = &m.email;
     let (html, sanitized) = match html {
         Html::Sanitized(html) => (html.as_deref(), html.is_some()),
@@ -273,10 +278,10 @@ pub(crate) fn message_json(m: &StoredMessage, html: &Html) -> Value {
         "stored_at": rfc3339(m.stored_at),
         "size": e.raw.len(),
         "server_ref": server_ref(&m.server_ref),
-        "attachments": e.attachments.iter().map(|a| json!({
+        "attachments": attachments.iter().map(|a| json!({
             "filename": a.filename,
             "content_type": a.content_type,
-            "size": a.size(),
+            "size": a.size,
             "inline": a.inline,
         })).collect::<Vec<_>>(),
         "text": e.text,

@@ -37,11 +37,13 @@
 
 mod headers;
 mod inline;
+mod lean;
 mod model;
 mod parse;
 mod sanitize;
 mod warning;
 
 pub use inline::InlineImages;
+pub use lean::{LEAN_MIN_MESSAGE, LEAN_MIN_PART, LeanEmail};
 pub use model::{Address, Attachment, Email, Header, Warning};
 pub use sanitize::{SanitizeOptions, sanitize_html};

@@ -271,7 +271,9 @@ pub struct AccountConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout_secs: Option<i64>,
     /// Messages larger than this are skipped and recorded, not downloaded (unset: a hard
-    /// limit of 256 MiB applies the same way).
+    /// limit of 256 MiB applies the same way). A message is held whole in memory while it is
+    /// stored (about its size; at most 1.5x), and accounts are retrieved several at a time,
+    /// so memory is about concurrency x the largest message: this bounds it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_message_size: Option<SizeValue>,
     /// Subscribe to new mail (IDLE, or polling).

@@ -33,6 +33,12 @@ pub struct NewMail<'a> {
     /// sanitizes, show the sanitized one instead, from
     /// [`Store::get_message`](inbound_store::Store::get_message) or
     /// [`Account::sanitize_mode`](crate::Account::sanitize_mode)`.apply(email)`.
+    ///
+    /// A message of [`LEAN_MIN_MESSAGE`](inbound_message::LEAN_MIN_MESSAGE) bytes or more is
+    /// parsed for the index only ([`Email::parse_lean`]): its attachments of
+    /// [`LEAN_MIN_PART`](inbound_message::LEAN_MIN_PART) bytes or more have empty
+    /// [`content`](inbound_message::Attachment::content) here; read them from the store
+    /// ([`Store::get_message`](inbound_store::Store::get_message)). Its raw bytes are whole.
     pub email: &'a Email,
 }
 

@@ -34,6 +34,10 @@ use crate::run::{Run, RunError, SharedStore, StoredItem};
 /// Parsing more bytes than this is worth a second thread.
 const PARALLEL_BYTES: usize = 64 * 1024;
 
+/// A unit of this many bytes or more is stored before the next message is fetched
+/// ([`Pipeline::step`]), so that a large message is not held while the next one arrives.
+const LARGE_UNIT: usize = crate::run::FLUSH_BYTES;
+
 /// Most threads used for parsing.
 const MAX_PARSE_THREADS: usize = 4;
 
@@ -53,6 +57,9 @@ pub(crate) struct Prepared {
     /// The SHA-256 of the raw message, computed with the parse so the writer thread does
     /// not hash.
     sha256: [u8; 32],
+    /// The decoded size of each attachment of `email` ([`Email::parse_lean`] leaves large
+    /// ones undecoded, without content).
+    attachment_sizes: Vec<u64>,
 }
 
 /// Messages for one store transaction.
@@ -120,14 +127,19 @@ impl Pipeline {
     /// Parses `unit` (on all cores), waits for the unit handed over before (if any) to be
     /// stored, and hands `unit` to a writer thread: it is stored while the caller goes on
     /// fetching, and returned by the next step or by [`finish`](Self::finish). Returns the
-    /// unit that was stored, so the caller may act on it on the server.
+    /// units that were stored, so the caller may act on them on the server.
+    ///
+    /// A unit of [`LARGE_UNIT`] bytes or more is stored before this returns (and returned
+    /// with the one before it): the next message is not fetched while a large one is held
+    /// for its transaction, so one account holds one large message at a time.
     pub(crate) fn step(
         &mut self,
         run: &mut Run<'_>,
         unit: Unit,
         last_of_batch: bool,
         action: Option<&PendingAction>,
-    ) -> Result<Option<Stored>, RunError> {
+    ) -> Result<Vec<Stored>, RunError> {
+        let large = unit.bytes >= LARGE_UNIT;
         let parsed = Parsed {
             // CPU work: the runtime's other tasks (other accounts, subscriptions) move to
             // another worker meanwhile.
@@ -136,15 +148,19 @@ impl Pipeline {
             downloaded: unit.downloaded,
             last_of_batch,
         };
-        let previous = match self.wait() {
+        let mut stored = Vec::with_capacity(2);
+        match self.wait() {
             // A unit whose transaction failed stops the run before anything after it is
             // stored: IMAP's highest stored UID must never pass a message not stored.
             Some((_, Err(e))) => return Err(e),
-            Some((p, inserted)) => Some(report(run, p, inserted)?),
-            None => None,
-        };
+            Some((p, inserted)) => stored.push(report(run, p, inserted)?),
+            None => {}
+        }
         self.writer = Some(spawn_writer(run, parsed, action));
-        Ok(previous)
+        if large {
+            stored.extend(self.finish(run)?);
+        }
+        Ok(stored)
     }
 
     /// Waits for the last unit to be stored and returns it.
@@ -240,6 +256,7 @@ fn insert(
                 .with_sanitize(target.sanitize)
                 .with_action(target.action)
                 .with_sha256(Some(&p.sha256))
+                .with_attachment_sizes(Some(&p.attachment_sizes))
         })
         .collect();
     // A panic elsewhere while holding the lock cannot leave a half-written transaction
@@ -333,12 +350,17 @@ fn prepare_all(fetched: Vec<Fetched>) -> Vec<Prepared> {
     })
 }
 
-/// Hashes and parses one message.
+/// Hashes and parses one message. A large message is parsed for the store's index only
+/// ([`Email::parse_lean`]): its large attachments are not decoded, so parsing it takes little
+/// memory beyond its raw bytes.
 fn prepare(f: Fetched) -> Prepared {
+    let sha256 = raw_sha256(&f.body);
+    let lean = Email::parse_lean(f.body);
     Prepared {
         key: f.key,
         server_ref: f.server_ref,
-        sha256: raw_sha256(&f.body),
-        email: Email::parse(f.body),
+        sha256,
+        email: lean.email,
+        attachment_sizes: lean.attachment_sizes,
     }
 }

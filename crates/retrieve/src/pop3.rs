@@ -244,7 +244,7 @@ pub(crate) async fn sync<S: Pop3Session>(mut s: S, run: &mut Run<'_>) -> Result<
                 pipeline.finish(run)?;
                 return Err(e.into());
             }
-            if let Some(stored) = stored {
+            for stored in stored {
                 deleting += dele_unit(
                     &mut s,
                     run,

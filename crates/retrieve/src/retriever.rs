@@ -313,6 +313,12 @@ impl<C: Connector> Retriever<C> {
 
     /// Retrieves several accounts, at most `concurrency` at a time (at least one), each with
     /// its own events from `make_events`. Results are in the order of `accounts`.
+    ///
+    /// Memory: each account being retrieved holds at most one large message at a time (its
+    /// raw bytes, while it is parsed and stored; large attachments are not decoded), so the
+    /// memory this takes beyond a fixed base is about `concurrency` x the largest message
+    /// (at most 1.5x that; each account's
+    /// [`max_message_size`](crate::Account::max_message_size) bounds it).
     pub async fn retrieve_all<E, F>(
         &self,
         accounts: &[Account],

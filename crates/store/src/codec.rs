@@ -70,6 +70,28 @@ pub(crate) fn encode_attachments(list: &[Attachment]) -> String {
     )
 }
 
+/// [`encode_attachments`] with the decoded sizes given (one per attachment, in order) instead
+/// of the contents' lengths; the contents' lengths when `sizes` does not fit the list.
+pub(crate) fn encode_attachments_sized(list: &[Attachment], sizes: Option<&[u64]>) -> String {
+    let Some(sizes) = sizes.filter(|s| s.len() == list.len()) else {
+        return encode_attachments(list);
+    };
+    to_json(
+        &list
+            .iter()
+            .zip(sizes)
+            .map(|(a, &size)| {
+                (
+                    a.filename.as_deref(),
+                    a.content_type.as_str(),
+                    size,
+                    u8::from(a.inline),
+                )
+            })
+            .collect::<Vec<_>>(),
+    )
+}
+
 pub(crate) fn decode_attachments(text: &str) -> Result<Vec<AttachmentInfo>> {
     let rows: Vec<(Option<String>, String, u64, u8)> = from_json(text, "attachments")?;
     Ok(rows

@@ -95,6 +95,10 @@ pub enum Error {
     /// The operating system's random number generator failed.
     #[error("random number generator failed: {0}")]
     Random(String),
+    /// Writing a stored message out ([`Store::write_raw_to`](crate::Store::write_raw_to))
+    /// failed on the writer's side.
+    #[error("writing the stored message out failed: {0}")]
+    Output(#[source] std::io::Error),
     /// Any other SQLite error.
     #[error("sqlite error: {0}")]
     Sqlite(#[source] rusqlite::Error),

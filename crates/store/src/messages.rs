@@ -151,15 +151,14 @@ fn insert_in(tx: &Transaction<'_>, m: &NewMessage<'_>, hash: &[u8]) -> Result<In
         now,
         email.raw.len() as i64,
         hash,
-        codec::encode_attachments(&email.attachments),
+        codec::encode_attachments_sized(&email.attachments, m.attachment_sizes),
         codec::encode_sanitize(m.sanitize),
     ])?;
     let id = MessageId(tx.last_insert_rowid());
 
     // The raw bytes are the one copy of the content: bodies, headers and attachment contents
     // are parsed from them again when the message is read.
-    tx.prepare_cached("INSERT INTO message_raw (message_id, raw) VALUES (?1, ?2)")?
-        .execute(params![id.0, email.raw.as_ref()])?;
+    crate::raw::insert_raw(tx, id, &email.raw)?;
 
     if let Some(action) = m.action {
         record_action(tx, id, action, now)?;

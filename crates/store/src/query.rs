@@ -8,6 +8,7 @@ use rusqlite::{OptionalExtension as _, Row, params, params_from_iter};
 use crate::codec;
 use crate::error::Result;
 use crate::messages::find_by_ref;
+use crate::raw::read_raw_bytes;
 use crate::store::Store;
 use crate::types::{
     MessageFilter, MessageId, MessageSummary, ServerRef, StoredMessage, raw_sha256,
@@ -141,22 +142,29 @@ impl Store {
     /// message. When the message was stored with [`SanitizeHtml`](crate::SanitizeHtml) set,
     /// its HTML body is sanitized here, into [`StoredMessage::sanitized_html`].
     pub fn get_message(&self, id: MessageId) -> Result<Option<StoredMessage>> {
+        self.get_message_parsed_with(id, Email::parse)
+    }
+
+    /// [`get_message`](Self::get_message) with the raw bytes parsed by `parse`.
+    pub(crate) fn get_message_parsed_with(
+        &self,
+        id: MessageId,
+        parse: impl FnOnce(Bytes) -> Email,
+    ) -> Result<Option<StoredMessage>> {
         let found = self.read(|conn| {
             let row = conn
                 .prepare_cached(&format!("SELECT {COLUMNS} FROM messages WHERE id = ?1"))?
                 .query_row([id.0], MessageRow::from_row)
                 .optional()?;
             let Some(row) = row else { return Ok(None) };
-            let raw: Vec<u8> = conn
-                .prepare_cached("SELECT raw FROM message_raw WHERE message_id = ?1")?
-                .query_row([id.0], |r| r.get(0))?;
+            let raw = read_raw_bytes(conn, id)?.unwrap_or_default();
             Ok(Some((row, raw)))
         })?;
         let Some((row, raw)) = found else {
             return Ok(None);
         };
         // Parsing and sanitizing happen outside the read transaction.
-        let parsed = Email::parse(raw);
+        let parsed = parse(raw);
         let email = Email {
             message_id: row.message_id,
             subject: row.subject,
@@ -200,13 +208,7 @@ impl Store {
     /// The raw message exactly as received, ready to write as a `.eml` file; `None` if there
     /// is no such id.
     pub fn export_eml(&self, id: MessageId) -> Result<Option<Bytes>> {
-        self.read(|conn| {
-            let raw: Option<Vec<u8>> = conn
-                .prepare_cached("SELECT raw FROM message_raw WHERE message_id = ?1")?
-                .query_row([id.0], |row| row.get(0))
-                .optional()?;
-            Ok(raw.map(Bytes::from))
-        })
+        self.read(|conn| read_raw_bytes(conn, id))
     }
 
     /// True when a message with this server ref is stored for the account and folder.

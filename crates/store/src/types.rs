@@ -172,6 +172,11 @@ pub struct NewMessage<'a> {
     /// The SHA-256 of `email.raw` when the caller has it already ([`raw_sha256`]), so the
     /// store does not hash the message itself; `None`: the store computes it.
     pub sha256: Option<&'a [u8; 32]>,
+    /// The decoded size in bytes of each of `email.attachments`, in order, when they are not
+    /// all the lengths of their contents: from [`Email::parse_lean`]
+    /// ([`LeanEmail::attachment_sizes`](inbound_message::LeanEmail::attachment_sizes)), which
+    /// leaves large parts undecoded. `None`: each attachment's content length.
+    pub attachment_sizes: Option<&'a [u64]>,
 }
 
 /// The SHA-256 of a raw message, as [`NewMessage::with_sha256`] takes it. Callers that
@@ -196,7 +201,16 @@ impl<'a> NewMessage<'a> {
             sanitize: None,
             action: None,
             sha256: None,
+            attachment_sizes: None,
         }
+    }
+
+    /// Gives the attachments' decoded sizes (one per attachment of `email`, in order), for a
+    /// message parsed with [`Email::parse_lean`], whose large attachments have no content.
+    /// A list of another length than `email.attachments` is ignored.
+    pub fn with_attachment_sizes(mut self, sizes: Option<&'a [u64]>) -> Self {
+        self.attachment_sizes = sizes;
+        self
     }
 
     /// Gives the SHA-256 of `email.raw` ([`raw_sha256`]), computed beforehand (on another

@@ -262,7 +262,7 @@ fn failed_write_leaves_nothing_behind() {
         "CREATE TRIGGER poison_message BEFORE INSERT ON messages WHEN NEW.subject = 'poison'
          BEGIN SELECT RAISE(ABORT, 'poisoned message'); END;
          CREATE TRIGGER poison_raw BEFORE INSERT ON message_raw
-         WHEN instr(NEW.raw, CAST('X-Poison: yes' AS BLOB)) > 0
+         WHEN (SELECT subject FROM messages WHERE id = NEW.message_id) = 'late'
          BEGIN SELECT RAISE(ABORT, 'poisoned raw message'); END;",
     )
     .unwrap();
