@@ -271,13 +271,17 @@ fn write_report(args: &[String]) -> Result<ExitCode, BoxError> {
         .value("--criterion")
         .map(|dir| report::criterion_estimates(std::path::Path::new(dir), since))
         .unwrap_or_default();
-    let markdown = report::render(&ReportInputs {
+    let mut markdown = report::render(&ReportInputs {
         retrieval,
         criterion,
         memory,
         quick: f.has("--quick"),
         total_s: f.number("--total-secs")?,
     });
+    // Sections measured by hand (bench binaries too slow for every run) are kept.
+    if let Ok(old) = std::fs::read_to_string(out) {
+        markdown.push_str(report::kept_sections(&old));
+    }
     std::fs::write(out, markdown).map_err(|e| format!("writing {out}: {e}"))?;
     eprintln!(
         "retrieval: wrote {out} ({})",

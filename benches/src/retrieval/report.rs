@@ -506,6 +506,17 @@ fn criterion_section(md: &mut String, estimates: &[CriterionEstimate], quick: bo
     md.push('\n');
 }
 
+/// The line after which `benches/RESULTS.md` holds sections written by hand (from bench
+/// binaries too slow to run every time, such as `deaf --settings defaults`); a new report
+/// keeps them.
+pub const KEPT_MARKER: &str =
+    "<!-- Sections below are measured by hand and kept by `cargo xtask bench`. -->";
+
+/// The part of an earlier report from [`KEPT_MARKER`] on (empty when it has none).
+pub fn kept_sections(old: &str) -> &str {
+    old.find(KEPT_MARKER).map_or("", |at| &old[at..])
+}
+
 /// The memory bench's standard output without its `JSON {...}` line.
 pub fn memory_table(stdout: &str) -> String {
     stdout
@@ -519,6 +530,16 @@ pub fn memory_table(stdout: &str) -> String {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hand_measured_sections_are_kept() {
+        let old = format!("# old\n\n## Memory\nold table\n\n{KEPT_MARKER}\n\n## Deaf\nfigures\n");
+        assert_eq!(
+            kept_sections(&old),
+            format!("{KEPT_MARKER}\n\n## Deaf\nfigures\n")
+        );
+        assert_eq!(kept_sections("# no marker\n"), "");
+    }
 
     #[test]
     fn utc_dates() {
