@@ -70,5 +70,6 @@ pub mod relay;
 pub mod sample;
 mod sasl;
 pub mod server;
+mod session;
 pub mod tls;
 pub mod transcript;

@@ -201,8 +201,8 @@ pub async fn serve_imap_conn(conn: Conn, ctx: ImapContext, session_id: u64) {
 
 /// The session function of [`TestServer`](crate::server::TestServer)'s IMAP and IMAPS
 /// listeners.
-pub(crate) async fn serve(session: crate::server::Session) {
-    let crate::server::Session {
+pub(crate) async fn serve(session: crate::session::Session) {
+    let crate::session::Session {
         id,
         shared,
         conn,

@@ -38,7 +38,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::conn::Conn;
 use crate::faults::{DropPoint, FaultyStream, Hold};
-use crate::server::{Session, wait_for_stop};
+use crate::session::{Session, wait_for_stop};
 use crate::transcript::Transcript;
 use session::{Action, Pop3State};
 

@@ -16,7 +16,7 @@ use crate::faults::{DropPoint, Faults, MessageFaultKind};
 use crate::mailstore::{Maildrop, StoreError};
 use crate::oauth::TokenError;
 use crate::sasl::{self, BEARER_ERROR_JSON, Mechanism};
-use crate::server::Shared;
+use crate::session::Shared;
 use crate::transcript::Transcript;
 
 /// After this many bad command lines in a row the session is closed.
