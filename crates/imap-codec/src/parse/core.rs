@@ -5,7 +5,7 @@ use std::num::NonZeroU32;
 
 use bytes::Bytes;
 
-use super::{CResult, In, PResult, fail, lift, lower};
+use super::{In, PResult};
 use crate::types::chars::{
     is_astring_char, is_atom_char, is_keyword_char, is_quoted_char, is_tag_char, is_text_char,
 };
@@ -15,50 +15,48 @@ use crate::types::{
 };
 
 /// `SP`
-pub(crate) fn sp(i: In<'_>) -> PResult<'_, ()> {
-    match i.peek() {
-        Some(b' ') => Ok((i.skip(1), ())),
-        _ => fail(i, "SP"),
-    }
+#[inline]
+pub(crate) fn sp(i: &mut In<'_>) -> PResult<()> {
+    i.expect(b' ', "SP")
 }
 
 /// `CRLF`; with [`Quirks::trailing_space`](crate::Quirks) spaces before it, with
 /// [`Quirks::bare_lf`](crate::Quirks) a bare `LF`.
-pub(crate) fn crlf(i: In<'_>) -> PResult<'_, ()> {
-    let mut j = i;
+pub(crate) fn crlf(i: &mut In<'_>) -> PResult<()> {
     if i.quirks.trailing_space {
-        let n = j.rest().iter().take_while(|&&b| b == b' ').count();
-        j = j.skip(n);
+        let n = i.rest().iter().take_while(|&&b| b == b' ').count();
+        i.advance(n);
     }
-    line_end(j)
+    line_end(i)
 }
 
 /// `CRLF` exactly (or bare LF with the quirk), e.g. after a literal header.
-pub(crate) fn line_end(i: In<'_>) -> PResult<'_, ()> {
+pub(crate) fn line_end(i: &mut In<'_>) -> PResult<()> {
     let r = i.rest();
     if r.starts_with(b"\r\n") {
-        Ok((i.skip(2), ()))
+        i.advance(2);
+        Ok(())
     } else if i.quirks.bare_lf && r.first() == Some(&b'\n') {
-        Ok((i.skip(1), ()))
+        i.advance(1);
+        Ok(())
     } else {
-        fail(i, "CRLF")
+        Err(i.err("CRLF"))
     }
 }
 
-/// A keyword, matched case-insensitively (RFC 5234 section 2.3).
-pub(crate) fn kw<'a>(k: &'static str) -> impl Fn(In<'a>) -> PResult<'a, ()> {
-    move |i: In<'a>| {
-        let r = i.rest();
-        if r.len() >= k.len() && r[..k.len()].eq_ignore_ascii_case(k.as_bytes()) {
-            Ok((i.skip(k.len()), ()))
-        } else {
-            fail(i, k)
-        }
+/// A keyword `k`, matched case-insensitively (RFC 5234 section 2.3).
+pub(crate) fn kw(i: &mut In<'_>, k: &'static str) -> PResult<()> {
+    let r = i.rest();
+    if r.len() >= k.len() && r[..k.len()].eq_ignore_ascii_case(k.as_bytes()) {
+        i.advance(k.len());
+        Ok(())
+    } else {
+        Err(i.err(k))
     }
 }
 
 /// Whether the input starts with `k` (case-insensitive) followed by a non-keyword byte.
-pub(crate) fn peek_kw(i: In<'_>, k: &str) -> bool {
+pub(crate) fn peek_kw(i: &In<'_>, k: &str) -> bool {
     let r = i.rest();
     r.len() >= k.len()
         && r[..k.len()].eq_ignore_ascii_case(k.as_bytes())
@@ -67,31 +65,28 @@ pub(crate) fn peek_kw(i: In<'_>, k: &str) -> bool {
 
 /// A keyword token: letters, digits, `.` and `-` (`RFC822.SIZE`, `READ-ONLY`), returned
 /// raw for dispatch.
-pub(crate) fn keyword(i: In<'_>) -> PResult<'_, &[u8]> {
-    let n = i.rest().iter().take_while(|&&b| is_keyword_char(b)).count();
+pub(crate) fn keyword<'a>(i: &mut In<'a>) -> PResult<&'a [u8]> {
+    let r = i.rest();
+    let n = r.iter().take_while(|&&b| is_keyword_char(b)).count();
     if n == 0 {
-        return fail(i, "keyword");
+        return Err(i.err("keyword"));
     }
-    Ok((i.skip(n), &i.rest()[..n]))
+    i.advance(n);
+    Ok(&r[..n])
 }
 
 /// `number = 1*DIGIT` (unsigned 32-bit).
-pub(crate) fn number(i: In<'_>) -> PResult<'_, u32> {
-    lift(i, c_number)
-}
-
-/// [`number`], cursor-style.
 #[inline]
-pub(crate) fn c_number(j: &mut In<'_>) -> CResult<u32> {
-    let n = c_digits(j, u64::from(u32::MAX), "number (32-bit)")?;
-    // c_digits never returns more than the limit given.
+pub(crate) fn number(i: &mut In<'_>) -> PResult<u32> {
+    let n = digits(i, u64::from(u32::MAX), "number (32-bit)")?;
+    // digits never returns more than the limit given.
     Ok(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
 /// `1*DIGIT` as a value no larger than `max` (`too_large` names the error otherwise).
 #[inline(always)]
-fn c_digits(j: &mut In<'_>, max: u64, too_large: &'static str) -> CResult<u64> {
-    let r = j.rest();
+fn digits(i: &mut In<'_>, max: u64, too_large: &'static str) -> PResult<u64> {
+    let r = i.rest();
     let mut n: u64 = 0;
     let mut k = 0;
     while let Some(&c) = r.get(k) {
@@ -108,52 +103,53 @@ fn c_digits(j: &mut In<'_>, max: u64, too_large: &'static str) -> CResult<u64> {
         };
         n = match next {
             Some(n) if n <= max => n,
-            _ => return Err(j.err(too_large)),
+            _ => return Err(i.err(too_large)),
         };
         k += 1;
     }
     if k == 0 {
-        return Err(j.err("number"));
+        return Err(i.err("number"));
     }
-    j.advance(k);
+    i.advance(k);
     Ok(n)
 }
 
 /// `number64 = 1*DIGIT` (unsigned 63-bit in RFC 9051; we take 64).
-pub(crate) fn number64(i: In<'_>) -> PResult<'_, u64> {
-    lift(i, c_number64)
-}
-
-/// [`number64`], cursor-style.
-pub(crate) fn c_number64(j: &mut In<'_>) -> CResult<u64> {
-    c_digits(j, u64::MAX, "number (64-bit)")
+pub(crate) fn number64(i: &mut In<'_>) -> PResult<u64> {
+    digits(i, u64::MAX, "number (64-bit)")
 }
 
 /// `nz-number = digit-nz *DIGIT`.
-pub(crate) fn nz_number(i: In<'_>) -> PResult<'_, NonZeroU32> {
-    let (j, n) = number(i)?;
-    match NonZeroU32::new(n) {
-        Some(n) => Ok((j, n)),
-        None => fail(i, "non-zero number"),
+pub(crate) fn nz_number(i: &mut In<'_>) -> PResult<NonZeroU32> {
+    let start = *i;
+    match NonZeroU32::new(number(i)?) {
+        Some(n) => Ok(n),
+        None => Err(start.err("non-zero number")),
     }
 }
 
 /// `atom = 1*ATOM-CHAR`.
-pub(crate) fn atom(i: In<'_>) -> PResult<'_, Atom> {
-    let n = i.rest().iter().take_while(|&&b| is_atom_char(b)).count();
+pub(crate) fn atom(i: &mut In<'_>) -> PResult<Atom> {
+    let r = i.rest();
+    let n = r.iter().take_while(|&&b| is_atom_char(b)).count();
     if n == 0 {
-        return fail(i, "atom");
+        return Err(i.err("atom"));
     }
-    Ok((i.skip(n), Atom::new_unchecked(i.bytes_of(&i.rest()[..n]))))
+    let a = Atom::new_unchecked(i.bytes_of(&r[..n]));
+    i.advance(n);
+    Ok(a)
 }
 
 /// `tag = 1*<any ASTRING-CHAR except "+">`.
-pub(crate) fn tag(i: In<'_>) -> PResult<'_, Tag> {
-    let n = i.rest().iter().take_while(|&&b| is_tag_char(b)).count();
+pub(crate) fn tag(i: &mut In<'_>) -> PResult<Tag> {
+    let r = i.rest();
+    let n = r.iter().take_while(|&&b| is_tag_char(b)).count();
     if n == 0 {
-        return fail(i, "tag");
+        return Err(i.err("tag"));
     }
-    Ok((i.skip(n), Tag::new_unchecked(i.bytes_of(&i.rest()[..n]))))
+    let t = Tag::new_unchecked(i.bytes_of(&r[..n]));
+    i.advance(n);
+    Ok(t)
 }
 
 /// The length of the run of QUOTED-CHARs (no `"`, `\`, CR, LF or NUL) that starts `body`.
@@ -196,81 +192,83 @@ fn quoted_run(body: &[u8]) -> usize {
 }
 
 /// `quoted = DQUOTE *QUOTED-CHAR DQUOTE`, `QUOTED-CHAR = <any TEXT-CHAR except
-/// quoted-specials> / "\" quoted-specials`. Unescaped content is a slice of the input.
-pub(crate) fn quoted(i: In<'_>) -> PResult<'_, Bytes> {
-    lift(i, c_quoted)
+/// quoted-specials> / "\\" quoted-specials`. Unescaped content is a slice of the input.
+#[inline(always)]
+pub(crate) fn quoted(i: &mut In<'_>) -> PResult<Bytes> {
+    quoted_as(i, |i, end| i.slice_rest(1, end), |b| b)
 }
 
-/// [`quoted`], cursor-style.
+/// [`quoted`] as a string's [`Content`]: short content is copied inline.
 #[inline(always)]
-pub(crate) fn c_quoted(j: &mut In<'_>) -> CResult<Bytes> {
-    c_quoted_as(j, |j, end| j.slice_rest(1, end), |b| b)
+fn quoted_content(i: &mut In<'_>) -> PResult<Content> {
+    quoted_as(i, |i, end| i.content_rest(1, end), Content::from)
 }
 
-/// [`c_quoted`] as a string's [`Content`]: short content is copied inline.
+/// [`quoted`], the content taken by `plain` (given the input at the opening quote and
+/// where the content ends) or, when it has escapes, by `escaped`.
 #[inline(always)]
-fn c_quoted_content(j: &mut In<'_>) -> CResult<Content> {
-    c_quoted_as(j, |j, end| j.content_rest(1, end), Content::from)
-}
-
-/// [`quoted`], cursor-style, the content taken by `plain` (given the input at the opening
-/// quote and where the content ends) or, when it has escapes, by `escaped`.
-#[inline(always)]
-fn c_quoted_as<T>(
-    j: &mut In<'_>,
+fn quoted_as<T>(
+    i: &mut In<'_>,
     plain: impl FnOnce(&In<'_>, usize) -> T,
     escaped: impl FnOnce(Bytes) -> T,
-) -> CResult<T> {
-    let r = j.rest();
+) -> PResult<T> {
+    let r = i.rest();
     if r.first() != Some(&b'"') {
-        return Err(j.err("quoted string"));
+        return Err(i.err("quoted string"));
     }
     let p = quoted_run(&r[1..]);
     if r.get(p + 1) == Some(&b'"') {
-        let v = plain(j, p + 1);
-        j.advance(p + 2);
+        let v = plain(i, p + 1);
+        i.advance(p + 2);
         return Ok(v);
     }
-    lower(j, quoted_escaped).map(escaped)
+    quoted_escaped(i).map(escaped)
 }
 
 /// [`quoted`] for strings with escapes, and the errors.
 #[cold]
-fn quoted_escaped(i: In<'_>) -> PResult<'_, Bytes> {
+fn quoted_escaped(i: &mut In<'_>) -> PResult<Bytes> {
     let r = i.rest();
     let body = r.get(1..).unwrap_or_default();
     let p = quoted_run(body);
     match body.get(p) {
-        Some(b'"') => Ok((i.skip(p + 2), i.slice_rest(1, p + 1))),
+        Some(b'"') => {
+            let v = i.slice_rest(1, p + 1);
+            i.advance(p + 2);
+            Ok(v)
+        }
         Some(b'\\') => {
             let mut out = Vec::with_capacity(body.len().min(256));
             out.extend_from_slice(&body[..p]);
             let mut k = p;
             while k < body.len() {
                 match body[k] {
-                    b'"' => return Ok((i.skip(k + 2), Bytes::from(out))),
+                    b'"' => {
+                        i.advance(k + 2);
+                        return Ok(Bytes::from(out));
+                    }
                     b'\\' => match body.get(k + 1) {
                         Some(&c @ (b'"' | b'\\')) => {
                             out.push(c);
                             k += 2;
                         }
-                        _ => return fail(i.skip(1 + k), "escaped quote or backslash"),
+                        _ => return Err(i.skip(1 + k).err("escaped quote or backslash")),
                     },
                     b if is_quoted_char(b) => {
                         out.push(b);
                         k += 1;
                     }
-                    _ => return fail(i.skip(1 + k), "quoted character"),
+                    _ => return Err(i.skip(1 + k).err("quoted character")),
                 }
             }
-            fail(i.skip(r.len()), "closing quote")
+            Err(i.skip(r.len()).err("closing quote"))
         }
         // A byte that may not appear in a quoted string: an error there if the string
         // goes on to a quote or backslash, else the closing quote is what is missing.
         Some(_) if memchr::memchr2(b'"', b'\\', &body[p..]).is_some() => {
-            fail(i.skip(1 + p), "quoted character")
+            Err(i.skip(1 + p).err("quoted character"))
         }
-        _ => fail(i.skip(r.len()), "closing quote"),
+        _ => Err(i.skip(r.len()).err("closing quote")),
     }
 }
 
@@ -365,281 +363,245 @@ fn mime_word(content: &[u8]) -> Option<&'static [u8]> {
     })
 }
 
-/// A `string` in BODYSTRUCTURE: [`c_string`], with the words of [`mime_word`] as static
+/// A `string` in BODYSTRUCTURE: [`string`], with the words of [`mime_word`] as static
 /// handles. The value is the same either way.
 #[inline(always)]
-pub(crate) fn c_mime_string(j: &mut In<'_>) -> CResult<IString> {
-    let r = j.rest();
+pub(crate) fn mime_string(i: &mut In<'_>) -> PResult<IString> {
+    let r = i.rest();
     if r.first() == Some(&b'"') {
         let p = quoted_run(&r[1..]);
         if r.get(p + 1) == Some(&b'"') {
             let v = match mime_word(&r[1..p + 1]) {
                 Some(w) => Content::Shared(Bytes::from_static(w)),
-                None => j.content_rest(1, p + 1),
+                None => i.content_rest(1, p + 1),
             };
-            j.advance(p + 2);
+            i.advance(p + 2);
             return Ok(IString::from_content(v));
         }
     }
-    c_string(j)
+    string(i)
 }
 
 /// `literal = "{" number64 ["+"] "}" CRLF *CHAR8` and `literal8 = "~{" number64 "}" CRLF
 /// *OCTET` (RFC 3516). The data is a slice of the input, never copied nor scanned.
-pub(crate) fn literal(i: In<'_>) -> PResult<'_, Bytes> {
-    let r = i.rest();
-    let j = if r.starts_with(b"~{") {
-        i.skip(2)
-    } else if r.first() == Some(&b'{') {
-        i.skip(1)
-    } else {
-        return fail(i, "literal");
-    };
-    let (j, n) = number64(j)?;
-    let j = if j.peek() == Some(b'+') { j.skip(1) } else { j };
-    if j.peek() != Some(b'}') {
-        return fail(j, "}");
+pub(crate) fn literal(i: &mut In<'_>) -> PResult<Bytes> {
+    if i.rest().starts_with(b"~{") {
+        i.advance(2);
+    } else if !i.eat(b'{') {
+        return Err(i.err("literal"));
     }
-    let (j, ()) = line_end(j.skip(1))?;
-    let data = j.rest();
+    let n = number64(i)?;
+    i.eat(b'+');
+    i.expect(b'}', "}")?;
+    line_end(i)?;
+    let data = i.rest();
     if (data.len() as u64) < n {
-        return fail(j, "literal data");
+        return Err(i.err("literal data"));
     }
     let n = n as usize;
-    Ok((j.skip(n), j.bytes_of(&data[..n])))
+    let v = i.bytes_of(&data[..n]);
+    i.advance(n);
+    Ok(v)
 }
 
 /// `string = quoted / literal`.
-pub(crate) fn string(i: In<'_>) -> PResult<'_, IString> {
-    lift(i, c_string)
-}
-
-/// [`string`], cursor-style.
 #[inline]
-pub(crate) fn c_string(j: &mut In<'_>) -> CResult<IString> {
-    match j.peek() {
-        Some(b'"') => c_quoted_content(j).map(IString::from_content),
-        Some(b'{' | b'~') => lower(j, literal).map(IString::new_unchecked),
-        _ => Err(j.err("string")),
+pub(crate) fn string(i: &mut In<'_>) -> PResult<IString> {
+    match i.peek() {
+        Some(b'"') => quoted_content(i).map(IString::from_content),
+        Some(b'{' | b'~') => literal(i).map(IString::new_unchecked),
+        _ => Err(i.err("string")),
     }
 }
 
 /// `astring = 1*ASTRING-CHAR / string`.
-pub(crate) fn astring(i: In<'_>) -> PResult<'_, AString> {
-    let n = i.rest().iter().take_while(|&&b| is_astring_char(b)).count();
+pub(crate) fn astring(i: &mut In<'_>) -> PResult<AString> {
+    let r = i.rest();
+    let n = r.iter().take_while(|&&b| is_astring_char(b)).count();
     if n > 0 {
-        return Ok((
-            i.skip(n),
-            AString::new_unchecked(i.bytes_of(&i.rest()[..n])),
-        ));
+        let a = AString::new_unchecked(i.bytes_of(&r[..n]));
+        i.advance(n);
+        return Ok(a);
     }
-    string(i).map(|(j, s)| (j, s.into()))
+    string(i).map(Into::into)
 }
 
 /// `nil = "NIL"`.
-pub(crate) fn nil(i: In<'_>) -> PResult<'_, ()> {
-    kw("NIL")(i)
+#[inline]
+pub(crate) fn nil(i: &mut In<'_>) -> PResult<()> {
+    match i.rest() {
+        [b'N' | b'n', b'I' | b'i', b'L' | b'l', ..] => {
+            i.advance(3);
+            Ok(())
+        }
+        _ => Err(i.err("NIL")),
+    }
 }
 
 /// `nstring = string / nil`.
-pub(crate) fn nstring(i: In<'_>) -> PResult<'_, NString> {
-    lift(i, c_nstring)
-}
-
-/// [`nstring`], cursor-style.
 #[inline(always)]
-pub(crate) fn c_nstring(j: &mut In<'_>) -> CResult<NString> {
-    match j.rest() {
-        [b'"', ..] => c_quoted_content(j).map(|c| Some(IString::from_content(c))),
+pub(crate) fn nstring(i: &mut In<'_>) -> PResult<NString> {
+    match i.rest() {
+        [b'"', ..] => quoted_content(i).map(|c| Some(IString::from_content(c))),
         [b'N' | b'n', b'I' | b'i', b'L' | b'l', ..] => {
-            j.advance(3);
+            i.advance(3);
             Ok(None)
         }
-        [b'N' | b'n', ..] => Err(j.err("NIL")),
-        _ => c_string(j).map(Some),
+        [b'N' | b'n', ..] => Err(i.err("NIL")),
+        _ => string(i).map(Some),
     }
 }
 
 /// `text = 1*TEXT-CHAR` (may be empty here; callers decide).
-pub(crate) fn text(i: In<'_>) -> PResult<'_, Text> {
+pub(crate) fn text(i: &mut In<'_>) -> PResult<Text> {
     let r = i.rest();
     let n = memchr::memchr2(b'\r', b'\n', r).unwrap_or(r.len());
     if let Some(bad) = r[..n].iter().position(|&b| !is_text_char(b)) {
-        return fail(i.skip(bad), "text character");
+        return Err(i.skip(bad).err("text character"));
     }
-    Ok((i.skip(n), Text::new_unchecked(i.bytes_of(&r[..n]))))
+    let t = Text::new_unchecked(i.bytes_of(&r[..n]));
+    i.advance(n);
+    Ok(t)
 }
 
 /// `mailbox = "INBOX" / astring`.
-pub(crate) fn mailbox(i: In<'_>) -> PResult<'_, Mailbox> {
-    astring(i).map(|(j, a)| (j, Mailbox::from_raw(a)))
+pub(crate) fn mailbox(i: &mut In<'_>) -> PResult<Mailbox> {
+    astring(i).map(Mailbox::from_raw)
 }
 
 /// `"(" [item *(SP item)] ")"`; with [`Quirks::trailing_space`](crate::Quirks) spaces
 /// after `(` and before `)` are skipped.
+#[inline]
 pub(crate) fn paren_list<'a, O>(
-    i: In<'a>,
-    item: impl FnMut(In<'a>) -> PResult<'a, O>,
-) -> PResult<'a, Vec<O>> {
+    i: &mut In<'a>,
+    item: impl FnMut(&mut In<'a>) -> PResult<O>,
+) -> PResult<Vec<O>> {
     paren_list_sized(i, 4, item)
 }
 
 /// [`paren_list`] with room for `capacity` items before the list grows.
-pub(crate) fn paren_list_sized<'a, O>(
-    i: In<'a>,
-    capacity: usize,
-    mut item: impl FnMut(In<'a>) -> PResult<'a, O>,
-) -> PResult<'a, Vec<O>> {
-    if i.peek() != Some(b'(') {
-        return fail(i, "(");
-    }
-    let lenient = i.quirks.trailing_space;
-    let skip_sp = |j: In<'a>| {
-        if lenient {
-            let n = j.rest().iter().take_while(|&&b| b == b' ').count();
-            j.skip(n)
-        } else {
-            j
-        }
-    };
-    let mut j = skip_sp(i.skip(1));
-    if j.peek() == Some(b')') {
-        return Ok((j.skip(1), Vec::new()));
-    }
-    let mut out = Vec::with_capacity(capacity);
-    loop {
-        let (k, o) = item(j)?;
-        out.push(o);
-        j = k;
-        match j.peek() {
-            Some(b')') => return Ok((j.skip(1), out)),
-            Some(b' ') => {
-                j = skip_sp(j.skip(1));
-                if lenient && j.peek() == Some(b')') {
-                    return Ok((j.skip(1), out));
-                }
-            }
-            _ => return fail(j, "SP or )"),
-        }
-    }
-}
-
-/// [`paren_list_sized`], cursor-style, with a cursor-style `item`.
 #[inline]
-pub(crate) fn c_paren_list<'a, O>(
-    j: &mut In<'a>,
+pub(crate) fn paren_list_sized<'a, O>(
+    i: &mut In<'a>,
     capacity: usize,
-    mut item: impl FnMut(&mut In<'a>) -> CResult<O>,
-) -> CResult<Vec<O>> {
-    j.expect(b'(', "(")?;
-    let lenient = j.quirks.trailing_space;
-    let skip_sp = |j: &mut In<'a>| {
+    mut item: impl FnMut(&mut In<'a>) -> PResult<O>,
+) -> PResult<Vec<O>> {
+    i.expect(b'(', "(")?;
+    let lenient = i.quirks.trailing_space;
+    let skip_sp = |i: &mut In<'a>| {
         if lenient {
-            let n = j.rest().iter().take_while(|&&b| b == b' ').count();
-            j.advance(n);
+            let n = i.rest().iter().take_while(|&&b| b == b' ').count();
+            i.advance(n);
         }
     };
-    skip_sp(j);
-    if j.eat(b')') {
+    skip_sp(i);
+    if i.eat(b')') {
         return Ok(Vec::new());
     }
     let mut out = Vec::with_capacity(capacity);
     loop {
-        out.push(item(j)?);
-        match j.peek() {
+        out.push(item(i)?);
+        match i.peek() {
             Some(b')') => {
-                j.advance(1);
+                i.advance(1);
                 return Ok(out);
             }
             Some(b' ') => {
-                j.advance(1);
-                skip_sp(j);
-                if lenient && j.eat(b')') {
+                i.advance(1);
+                skip_sp(i);
+                if lenient && i.eat(b')') {
                     return Ok(out);
                 }
             }
-            _ => return Err(j.err("SP or )")),
+            _ => return Err(i.err("SP or )")),
         }
     }
 }
 
-/// `1*(SP item)` after something: items separated by single spaces until `stop` or end.
+/// `*(SP item)` after something: items each after a single space, while spaces come. With
+/// [`Quirks::trailing_space`](crate::Quirks) a space not followed by an item ends the list
+/// (before that space).
 pub(crate) fn space_separated<'a, O>(
-    mut i: In<'a>,
-    mut item: impl FnMut(In<'a>) -> PResult<'a, O>,
-) -> PResult<'a, Vec<O>> {
+    i: &mut In<'a>,
+    mut item: impl FnMut(&mut In<'a>) -> PResult<O>,
+) -> PResult<Vec<O>> {
     let mut out = Vec::new();
     while i.peek() == Some(b' ') {
-        let j = i.skip(1);
-        match item(j) {
-            Ok((k, o)) => {
+        let mut j = i.skip(1);
+        match item(&mut j) {
+            Ok(o) => {
                 out.push(o);
-                i = k;
+                *i = j;
             }
-            Err(nom::Err::Error(_)) if i.quirks.trailing_space => break,
+            Err(_) if i.quirks.trailing_space => break,
             Err(e) => return Err(e),
         }
     }
-    Ok((i, out))
+    Ok(out)
 }
 
-/// `flag = "\Answered" / "\Flagged" / "\Deleted" / "\Seen" / "\Draft" / flag-keyword /
+/// `flag = "\\Answered" / "\\Flagged" / "\\Deleted" / "\\Seen" / "\\Draft" / flag-keyword /
 /// flag-extension`.
-pub(crate) fn flag(i: In<'_>) -> PResult<'_, Flag> {
-    if i.peek() == Some(b'\\') {
-        let j = i.skip(1);
-        let n = j.rest().iter().take_while(|&&b| is_atom_char(b)).count();
-        if n == 0 {
-            return fail(j, "atom");
-        }
-        let name = &j.rest()[..n];
-        // The five system flags carry no bytes: no handle on the buffer for them.
-        let is = |w: &[u8]| name.eq_ignore_ascii_case(w);
-        let f = if is(b"Seen") {
-            Flag::Seen
-        } else if is(b"Answered") {
-            Flag::Answered
-        } else if is(b"Flagged") {
-            Flag::Flagged
-        } else if is(b"Deleted") {
-            Flag::Deleted
-        } else if is(b"Draft") {
-            Flag::Draft
-        } else {
-            Flag::system(Atom::new_unchecked(j.bytes_of(name)))
-        };
-        Ok((j.skip(n), f))
-    } else {
-        let (j, a) = atom(i)?;
-        Ok((j, Flag::Keyword(a)))
+pub(crate) fn flag(i: &mut In<'_>) -> PResult<Flag> {
+    if !i.eat(b'\\') {
+        return atom(i).map(Flag::Keyword);
     }
+    let r = i.rest();
+    let n = r.iter().take_while(|&&b| is_atom_char(b)).count();
+    if n == 0 {
+        return Err(i.err("atom"));
+    }
+    let name = &r[..n];
+    // The five system flags carry no bytes: no handle on the buffer for them.
+    let is = |w: &[u8]| name.eq_ignore_ascii_case(w);
+    let f = if is(b"Seen") {
+        Flag::Seen
+    } else if is(b"Answered") {
+        Flag::Answered
+    } else if is(b"Flagged") {
+        Flag::Flagged
+    } else if is(b"Deleted") {
+        Flag::Deleted
+    } else if is(b"Draft") {
+        Flag::Draft
+    } else {
+        Flag::system(Atom::new_unchecked(i.bytes_of(name)))
+    };
+    i.advance(n);
+    Ok(f)
 }
 
 /// `flag-list = "(" [flag *(SP flag)] ")"`.
-pub(crate) fn flag_list(i: In<'_>) -> PResult<'_, Vec<Flag>> {
+pub(crate) fn flag_list(i: &mut In<'_>) -> PResult<Vec<Flag>> {
     paren_list(i, flag)
 }
 
-/// `flag-fetch = flag / "\Recent"`.
-pub(crate) fn flag_fetch(i: In<'_>) -> PResult<'_, FlagFetch> {
+/// `flag-fetch = flag / "\\Recent"`.
+pub(crate) fn flag_fetch(i: &mut In<'_>) -> PResult<FlagFetch> {
     if peek_kw(i, "\\Recent") {
-        return Ok((i.skip(7), FlagFetch::Recent));
+        i.advance(7);
+        return Ok(FlagFetch::Recent);
     }
-    flag(i).map(|(j, f)| (j, FlagFetch::Flag(f)))
+    flag(i).map(FlagFetch::Flag)
 }
 
-/// `flag-perm = flag / "\*"`.
-pub(crate) fn flag_perm(i: In<'_>) -> PResult<'_, FlagPerm> {
+/// `flag-perm = flag / "\\*"`.
+pub(crate) fn flag_perm(i: &mut In<'_>) -> PResult<FlagPerm> {
     if i.rest().starts_with(b"\\*") {
-        return Ok((i.skip(2), FlagPerm::Asterisk));
+        i.advance(2);
+        return Ok(FlagPerm::Asterisk);
     }
-    flag(i).map(|(j, f)| (j, FlagPerm::Flag(f)))
+    flag(i).map(FlagPerm::Flag)
 }
 
-fn two_digits(i: In<'_>) -> PResult<'_, u8> {
-    match i.rest() {
-        [a @ b'0'..=b'9', b @ b'0'..=b'9', ..] => Ok((i.skip(2), (a - b'0') * 10 + (b - b'0'))),
-        _ => fail(i, "2DIGIT"),
+/// `2DIGIT`.
+fn two_digits(i: &mut In<'_>) -> PResult<u8> {
+    match *i.rest() {
+        [a @ b'0'..=b'9', b @ b'0'..=b'9', ..] => {
+            i.advance(2);
+            Ok((a - b'0') * 10 + (b - b'0'))
+        }
+        _ => Err(i.err("2DIGIT")),
     }
 }
 
@@ -666,27 +628,31 @@ fn month_number(a: u8, b: u8, c: u8) -> Option<u8> {
 }
 
 /// `date-month = "Jan" / "Feb" / ... / "Dec"`.
-fn date_month(i: In<'_>) -> PResult<'_, u8> {
-    match i.rest() {
-        &[a, b, c, ..] => match month_number(a, b, c) {
-            Some(m) => Ok((i.skip(3), m)),
-            None => fail(i, "month name"),
+fn date_month(i: &mut In<'_>) -> PResult<u8> {
+    match *i.rest() {
+        [a, b, c, ..] => match month_number(a, b, c) {
+            Some(m) => {
+                i.advance(3);
+                Ok(m)
+            }
+            None => Err(i.err("month name")),
         },
-        _ => fail(i, "month name"),
+        _ => Err(i.err("month name")),
     }
 }
 
-fn year(i: In<'_>) -> PResult<'_, u16> {
-    let (j, hi) = two_digits(i)?;
-    let (j, lo) = two_digits(j)?;
-    Ok((j, u16::from(hi) * 100 + u16::from(lo)))
+/// `date-year = 4DIGIT`.
+fn year(i: &mut In<'_>) -> PResult<u16> {
+    let hi = two_digits(i)?;
+    let lo = two_digits(i)?;
+    Ok(u16::from(hi) * 100 + u16::from(lo))
 }
 
 /// `date-time = DQUOTE date-day-fixed "-" date-month "-" date-year SP time SP zone DQUOTE`.
 ///
 /// The date-time has a fixed width, so the usual case is read in one match; anything else
 /// (including every error) goes through [`date_time_by_rule`].
-pub(crate) fn date_time(i: In<'_>) -> PResult<'_, DateTime> {
+pub(crate) fn date_time(i: &mut In<'_>) -> PResult<DateTime> {
     let fast = match i.rest().get(..28) {
         Some(
             &[
@@ -743,102 +709,107 @@ pub(crate) fn date_time(i: In<'_>) -> PResult<'_, DateTime> {
         _ => None,
     };
     match fast {
-        Some(dt) => Ok((i.skip(28), dt)),
+        Some(dt) => {
+            i.advance(28);
+            Ok(dt)
+        }
         None => date_time_by_rule(i),
     }
 }
 
 /// [`date_time`] field by field, with an error that says which field is wrong.
-fn date_time_by_rule(i: In<'_>) -> PResult<'_, DateTime> {
-    let bad = |i| fail(i, "date-time");
-    let r = i.rest();
-    if r.first() != Some(&b'"') {
-        return bad(i);
+fn date_time_by_rule(i: &mut In<'_>) -> PResult<DateTime> {
+    let start = *i;
+    let bad = || start.err("date-time");
+    if i.peek() != Some(b'"') {
+        return Err(bad());
     }
     // date-day-fixed = (SP DIGIT) / 2DIGIT
-    let (j, day) = match r.get(1..3) {
-        Some([b' ', d @ b'0'..=b'9']) => (i.skip(3), d - b'0'),
-        _ => two_digits(i.skip(1))?,
+    let day = match *i.rest() {
+        [_, b' ', d @ b'0'..=b'9', ..] => {
+            i.advance(3);
+            d - b'0'
+        }
+        _ => {
+            i.advance(1);
+            two_digits(i)?
+        }
     };
-    let (j, ()) = kw("-")(j)?;
-    let (j, month) = date_month(j)?;
-    let (j, ()) = kw("-")(j)?;
-    let (j, year) = year(j)?;
-    let (j, ()) = sp(j)?;
-    let (j, hour) = two_digits(j)?;
-    let (j, ()) = kw(":")(j)?;
-    let (j, minute) = two_digits(j)?;
-    let (j, ()) = kw(":")(j)?;
-    let (j, second) = two_digits(j)?;
-    let (j, ()) = sp(j)?;
-    let (sign, j) = match j.peek() {
-        Some(b'+') => (1i16, j.skip(1)),
-        Some(b'-') => (-1i16, j.skip(1)),
-        _ => return bad(j),
+    kw(i, "-")?;
+    let month = date_month(i)?;
+    kw(i, "-")?;
+    let year = year(i)?;
+    sp(i)?;
+    let hour = two_digits(i)?;
+    kw(i, ":")?;
+    let minute = two_digits(i)?;
+    kw(i, ":")?;
+    let second = two_digits(i)?;
+    sp(i)?;
+    let sign = match i.peek() {
+        Some(b'+') => 1i16,
+        Some(b'-') => -1i16,
+        _ => return Err(i.err("date-time")),
     };
-    let (j, zh) = two_digits(j)?;
-    let (j, zm) = two_digits(j)?;
-    let (j, ()) = kw("\"")(j)?;
+    i.advance(1);
+    let zh = two_digits(i)?;
+    let zm = two_digits(i)?;
+    kw(i, "\"")?;
     let offset = sign * (i16::from(zh) * 60 + i16::from(zm));
     let Ok(date) = Date::new(year, month, day) else {
-        return bad(i);
+        return Err(bad());
     };
-    match DateTime::new(date, hour, minute, second, offset) {
-        Ok(dt) => Ok((j, dt)),
-        Err(_) => bad(i),
-    }
+    DateTime::new(date, hour, minute, second, offset).map_err(|_| bad())
 }
 
 /// `date = date-text / DQUOTE date-text DQUOTE`, `date-text = date-day "-" date-month "-"
 /// date-year`, `date-day = 1*2DIGIT`.
-pub(crate) fn date(i: In<'_>) -> PResult<'_, Date> {
-    let quotedd = i.peek() == Some(b'"');
-    let j = if quotedd { i.skip(1) } else { i };
-    let (j, day) = match j.rest() {
-        [a @ b'0'..=b'9', b @ b'0'..=b'9', ..] => (j.skip(2), (a - b'0') * 10 + (b - b'0')),
-        [a @ b'0'..=b'9', ..] => (j.skip(1), a - b'0'),
-        _ => return fail(j, "date"),
+pub(crate) fn date(i: &mut In<'_>) -> PResult<Date> {
+    let start = *i;
+    let quoted = i.eat(b'"');
+    let day = match *i.rest() {
+        [a @ b'0'..=b'9', b @ b'0'..=b'9', ..] => {
+            i.advance(2);
+            (a - b'0') * 10 + (b - b'0')
+        }
+        [a @ b'0'..=b'9', ..] => {
+            i.advance(1);
+            a - b'0'
+        }
+        _ => return Err(i.err("date")),
     };
-    let (j, ()) = kw("-")(j)?;
-    let (j, month) = date_month(j)?;
-    let (j, ()) = kw("-")(j)?;
-    let (j, y) = year(j)?;
-    let j = if quotedd { kw("\"")(j)?.0 } else { j };
-    match Date::new(y, month, day) {
-        Ok(d) => Ok((j, d)),
-        Err(_) => fail(i, "date"),
+    kw(i, "-")?;
+    let month = date_month(i)?;
+    kw(i, "-")?;
+    let y = year(i)?;
+    if quoted {
+        kw(i, "\"")?;
     }
+    Date::new(y, month, day).map_err(|_| start.err("date"))
 }
 
 /// `seq-number = nz-number / "*"`.
-fn seq_number(i: In<'_>) -> PResult<'_, SeqOrUid> {
-    if i.peek() == Some(b'*') {
-        return Ok((i.skip(1), SeqOrUid::Asterisk));
+fn seq_number(i: &mut In<'_>) -> PResult<SeqOrUid> {
+    if i.eat(b'*') {
+        return Ok(SeqOrUid::Asterisk);
     }
-    nz_number(i).map(|(j, n)| (j, SeqOrUid::Value(n)))
+    nz_number(i).map(SeqOrUid::Value)
 }
 
 /// `sequence-set = (seq-number / seq-range) ["," sequence-set]`,
 /// `seq-range = seq-number ":" seq-number`.
-pub(crate) fn sequence_set(i: In<'_>) -> PResult<'_, SequenceSet> {
+pub(crate) fn sequence_set(i: &mut In<'_>) -> PResult<SequenceSet> {
+    let start = *i;
     let mut out = Vec::new();
-    let mut j = i;
     loop {
-        let (k, a) = seq_number(j)?;
-        let (k, s) = if k.peek() == Some(b':') {
-            let (k, b) = seq_number(k.skip(1))?;
-            (k, Sequence::Range(a, b))
+        let a = seq_number(i)?;
+        out.push(if i.eat(b':') {
+            Sequence::Range(a, seq_number(i)?)
         } else {
-            (k, Sequence::Single(a))
-        };
-        out.push(s);
-        if k.peek() == Some(b',') {
-            j = k.skip(1);
-        } else {
-            return match SequenceSet::new(out) {
-                Ok(s) => Ok((k, s)),
-                Err(_) => fail(i, "sequence-set"),
-            };
+            Sequence::Single(a)
+        });
+        if !i.eat(b',') {
+            return SequenceSet::new(out).map_err(|_| start.err("sequence-set"));
         }
     }
 }
@@ -851,20 +822,22 @@ pub(crate) mod tests {
 
     /// Runs `p` on `input` and returns the value and the unparsed rest.
     pub(crate) fn run<O>(
-        p: impl Fn(In<'_>) -> PResult<'_, O>,
+        p: impl Fn(&mut In<'_>) -> PResult<O>,
         input: &'static [u8],
     ) -> (O, Vec<u8>) {
         let b = Bytes::from_static(input);
-        let (rest, o) = p(In::new(&b, Quirks::default())).unwrap();
-        (o, rest.rest().to_vec())
+        let mut i = In::new(&b, Quirks::default());
+        let o = p(&mut i).unwrap();
+        (o, i.rest().to_vec())
     }
 
+    /// Runs `p` on `input` with [`Quirks::strict`] and checks that it fails.
     pub(crate) fn fails<O: std::fmt::Debug>(
-        p: impl Fn(In<'_>) -> PResult<'_, O>,
+        p: impl Fn(&mut In<'_>) -> PResult<O>,
         input: &'static [u8],
     ) {
         let b = Bytes::from_static(input);
-        let r = p(In::new(&b, Quirks::strict()));
+        let r = p(&mut In::new(&b, Quirks::strict()));
         assert!(r.is_err(), "{r:?}");
     }
 
@@ -877,11 +850,11 @@ pub(crate) mod tests {
             let text = String::from_utf8(content.clone()).unwrap();
             for tail in ["", ")", " NIL \"more than twenty-two bytes follow\")"] {
                 let input = Bytes::from(format!("\"{text}\"{tail}"));
-                type Rule = fn(&mut In<'_>) -> CResult<Option<IString>>;
+                type Rule = fn(&mut In<'_>) -> PResult<Option<IString>>;
                 let rules: [Rule; 3] = [
-                    c_nstring,
-                    |j| c_string(j).map(Some),
-                    |j| c_mime_string(j).map(Some),
+                    nstring,
+                    |j| string(j).map(Some),
+                    |j| mime_string(j).map(Some),
                 ];
                 for rule in rules {
                     let mut j = In::new(&input, Quirks::default());
@@ -894,9 +867,9 @@ pub(crate) mod tests {
         // An escape and a literal: their content as sent.
         let input = Bytes::from_static(b"\"a\\\"b\" {3}\r\nxyz");
         let mut j = In::new(&input, Quirks::default());
-        assert_eq!(c_nstring(&mut j).unwrap().unwrap().as_bytes(), b"a\"b");
+        assert_eq!(nstring(&mut j).unwrap().unwrap().as_bytes(), b"a\"b");
         j.advance(1);
-        assert_eq!(c_nstring(&mut j).unwrap().unwrap().as_bytes(), b"xyz");
+        assert_eq!(nstring(&mut j).unwrap().unwrap().as_bytes(), b"xyz");
     }
 
     #[test]
@@ -962,12 +935,12 @@ pub(crate) mod tests {
         let b = Bytes::from_static(b"\"QUOTED-PRINTABLE\" \"Quoted-Printable\"");
         let mut j = In::new(&b, Quirks::default());
         assert_eq!(
-            c_mime_string(&mut j).unwrap(),
+            mime_string(&mut j).unwrap(),
             IString::from("QUOTED-PRINTABLE")
         );
         j.advance(1);
         assert_eq!(
-            c_mime_string(&mut j).unwrap(),
+            mime_string(&mut j).unwrap(),
             IString::from("Quoted-Printable")
         );
         assert!(j.rest().is_empty());
@@ -1008,10 +981,11 @@ pub(crate) mod tests {
             let sign = if minus { '-' } else { '+' };
             let s = format!("\"{d}-{m}-{year:04} {hour:02}:{minute:02}:{second:02} {sign}{zone:04}\")");
             let b = Bytes::from(s.clone().into_bytes());
-            let fast = date_time(In::new(&b, Quirks::default()));
-            let slow = date_time_by_rule(In::new(&b, Quirks::default()));
+            let (mut j, mut k) = (In::new(&b, Quirks::default()), In::new(&b, Quirks::default()));
+            let fast = date_time(&mut j);
+            let slow = date_time_by_rule(&mut k);
             match (fast, slow) {
-                (Ok((j, a)), Ok((k, b))) => {
+                (Ok(a), Ok(b)) => {
                     proptest::prop_assert_eq!(a, b);
                     proptest::prop_assert_eq!(j.rest(), k.rest());
                 }
