@@ -4,17 +4,20 @@
 use base64::Engine as _;
 
 use super::core::{
-    astring, atom, crlf, date_time, flag, flag_list, keyword, kw, line_end, literal, mailbox,
-    number64, paren_list, peek_kw, sequence_set, sp, space_separated, string, tag,
+    astring, atom, crlf, keyword, kw, line_end, literal, number64, peek_kw, sp, tag,
 };
+use super::datetime::date_time;
 use super::fetch::fetch_att;
+use super::flag::{flag, flag_list};
+use super::mailbox::{list_mailbox, mailbox};
 use super::response::{capability, id_params};
 use super::search::search_key;
-use super::{In, PResult};
-use crate::types::chars::is_list_char;
+use super::sequence::sequence_set;
+use super::status::status_att;
+use super::{In, PResult, paren_list, space_separated};
 use crate::types::{
-    AString, AuthMechanism, AuthenticateData, Command, CommandBody, Flag, ListMailbox, Literal,
-    Macro, MacroOrItems, SearchReturnOption, Secret, StatusAttribute, StoreResponse, StoreType,
+    AuthMechanism, AuthenticateData, Command, CommandBody, Flag, Literal, Macro, MacroOrItems,
+    SearchReturnOption, Secret, StoreResponse, StoreType,
 };
 
 /// `command = tag SP (command-any / command-auth / command-nonauth / command-select) CRLF`.
@@ -320,31 +323,6 @@ fn base64(i: &mut In<'_>) -> PResult<Vec<u8>> {
     }
 }
 
-/// `list-mailbox = 1*list-char / string`.
-fn list_mailbox(i: &mut In<'_>) -> PResult<ListMailbox> {
-    let r = i.rest();
-    let n = r.iter().take_while(|&&b| is_list_char(b)).count();
-    if n > 0 {
-        let m = ListMailbox(AString::new(i.bytes_of(&r[..n])));
-        i.advance(n);
-        return Ok(m);
-    }
-    string(i).map(|s| ListMailbox(s.into()))
-}
-
-/// `status-att = "MESSAGES" / "UIDNEXT" / "UIDVALIDITY" / "UNSEEN" / "DELETED" / "SIZE" /
-/// "RECENT" / "HIGHESTMODSEQ"`.
-fn status_att(i: &mut In<'_>) -> PResult<StatusAttribute> {
-    let start = *i;
-    let w = keyword(i)?;
-    for a in StatusAttribute::ALL {
-        if w.eq_ignore_ascii_case(a.name().as_bytes()) {
-            return Ok(a);
-        }
-    }
-    Err(start.err("status attribute"))
-}
-
 /// `append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal`.
 fn append(i: &mut In<'_>) -> PResult<CommandBody> {
     sp(i)?;
@@ -390,7 +368,7 @@ pub(crate) fn idle_done(i: &mut In<'_>) -> PResult<()> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
-    use super::super::core::tests::run;
+    use super::super::testing::run;
     use super::*;
     use crate::types::{Mailbox, SearchKey, SequenceSet};
 

@@ -2,12 +2,12 @@
 
 use std::num::NonZeroU32;
 
-use super::body::{body_boxed, envelope};
-use super::core::{
-    astring, date_time, flag_fetch, keyword, literal, nstring, number, number64, nz_number,
-    paren_list, paren_list_sized, sp,
-};
-use super::{In, PResult};
+use super::body::body_boxed;
+use super::core::{astring, keyword, literal, nstring, number, number64, nz_number, sp};
+use super::datetime::date_time;
+use super::envelope::envelope;
+use super::flag::flag_fetch;
+use super::{In, PResult, paren_list, paren_list_sized};
 use crate::types::{FetchAttribute, MessageDataItem, Section, SectionText};
 
 /// `section-part = nz-number *("." nz-number)` (possibly empty here).
@@ -220,7 +220,7 @@ fn msg_att_item(i: &mut In<'_>) -> PResult<MessageDataItem> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
-    use super::super::core::tests::run;
+    use super::super::testing::run;
     use super::*;
     use crate::types::{AString, Flag, FlagFetch, IString};
 

@@ -10,13 +10,23 @@
 //! (no copy). The parsers run on whole messages handed out by the
 //! [`Framer`](crate::Framer), so running out of input here is an error, not "need more
 //! bytes".
+//!
+//! The modules follow [`types`](crate::types): each parses the types of its namesake
+//! (`core`: tokens, numbers and strings; `envelope` and `body`: ENVELOPE and
+//! BODYSTRUCTURE; ...), and this one holds the cursor and the list shapes they share.
 
 pub(crate) mod body;
 pub(crate) mod command;
 pub(crate) mod core;
+pub(crate) mod datetime;
+pub(crate) mod envelope;
 pub(crate) mod fetch;
+pub(crate) mod flag;
+pub(crate) mod mailbox;
 pub(crate) mod response;
 pub(crate) mod search;
+pub(crate) mod sequence;
+pub(crate) mod status;
 
 use bytes::Bytes;
 
@@ -172,3 +182,106 @@ pub(crate) type PResult<T> = Result<T, PError>;
 /// Deepest nesting of lists in BODYSTRUCTURE, body extensions and SEARCH criteria; deeper
 /// input is refused so hostile input cannot exhaust the stack.
 pub(crate) const MAX_DEPTH: usize = 40;
+
+/// A parenthesised list, `"(" [item *(SP item)] ")"`; with [`Quirks::trailing_space`](crate::Quirks) spaces
+/// after `(` and before `)` are skipped.
+#[inline]
+pub(crate) fn paren_list<'a, O>(
+    i: &mut In<'a>,
+    item: impl FnMut(&mut In<'a>) -> PResult<O>,
+) -> PResult<Vec<O>> {
+    paren_list_sized(i, 4, item)
+}
+
+/// [`paren_list`] with room for `capacity` items before the list grows.
+#[inline]
+pub(crate) fn paren_list_sized<'a, O>(
+    i: &mut In<'a>,
+    capacity: usize,
+    mut item: impl FnMut(&mut In<'a>) -> PResult<O>,
+) -> PResult<Vec<O>> {
+    i.expect(b'(', "(")?;
+    let lenient = i.quirks.trailing_space;
+    let skip_sp = |i: &mut In<'a>| {
+        if lenient {
+            let n = i.rest().iter().take_while(|&&b| b == b' ').count();
+            i.advance(n);
+        }
+    };
+    skip_sp(i);
+    if i.eat(b')') {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::with_capacity(capacity);
+    loop {
+        out.push(item(i)?);
+        match i.peek() {
+            Some(b')') => {
+                i.advance(1);
+                return Ok(out);
+            }
+            Some(b' ') => {
+                i.advance(1);
+                skip_sp(i);
+                if lenient && i.eat(b')') {
+                    return Ok(out);
+                }
+            }
+            _ => return Err(i.err("SP or )")),
+        }
+    }
+}
+
+/// `*(SP item)` after something: items each after a single space, while spaces come. With
+/// [`Quirks::trailing_space`](crate::Quirks) a space not followed by an item ends the list
+/// (before that space).
+pub(crate) fn space_separated<'a, O>(
+    i: &mut In<'a>,
+    mut item: impl FnMut(&mut In<'a>) -> PResult<O>,
+) -> PResult<Vec<O>> {
+    let mut out = Vec::new();
+    while i.peek() == Some(b' ') {
+        let mut j = i.skip(1);
+        match item(&mut j) {
+            Ok(o) => {
+                out.push(o);
+                *i = j;
+            }
+            Err(_) if i.quirks.trailing_space => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod testing {
+    //! Running one rule on a test input.
+
+    use bytes::Bytes;
+
+    use super::{In, PResult};
+    use crate::Quirks;
+
+    /// Runs `p` on `input` and returns the value and the unparsed rest.
+    pub(crate) fn run<O>(
+        p: impl Fn(&mut In<'_>) -> PResult<O>,
+        input: &'static [u8],
+    ) -> (O, Vec<u8>) {
+        let b = Bytes::from_static(input);
+        let mut i = In::new(&b, Quirks::default());
+        let o = p(&mut i).unwrap();
+        (o, i.rest().to_vec())
+    }
+
+    /// Runs `p` on `input` with [`Quirks::strict`] and checks that it fails.
+    pub(crate) fn fails<O: std::fmt::Debug>(
+        p: impl Fn(&mut In<'_>) -> PResult<O>,
+        input: &'static [u8],
+    ) {
+        let b = Bytes::from_static(input);
+        let r = p(&mut In::new(&b, Quirks::strict()));
+        assert!(r.is_err(), "{r:?}");
+    }
+}

@@ -3,16 +3,19 @@
 //! RFC 5161 `enable-data`).
 
 use super::core::{
-    atom, crlf, flag_list, flag_perm, keyword, kw, mailbox, nil, nstring, number, number64,
-    nz_number, paren_list, peek_kw, quoted, sequence_set, sp, space_separated, string, tag, text,
+    atom, crlf, keyword, kw, nil, nstring, number, number64, peek_kw, quoted, sp, string, tag, text,
 };
 use super::fetch::msg_att;
-use super::{In, PResult};
+use super::flag::{flag_list, flag_perm};
+use super::mailbox::{mailbox, mailbox_list};
+use super::search::{esearch, search_data};
+use super::sequence::sequence_set;
+use super::status::status_att_val;
+use super::{In, PResult, paren_list, space_separated};
 use crate::types::chars::is_text_char;
 use crate::types::{
-    Capability, Code, Continue, Data, ESearch, ESearchItem, Greeting, GreetingKind, IString,
-    ListItem, MailboxAttribute, NString, Response, Status, StatusBody, StatusItem, StatusKind, Tag,
-    Text,
+    Capability, Code, Continue, Data, Greeting, GreetingKind, IString, NString, Response, Status,
+    StatusBody, StatusKind, Text,
 };
 
 /// `capability = ("AUTH=" auth-type) / atom`.
@@ -336,67 +339,6 @@ fn message_data(i: &mut In<'_>) -> PResult<Data> {
     Err(word.err("EXISTS, RECENT, EXPUNGE or FETCH"))
 }
 
-/// `mailbox-list = "(" [mbx-list-flags] ")" SP (DQUOTE QUOTED-CHAR DQUOTE / nil) SP
-/// mailbox`.
-fn mailbox_list(i: &mut In<'_>) -> PResult<ListItem> {
-    let attributes = paren_list(i, |i| {
-        kw(i, "\\")?;
-        atom(i).map(MailboxAttribute::from_atom)
-    })?;
-    sp(i)?;
-    let delimiter = if i.peek() == Some(b'"') {
-        let start = *i;
-        let q = quoted(i)?;
-        let s = std::str::from_utf8(&q)
-            .ok()
-            .filter(|s| s.chars().count() == 1);
-        match s.and_then(|s| s.chars().next()) {
-            Some(c) => Some(c),
-            None => return Err(start.err("one delimiter character")),
-        }
-    } else {
-        nil(i)?;
-        None
-    };
-    sp(i)?;
-    let mailbox = mailbox(i)?;
-    Ok(ListItem {
-        attributes,
-        delimiter,
-        mailbox,
-    })
-}
-
-/// `status-att-val` (RFC 9051, RFC 7162).
-fn status_att_val(i: &mut In<'_>) -> PResult<StatusItem> {
-    let start = *i;
-    let k = keyword(i)?;
-    sp(i)?;
-    let is = |x: &[u8]| k.eq_ignore_ascii_case(x);
-    if is(b"SIZE") {
-        return number64(i).map(StatusItem::Size);
-    }
-    if is(b"HIGHESTMODSEQ") {
-        return number64(i).map(StatusItem::HighestModSeq);
-    }
-    let n = number(i)?;
-    Ok(if is(b"MESSAGES") {
-        StatusItem::Messages(n)
-    } else if is(b"RECENT") {
-        StatusItem::Recent(n)
-    } else if is(b"UIDNEXT") {
-        StatusItem::UidNext(n)
-    } else if is(b"UIDVALIDITY") {
-        StatusItem::UidValidity(n)
-    } else if is(b"UNSEEN") {
-        StatusItem::Unseen(n)
-    } else if is(b"DELETED") {
-        StatusItem::Deleted(n)
-    } else {
-        return Err(start.err("status attribute"));
-    })
-}
-
 /// `id-params-list = "(" *(string SP nstring) ")" / nil` (RFC 2971).
 pub(crate) fn id_params(i: &mut In<'_>) -> PResult<Option<Vec<(IString, NString)>>> {
     if i.peek() != Some(b'(') {
@@ -411,80 +353,14 @@ pub(crate) fn id_params(i: &mut In<'_>) -> PResult<Option<Vec<(IString, NString)
     .map(Some)
 }
 
-/// `mailbox-data =/ "SEARCH" *(SP nz-number) [SP "(" "MODSEQ" SP mod-sequence-value ")"]`.
-fn search_data(i: &mut In<'_>) -> PResult<Data> {
-    let mut ids = Vec::new();
-    let mut modseq = None;
-    while i.peek() == Some(b' ') {
-        match i.rest().get(1) {
-            Some(b'0'..=b'9') => {
-                i.advance(1);
-                ids.push(nz_number(i)?);
-            }
-            Some(b'(') => {
-                i.advance(1);
-                kw(i, "(MODSEQ ")?;
-                modseq = Some(number64(i)?);
-                kw(i, ")")?;
-                break;
-            }
-            _ => break,
-        }
-    }
-    Ok(Data::Search { ids, modseq })
-}
-
-/// `esearch-response = "ESEARCH" [search-correlator] [SP "UID"] *(SP search-return-data)`,
-/// `search-correlator = SP "(" "TAG" SP tag-string ")"`.
-fn esearch(i: &mut In<'_>) -> PResult<ESearch> {
-    let mut tag_value: Option<Tag> = None;
-    if i.rest().starts_with(b" (") {
-        kw(i, " (TAG ")?;
-        let s = string(i)?;
-        kw(i, ")")?;
-        tag_value = Tag::new(s.to_bytes()).ok();
-        if tag_value.is_none() {
-            return Err(i.err("tag"));
-        }
-    }
-    let mut uid = false;
-    if i.peek() == Some(b' ') && peek_kw(&i.skip(1), "UID") {
-        uid = true;
-        i.advance(4);
-    }
-    let items = space_separated(i, |i| {
-        let w = keyword(i)?;
-        sp(i)?;
-        let is = |x: &[u8]| w.eq_ignore_ascii_case(x);
-        if is(b"MIN") {
-            number(i).map(ESearchItem::Min)
-        } else if is(b"MAX") {
-            number(i).map(ESearchItem::Max)
-        } else if is(b"COUNT") {
-            number(i).map(ESearchItem::Count)
-        } else if is(b"ALL") {
-            sequence_set(i).map(ESearchItem::All)
-        } else if is(b"MODSEQ") {
-            number64(i).map(ESearchItem::ModSeq)
-        } else {
-            Err(i.err("search return data"))
-        }
-    })?;
-    Ok(ESearch {
-        tag: tag_value,
-        uid,
-        items,
-    })
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use bytes::Bytes;
 
-    use super::super::core::tests::{fails, run};
+    use super::super::testing::{fails, run};
     use super::*;
-    use crate::types::{AuthMechanism, Flag, FlagPerm, Mailbox};
+    use crate::types::{AuthMechanism, Flag, FlagPerm, Mailbox, MailboxAttribute, StatusItem};
 
     fn bytes(b: &'static [u8]) -> Bytes {
         Bytes::from_static(b)

@@ -1,8 +1,11 @@
-//! SEARCH criteria (RFC 3501 section 9 `search-key`, RFC 7162 `search-modsequence`).
+//! SEARCH criteria (RFC 3501 section 9 `search-key`, RFC 7162 `search-modsequence`) and the
+//! answers to a search (`mailbox-data` SEARCH, RFC 4731 `esearch-response`).
 
-use super::core::{astring, atom, date, number, number64, paren_list, sequence_set, sp};
-use super::{In, MAX_DEPTH, PResult};
-use crate::types::SearchKey;
+use super::core::{astring, atom, keyword, kw, number, number64, nz_number, peek_kw, sp, string};
+use super::datetime::date;
+use super::sequence::sequence_set;
+use super::{In, MAX_DEPTH, PResult, paren_list, space_separated};
+use crate::types::{Data, ESearch, ESearchItem, SearchKey, Tag};
 
 /// `search-key = "ALL" / "ANSWERED" / "BCC" SP astring / ... / "(" search-key *(SP
 /// search-key) ")"` (RFC 3501 section 9).
@@ -103,10 +106,76 @@ pub(crate) fn search_key(i: &mut In<'_>, depth: usize) -> PResult<SearchKey> {
     })
 }
 
+/// `mailbox-data =/ "SEARCH" *(SP nz-number) [SP "(" "MODSEQ" SP mod-sequence-value ")"]`.
+pub(crate) fn search_data(i: &mut In<'_>) -> PResult<Data> {
+    let mut ids = Vec::new();
+    let mut modseq = None;
+    while i.peek() == Some(b' ') {
+        match i.rest().get(1) {
+            Some(b'0'..=b'9') => {
+                i.advance(1);
+                ids.push(nz_number(i)?);
+            }
+            Some(b'(') => {
+                i.advance(1);
+                kw(i, "(MODSEQ ")?;
+                modseq = Some(number64(i)?);
+                kw(i, ")")?;
+                break;
+            }
+            _ => break,
+        }
+    }
+    Ok(Data::Search { ids, modseq })
+}
+
+/// `esearch-response = "ESEARCH" [search-correlator] [SP "UID"] *(SP search-return-data)`,
+/// `search-correlator = SP "(" "TAG" SP tag-string ")"`.
+pub(crate) fn esearch(i: &mut In<'_>) -> PResult<ESearch> {
+    let mut tag_value: Option<Tag> = None;
+    if i.rest().starts_with(b" (") {
+        kw(i, " (TAG ")?;
+        let s = string(i)?;
+        kw(i, ")")?;
+        tag_value = Tag::new(s.to_bytes()).ok();
+        if tag_value.is_none() {
+            return Err(i.err("tag"));
+        }
+    }
+    let mut uid = false;
+    if i.peek() == Some(b' ') && peek_kw(&i.skip(1), "UID") {
+        uid = true;
+        i.advance(4);
+    }
+    let items = space_separated(i, |i| {
+        let w = keyword(i)?;
+        sp(i)?;
+        let is = |x: &[u8]| w.eq_ignore_ascii_case(x);
+        if is(b"MIN") {
+            number(i).map(ESearchItem::Min)
+        } else if is(b"MAX") {
+            number(i).map(ESearchItem::Max)
+        } else if is(b"COUNT") {
+            number(i).map(ESearchItem::Count)
+        } else if is(b"ALL") {
+            sequence_set(i).map(ESearchItem::All)
+        } else if is(b"MODSEQ") {
+            number64(i).map(ESearchItem::ModSeq)
+        } else {
+            Err(i.err("search return data"))
+        }
+    })?;
+    Ok(ESearch {
+        tag: tag_value,
+        uid,
+        items,
+    })
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::super::core::tests::run;
+    use super::super::testing::run;
     use super::*;
     use crate::types::{AString, Date};
 
