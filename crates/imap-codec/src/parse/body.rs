@@ -14,8 +14,8 @@ use crate::types::{
 // are large values, so they are built where they end up (a box, the parent's list) rather
 // than moved up through a chain of `Result`s.
 
-/// A `string`, or with [`Quirks::nil_param_value`](crate::Quirks) an `nstring` whose NIL is
-/// empty.
+/// `body-fld-enc = string` (also a `body-fld-param` value), or with
+/// [`Quirks::nil_param_value`](crate::Quirks) an `nstring` whose NIL is empty.
 #[inline]
 fn string_or_nil(i: &mut In<'_>) -> PResult<IString> {
     if i.quirks.nil_param_value && matches!(i.peek(), Some(b'N' | b'n')) {
@@ -90,7 +90,8 @@ struct ExtTail {
     extensions: Vec<BodyExtension>,
 }
 
-/// [`body_ext_tail`] and the body's closing `)`.
+/// `[SP body-fld-dsp [SP body-fld-lang [SP body-fld-loc *(SP body-extension)]]] ")"`: the
+/// tail of [`body_ext_tail`] and the body's closing `)`.
 fn body_ext_tail_end(i: &mut In<'_>, depth: usize) -> PResult<ExtTail> {
     let mut t = ExtTail {
         disposition: None,
@@ -110,9 +111,9 @@ fn body_ext_tail_end(i: &mut In<'_>, depth: usize) -> PResult<ExtTail> {
     Ok(t)
 }
 
-/// The common tail of `body-ext-1part` and `body-ext-mpart` after their first field:
-/// `[SP body-fld-dsp [SP body-fld-lang [SP body-fld-loc *(SP body-extension)]]]`, into
-/// the extension's fields.
+/// `[SP body-fld-dsp [SP body-fld-lang [SP body-fld-loc *(SP body-extension)]]]`: the
+/// common tail of `body-ext-1part = body-fld-md5 [...]` and `body-ext-mpart =
+/// body-fld-param [...]` after their first field, into the extension's fields.
 fn body_ext_tail(
     i: &mut In<'_>,
     depth: usize,
@@ -146,17 +147,19 @@ pub(crate) fn body(i: &mut In<'_>, depth: usize) -> PResult<BodyStructure> {
     body_with(i, depth, |b| b)
 }
 
-/// [`body`], boxed.
+/// `body = "(" (body-type-1part / body-type-mpart) ")"`, boxed.
 pub(crate) fn body_boxed(i: &mut In<'_>, depth: usize) -> PResult<Box<BodyStructure>> {
     body_with(i, depth, Box::new)
 }
 
-/// [`body`], pushed onto `out` (the parts of a multipart body).
+/// `body = "(" (body-type-1part / body-type-mpart) ")"`, pushed onto `out` (the parts of a
+/// multipart body).
 fn body_push(i: &mut In<'_>, depth: usize, out: &mut Vec<BodyStructure>) -> PResult<()> {
     body_with(i, depth, |b| out.push(b))
 }
 
-/// [`body`], handing the value to `emit` where it is built: a body
+/// `body = "(" (body-type-1part / body-type-mpart) ")"`, handing the value to `emit` where
+/// it is built: a body
 /// structure is a few hundred bytes, and every move of it (out of a `Result`, into a
 /// `Vec` or `Box`) is a copy.
 #[inline]
@@ -172,7 +175,8 @@ fn body_with<R>(i: &mut In<'_>, depth: usize, emit: impl FnOnce(BodyStructure) -
     }
 }
 
-/// The `)` that closes a `body` (after a stray space with
+/// `")"`, the end of `body = "(" (body-type-1part / body-type-mpart) ")"` (after a stray
+/// space with
 /// [`Quirks::trailing_space`](crate::Quirks)).
 #[inline]
 fn body_end(i: &mut In<'_>) -> PResult<()> {
@@ -402,8 +406,8 @@ fn mime_word(content: &[u8]) -> Option<&'static [u8]> {
     })
 }
 
-/// A `string` in BODYSTRUCTURE: [`string`], with the words of [`mime_word`] as static
-/// handles. The value is the same either way.
+/// `string = quoted / literal` in BODYSTRUCTURE: [`string`], with the words of
+/// [`mime_word`] as static handles. The value is the same either way.
 #[inline(always)]
 pub(crate) fn mime_string(i: &mut In<'_>) -> PResult<IString> {
     let r = i.rest();

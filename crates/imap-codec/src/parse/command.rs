@@ -29,7 +29,12 @@ pub(crate) fn command(i: &mut In<'_>) -> PResult<Command> {
     Ok(Command { tag, body })
 }
 
-/// `command-any / command-auth / command-nonauth / command-select`, after the tag.
+/// `command-any = "CAPABILITY" / "LOGOUT" / "NOOP" / id`, `command-auth = append / create /
+/// delete / enable / examine / idle / list / lsub / rename / select / status / subscribe /
+/// unsubscribe`, `command-nonauth = login / authenticate / "STARTTLS"`, `command-select =
+/// "CHECK" / "CLOSE" / "UNSELECT" / "EXPUNGE" / copy / move / fetch / store / search / uid`,
+/// `uid = "UID" SP (copy / move / fetch / search / store / uid-expunge)`: a command after
+/// its tag.
 fn command_body(i: &mut In<'_>) -> PResult<CommandBody> {
     let start = *i;
     let w = keyword(i)?;
@@ -145,7 +150,11 @@ fn command_body(i: &mut In<'_>) -> PResult<CommandBody> {
     })
 }
 
-/// `copy`, `move`, `fetch`, `search` and `store`, with or without `UID`.
+/// `copy = "COPY" SP sequence-set SP mailbox`, `move = "MOVE" SP sequence-set SP mailbox`
+/// (RFC 6851), `fetch = "FETCH" SP sequence-set SP ("ALL" / "FULL" / "FAST" / fetch-att /
+/// "(" fetch-att *(SP fetch-att) ")") [fetch-modifiers]`, `store = "STORE" SP sequence-set
+/// [store-modifiers] SP store-att-flags` (RFC 7162) and `search`, after their keyword `w`,
+/// with or without `UID`.
 fn select_command(i: &mut In<'_>, w: &[u8], uid: bool) -> PResult<CommandBody> {
     let is = |x: &[u8]| w.eq_ignore_ascii_case(x);
     if is(b"SEARCH") {

@@ -11,13 +11,13 @@ use crate::types::chars::{
 };
 use crate::types::{AString, Atom, Content, IString, NString, Tag, Text};
 
-/// `SP`
+/// `SP = %x20`.
 #[inline]
 pub(crate) fn sp(i: &mut In<'_>) -> PResult<()> {
     i.expect(b' ', "SP")
 }
 
-/// `CRLF`; with [`Quirks::trailing_space`](crate::Quirks) spaces before it, with
+/// `CRLF = CR LF`; with [`Quirks::trailing_space`](crate::Quirks) spaces before it, with
 /// [`Quirks::bare_lf`](crate::Quirks) a bare `LF`.
 pub(crate) fn crlf(i: &mut In<'_>) -> PResult<()> {
     if i.quirks.trailing_space {
@@ -27,7 +27,8 @@ pub(crate) fn crlf(i: &mut In<'_>) -> PResult<()> {
     line_end(i)
 }
 
-/// `CRLF` exactly (or bare LF with the quirk), e.g. after a literal header.
+/// `CRLF = CR LF` exactly (or a bare LF with [`Quirks::bare_lf`](crate::Quirks)), e.g.
+/// after a literal header.
 pub(crate) fn line_end(i: &mut In<'_>) -> PResult<()> {
     let r = i.rest();
     if r.starts_with(b"\r\n") {
@@ -41,7 +42,8 @@ pub(crate) fn line_end(i: &mut In<'_>) -> PResult<()> {
     }
 }
 
-/// A keyword `k`, matched case-insensitively (RFC 5234 section 2.3).
+/// A literal string of the grammar, `"k"`, matched case-insensitively (RFC 5234 section
+/// 2.3).
 pub(crate) fn kw(i: &mut In<'_>, k: &'static str) -> PResult<()> {
     let r = i.rest();
     if r.len() >= k.len() && r[..k.len()].eq_ignore_ascii_case(k.as_bytes()) {
@@ -52,7 +54,8 @@ pub(crate) fn kw(i: &mut In<'_>, k: &'static str) -> PResult<()> {
     }
 }
 
-/// Whether the input starts with `k` (case-insensitive) followed by a non-keyword byte.
+/// Whether the input starts with the literal string `"k"` (case-insensitive) followed by a
+/// byte that cannot go on an atom; reads nothing.
 pub(crate) fn peek_kw(i: &In<'_>, k: &str) -> bool {
     let r = i.rest();
     r.len() >= k.len()
@@ -60,8 +63,8 @@ pub(crate) fn peek_kw(i: &In<'_>, k: &str) -> bool {
         && r.get(k.len()).is_none_or(|&b| !is_atom_char(b))
 }
 
-/// A keyword token: letters, digits, `.` and `-` (`RFC822.SIZE`, `READ-ONLY`), returned
-/// raw for dispatch.
+/// The next literal string of the grammar, for a rule to choose an alternative by
+/// (`"FETCH"`, `"RFC822.SIZE"`, `"READ-ONLY"`: letters, digits, `.` and `-`), returned raw.
 pub(crate) fn keyword<'a>(i: &mut In<'a>) -> PResult<&'a [u8]> {
     let r = i.rest();
     let n = r.iter().take_while(|&&b| is_keyword_char(b)).count();
@@ -195,14 +198,15 @@ pub(crate) fn quoted(i: &mut In<'_>) -> PResult<Bytes> {
     quoted_as(i, |i, end| i.slice_rest(1, end), |b| b)
 }
 
-/// [`quoted`] as a string's [`Content`]: short content is copied inline.
+/// `quoted = DQUOTE *QUOTED-CHAR DQUOTE` as a string's [`Content`]: short content is copied
+/// inline.
 #[inline(always)]
 fn quoted_content(i: &mut In<'_>) -> PResult<Content> {
     quoted_as(i, |i, end| i.content_rest(1, end), Content::from)
 }
 
-/// [`quoted`], the content taken by `plain` (given the input at the opening quote and
-/// where the content ends) or, when it has escapes, by `escaped`.
+/// `quoted = DQUOTE *QUOTED-CHAR DQUOTE`, the content taken by `plain` (given the input at
+/// the opening quote and where the content ends) or, when it has escapes, by `escaped`.
 #[inline(always)]
 fn quoted_as<T>(
     i: &mut In<'_>,
@@ -222,7 +226,8 @@ fn quoted_as<T>(
     quoted_escaped(i).map(escaped)
 }
 
-/// [`quoted`] for strings with escapes, and the errors.
+/// `quoted = DQUOTE *QUOTED-CHAR DQUOTE`, `QUOTED-CHAR =/ "\\" quoted-specials`: strings
+/// with escapes, and the errors.
 #[cold]
 fn quoted_escaped(i: &mut In<'_>) -> PResult<Bytes> {
     let r = i.rest();

@@ -15,8 +15,9 @@ fn two_digits(i: &mut In<'_>) -> PResult<u8> {
     }
 }
 
-/// The number of a month from its three-letter name, case-insensitively (as in
-/// [`MONTHS`]).
+/// `date-month = "Jan" / "Feb" / ... / "Dec"` as three bytes: the number of a month from its
+/// three-letter name, case-insensitively (as in
+/// [`MONTHS`](crate::types::MONTHS)).
 #[inline]
 fn month_number(a: u8, b: u8, c: u8) -> Option<u8> {
     // `| 0x20` lower-cases ASCII letters and maps no other byte to a letter.
@@ -58,7 +59,9 @@ fn year(i: &mut In<'_>) -> PResult<u16> {
     Ok(u16::from(hi) * 100 + u16::from(lo))
 }
 
-/// `date-time = DQUOTE date-day-fixed "-" date-month "-" date-year SP time SP zone DQUOTE`.
+/// `date-time = DQUOTE date-day-fixed "-" date-month "-" date-year SP time SP zone DQUOTE`,
+/// `date-day-fixed = (SP DIGIT) / 2DIGIT`, `time = 2DIGIT ":" 2DIGIT ":" 2DIGIT`, `zone =
+/// ("+" / "-") 4DIGIT`.
 ///
 /// The date-time has a fixed width, so the usual case is read in one match; anything else
 /// (including every error) goes through [`date_time_by_rule`].
@@ -127,7 +130,8 @@ pub(crate) fn date_time(i: &mut In<'_>) -> PResult<DateTime> {
     }
 }
 
-/// [`date_time`] field by field, with an error that says which field is wrong.
+/// `date-time = DQUOTE date-day-fixed "-" date-month "-" date-year SP time SP zone DQUOTE`,
+/// field by field, with an error that says which field is wrong.
 fn date_time_by_rule(i: &mut In<'_>) -> PResult<DateTime> {
     let start = *i;
     let bad = || start.err("date-time");

@@ -80,7 +80,7 @@ fn section_binary(i: &mut In<'_>) -> PResult<Vec<NonZeroU32>> {
     Ok(part)
 }
 
-/// `"<" number "." nz-number ">"` (a partial range in a command).
+/// `partial = "<" number "." nz-number ">"` (RFC 9051; a partial range in a command).
 fn partial(i: &mut In<'_>) -> PResult<Option<(u32, NonZeroU32)>> {
     if !i.eat(b'<') {
         return Ok(None);
@@ -92,7 +92,8 @@ fn partial(i: &mut In<'_>) -> PResult<Option<(u32, NonZeroU32)>> {
     Ok(Some((a, b)))
 }
 
-/// `"<" number ">"` (the origin octet in a response).
+/// `["<" number ">"]` of `msg-att-static = ... / "BODY" section ["<" number ">"] SP
+/// nstring` (the origin octet in a response).
 fn origin(i: &mut In<'_>) -> PResult<Option<u32>> {
     if !i.eat(b'<') {
         return Ok(None);
@@ -146,7 +147,12 @@ pub(crate) fn msg_att(i: &mut In<'_>) -> PResult<Vec<MessageDataItem>> {
     paren_list_sized(i, 8, msg_att_item)
 }
 
-/// One `msg-att-dynamic` or `msg-att-static` item.
+/// `msg-att-dynamic = "FLAGS" SP "(" [flag-fetch *(SP flag-fetch)] ")" / "MODSEQ" SP "("
+/// mod-sequence-value ")"` (RFC 7162), `msg-att-static = "ENVELOPE" SP envelope /
+/// "INTERNALDATE" SP date-time / "RFC822" [".HEADER" / ".TEXT"] SP nstring / "RFC822.SIZE"
+/// SP number / "BODY" ["STRUCTURE"] SP body / "BODY" section ["<" number ">"] SP nstring /
+/// "UID" SP uniqueid / "BINARY" section-binary SP (nstring / literal8) / "BINARY.SIZE"
+/// section-binary SP number` (RFC 3516): one item.
 fn msg_att_item(i: &mut In<'_>) -> PResult<MessageDataItem> {
     let start = *i;
     let k = keyword(i)?;

@@ -193,7 +193,8 @@ pub(crate) fn paren_list<'a, O>(
     paren_list_sized(i, 4, item)
 }
 
-/// [`paren_list`] with room for `capacity` items before the list grows.
+/// `"(" [item *(SP item)] ")"` as [`paren_list`], with room for `capacity` items before the
+/// list grows.
 #[inline]
 pub(crate) fn paren_list_sized<'a, O>(
     i: &mut In<'a>,
@@ -232,7 +233,7 @@ pub(crate) fn paren_list_sized<'a, O>(
     }
 }
 
-/// `*(SP item)` after something: items each after a single space, while spaces come. With
+/// `*(SP item)`, after something: items each after a single space, while spaces come. With
 /// [`Quirks::trailing_space`](crate::Quirks) a space not followed by an item ends the list
 /// (before that space).
 pub(crate) fn space_separated<'a, O>(

@@ -23,7 +23,13 @@ pub(crate) fn capability(i: &mut In<'_>) -> PResult<Capability> {
     atom(i).map(Capability::from_atom)
 }
 
-/// `resp-text-code` for the codes we know; `]` must follow.
+/// `resp-text-code = "ALERT" / "BADCHARSET" [SP "(" charset *(SP charset) ")"] /
+/// capability-data / "PARSE" / "PERMANENTFLAGS" SP "(" [flag-perm *(SP flag-perm)] ")" /
+/// "READ-ONLY" / "READ-WRITE" / "TRYCREATE" / "UIDNEXT" SP nz-number / "UIDVALIDITY" SP
+/// nz-number / "UNSEEN" SP nz-number / "CLOSED" / "HIGHESTMODSEQ" SP mod-sequence-value /
+/// "NOMODSEQ" / "APPENDUID" SP nz-number SP append-uid / "COPYUID" SP nz-number SP
+/// uid-set SP uid-set / "UIDNOTSTICKY"` (RFC 3501, 9051, 7162, 4315): the codes we know;
+/// `]` must follow.
 fn known_code(i: &mut In<'_>) -> PResult<Code> {
     let start = *i;
     let k = keyword(i)?;
@@ -186,7 +192,7 @@ pub(crate) fn greeting(i: &mut In<'_>) -> PResult<Greeting> {
     Ok(Greeting { kind, code, text })
 }
 
-/// The `resp-cond-state` keywords: `"OK" / "NO" / "BAD"`.
+/// `resp-cond-state = ("OK" / "NO" / "BAD") SP resp-text`: its keyword.
 fn status_kind(k: &[u8]) -> Option<StatusKind> {
     if k.eq_ignore_ascii_case(b"OK") {
         Some(StatusKind::Ok)

@@ -17,7 +17,10 @@ pub(crate) fn status_att(i: &mut In<'_>) -> PResult<StatusAttribute> {
     Err(start.err("status attribute"))
 }
 
-/// `status-att-val` (RFC 9051, RFC 7162).
+/// `status-att-val = ("MESSAGES" SP number) / ("UIDNEXT" SP nz-number) / ("UIDVALIDITY" SP
+/// nz-number) / ("UNSEEN" SP number) / ("DELETED" SP number) / ("SIZE" SP number64)` (RFC
+/// 9051), `=/ "HIGHESTMODSEQ" SP mod-sequence-valzer` (RFC 7162) and `"RECENT" SP number`
+/// (RFC 3501).
 pub(crate) fn status_att_val(i: &mut In<'_>) -> PResult<StatusItem> {
     let start = *i;
     let k = keyword(i)?;
