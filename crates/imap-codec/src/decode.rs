@@ -120,9 +120,9 @@ fn run<'a, T>(
     offset: u64,
     quirks: Quirks,
     sensitive: bool,
-    parser: impl Fn(In<'a>) -> PResult<'a, T>,
+    parser: impl Fn(&mut In<'a>) -> PResult<T>,
 ) -> Result<T, DecodeError> {
-    let input = In::new(bytes, quirks);
+    let mut input = In::new(bytes, quirks);
     let err = |e: PError| {
         let at = e.offset.min(bytes.len());
         DecodeError::Invalid {
@@ -136,17 +136,13 @@ fn run<'a, T>(
             tag: leading_tag(bytes),
         }
     };
-    match parser(input) {
-        Ok((rest, v)) if rest.rest().is_empty() => Ok(v),
-        Ok((rest, _)) => Err(err(PError {
-            offset: rest.offset(),
+    match parser(&mut input) {
+        Ok(v) if input.rest().is_empty() => Ok(v),
+        Ok(_) => Err(err(PError {
+            offset: input.offset(),
             expected: "end of message",
         })),
-        Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Err(err(e)),
-        Err(nom::Err::Incomplete(_)) => Err(err(PError {
-            offset: bytes.len(),
-            expected: "more input",
-        })),
+        Err(e) => Err(err(e)),
     }
 }
 

@@ -6,7 +6,9 @@
 //! - [`Framer`]: splits a byte stream into whole messages (line plus literals) before any
 //!   parsing, with size limits, skipping bad messages without losing sync.
 //! - Decoding ([`decode_response`], [`decode_command`], the streaming [`ResponseDecoder`] and
-//!   [`CommandDecoder`]): nom parsers, one per grammar rule, with runtime [`Quirks`] for
+//!   [`CommandDecoder`]): a hand-written recursive-descent parser with no parser library
+//!   underneath, one function per ABNF rule (each quoting the rule it reads), all of one
+//!   shape: a cursor over the message in, the value out. Runtime [`Quirks`] let it accept
 //!   servers that break the grammar. Literal bodies and longer strings are [`bytes::Bytes`]
 //!   slices of the received buffer, never copied; strings of up to 22 bytes are held inline.
 //! - Encoding ([`types::Command::encode`], [`types::Response::encode`]): [`Encoded`]

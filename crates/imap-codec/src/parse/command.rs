@@ -4,254 +4,271 @@
 use base64::Engine as _;
 
 use super::core::{
-    astring, atom, crlf, date_time, flag, flag_list, keyword, kw, line_end, literal, mailbox,
-    number64, paren_list, sequence_set, sp, string, tag,
+    astring, atom, crlf, keyword, kw, line_end, literal, number64, peek_kw, sp, tag,
 };
+use super::datetime::date_time;
 use super::fetch::fetch_att;
+use super::flag::{flag, flag_list};
+use super::mailbox::{list_mailbox, mailbox};
 use super::response::{capability, id_params};
 use super::search::search_key;
-use super::{In, PResult, fail};
-use crate::types::chars::is_list_char;
+use super::sequence::sequence_set;
+use super::status::status_att;
+use super::{In, PResult, paren_list, space_separated};
 use crate::types::{
-    AString, AuthMechanism, AuthenticateData, Command, CommandBody, FetchAttribute, Flag,
-    ListMailbox, Literal, Macro, MacroOrItems, SearchKey, SearchReturnOption, Secret,
-    StatusAttribute, StoreResponse, StoreType,
+    AuthMechanism, AuthenticateData, Command, CommandBody, Flag, Literal, Macro, MacroOrItems,
+    SearchReturnOption, Secret, StoreResponse, StoreType,
 };
 
 /// `command = tag SP (command-any / command-auth / command-nonauth / command-select) CRLF`.
-pub(crate) fn command(i: In<'_>) -> PResult<'_, Command> {
-    let (j, tag) = tag(i)?;
-    let (j, ()) = sp(j)?;
-    let (j, body) = command_body(j)?;
-    let (j, ()) = crlf(j)?;
-    Ok((j, Command { tag, body }))
+pub(crate) fn command(i: &mut In<'_>) -> PResult<Command> {
+    let tag = tag(i)?;
+    sp(i)?;
+    let body = command_body(i)?;
+    crlf(i)?;
+    Ok(Command { tag, body })
 }
 
-fn command_body(i: In<'_>) -> PResult<'_, CommandBody> {
-    let (j, w) = keyword(i)?;
+/// `command-any = "CAPABILITY" / "LOGOUT" / "NOOP" / id`, `command-auth = append / create /
+/// delete / enable / examine / idle / list / lsub / rename / select / status / subscribe /
+/// unsubscribe`, `command-nonauth = login / authenticate / "STARTTLS"`, `command-select =
+/// "CHECK" / "CLOSE" / "UNSELECT" / "EXPUNGE" / copy / move / fetch / store / search / uid`,
+/// `uid = "UID" SP (copy / move / fetch / search / store / uid-expunge)`: a command after
+/// its tag.
+fn command_body(i: &mut In<'_>) -> PResult<CommandBody> {
+    let start = *i;
+    let w = keyword(i)?;
     let is = |x: &[u8]| w.eq_ignore_ascii_case(x);
-    let mb = |j| -> PResult<'_, crate::types::Mailbox> { mailbox(sp(j)?.0) };
+    let mb = |i: &mut In<'_>| -> PResult<crate::types::Mailbox> {
+        sp(i)?;
+        mailbox(i)
+    };
     Ok(if is(b"CAPABILITY") {
-        (j, CommandBody::Capability)
+        CommandBody::Capability
     } else if is(b"NOOP") {
-        (j, CommandBody::Noop)
+        CommandBody::Noop
     } else if is(b"LOGOUT") {
-        (j, CommandBody::Logout)
+        CommandBody::Logout
     } else if is(b"STARTTLS") {
-        (j, CommandBody::StartTls)
+        CommandBody::StartTls
     } else if is(b"CHECK") {
-        (j, CommandBody::Check)
+        CommandBody::Check
     } else if is(b"CLOSE") {
-        (j, CommandBody::Close)
+        CommandBody::Close
     } else if is(b"UNSELECT") {
-        (j, CommandBody::Unselect)
+        CommandBody::Unselect
     } else if is(b"EXPUNGE") {
-        (j, CommandBody::Expunge)
+        CommandBody::Expunge
     } else if is(b"IDLE") {
-        (j, CommandBody::Idle)
+        CommandBody::Idle
     } else if is(b"LOGIN") {
         // login = "LOGIN" SP userid SP password
-        let (j, username) = astring(sp(j)?.0)?;
-        let (j, password) = astring(sp(j)?.0)?;
-        (
-            j,
-            CommandBody::Login {
-                username,
-                password: Secret::new(password),
-            },
-        )
-    } else if is(b"AUTHENTICATE") {
-        authenticate(j)?
-    } else if is(b"ENABLE") {
-        let (j, caps) = super::core::space_separated(j, capability)?;
-        if caps.is_empty() {
-            return fail(j, "capability");
+        sp(i)?;
+        let username = astring(i)?;
+        sp(i)?;
+        let password = astring(i)?;
+        CommandBody::Login {
+            username,
+            password: Secret::new(password),
         }
-        (j, CommandBody::Enable { capabilities: caps })
+    } else if is(b"AUTHENTICATE") {
+        authenticate(i)?
+    } else if is(b"ENABLE") {
+        let capabilities = space_separated(i, capability)?;
+        if capabilities.is_empty() {
+            return Err(i.err("capability"));
+        }
+        CommandBody::Enable { capabilities }
     } else if is(b"ID") {
-        let (j, parameters) = id_params(sp(j)?.0)?;
-        (j, CommandBody::Id { parameters })
+        sp(i)?;
+        CommandBody::Id {
+            parameters: id_params(i)?,
+        }
     } else if is(b"SELECT") || is(b"EXAMINE") {
-        let (j, mailbox) = mb(j)?;
-        let (j, condstore) = match j.rest() {
-            [b' ', b'(', ..] => (kw(" (CONDSTORE)")(j)?.0, true),
-            _ => (j, false),
-        };
+        let mailbox = mb(i)?;
+        let condstore = matches!(i.rest(), [b' ', b'(', ..]);
+        if condstore {
+            kw(i, " (CONDSTORE)")?;
+        }
         if is(b"SELECT") {
-            (j, CommandBody::Select { mailbox, condstore })
+            CommandBody::Select { mailbox, condstore }
         } else {
-            (j, CommandBody::Examine { mailbox, condstore })
+            CommandBody::Examine { mailbox, condstore }
         }
     } else if is(b"CREATE") {
-        mb(j).map(|(j, mailbox)| (j, CommandBody::Create { mailbox }))?
+        CommandBody::Create { mailbox: mb(i)? }
     } else if is(b"DELETE") {
-        mb(j).map(|(j, mailbox)| (j, CommandBody::Delete { mailbox }))?
+        CommandBody::Delete { mailbox: mb(i)? }
     } else if is(b"SUBSCRIBE") {
-        mb(j).map(|(j, mailbox)| (j, CommandBody::Subscribe { mailbox }))?
+        CommandBody::Subscribe { mailbox: mb(i)? }
     } else if is(b"UNSUBSCRIBE") {
-        mb(j).map(|(j, mailbox)| (j, CommandBody::Unsubscribe { mailbox }))?
+        CommandBody::Unsubscribe { mailbox: mb(i)? }
     } else if is(b"RENAME") {
-        let (j, from) = mb(j)?;
-        let (j, to) = mb(j)?;
-        (j, CommandBody::Rename { from, to })
+        let from = mb(i)?;
+        let to = mb(i)?;
+        CommandBody::Rename { from, to }
     } else if is(b"LIST") || is(b"LSUB") {
-        let (j, reference) = mb(j)?;
-        let (j, pattern) = list_mailbox(sp(j)?.0)?;
+        let reference = mb(i)?;
+        sp(i)?;
+        let pattern = list_mailbox(i)?;
         if is(b"LIST") {
-            (j, CommandBody::List { reference, pattern })
+            CommandBody::List { reference, pattern }
         } else {
-            (j, CommandBody::Lsub { reference, pattern })
+            CommandBody::Lsub { reference, pattern }
         }
     } else if is(b"STATUS") {
-        let (j, mailbox) = mb(j)?;
-        let (j, attributes) = paren_list(sp(j)?.0, status_att)?;
+        let mailbox = mb(i)?;
+        sp(i)?;
+        let attributes = paren_list(i, status_att)?;
         if attributes.is_empty() {
-            return fail(j, "status attribute");
+            return Err(i.err("status attribute"));
         }
-        (
-            j,
-            CommandBody::Status {
-                mailbox,
-                attributes,
-            },
-        )
+        CommandBody::Status {
+            mailbox,
+            attributes,
+        }
     } else if is(b"APPEND") {
-        append(j)?
+        append(i)?
     } else if is(b"UID") {
-        let (k, w2) = keyword(sp(j)?.0)?;
+        sp(i)?;
+        let w2 = keyword(i)?;
         if w2.eq_ignore_ascii_case(b"EXPUNGE") {
-            let (k, uids) = sequence_set(sp(k)?.0)?;
-            (k, CommandBody::UidExpunge { uids })
+            sp(i)?;
+            CommandBody::UidExpunge {
+                uids: sequence_set(i)?,
+            }
         } else {
-            select_command(k, w2, true)?
+            select_command(i, w2, true)?
         }
     } else if ["SEARCH", "FETCH", "STORE", "COPY", "MOVE"]
         .iter()
         .any(|k| is(k.as_bytes()))
     {
-        select_command(j, w, false)?
+        select_command(i, w, false)?
     } else {
-        return fail(i, "command");
+        return Err(start.err("command"));
     })
 }
 
-/// `copy`, `move`, `fetch`, `search` and `store`, with or without `UID`.
-fn select_command<'a>(j: In<'a>, w: &[u8], uid: bool) -> PResult<'a, CommandBody> {
+/// `copy = "COPY" SP sequence-set SP mailbox`, `move = "MOVE" SP sequence-set SP mailbox`
+/// (RFC 6851), `fetch = "FETCH" SP sequence-set SP ("ALL" / "FULL" / "FAST" / fetch-att /
+/// "(" fetch-att *(SP fetch-att) ")") [fetch-modifiers]`, `store = "STORE" SP sequence-set
+/// [store-modifiers] SP store-att-flags` (RFC 7162) and `search`, after their keyword `w`,
+/// with or without `UID`.
+fn select_command(i: &mut In<'_>, w: &[u8], uid: bool) -> PResult<CommandBody> {
     let is = |x: &[u8]| w.eq_ignore_ascii_case(x);
     if is(b"SEARCH") {
-        return search(j, uid);
+        return search(i, uid);
     }
-    let (j, sequence_set) = sequence_set(sp(j)?.0)?;
+    sp(i)?;
+    let sequence_set = sequence_set(i)?;
     if is(b"COPY") || is(b"MOVE") {
-        let (j, mailbox) = mailbox(sp(j)?.0)?;
-        return Ok((
-            j,
-            if is(b"COPY") {
-                CommandBody::Copy {
-                    sequence_set,
-                    mailbox,
-                    uid,
-                }
-            } else {
-                CommandBody::Move {
-                    sequence_set,
-                    mailbox,
-                    uid,
-                }
-            },
-        ));
+        sp(i)?;
+        let mailbox = mailbox(i)?;
+        return Ok(if is(b"COPY") {
+            CommandBody::Copy {
+                sequence_set,
+                mailbox,
+                uid,
+            }
+        } else {
+            CommandBody::Move {
+                sequence_set,
+                mailbox,
+                uid,
+            }
+        });
     }
     if is(b"FETCH") {
         // fetch = "FETCH" SP sequence-set SP ("ALL" / "FULL" / "FAST" / fetch-att /
         //         "(" fetch-att *(SP fetch-att) ")") [fetch-modifiers]
-        let j = sp(j)?.0;
-        let (j, items) = if j.peek() == Some(b'(') {
-            let (j, l) = paren_list(j, fetch_att)?;
-            (j, MacroOrItems::Items(l))
-        } else if super::core::peek_kw(j, "ALL") {
-            (j.skip(3), MacroOrItems::Macro(Macro::All))
-        } else if super::core::peek_kw(j, "FULL") {
-            (j.skip(4), MacroOrItems::Macro(Macro::Full))
-        } else if super::core::peek_kw(j, "FAST") {
-            (j.skip(4), MacroOrItems::Macro(Macro::Fast))
+        sp(i)?;
+        let items = if i.peek() == Some(b'(') {
+            MacroOrItems::Items(paren_list(i, fetch_att)?)
+        } else if peek_kw(i, "ALL") {
+            i.advance(3);
+            MacroOrItems::Macro(Macro::All)
+        } else if peek_kw(i, "FULL") {
+            i.advance(4);
+            MacroOrItems::Macro(Macro::Full)
+        } else if peek_kw(i, "FAST") {
+            i.advance(4);
+            MacroOrItems::Macro(Macro::Fast)
         } else {
-            let (j, a): (In<'a>, FetchAttribute) = fetch_att(j)?;
-            (j, MacroOrItems::Items(vec![a]))
+            MacroOrItems::Items(vec![fetch_att(i)?])
         };
-        let (j, changed_since) = match j.rest() {
+        let changed_since = match i.rest() {
             [b' ', b'(', ..] => {
-                let (j, ()) = kw(" (CHANGEDSINCE ")(j)?;
-                let (j, n) = number64(j)?;
-                (kw(")")(j)?.0, Some(n))
+                kw(i, " (CHANGEDSINCE ")?;
+                let n = number64(i)?;
+                kw(i, ")")?;
+                Some(n)
             }
-            _ => (j, None),
+            _ => None,
         };
-        return Ok((
-            j,
-            CommandBody::Fetch {
-                sequence_set,
-                items,
-                changed_since,
-                uid,
-            },
-        ));
+        return Ok(CommandBody::Fetch {
+            sequence_set,
+            items,
+            changed_since,
+            uid,
+        });
     }
     if is(b"STORE") {
-        let (j, unchanged_since) = match j.rest() {
+        let unchanged_since = match i.rest() {
             [b' ', b'(', ..] => {
-                let (j, ()) = kw(" (UNCHANGEDSINCE ")(j)?;
-                let (j, n) = number64(j)?;
-                (kw(")")(j)?.0, Some(n))
+                kw(i, " (UNCHANGEDSINCE ")?;
+                let n = number64(i)?;
+                kw(i, ")")?;
+                Some(n)
             }
-            _ => (j, None),
+            _ => None,
         };
         // store-att-flags = (["+" / "-"] "FLAGS" [".SILENT"]) SP (flag-list / (flag *(SP flag)))
-        let j = sp(j)?.0;
-        let (j, kind) = match j.peek() {
-            Some(b'+') => (j.skip(1), StoreType::Add),
-            Some(b'-') => (j.skip(1), StoreType::Remove),
-            _ => (j, StoreType::Replace),
+        sp(i)?;
+        let kind = if i.eat(b'+') {
+            StoreType::Add
+        } else if i.eat(b'-') {
+            StoreType::Remove
+        } else {
+            StoreType::Replace
         };
-        let (j, w) = keyword(j)?;
+        let w = keyword(i)?;
         let response = if w.eq_ignore_ascii_case(b"FLAGS") {
             StoreResponse::Answer
         } else if w.eq_ignore_ascii_case(b"FLAGS.SILENT") {
             StoreResponse::Silent
         } else {
-            return fail(j, "FLAGS or FLAGS.SILENT");
+            return Err(i.err("FLAGS or FLAGS.SILENT"));
         };
-        let j = sp(j)?.0;
-        let (j, flags) = if j.peek() == Some(b'(') {
-            flag_list(j)?
+        sp(i)?;
+        let flags = if i.peek() == Some(b'(') {
+            flag_list(i)?
         } else {
-            let (j, first) = flag(j)?;
-            let (j, mut rest) = super::core::space_separated(j, flag)?;
+            let first = flag(i)?;
+            let mut rest = space_separated(i, flag)?;
             rest.insert(0, first);
-            (j, rest)
+            rest
         };
-        return Ok((
-            j,
-            CommandBody::Store {
-                sequence_set,
-                kind,
-                response,
-                flags,
-                unchanged_since,
-                uid,
-            },
-        ));
+        return Ok(CommandBody::Store {
+            sequence_set,
+            kind,
+            response,
+            flags,
+            unchanged_since,
+            uid,
+        });
     }
-    fail(j, "command")
+    Err(i.err("command"))
 }
 
 /// `search = "SEARCH" [search-return-opts] [SP "CHARSET" SP charset] 1*(SP search-key)`.
-fn search(i: In<'_>, uid: bool) -> PResult<'_, CommandBody> {
-    let mut j = i;
+fn search(i: &mut In<'_>, uid: bool) -> PResult<CommandBody> {
     let mut return_options = None;
-    if j.rest().len() > 7 && j.rest()[..8].eq_ignore_ascii_case(b" RETURN ") {
-        let (k, opts) = paren_list(j.skip(8), |k| {
-            let (k, w) = keyword(k)?;
-            let opt = if w.eq_ignore_ascii_case(b"MIN") {
+    if i.rest().len() > 7 && i.rest()[..8].eq_ignore_ascii_case(b" RETURN ") {
+        i.advance(8);
+        return_options = Some(paren_list(i, |i| {
+            let w = keyword(i)?;
+            Ok(if w.eq_ignore_ascii_case(b"MIN") {
                 SearchReturnOption::Min
             } else if w.eq_ignore_ascii_case(b"MAX") {
                 SearchReturnOption::Max
@@ -260,157 +277,109 @@ fn search(i: In<'_>, uid: bool) -> PResult<'_, CommandBody> {
             } else if w.eq_ignore_ascii_case(b"COUNT") {
                 SearchReturnOption::Count
             } else {
-                return fail(k, "MIN, MAX, ALL or COUNT");
-            };
-            Ok((k, opt))
-        })?;
-        return_options = Some(opts);
-        j = k;
+                return Err(i.err("MIN, MAX, ALL or COUNT"));
+            })
+        })?);
     }
     let mut charset = None;
-    if j.rest().len() > 8 && j.rest()[..9].eq_ignore_ascii_case(b" CHARSET ") {
-        let (k, c) = astring(j.skip(9))?;
-        charset = Some(c);
-        j = k;
+    if i.rest().len() > 8 && i.rest()[..9].eq_ignore_ascii_case(b" CHARSET ") {
+        i.advance(9);
+        charset = Some(astring(i)?);
     }
-    let (j, criteria): (In<'_>, Vec<SearchKey>) =
-        super::core::space_separated(j, |k| search_key(k, 0))?;
+    let criteria = space_separated(i, |i| search_key(i, 0))?;
     if criteria.is_empty() {
-        return fail(j, "search key");
+        return Err(i.err("search key"));
     }
-    Ok((
-        j,
-        CommandBody::Search {
-            return_options,
-            charset,
-            criteria,
-            uid,
-        },
-    ))
+    Ok(CommandBody::Search {
+        return_options,
+        charset,
+        criteria,
+        uid,
+    })
 }
 
 /// `authenticate = "AUTHENTICATE" SP auth-type [SP (base64 / "=")]` (RFC 4959).
-fn authenticate(i: In<'_>) -> PResult<'_, CommandBody> {
-    let (j, mech) = atom(sp(i)?.0)?;
-    let mechanism = AuthMechanism::from_atom(mech);
-    if j.peek() != Some(b' ') || matches!(j.rest().get(1), Some(b'\r' | b'\n')) {
-        return Ok((
-            j,
-            CommandBody::Authenticate {
-                mechanism,
-                initial_response: None,
-            },
-        ));
-    }
-    let j = j.skip(1);
-    if j.peek() == Some(b'=') {
-        let data = Some(Secret::new(Vec::new()));
-        return Ok((
-            j.skip(1),
-            CommandBody::Authenticate {
-                mechanism,
-                initial_response: data,
-            },
-        ));
-    }
-    let (k, data) = base64(j)?;
-    Ok((
-        k,
-        CommandBody::Authenticate {
+fn authenticate(i: &mut In<'_>) -> PResult<CommandBody> {
+    sp(i)?;
+    let mechanism = AuthMechanism::from_atom(atom(i)?);
+    if i.peek() != Some(b' ') || matches!(i.rest().get(1), Some(b'\r' | b'\n')) {
+        return Ok(CommandBody::Authenticate {
             mechanism,
-            initial_response: Some(Secret::new(data)),
-        },
-    ))
+            initial_response: None,
+        });
+    }
+    i.advance(1);
+    let data = if i.eat(b'=') { Vec::new() } else { base64(i)? };
+    Ok(CommandBody::Authenticate {
+        mechanism,
+        initial_response: Some(Secret::new(data)),
+    })
 }
 
 /// `base64 = *(4base64-char) [base64-terminal]`, decoded.
-fn base64(i: In<'_>) -> PResult<'_, Vec<u8>> {
+fn base64(i: &mut In<'_>) -> PResult<Vec<u8>> {
     let r = i.rest();
     let n = r
         .iter()
         .take_while(|&&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
         .count();
     match base64::engine::general_purpose::STANDARD.decode(&r[..n]) {
-        Ok(d) => Ok((i.skip(n), d)),
-        Err(_) => fail(i, "base64"),
-    }
-}
-
-/// `list-mailbox = 1*list-char / string`.
-fn list_mailbox(i: In<'_>) -> PResult<'_, ListMailbox> {
-    let n = i.rest().iter().take_while(|&&b| is_list_char(b)).count();
-    if n > 0 {
-        return Ok((
-            i.skip(n),
-            ListMailbox(AString::new(i.bytes_of(&i.rest()[..n]))),
-        ));
-    }
-    string(i).map(|(j, s)| (j, ListMailbox(s.into())))
-}
-
-/// `status-att = "MESSAGES" / "UIDNEXT" / "UIDVALIDITY" / "UNSEEN" / "DELETED" / "SIZE" /
-/// "RECENT" / "HIGHESTMODSEQ"`.
-fn status_att(i: In<'_>) -> PResult<'_, StatusAttribute> {
-    let (j, w) = keyword(i)?;
-    for a in StatusAttribute::ALL {
-        if w.eq_ignore_ascii_case(a.name().as_bytes()) {
-            return Ok((j, a));
+        Ok(d) => {
+            i.advance(n);
+            Ok(d)
         }
+        Err(_) => Err(i.err("base64")),
     }
-    fail(i, "status attribute")
 }
 
 /// `append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal`.
-fn append(i: In<'_>) -> PResult<'_, CommandBody> {
-    let (mut j, mailbox) = mailbox(sp(i)?.0)?;
+fn append(i: &mut In<'_>) -> PResult<CommandBody> {
+    sp(i)?;
+    let mailbox = mailbox(i)?;
     let mut flags: Vec<Flag> = Vec::new();
     let mut date = None;
-    if j.rest().starts_with(b" (") {
-        let (k, f) = flag_list(j.skip(1))?;
-        flags = f;
-        j = k;
+    if i.rest().starts_with(b" (") {
+        i.advance(1);
+        flags = flag_list(i)?;
     }
-    if j.rest().starts_with(b" \"") {
-        let (k, d) = date_time(j.skip(1))?;
-        date = Some(d);
-        j = k;
+    if i.rest().starts_with(b" \"") {
+        i.advance(1);
+        date = Some(date_time(i)?);
     }
-    let (j, data) = literal(sp(j)?.0)?;
-    Ok((
-        j,
-        CommandBody::Append {
-            mailbox,
-            flags,
-            date,
-            message: Literal::new(data),
-        },
-    ))
+    sp(i)?;
+    let data = literal(i)?;
+    Ok(CommandBody::Append {
+        mailbox,
+        flags,
+        date,
+        message: Literal::new(data),
+    })
 }
 
 /// `authenticate = ... *(CRLF base64) CRLF` continuation line: base64 data or `"*"` to
 /// cancel.
-pub(crate) fn authenticate_data(i: In<'_>) -> PResult<'_, AuthenticateData> {
-    if i.peek() == Some(b'*') {
-        let (j, ()) = line_end(i.skip(1))?;
-        return Ok((j, AuthenticateData::Cancel));
+pub(crate) fn authenticate_data(i: &mut In<'_>) -> PResult<AuthenticateData> {
+    if i.eat(b'*') {
+        line_end(i)?;
+        return Ok(AuthenticateData::Cancel);
     }
-    let (j, data) = base64(i)?;
-    let (j, ()) = line_end(j)?;
-    Ok((j, AuthenticateData::Continue(Secret::new(data))))
+    let data = base64(i)?;
+    line_end(i)?;
+    Ok(AuthenticateData::Continue(Secret::new(data)))
 }
 
 /// `idle = "IDLE" CRLF *(response) "DONE" CRLF`: the `"DONE" CRLF` line.
-pub(crate) fn idle_done(i: In<'_>) -> PResult<'_, ()> {
-    let (j, ()) = kw("DONE")(i)?;
-    crlf(j)
+pub(crate) fn idle_done(i: &mut In<'_>) -> PResult<()> {
+    kw(i, "DONE")?;
+    crlf(i)
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
-    use super::super::core::tests::run;
+    use super::super::testing::run;
     use super::*;
-    use crate::types::{Mailbox, SequenceSet};
+    use crate::types::{Mailbox, SearchKey, SequenceSet};
 
     #[test]
     fn commands() {

@@ -1,97 +1,92 @@
-//! Core rules (RFC 3501 section 9, RFC 9051 section 9): numbers, strings, atoms, text,
-//! flags, dates, sequence sets.
+//! Core rules (RFC 3501 section 9, RFC 9051 section 9): the tokens, numbers, atoms, strings
+//! and text that the other rules are built from, and the list shapes they share.
 
 use std::num::NonZeroU32;
 
 use bytes::Bytes;
 
-use super::{CResult, In, PResult, fail, lift, lower};
+use super::{In, PResult};
 use crate::types::chars::{
     is_astring_char, is_atom_char, is_keyword_char, is_quoted_char, is_tag_char, is_text_char,
 };
-use crate::types::{
-    AString, Atom, Content, Date, DateTime, Flag, FlagFetch, FlagPerm, IString, Mailbox, NString,
-    SeqOrUid, Sequence, SequenceSet, Tag, Text,
-};
+use crate::types::{AString, Atom, Content, IString, NString, Tag, Text};
 
-/// `SP`
-pub(crate) fn sp(i: In<'_>) -> PResult<'_, ()> {
-    match i.peek() {
-        Some(b' ') => Ok((i.skip(1), ())),
-        _ => fail(i, "SP"),
-    }
+/// `SP = %x20`.
+#[inline]
+pub(crate) fn sp(i: &mut In<'_>) -> PResult<()> {
+    i.expect(b' ', "SP")
 }
 
-/// `CRLF`; with [`Quirks::trailing_space`](crate::Quirks) spaces before it, with
+/// `CRLF = CR LF`; with [`Quirks::trailing_space`](crate::Quirks) spaces before it, with
 /// [`Quirks::bare_lf`](crate::Quirks) a bare `LF`.
-pub(crate) fn crlf(i: In<'_>) -> PResult<'_, ()> {
-    let mut j = i;
+pub(crate) fn crlf(i: &mut In<'_>) -> PResult<()> {
     if i.quirks.trailing_space {
-        let n = j.rest().iter().take_while(|&&b| b == b' ').count();
-        j = j.skip(n);
+        let n = i.rest().iter().take_while(|&&b| b == b' ').count();
+        i.advance(n);
     }
-    line_end(j)
+    line_end(i)
 }
 
-/// `CRLF` exactly (or bare LF with the quirk), e.g. after a literal header.
-pub(crate) fn line_end(i: In<'_>) -> PResult<'_, ()> {
+/// `CRLF = CR LF` exactly (or a bare LF with [`Quirks::bare_lf`](crate::Quirks)), e.g.
+/// after a literal header.
+pub(crate) fn line_end(i: &mut In<'_>) -> PResult<()> {
     let r = i.rest();
     if r.starts_with(b"\r\n") {
-        Ok((i.skip(2), ()))
+        i.advance(2);
+        Ok(())
     } else if i.quirks.bare_lf && r.first() == Some(&b'\n') {
-        Ok((i.skip(1), ()))
+        i.advance(1);
+        Ok(())
     } else {
-        fail(i, "CRLF")
+        Err(i.err("CRLF"))
     }
 }
 
-/// A keyword, matched case-insensitively (RFC 5234 section 2.3).
-pub(crate) fn kw<'a>(k: &'static str) -> impl Fn(In<'a>) -> PResult<'a, ()> {
-    move |i: In<'a>| {
-        let r = i.rest();
-        if r.len() >= k.len() && r[..k.len()].eq_ignore_ascii_case(k.as_bytes()) {
-            Ok((i.skip(k.len()), ()))
-        } else {
-            fail(i, k)
-        }
+/// A literal string of the grammar, `"k"`, matched case-insensitively (RFC 5234 section
+/// 2.3).
+pub(crate) fn kw(i: &mut In<'_>, k: &'static str) -> PResult<()> {
+    let r = i.rest();
+    if r.len() >= k.len() && r[..k.len()].eq_ignore_ascii_case(k.as_bytes()) {
+        i.advance(k.len());
+        Ok(())
+    } else {
+        Err(i.err(k))
     }
 }
 
-/// Whether the input starts with `k` (case-insensitive) followed by a non-keyword byte.
-pub(crate) fn peek_kw(i: In<'_>, k: &str) -> bool {
+/// Whether the input starts with the literal string `"k"` (case-insensitive) followed by a
+/// byte that cannot go on an atom; reads nothing.
+pub(crate) fn peek_kw(i: &In<'_>, k: &str) -> bool {
     let r = i.rest();
     r.len() >= k.len()
         && r[..k.len()].eq_ignore_ascii_case(k.as_bytes())
         && r.get(k.len()).is_none_or(|&b| !is_atom_char(b))
 }
 
-/// A keyword token: letters, digits, `.` and `-` (`RFC822.SIZE`, `READ-ONLY`), returned
-/// raw for dispatch.
-pub(crate) fn keyword(i: In<'_>) -> PResult<'_, &[u8]> {
-    let n = i.rest().iter().take_while(|&&b| is_keyword_char(b)).count();
+/// The next literal string of the grammar, for a rule to choose an alternative by
+/// (`"FETCH"`, `"RFC822.SIZE"`, `"READ-ONLY"`: letters, digits, `.` and `-`), returned raw.
+pub(crate) fn keyword<'a>(i: &mut In<'a>) -> PResult<&'a [u8]> {
+    let r = i.rest();
+    let n = r.iter().take_while(|&&b| is_keyword_char(b)).count();
     if n == 0 {
-        return fail(i, "keyword");
+        return Err(i.err("keyword"));
     }
-    Ok((i.skip(n), &i.rest()[..n]))
+    i.advance(n);
+    Ok(&r[..n])
 }
 
 /// `number = 1*DIGIT` (unsigned 32-bit).
-pub(crate) fn number(i: In<'_>) -> PResult<'_, u32> {
-    lift(i, c_number)
-}
-
-/// [`number`], cursor-style.
 #[inline]
-pub(crate) fn c_number(j: &mut In<'_>) -> CResult<u32> {
-    let n = c_digits(j, u64::from(u32::MAX), "number (32-bit)")?;
-    // c_digits never returns more than the limit given.
+pub(crate) fn number(i: &mut In<'_>) -> PResult<u32> {
+    let n = digits(i, u64::from(u32::MAX), "number (32-bit)")?;
+    // digits never returns more than the limit given.
     Ok(u32::try_from(n).unwrap_or(u32::MAX))
 }
 
 /// `1*DIGIT` as a value no larger than `max` (`too_large` names the error otherwise).
 #[inline(always)]
-fn c_digits(j: &mut In<'_>, max: u64, too_large: &'static str) -> CResult<u64> {
-    let r = j.rest();
+fn digits(i: &mut In<'_>, max: u64, too_large: &'static str) -> PResult<u64> {
+    let r = i.rest();
     let mut n: u64 = 0;
     let mut k = 0;
     while let Some(&c) = r.get(k) {
@@ -108,52 +103,53 @@ fn c_digits(j: &mut In<'_>, max: u64, too_large: &'static str) -> CResult<u64> {
         };
         n = match next {
             Some(n) if n <= max => n,
-            _ => return Err(j.err(too_large)),
+            _ => return Err(i.err(too_large)),
         };
         k += 1;
     }
     if k == 0 {
-        return Err(j.err("number"));
+        return Err(i.err("number"));
     }
-    j.advance(k);
+    i.advance(k);
     Ok(n)
 }
 
 /// `number64 = 1*DIGIT` (unsigned 63-bit in RFC 9051; we take 64).
-pub(crate) fn number64(i: In<'_>) -> PResult<'_, u64> {
-    lift(i, c_number64)
-}
-
-/// [`number64`], cursor-style.
-pub(crate) fn c_number64(j: &mut In<'_>) -> CResult<u64> {
-    c_digits(j, u64::MAX, "number (64-bit)")
+pub(crate) fn number64(i: &mut In<'_>) -> PResult<u64> {
+    digits(i, u64::MAX, "number (64-bit)")
 }
 
 /// `nz-number = digit-nz *DIGIT`.
-pub(crate) fn nz_number(i: In<'_>) -> PResult<'_, NonZeroU32> {
-    let (j, n) = number(i)?;
-    match NonZeroU32::new(n) {
-        Some(n) => Ok((j, n)),
-        None => fail(i, "non-zero number"),
+pub(crate) fn nz_number(i: &mut In<'_>) -> PResult<NonZeroU32> {
+    let start = *i;
+    match NonZeroU32::new(number(i)?) {
+        Some(n) => Ok(n),
+        None => Err(start.err("non-zero number")),
     }
 }
 
 /// `atom = 1*ATOM-CHAR`.
-pub(crate) fn atom(i: In<'_>) -> PResult<'_, Atom> {
-    let n = i.rest().iter().take_while(|&&b| is_atom_char(b)).count();
+pub(crate) fn atom(i: &mut In<'_>) -> PResult<Atom> {
+    let r = i.rest();
+    let n = r.iter().take_while(|&&b| is_atom_char(b)).count();
     if n == 0 {
-        return fail(i, "atom");
+        return Err(i.err("atom"));
     }
-    Ok((i.skip(n), Atom::new_unchecked(i.bytes_of(&i.rest()[..n]))))
+    let a = Atom::new_unchecked(i.bytes_of(&r[..n]));
+    i.advance(n);
+    Ok(a)
 }
 
 /// `tag = 1*<any ASTRING-CHAR except "+">`.
-pub(crate) fn tag(i: In<'_>) -> PResult<'_, Tag> {
-    let n = i.rest().iter().take_while(|&&b| is_tag_char(b)).count();
+pub(crate) fn tag(i: &mut In<'_>) -> PResult<Tag> {
+    let r = i.rest();
+    let n = r.iter().take_while(|&&b| is_tag_char(b)).count();
     if n == 0 {
-        return fail(i, "tag");
+        return Err(i.err("tag"));
     }
-    Ok((i.skip(n), Tag::new_unchecked(i.bytes_of(&i.rest()[..n]))))
+    let t = Tag::new_unchecked(i.bytes_of(&r[..n]));
+    i.advance(n);
+    Ok(t)
 }
 
 /// The length of the run of QUOTED-CHARs (no `"`, `\`, CR, LF or NUL) that starts `body`.
@@ -165,7 +161,7 @@ pub(crate) fn tag(i: In<'_>) -> PResult<'_, Tag> {
 /// mask's trailing zeros. A flagged byte that is a QUOTED-CHAR after all (TAB and the other
 /// control bytes below 0x0E but CR, LF and NUL) is stepped over.
 #[inline]
-fn quoted_run(body: &[u8]) -> usize {
+pub(crate) fn quoted_run(body: &[u8]) -> usize {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     let mut k = 0;
@@ -196,677 +192,177 @@ fn quoted_run(body: &[u8]) -> usize {
 }
 
 /// `quoted = DQUOTE *QUOTED-CHAR DQUOTE`, `QUOTED-CHAR = <any TEXT-CHAR except
-/// quoted-specials> / "\" quoted-specials`. Unescaped content is a slice of the input.
-pub(crate) fn quoted(i: In<'_>) -> PResult<'_, Bytes> {
-    lift(i, c_quoted)
+/// quoted-specials> / "\\" quoted-specials`. Unescaped content is a slice of the input.
+#[inline(always)]
+pub(crate) fn quoted(i: &mut In<'_>) -> PResult<Bytes> {
+    quoted_as(i, |i, end| i.slice_rest(1, end), |b| b)
 }
 
-/// [`quoted`], cursor-style.
+/// `quoted = DQUOTE *QUOTED-CHAR DQUOTE` as a string's [`Content`]: short content is copied
+/// inline.
 #[inline(always)]
-pub(crate) fn c_quoted(j: &mut In<'_>) -> CResult<Bytes> {
-    c_quoted_as(j, |j, end| j.slice_rest(1, end), |b| b)
+fn quoted_content(i: &mut In<'_>) -> PResult<Content> {
+    quoted_as(i, |i, end| i.content_rest(1, end), Content::from)
 }
 
-/// [`c_quoted`] as a string's [`Content`]: short content is copied inline.
+/// `quoted = DQUOTE *QUOTED-CHAR DQUOTE`, the content taken by `plain` (given the input at
+/// the opening quote and where the content ends) or, when it has escapes, by `escaped`.
 #[inline(always)]
-fn c_quoted_content(j: &mut In<'_>) -> CResult<Content> {
-    c_quoted_as(j, |j, end| j.content_rest(1, end), Content::from)
-}
-
-/// [`quoted`], cursor-style, the content taken by `plain` (given the input at the opening
-/// quote and where the content ends) or, when it has escapes, by `escaped`.
-#[inline(always)]
-fn c_quoted_as<T>(
-    j: &mut In<'_>,
+fn quoted_as<T>(
+    i: &mut In<'_>,
     plain: impl FnOnce(&In<'_>, usize) -> T,
     escaped: impl FnOnce(Bytes) -> T,
-) -> CResult<T> {
-    let r = j.rest();
+) -> PResult<T> {
+    let r = i.rest();
     if r.first() != Some(&b'"') {
-        return Err(j.err("quoted string"));
+        return Err(i.err("quoted string"));
     }
     let p = quoted_run(&r[1..]);
     if r.get(p + 1) == Some(&b'"') {
-        let v = plain(j, p + 1);
-        j.advance(p + 2);
+        let v = plain(i, p + 1);
+        i.advance(p + 2);
         return Ok(v);
     }
-    lower(j, quoted_escaped).map(escaped)
+    quoted_escaped(i).map(escaped)
 }
 
-/// [`quoted`] for strings with escapes, and the errors.
+/// `quoted = DQUOTE *QUOTED-CHAR DQUOTE`, `QUOTED-CHAR =/ "\\" quoted-specials`: strings
+/// with escapes, and the errors.
 #[cold]
-fn quoted_escaped(i: In<'_>) -> PResult<'_, Bytes> {
+fn quoted_escaped(i: &mut In<'_>) -> PResult<Bytes> {
     let r = i.rest();
     let body = r.get(1..).unwrap_or_default();
     let p = quoted_run(body);
     match body.get(p) {
-        Some(b'"') => Ok((i.skip(p + 2), i.slice_rest(1, p + 1))),
+        Some(b'"') => {
+            let v = i.slice_rest(1, p + 1);
+            i.advance(p + 2);
+            Ok(v)
+        }
         Some(b'\\') => {
             let mut out = Vec::with_capacity(body.len().min(256));
             out.extend_from_slice(&body[..p]);
             let mut k = p;
             while k < body.len() {
                 match body[k] {
-                    b'"' => return Ok((i.skip(k + 2), Bytes::from(out))),
+                    b'"' => {
+                        i.advance(k + 2);
+                        return Ok(Bytes::from(out));
+                    }
                     b'\\' => match body.get(k + 1) {
                         Some(&c @ (b'"' | b'\\')) => {
                             out.push(c);
                             k += 2;
                         }
-                        _ => return fail(i.skip(1 + k), "escaped quote or backslash"),
+                        _ => return Err(i.skip(1 + k).err("escaped quote or backslash")),
                     },
                     b if is_quoted_char(b) => {
                         out.push(b);
                         k += 1;
                     }
-                    _ => return fail(i.skip(1 + k), "quoted character"),
+                    _ => return Err(i.skip(1 + k).err("quoted character")),
                 }
             }
-            fail(i.skip(r.len()), "closing quote")
+            Err(i.skip(r.len()).err("closing quote"))
         }
         // A byte that may not appear in a quoted string: an error there if the string
         // goes on to a quote or backslash, else the closing quote is what is missing.
         Some(_) if memchr::memchr2(b'"', b'\\', &body[p..]).is_some() => {
-            fail(i.skip(1 + p), "quoted character")
+            Err(i.skip(1 + p).err("quoted character"))
         }
-        _ => fail(i.skip(r.len()), "closing quote"),
+        _ => Err(i.skip(r.len()).err("closing quote")),
     }
-}
-
-/// The MIME vocabulary that nearly every BODYSTRUCTURE repeats (media types and subtypes,
-/// parameter names and common values, transfer encodings, dispositions), as servers spell
-/// it. A word found here is handed out as a static [`Bytes`]: no reference to the receive
-/// buffer to take and later release, and nothing that keeps the buffer alive.
-fn mime_word(content: &[u8]) -> Option<&'static [u8]> {
-    Some(match content {
-        b"TEXT" => b"TEXT",
-        b"text" => b"text",
-        b"Text" => b"Text",
-        b"APPLICATION" => b"APPLICATION",
-        b"application" => b"application",
-        b"IMAGE" => b"IMAGE",
-        b"image" => b"image",
-        b"MESSAGE" => b"MESSAGE",
-        b"message" => b"message",
-        b"AUDIO" => b"AUDIO",
-        b"audio" => b"audio",
-        b"VIDEO" => b"VIDEO",
-        b"video" => b"video",
-        b"PLAIN" => b"PLAIN",
-        b"plain" => b"plain",
-        b"HTML" => b"HTML",
-        b"html" => b"html",
-        b"MIXED" => b"MIXED",
-        b"mixed" => b"mixed",
-        b"ALTERNATIVE" => b"ALTERNATIVE",
-        b"alternative" => b"alternative",
-        b"RELATED" => b"RELATED",
-        b"related" => b"related",
-        b"REPORT" => b"REPORT",
-        b"report" => b"report",
-        b"SIGNED" => b"SIGNED",
-        b"signed" => b"signed",
-        b"PDF" => b"PDF",
-        b"pdf" => b"pdf",
-        b"OCTET-STREAM" => b"OCTET-STREAM",
-        b"octet-stream" => b"octet-stream",
-        b"JPEG" => b"JPEG",
-        b"jpeg" => b"jpeg",
-        b"PNG" => b"PNG",
-        b"png" => b"png",
-        b"GIF" => b"GIF",
-        b"gif" => b"gif",
-        b"RFC822" => b"RFC822",
-        b"rfc822" => b"rfc822",
-        b"CALENDAR" => b"CALENDAR",
-        b"calendar" => b"calendar",
-        b"ZIP" => b"ZIP",
-        b"zip" => b"zip",
-        b"DELIVERY-STATUS" => b"DELIVERY-STATUS",
-        b"delivery-status" => b"delivery-status",
-        b"PGP-SIGNATURE" => b"PGP-SIGNATURE",
-        b"pgp-signature" => b"pgp-signature",
-        b"CHARSET" => b"CHARSET",
-        b"charset" => b"charset",
-        b"NAME" => b"NAME",
-        b"name" => b"name",
-        b"BOUNDARY" => b"BOUNDARY",
-        b"boundary" => b"boundary",
-        b"FILENAME" => b"FILENAME",
-        b"filename" => b"filename",
-        b"FORMAT" => b"FORMAT",
-        b"format" => b"format",
-        b"DELSP" => b"DELSP",
-        b"delsp" => b"delsp",
-        b"utf-8" => b"utf-8",
-        b"UTF-8" => b"UTF-8",
-        b"us-ascii" => b"us-ascii",
-        b"US-ASCII" => b"US-ASCII",
-        b"iso-8859-1" => b"iso-8859-1",
-        b"ISO-8859-1" => b"ISO-8859-1",
-        b"windows-1252" => b"windows-1252",
-        b"flowed" => b"flowed",
-        b"7BIT" => b"7BIT",
-        b"7bit" => b"7bit",
-        b"8BIT" => b"8BIT",
-        b"8bit" => b"8bit",
-        b"BASE64" => b"BASE64",
-        b"base64" => b"base64",
-        b"QUOTED-PRINTABLE" => b"QUOTED-PRINTABLE",
-        b"quoted-printable" => b"quoted-printable",
-        b"BINARY" => b"BINARY",
-        b"binary" => b"binary",
-        b"ATTACHMENT" => b"ATTACHMENT",
-        b"attachment" => b"attachment",
-        b"INLINE" => b"INLINE",
-        b"inline" => b"inline",
-        _ => return None,
-    })
-}
-
-/// A `string` in BODYSTRUCTURE: [`c_string`], with the words of [`mime_word`] as static
-/// handles. The value is the same either way.
-#[inline(always)]
-pub(crate) fn c_mime_string(j: &mut In<'_>) -> CResult<IString> {
-    let r = j.rest();
-    if r.first() == Some(&b'"') {
-        let p = quoted_run(&r[1..]);
-        if r.get(p + 1) == Some(&b'"') {
-            let v = match mime_word(&r[1..p + 1]) {
-                Some(w) => Content::Shared(Bytes::from_static(w)),
-                None => j.content_rest(1, p + 1),
-            };
-            j.advance(p + 2);
-            return Ok(IString::from_content(v));
-        }
-    }
-    c_string(j)
 }
 
 /// `literal = "{" number64 ["+"] "}" CRLF *CHAR8` and `literal8 = "~{" number64 "}" CRLF
 /// *OCTET` (RFC 3516). The data is a slice of the input, never copied nor scanned.
-pub(crate) fn literal(i: In<'_>) -> PResult<'_, Bytes> {
-    let r = i.rest();
-    let j = if r.starts_with(b"~{") {
-        i.skip(2)
-    } else if r.first() == Some(&b'{') {
-        i.skip(1)
-    } else {
-        return fail(i, "literal");
-    };
-    let (j, n) = number64(j)?;
-    let j = if j.peek() == Some(b'+') { j.skip(1) } else { j };
-    if j.peek() != Some(b'}') {
-        return fail(j, "}");
+pub(crate) fn literal(i: &mut In<'_>) -> PResult<Bytes> {
+    if i.rest().starts_with(b"~{") {
+        i.advance(2);
+    } else if !i.eat(b'{') {
+        return Err(i.err("literal"));
     }
-    let (j, ()) = line_end(j.skip(1))?;
-    let data = j.rest();
+    let n = number64(i)?;
+    i.eat(b'+');
+    i.expect(b'}', "}")?;
+    line_end(i)?;
+    let data = i.rest();
     if (data.len() as u64) < n {
-        return fail(j, "literal data");
+        return Err(i.err("literal data"));
     }
     let n = n as usize;
-    Ok((j.skip(n), j.bytes_of(&data[..n])))
+    let v = i.bytes_of(&data[..n]);
+    i.advance(n);
+    Ok(v)
 }
 
 /// `string = quoted / literal`.
-pub(crate) fn string(i: In<'_>) -> PResult<'_, IString> {
-    lift(i, c_string)
-}
-
-/// [`string`], cursor-style.
 #[inline]
-pub(crate) fn c_string(j: &mut In<'_>) -> CResult<IString> {
-    match j.peek() {
-        Some(b'"') => c_quoted_content(j).map(IString::from_content),
-        Some(b'{' | b'~') => lower(j, literal).map(IString::new_unchecked),
-        _ => Err(j.err("string")),
+pub(crate) fn string(i: &mut In<'_>) -> PResult<IString> {
+    match i.peek() {
+        Some(b'"') => quoted_content(i).map(IString::from_content),
+        Some(b'{' | b'~') => literal(i).map(IString::new_unchecked),
+        _ => Err(i.err("string")),
     }
 }
 
 /// `astring = 1*ASTRING-CHAR / string`.
-pub(crate) fn astring(i: In<'_>) -> PResult<'_, AString> {
-    let n = i.rest().iter().take_while(|&&b| is_astring_char(b)).count();
+pub(crate) fn astring(i: &mut In<'_>) -> PResult<AString> {
+    let r = i.rest();
+    let n = r.iter().take_while(|&&b| is_astring_char(b)).count();
     if n > 0 {
-        return Ok((
-            i.skip(n),
-            AString::new_unchecked(i.bytes_of(&i.rest()[..n])),
-        ));
+        let a = AString::new_unchecked(i.bytes_of(&r[..n]));
+        i.advance(n);
+        return Ok(a);
     }
-    string(i).map(|(j, s)| (j, s.into()))
+    string(i).map(Into::into)
 }
 
 /// `nil = "NIL"`.
-pub(crate) fn nil(i: In<'_>) -> PResult<'_, ()> {
-    kw("NIL")(i)
+#[inline]
+pub(crate) fn nil(i: &mut In<'_>) -> PResult<()> {
+    match i.rest() {
+        [b'N' | b'n', b'I' | b'i', b'L' | b'l', ..] => {
+            i.advance(3);
+            Ok(())
+        }
+        _ => Err(i.err("NIL")),
+    }
 }
 
 /// `nstring = string / nil`.
-pub(crate) fn nstring(i: In<'_>) -> PResult<'_, NString> {
-    lift(i, c_nstring)
-}
-
-/// [`nstring`], cursor-style.
 #[inline(always)]
-pub(crate) fn c_nstring(j: &mut In<'_>) -> CResult<NString> {
-    match j.rest() {
-        [b'"', ..] => c_quoted_content(j).map(|c| Some(IString::from_content(c))),
+pub(crate) fn nstring(i: &mut In<'_>) -> PResult<NString> {
+    match i.rest() {
+        [b'"', ..] => quoted_content(i).map(|c| Some(IString::from_content(c))),
         [b'N' | b'n', b'I' | b'i', b'L' | b'l', ..] => {
-            j.advance(3);
+            i.advance(3);
             Ok(None)
         }
-        [b'N' | b'n', ..] => Err(j.err("NIL")),
-        _ => c_string(j).map(Some),
+        [b'N' | b'n', ..] => Err(i.err("NIL")),
+        _ => string(i).map(Some),
     }
 }
 
 /// `text = 1*TEXT-CHAR` (may be empty here; callers decide).
-pub(crate) fn text(i: In<'_>) -> PResult<'_, Text> {
+pub(crate) fn text(i: &mut In<'_>) -> PResult<Text> {
     let r = i.rest();
     let n = memchr::memchr2(b'\r', b'\n', r).unwrap_or(r.len());
     if let Some(bad) = r[..n].iter().position(|&b| !is_text_char(b)) {
-        return fail(i.skip(bad), "text character");
+        return Err(i.skip(bad).err("text character"));
     }
-    Ok((i.skip(n), Text::new_unchecked(i.bytes_of(&r[..n]))))
-}
-
-/// `mailbox = "INBOX" / astring`.
-pub(crate) fn mailbox(i: In<'_>) -> PResult<'_, Mailbox> {
-    astring(i).map(|(j, a)| (j, Mailbox::from_raw(a)))
-}
-
-/// `"(" [item *(SP item)] ")"`; with [`Quirks::trailing_space`](crate::Quirks) spaces
-/// after `(` and before `)` are skipped.
-pub(crate) fn paren_list<'a, O>(
-    i: In<'a>,
-    item: impl FnMut(In<'a>) -> PResult<'a, O>,
-) -> PResult<'a, Vec<O>> {
-    paren_list_sized(i, 4, item)
-}
-
-/// [`paren_list`] with room for `capacity` items before the list grows.
-pub(crate) fn paren_list_sized<'a, O>(
-    i: In<'a>,
-    capacity: usize,
-    mut item: impl FnMut(In<'a>) -> PResult<'a, O>,
-) -> PResult<'a, Vec<O>> {
-    if i.peek() != Some(b'(') {
-        return fail(i, "(");
-    }
-    let lenient = i.quirks.trailing_space;
-    let skip_sp = |j: In<'a>| {
-        if lenient {
-            let n = j.rest().iter().take_while(|&&b| b == b' ').count();
-            j.skip(n)
-        } else {
-            j
-        }
-    };
-    let mut j = skip_sp(i.skip(1));
-    if j.peek() == Some(b')') {
-        return Ok((j.skip(1), Vec::new()));
-    }
-    let mut out = Vec::with_capacity(capacity);
-    loop {
-        let (k, o) = item(j)?;
-        out.push(o);
-        j = k;
-        match j.peek() {
-            Some(b')') => return Ok((j.skip(1), out)),
-            Some(b' ') => {
-                j = skip_sp(j.skip(1));
-                if lenient && j.peek() == Some(b')') {
-                    return Ok((j.skip(1), out));
-                }
-            }
-            _ => return fail(j, "SP or )"),
-        }
-    }
-}
-
-/// [`paren_list_sized`], cursor-style, with a cursor-style `item`.
-#[inline]
-pub(crate) fn c_paren_list<'a, O>(
-    j: &mut In<'a>,
-    capacity: usize,
-    mut item: impl FnMut(&mut In<'a>) -> CResult<O>,
-) -> CResult<Vec<O>> {
-    j.expect(b'(', "(")?;
-    let lenient = j.quirks.trailing_space;
-    let skip_sp = |j: &mut In<'a>| {
-        if lenient {
-            let n = j.rest().iter().take_while(|&&b| b == b' ').count();
-            j.advance(n);
-        }
-    };
-    skip_sp(j);
-    if j.eat(b')') {
-        return Ok(Vec::new());
-    }
-    let mut out = Vec::with_capacity(capacity);
-    loop {
-        out.push(item(j)?);
-        match j.peek() {
-            Some(b')') => {
-                j.advance(1);
-                return Ok(out);
-            }
-            Some(b' ') => {
-                j.advance(1);
-                skip_sp(j);
-                if lenient && j.eat(b')') {
-                    return Ok(out);
-                }
-            }
-            _ => return Err(j.err("SP or )")),
-        }
-    }
-}
-
-/// `1*(SP item)` after something: items separated by single spaces until `stop` or end.
-pub(crate) fn space_separated<'a, O>(
-    mut i: In<'a>,
-    mut item: impl FnMut(In<'a>) -> PResult<'a, O>,
-) -> PResult<'a, Vec<O>> {
-    let mut out = Vec::new();
-    while i.peek() == Some(b' ') {
-        let j = i.skip(1);
-        match item(j) {
-            Ok((k, o)) => {
-                out.push(o);
-                i = k;
-            }
-            Err(nom::Err::Error(_)) if i.quirks.trailing_space => break,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok((i, out))
-}
-
-/// `flag = "\Answered" / "\Flagged" / "\Deleted" / "\Seen" / "\Draft" / flag-keyword /
-/// flag-extension`.
-pub(crate) fn flag(i: In<'_>) -> PResult<'_, Flag> {
-    if i.peek() == Some(b'\\') {
-        let j = i.skip(1);
-        let n = j.rest().iter().take_while(|&&b| is_atom_char(b)).count();
-        if n == 0 {
-            return fail(j, "atom");
-        }
-        let name = &j.rest()[..n];
-        // The five system flags carry no bytes: no handle on the buffer for them.
-        let is = |w: &[u8]| name.eq_ignore_ascii_case(w);
-        let f = if is(b"Seen") {
-            Flag::Seen
-        } else if is(b"Answered") {
-            Flag::Answered
-        } else if is(b"Flagged") {
-            Flag::Flagged
-        } else if is(b"Deleted") {
-            Flag::Deleted
-        } else if is(b"Draft") {
-            Flag::Draft
-        } else {
-            Flag::system(Atom::new_unchecked(j.bytes_of(name)))
-        };
-        Ok((j.skip(n), f))
-    } else {
-        let (j, a) = atom(i)?;
-        Ok((j, Flag::Keyword(a)))
-    }
-}
-
-/// `flag-list = "(" [flag *(SP flag)] ")"`.
-pub(crate) fn flag_list(i: In<'_>) -> PResult<'_, Vec<Flag>> {
-    paren_list(i, flag)
-}
-
-/// `flag-fetch = flag / "\Recent"`.
-pub(crate) fn flag_fetch(i: In<'_>) -> PResult<'_, FlagFetch> {
-    if peek_kw(i, "\\Recent") {
-        return Ok((i.skip(7), FlagFetch::Recent));
-    }
-    flag(i).map(|(j, f)| (j, FlagFetch::Flag(f)))
-}
-
-/// `flag-perm = flag / "\*"`.
-pub(crate) fn flag_perm(i: In<'_>) -> PResult<'_, FlagPerm> {
-    if i.rest().starts_with(b"\\*") {
-        return Ok((i.skip(2), FlagPerm::Asterisk));
-    }
-    flag(i).map(|(j, f)| (j, FlagPerm::Flag(f)))
-}
-
-fn two_digits(i: In<'_>) -> PResult<'_, u8> {
-    match i.rest() {
-        [a @ b'0'..=b'9', b @ b'0'..=b'9', ..] => Ok((i.skip(2), (a - b'0') * 10 + (b - b'0'))),
-        _ => fail(i, "2DIGIT"),
-    }
-}
-
-/// The number of a month from its three-letter name, case-insensitively (as in
-/// [`MONTHS`]).
-#[inline]
-fn month_number(a: u8, b: u8, c: u8) -> Option<u8> {
-    // `| 0x20` lower-cases ASCII letters and maps no other byte to a letter.
-    Some(match [a | 0x20, b | 0x20, c | 0x20] {
-        [b'j', b'a', b'n'] => 1,
-        [b'f', b'e', b'b'] => 2,
-        [b'm', b'a', b'r'] => 3,
-        [b'a', b'p', b'r'] => 4,
-        [b'm', b'a', b'y'] => 5,
-        [b'j', b'u', b'n'] => 6,
-        [b'j', b'u', b'l'] => 7,
-        [b'a', b'u', b'g'] => 8,
-        [b's', b'e', b'p'] => 9,
-        [b'o', b'c', b't'] => 10,
-        [b'n', b'o', b'v'] => 11,
-        [b'd', b'e', b'c'] => 12,
-        _ => return None,
-    })
-}
-
-/// `date-month = "Jan" / "Feb" / ... / "Dec"`.
-fn date_month(i: In<'_>) -> PResult<'_, u8> {
-    match i.rest() {
-        &[a, b, c, ..] => match month_number(a, b, c) {
-            Some(m) => Ok((i.skip(3), m)),
-            None => fail(i, "month name"),
-        },
-        _ => fail(i, "month name"),
-    }
-}
-
-fn year(i: In<'_>) -> PResult<'_, u16> {
-    let (j, hi) = two_digits(i)?;
-    let (j, lo) = two_digits(j)?;
-    Ok((j, u16::from(hi) * 100 + u16::from(lo)))
-}
-
-/// `date-time = DQUOTE date-day-fixed "-" date-month "-" date-year SP time SP zone DQUOTE`.
-///
-/// The date-time has a fixed width, so the usual case is read in one match; anything else
-/// (including every error) goes through [`date_time_by_rule`].
-pub(crate) fn date_time(i: In<'_>) -> PResult<'_, DateTime> {
-    let fast = match i.rest().get(..28) {
-        Some(
-            &[
-                b'"',
-                d1,
-                d2,
-                b'-',
-                m1,
-                m2,
-                m3,
-                b'-',
-                y1,
-                y2,
-                y3,
-                y4,
-                b' ',
-                h1,
-                h2,
-                b':',
-                n1,
-                n2,
-                b':',
-                s1,
-                s2,
-                b' ',
-                sign,
-                z1,
-                z2,
-                z3,
-                z4,
-                b'"',
-            ],
-        ) => {
-            let dig = |c: u8| c.wrapping_sub(b'0');
-            let all_digits = [d2, y1, y2, y3, y4, h1, h2, n1, n2, s1, s2, z1, z2, z3, z4]
-                .iter()
-                .all(|&c| dig(c) <= 9)
-                && (d1 == b' ' || dig(d1) <= 9)
-                && matches!(sign, b'+' | b'-');
-            match month_number(m1, m2, m3) {
-                Some(month) if all_digits => {
-                    let two = |a: u8, b: u8| dig(a) * 10 + dig(b);
-                    let day = if d1 == b' ' { dig(d2) } else { two(d1, d2) };
-                    let year = u16::from(two(y1, y2)) * 100 + u16::from(two(y3, y4));
-                    let zone = i16::from(two(z1, z2)) * 60 + i16::from(two(z3, z4));
-                    let offset = if sign == b'-' { -zone } else { zone };
-                    Date::new(year, month, day).ok().and_then(|date| {
-                        DateTime::new(date, two(h1, h2), two(n1, n2), two(s1, s2), offset).ok()
-                    })
-                }
-                _ => None,
-            }
-        }
-        _ => None,
-    };
-    match fast {
-        Some(dt) => Ok((i.skip(28), dt)),
-        None => date_time_by_rule(i),
-    }
-}
-
-/// [`date_time`] field by field, with an error that says which field is wrong.
-fn date_time_by_rule(i: In<'_>) -> PResult<'_, DateTime> {
-    let bad = |i| fail(i, "date-time");
-    let r = i.rest();
-    if r.first() != Some(&b'"') {
-        return bad(i);
-    }
-    // date-day-fixed = (SP DIGIT) / 2DIGIT
-    let (j, day) = match r.get(1..3) {
-        Some([b' ', d @ b'0'..=b'9']) => (i.skip(3), d - b'0'),
-        _ => two_digits(i.skip(1))?,
-    };
-    let (j, ()) = kw("-")(j)?;
-    let (j, month) = date_month(j)?;
-    let (j, ()) = kw("-")(j)?;
-    let (j, year) = year(j)?;
-    let (j, ()) = sp(j)?;
-    let (j, hour) = two_digits(j)?;
-    let (j, ()) = kw(":")(j)?;
-    let (j, minute) = two_digits(j)?;
-    let (j, ()) = kw(":")(j)?;
-    let (j, second) = two_digits(j)?;
-    let (j, ()) = sp(j)?;
-    let (sign, j) = match j.peek() {
-        Some(b'+') => (1i16, j.skip(1)),
-        Some(b'-') => (-1i16, j.skip(1)),
-        _ => return bad(j),
-    };
-    let (j, zh) = two_digits(j)?;
-    let (j, zm) = two_digits(j)?;
-    let (j, ()) = kw("\"")(j)?;
-    let offset = sign * (i16::from(zh) * 60 + i16::from(zm));
-    let Ok(date) = Date::new(year, month, day) else {
-        return bad(i);
-    };
-    match DateTime::new(date, hour, minute, second, offset) {
-        Ok(dt) => Ok((j, dt)),
-        Err(_) => bad(i),
-    }
-}
-
-/// `date = date-text / DQUOTE date-text DQUOTE`, `date-text = date-day "-" date-month "-"
-/// date-year`, `date-day = 1*2DIGIT`.
-pub(crate) fn date(i: In<'_>) -> PResult<'_, Date> {
-    let quotedd = i.peek() == Some(b'"');
-    let j = if quotedd { i.skip(1) } else { i };
-    let (j, day) = match j.rest() {
-        [a @ b'0'..=b'9', b @ b'0'..=b'9', ..] => (j.skip(2), (a - b'0') * 10 + (b - b'0')),
-        [a @ b'0'..=b'9', ..] => (j.skip(1), a - b'0'),
-        _ => return fail(j, "date"),
-    };
-    let (j, ()) = kw("-")(j)?;
-    let (j, month) = date_month(j)?;
-    let (j, ()) = kw("-")(j)?;
-    let (j, y) = year(j)?;
-    let j = if quotedd { kw("\"")(j)?.0 } else { j };
-    match Date::new(y, month, day) {
-        Ok(d) => Ok((j, d)),
-        Err(_) => fail(i, "date"),
-    }
-}
-
-/// `seq-number = nz-number / "*"`.
-fn seq_number(i: In<'_>) -> PResult<'_, SeqOrUid> {
-    if i.peek() == Some(b'*') {
-        return Ok((i.skip(1), SeqOrUid::Asterisk));
-    }
-    nz_number(i).map(|(j, n)| (j, SeqOrUid::Value(n)))
-}
-
-/// `sequence-set = (seq-number / seq-range) ["," sequence-set]`,
-/// `seq-range = seq-number ":" seq-number`.
-pub(crate) fn sequence_set(i: In<'_>) -> PResult<'_, SequenceSet> {
-    let mut out = Vec::new();
-    let mut j = i;
-    loop {
-        let (k, a) = seq_number(j)?;
-        let (k, s) = if k.peek() == Some(b':') {
-            let (k, b) = seq_number(k.skip(1))?;
-            (k, Sequence::Range(a, b))
-        } else {
-            (k, Sequence::Single(a))
-        };
-        out.push(s);
-        if k.peek() == Some(b',') {
-            j = k.skip(1);
-        } else {
-            return match SequenceSet::new(out) {
-                Ok(s) => Ok((k, s)),
-                Err(_) => fail(i, "sequence-set"),
-            };
-        }
-    }
+    let t = Text::new_unchecked(i.bytes_of(&r[..n]));
+    i.advance(n);
+    Ok(t)
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-pub(crate) mod tests {
+mod tests {
+    use super::super::body::mime_string;
+    use super::super::testing::{fails, run};
     use super::*;
     use crate::Quirks;
-
-    /// Runs `p` on `input` and returns the value and the unparsed rest.
-    pub(crate) fn run<O>(
-        p: impl Fn(In<'_>) -> PResult<'_, O>,
-        input: &'static [u8],
-    ) -> (O, Vec<u8>) {
-        let b = Bytes::from_static(input);
-        let (rest, o) = p(In::new(&b, Quirks::default())).unwrap();
-        (o, rest.rest().to_vec())
-    }
-
-    pub(crate) fn fails<O: std::fmt::Debug>(
-        p: impl Fn(In<'_>) -> PResult<'_, O>,
-        input: &'static [u8],
-    ) {
-        let b = Bytes::from_static(input);
-        let r = p(In::new(&b, Quirks::strict()));
-        assert!(r.is_err(), "{r:?}");
-    }
 
     /// Strings of every length around the inline limit, each alone and with more input
     /// after it, through every string rule that copies short content inline.
@@ -877,11 +373,11 @@ pub(crate) mod tests {
             let text = String::from_utf8(content.clone()).unwrap();
             for tail in ["", ")", " NIL \"more than twenty-two bytes follow\")"] {
                 let input = Bytes::from(format!("\"{text}\"{tail}"));
-                type Rule = fn(&mut In<'_>) -> CResult<Option<IString>>;
+                type Rule = fn(&mut In<'_>) -> PResult<Option<IString>>;
                 let rules: [Rule; 3] = [
-                    c_nstring,
-                    |j| c_string(j).map(Some),
-                    |j| c_mime_string(j).map(Some),
+                    nstring,
+                    |j| string(j).map(Some),
+                    |j| mime_string(j).map(Some),
                 ];
                 for rule in rules {
                     let mut j = In::new(&input, Quirks::default());
@@ -894,9 +390,9 @@ pub(crate) mod tests {
         // An escape and a literal: their content as sent.
         let input = Bytes::from_static(b"\"a\\\"b\" {3}\r\nxyz");
         let mut j = In::new(&input, Quirks::default());
-        assert_eq!(c_nstring(&mut j).unwrap().unwrap().as_bytes(), b"a\"b");
+        assert_eq!(nstring(&mut j).unwrap().unwrap().as_bytes(), b"a\"b");
         j.advance(1);
-        assert_eq!(c_nstring(&mut j).unwrap().unwrap().as_bytes(), b"xyz");
+        assert_eq!(nstring(&mut j).unwrap().unwrap().as_bytes(), b"xyz");
     }
 
     #[test]
@@ -928,25 +424,6 @@ pub(crate) mod tests {
         );
         assert_eq!(run(nstring, b"NIL)").0, None);
         assert_eq!(run(nstring, b"\"\"").0, Some(IString::from("")));
-        assert_eq!(run(flag, b"\\seen").0, Flag::Seen);
-        assert_eq!(
-            run(flag, b"$Forwarded").0,
-            Flag::keyword("$Forwarded").unwrap()
-        );
-        assert_eq!(run(flag_fetch, b"\\Recent)").0, FlagFetch::Recent);
-        assert_eq!(run(flag_perm, b"\\*)").0, FlagPerm::Asterisk);
-        assert_eq!(
-            run(flag_list, b"(\\Seen \\Deleted )").0,
-            vec![Flag::Seen, Flag::Deleted]
-        );
-        fails(flag_list, b"(\\Seen \\Deleted )");
-        let dt = run(date_time, b"\"17-Jul-1996 02:44:25 -0700\"").0;
-        assert_eq!(dt.unix_timestamp(), 837_596_665);
-        let dt = run(date_time, b"\" 7-Jul-1996 02:44:25 +0000\"").0;
-        assert_eq!(dt.date().day(), 7);
-        assert_eq!(run(date, b"1-Feb-1994").0, Date::new(1994, 2, 1).unwrap());
-        assert_eq!(run(sequence_set, b"1:3,5,*:9 ").0.to_string(), "1:3,5,*:9");
-        fails(sequence_set, b"0:3");
         assert_eq!(run(crlf, b"  \r\n").1, b"");
         fails(crlf, b"\n");
         // Controls below 0x0E that are QUOTED-CHARs (TAB) do not end the word-wise scan.
@@ -962,12 +439,12 @@ pub(crate) mod tests {
         let b = Bytes::from_static(b"\"QUOTED-PRINTABLE\" \"Quoted-Printable\"");
         let mut j = In::new(&b, Quirks::default());
         assert_eq!(
-            c_mime_string(&mut j).unwrap(),
+            mime_string(&mut j).unwrap(),
             IString::from("QUOTED-PRINTABLE")
         );
         j.advance(1);
         assert_eq!(
-            c_mime_string(&mut j).unwrap(),
+            mime_string(&mut j).unwrap(),
             IString::from("Quoted-Printable")
         );
         assert!(j.rest().is_empty());
@@ -993,31 +470,6 @@ pub(crate) mod tests {
             )
         ) {
             proptest::prop_assert_eq!(quoted_run(&body), quoted_run_bytewise(&body));
-        }
-
-        #[test]
-        fn date_time_fast_path_matches_rule(
-            day in 0u8..40, space_day in proptest::prelude::any::<bool>(),
-            month in 0usize..14, upper in proptest::prelude::any::<bool>(),
-            year in 0u16..10000, hour in 0u8..30, minute in 0u8..70, second in 0u8..70,
-            minus in proptest::prelude::any::<bool>(), zone in 0u16..10000,
-        ) {
-            let names = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec", "Foo", "J@n"];
-            let m = if upper { names[month].to_ascii_uppercase() } else { names[month].to_string() };
-            let d = if space_day && day < 10 { format!(" {day}") } else { format!("{day:02}") };
-            let sign = if minus { '-' } else { '+' };
-            let s = format!("\"{d}-{m}-{year:04} {hour:02}:{minute:02}:{second:02} {sign}{zone:04}\")");
-            let b = Bytes::from(s.clone().into_bytes());
-            let fast = date_time(In::new(&b, Quirks::default()));
-            let slow = date_time_by_rule(In::new(&b, Quirks::default()));
-            match (fast, slow) {
-                (Ok((j, a)), Ok((k, b))) => {
-                    proptest::prop_assert_eq!(a, b);
-                    proptest::prop_assert_eq!(j.rest(), k.rest());
-                }
-                (Err(a), Err(b)) => proptest::prop_assert_eq!(a, b, "{}", s),
-                (a, b) => proptest::prop_assert!(false, "{s}: {a:?} vs {b:?}"),
-            }
         }
     }
 }

@@ -2,195 +2,166 @@
 
 use std::num::NonZeroU32;
 
-use super::body::{c_body_boxed, c_envelope};
-use super::core::{
-    astring, c_nstring, c_number, c_paren_list, date_time, flag_fetch, keyword, literal, number,
-    number64, nz_number, paren_list, sp,
-};
-use super::{CResult, In, PResult, fail, lift, lower};
+use super::body::body_boxed;
+use super::core::{astring, keyword, literal, nstring, number, number64, nz_number, sp};
+use super::datetime::date_time;
+use super::envelope::envelope;
+use super::flag::flag_fetch;
+use super::{In, PResult, paren_list, paren_list_sized};
 use crate::types::{FetchAttribute, MessageDataItem, Section, SectionText};
 
 /// `section-part = nz-number *("." nz-number)` (possibly empty here).
-fn section_part(i: In<'_>) -> PResult<'_, Vec<NonZeroU32>> {
+fn section_part(i: &mut In<'_>) -> PResult<Vec<NonZeroU32>> {
     let mut out = Vec::new();
-    let mut j = i;
-    while matches!(j.peek(), Some(b'1'..=b'9')) {
-        let (k, n) = nz_number(j)?;
-        out.push(n);
-        j = k;
-        match j.rest() {
-            [b'.', b'1'..=b'9', ..] => j = j.skip(1),
+    while matches!(i.peek(), Some(b'1'..=b'9')) {
+        out.push(nz_number(i)?);
+        match i.rest() {
+            [b'.', b'1'..=b'9', ..] => i.advance(1),
             _ => break,
         }
     }
-    Ok((j, out))
+    Ok(out)
 }
 
 /// `header-list = "(" header-fld-name *(SP header-fld-name) ")"`.
-fn header_list(i: In<'_>) -> PResult<'_, Vec<crate::types::AString>> {
+fn header_list(i: &mut In<'_>) -> PResult<Vec<crate::types::AString>> {
     paren_list(i, astring)
 }
 
 /// `section-text = section-msgtext / "MIME"`, `section-msgtext = "HEADER" /
 /// "HEADER.FIELDS" [".NOT"] SP header-list / "TEXT"`.
-fn section_text(i: In<'_>) -> PResult<'_, SectionText> {
-    let (j, k) = keyword(i)?;
+fn section_text(i: &mut In<'_>) -> PResult<SectionText> {
+    let start = *i;
+    let k = keyword(i)?;
     if k.eq_ignore_ascii_case(b"HEADER") {
-        Ok((j, SectionText::Header))
+        Ok(SectionText::Header)
     } else if k.eq_ignore_ascii_case(b"TEXT") {
-        Ok((j, SectionText::Text))
+        Ok(SectionText::Text)
     } else if k.eq_ignore_ascii_case(b"MIME") {
-        Ok((j, SectionText::Mime))
+        Ok(SectionText::Mime)
     } else if k.eq_ignore_ascii_case(b"HEADER.FIELDS") {
-        let (j, ()) = sp(j)?;
-        header_list(j).map(|(j, l)| (j, SectionText::HeaderFields(l)))
+        sp(i)?;
+        header_list(i).map(SectionText::HeaderFields)
     } else if k.eq_ignore_ascii_case(b"HEADER.FIELDS.NOT") {
-        let (j, ()) = sp(j)?;
-        header_list(j).map(|(j, l)| (j, SectionText::HeaderFieldsNot(l)))
+        sp(i)?;
+        header_list(i).map(SectionText::HeaderFieldsNot)
     } else {
-        fail(i, "section text")
+        Err(start.err("section text"))
     }
 }
 
 /// `section = "[" [section-spec] "]"`, `section-spec = section-msgtext / (section-part
 /// ["." section-text])`.
-pub(crate) fn section(i: In<'_>) -> PResult<'_, Option<Section>> {
-    if i.peek() != Some(b'[') {
-        return fail(i, "[");
+pub(crate) fn section(i: &mut In<'_>) -> PResult<Option<Section>> {
+    let start = *i;
+    i.expect(b'[', "[")?;
+    if i.eat(b']') {
+        return Ok(None);
     }
-    let j = i.skip(1);
-    if j.peek() == Some(b']') {
-        return Ok((j.skip(1), None));
-    }
-    let (mut j, part) = section_part(j)?;
-    let mut text = None;
-    if part.is_empty() {
-        let (k, t) = section_text(j)?;
-        text = Some(t);
-        j = k;
-    } else if j.peek() == Some(b'.') {
-        let (k, t) = section_text(j.skip(1))?;
-        text = Some(t);
-        j = k;
-    }
-    if j.peek() != Some(b']') {
-        return fail(j, "]");
-    }
+    let part = section_part(i)?;
+    // Without a part the text is the whole spec; after one it follows a ".".
+    let text = if part.is_empty() || i.eat(b'.') {
+        Some(section_text(i)?)
+    } else {
+        None
+    };
+    i.expect(b']', "]")?;
     match Section::new(part, text) {
-        Ok(s) => Ok((j.skip(1), Some(s))),
-        Err(_) => fail(i, "section"),
+        Ok(s) => Ok(Some(s)),
+        Err(_) => Err(start.err("section")),
     }
 }
 
 /// `section-binary = "[" [section-part] "]"`.
-fn section_binary(i: In<'_>) -> PResult<'_, Vec<NonZeroU32>> {
-    if i.peek() != Some(b'[') {
-        return fail(i, "[");
-    }
-    let (j, part) = section_part(i.skip(1))?;
-    if j.peek() != Some(b']') {
-        return fail(j, "]");
-    }
-    Ok((j.skip(1), part))
+fn section_binary(i: &mut In<'_>) -> PResult<Vec<NonZeroU32>> {
+    i.expect(b'[', "[")?;
+    let part = section_part(i)?;
+    i.expect(b']', "]")?;
+    Ok(part)
 }
 
-/// `"<" number "." nz-number ">"` (a partial range in a command).
-fn partial(i: In<'_>) -> PResult<'_, Option<(u32, NonZeroU32)>> {
-    if i.peek() != Some(b'<') {
-        return Ok((i, None));
+/// `partial = "<" number "." nz-number ">"` (RFC 9051; a partial range in a command).
+fn partial(i: &mut In<'_>) -> PResult<Option<(u32, NonZeroU32)>> {
+    if !i.eat(b'<') {
+        return Ok(None);
     }
-    let (j, a) = number(i.skip(1))?;
-    if j.peek() != Some(b'.') {
-        return fail(j, ".");
-    }
-    let (j, b) = nz_number(j.skip(1))?;
-    if j.peek() != Some(b'>') {
-        return fail(j, ">");
-    }
-    Ok((j.skip(1), Some((a, b))))
+    let a = number(i)?;
+    i.expect(b'.', ".")?;
+    let b = nz_number(i)?;
+    i.expect(b'>', ">")?;
+    Ok(Some((a, b)))
 }
 
-/// `"<" number ">"` (the origin octet in a response).
-fn origin(i: In<'_>) -> PResult<'_, Option<u32>> {
-    if i.peek() != Some(b'<') {
-        return Ok((i, None));
+/// `["<" number ">"]` of `msg-att-static = ... / "BODY" section ["<" number ">"] SP
+/// nstring` (the origin octet in a response).
+fn origin(i: &mut In<'_>) -> PResult<Option<u32>> {
+    if !i.eat(b'<') {
+        return Ok(None);
     }
-    let (j, a) = number(i.skip(1))?;
-    if j.peek() != Some(b'>') {
-        return fail(j, ">");
-    }
-    Ok((j.skip(1), Some(a)))
+    let a = number(i)?;
+    i.expect(b'>', ">")?;
+    Ok(Some(a))
 }
 
 /// `fetch-att = "ENVELOPE" / "FLAGS" / "INTERNALDATE" / "RFC822" [".HEADER" / ".SIZE" /
 /// ".TEXT"] / "BODY" ["STRUCTURE"] / "UID" / "BODY" section [partial] / "BODY.PEEK"
 /// section [partial] / "BINARY" [".PEEK"] section-binary [partial] / "BINARY.SIZE"
 /// section-binary / "MODSEQ"`.
-pub(crate) fn fetch_att(i: In<'_>) -> PResult<'_, FetchAttribute> {
-    let (j, k) = keyword(i)?;
-    let k = k.to_ascii_uppercase();
+pub(crate) fn fetch_att(i: &mut In<'_>) -> PResult<FetchAttribute> {
+    let start = *i;
+    let k = keyword(i)?.to_ascii_uppercase();
     Ok(match &k[..] {
-        b"UID" => (j, FetchAttribute::Uid),
-        b"FLAGS" => (j, FetchAttribute::Flags),
-        b"INTERNALDATE" => (j, FetchAttribute::InternalDate),
-        b"RFC822.SIZE" => (j, FetchAttribute::Rfc822Size),
-        b"RFC822" => (j, FetchAttribute::Rfc822),
-        b"RFC822.HEADER" => (j, FetchAttribute::Rfc822Header),
-        b"RFC822.TEXT" => (j, FetchAttribute::Rfc822Text),
-        b"ENVELOPE" => (j, FetchAttribute::Envelope),
-        b"BODYSTRUCTURE" => (j, FetchAttribute::BodyStructure),
-        b"MODSEQ" => (j, FetchAttribute::ModSeq),
-        b"BODY" | b"BODY.PEEK" if j.peek() == Some(b'[') => {
-            let (j, section) = section(j)?;
-            let (j, partial) = partial(j)?;
-            (
-                j,
-                FetchAttribute::BodyExt {
-                    section,
-                    partial,
-                    peek: k.len() > 4,
-                },
-            )
-        }
-        b"BODY" => (j, FetchAttribute::Body),
-        b"BINARY" | b"BINARY.PEEK" => {
-            let (j, section) = section_binary(j)?;
-            let (j, partial) = partial(j)?;
-            (
-                j,
-                FetchAttribute::Binary {
-                    section,
-                    partial,
-                    peek: k.len() > 6,
-                },
-            )
-        }
-        b"BINARY.SIZE" => {
-            let (j, section) = section_binary(j)?;
-            (j, FetchAttribute::BinarySize { section })
-        }
-        _ => return fail(i, "fetch attribute"),
+        b"UID" => FetchAttribute::Uid,
+        b"FLAGS" => FetchAttribute::Flags,
+        b"INTERNALDATE" => FetchAttribute::InternalDate,
+        b"RFC822.SIZE" => FetchAttribute::Rfc822Size,
+        b"RFC822" => FetchAttribute::Rfc822,
+        b"RFC822.HEADER" => FetchAttribute::Rfc822Header,
+        b"RFC822.TEXT" => FetchAttribute::Rfc822Text,
+        b"ENVELOPE" => FetchAttribute::Envelope,
+        b"BODYSTRUCTURE" => FetchAttribute::BodyStructure,
+        b"MODSEQ" => FetchAttribute::ModSeq,
+        b"BODY" | b"BODY.PEEK" if i.peek() == Some(b'[') => FetchAttribute::BodyExt {
+            section: section(i)?,
+            partial: partial(i)?,
+            peek: k.len() > 4,
+        },
+        b"BODY" => FetchAttribute::Body,
+        b"BINARY" | b"BINARY.PEEK" => FetchAttribute::Binary {
+            section: section_binary(i)?,
+            partial: partial(i)?,
+            peek: k.len() > 6,
+        },
+        b"BINARY.SIZE" => FetchAttribute::BinarySize {
+            section: section_binary(i)?,
+        },
+        _ => return Err(start.err("fetch attribute")),
     })
 }
 
 /// `msg-att = "(" (msg-att-dynamic / msg-att-static) *(SP (msg-att-dynamic /
 /// msg-att-static)) ")"`.
-pub(crate) fn msg_att(i: In<'_>) -> PResult<'_, Vec<MessageDataItem>> {
+pub(crate) fn msg_att(i: &mut In<'_>) -> PResult<Vec<MessageDataItem>> {
     // Room for the items a FETCH typically returns (UID, FLAGS, sizes, date, envelope,
     // structure, a body section) without growing.
-    lift(i, |j| c_paren_list(j, 8, c_msg_att_item))
+    paren_list_sized(i, 8, msg_att_item)
 }
 
-/// One `msg-att-dynamic` or `msg-att-static` item.
-fn c_msg_att_item(j: &mut In<'_>) -> CResult<MessageDataItem> {
-    let start = *j;
-    let k = lower(j, keyword)?;
+/// `msg-att-dynamic = "FLAGS" SP "(" [flag-fetch *(SP flag-fetch)] ")" / "MODSEQ" SP "("
+/// mod-sequence-value ")"` (RFC 7162), `msg-att-static = "ENVELOPE" SP envelope /
+/// "INTERNALDATE" SP date-time / "RFC822" [".HEADER" / ".TEXT"] SP nstring / "RFC822.SIZE"
+/// SP number / "BODY" ["STRUCTURE"] SP body / "BODY" section ["<" number ">"] SP nstring /
+/// "UID" SP uniqueid / "BINARY" section-binary SP (nstring / literal8) / "BINARY.SIZE"
+/// section-binary SP number` (RFC 3516): one item.
+fn msg_att_item(i: &mut In<'_>) -> PResult<MessageDataItem> {
+    let start = *i;
+    let k = keyword(i)?;
     let is = |w: &[u8]| k.eq_ignore_ascii_case(w);
-    if j.peek() == Some(b'[') && is(b"BODY") {
-        let section = lower(j, section)?;
-        let origin = lower(j, origin)?;
-        j.expect(b' ', "SP")?;
-        let data = c_nstring(j)?;
+    if i.peek() == Some(b'[') && is(b"BODY") {
+        let section = section(i)?;
+        let origin = origin(i)?;
+        sp(i)?;
+        let data = nstring(i)?;
         return Ok(MessageDataItem::BodyExt {
             section,
             origin,
@@ -198,13 +169,13 @@ fn c_msg_att_item(j: &mut In<'_>) -> CResult<MessageDataItem> {
         });
     }
     if is(b"BINARY") {
-        let section = lower(j, section_binary)?;
-        let origin = lower(j, origin)?;
-        j.expect(b' ', "SP")?;
-        let data = if matches!(j.peek(), Some(b'~' | b'{')) {
-            Some(lower(j, literal)?)
+        let section = section_binary(i)?;
+        let origin = origin(i)?;
+        sp(i)?;
+        let data = if matches!(i.peek(), Some(b'~' | b'{')) {
+            Some(literal(i)?)
         } else {
-            c_nstring(j)?.map(|s| s.to_bytes())
+            nstring(i)?.map(|s| s.to_bytes())
         };
         return Ok(MessageDataItem::Binary {
             section,
@@ -213,40 +184,40 @@ fn c_msg_att_item(j: &mut In<'_>) -> CResult<MessageDataItem> {
         });
     }
     if is(b"BINARY.SIZE") {
-        let section = lower(j, section_binary)?;
-        j.expect(b' ', "SP")?;
-        let size = c_number(j)?;
+        let section = section_binary(i)?;
+        sp(i)?;
+        let size = number(i)?;
         return Ok(MessageDataItem::BinarySize { section, size });
     }
-    j.expect(b' ', "SP")?;
+    sp(i)?;
     // The common items first; each test is a length comparison unless the length matches.
     Ok(if is(b"UID") {
-        MessageDataItem::Uid(lower(j, nz_number)?)
+        MessageDataItem::Uid(nz_number(i)?)
     } else if is(b"FLAGS") {
-        MessageDataItem::Flags(c_paren_list(j, 4, |j| lower(j, flag_fetch))?)
+        MessageDataItem::Flags(paren_list_sized(i, 4, flag_fetch)?)
     } else if is(b"RFC822.SIZE") {
-        MessageDataItem::Rfc822Size(c_number(j)?)
+        MessageDataItem::Rfc822Size(number(i)?)
     } else if is(b"INTERNALDATE") {
-        MessageDataItem::InternalDate(lower(j, date_time)?)
+        MessageDataItem::InternalDate(date_time(i)?)
     } else if is(b"ENVELOPE") {
-        MessageDataItem::Envelope(c_envelope(j)?)
+        MessageDataItem::Envelope(envelope(i)?)
     } else if is(b"BODYSTRUCTURE") {
-        MessageDataItem::BodyStructure(c_body_boxed(j, 0)?)
+        MessageDataItem::BodyStructure(body_boxed(i, 0)?)
     } else if is(b"BODY") {
-        MessageDataItem::Body(c_body_boxed(j, 0)?)
+        MessageDataItem::Body(body_boxed(i, 0)?)
     } else if is(b"MODSEQ") {
         // "MODSEQ" SP "(" mod-sequence-value ")"
-        let v = lower(j, |i| paren_list(i, number64))?;
+        let v = paren_list(i, number64)?;
         match v[..] {
             [n] => MessageDataItem::ModSeq(n),
-            _ => return Err(j.err("one mod-sequence value")),
+            _ => return Err(i.err("one mod-sequence value")),
         }
     } else if is(b"RFC822") {
-        MessageDataItem::Rfc822(c_nstring(j)?)
+        MessageDataItem::Rfc822(nstring(i)?)
     } else if is(b"RFC822.HEADER") {
-        MessageDataItem::Rfc822Header(c_nstring(j)?)
+        MessageDataItem::Rfc822Header(nstring(i)?)
     } else if is(b"RFC822.TEXT") {
-        MessageDataItem::Rfc822Text(c_nstring(j)?)
+        MessageDataItem::Rfc822Text(nstring(i)?)
     } else {
         return Err(start.err("message data item"));
     })
@@ -255,7 +226,7 @@ fn c_msg_att_item(j: &mut In<'_>) -> CResult<MessageDataItem> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
-    use super::super::core::tests::run;
+    use super::super::testing::run;
     use super::*;
     use crate::types::{AString, Flag, FlagFetch, IString};
 

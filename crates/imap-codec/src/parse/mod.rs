@@ -1,23 +1,34 @@
-//! The nom parsers: one function per grammar rule, named after it, over [`In`], an input
-//! that remembers its [`Bytes`] buffer so that strings and literals come out as slices of
-//! it (no copy).
+//! The parser: hand-written recursive descent, one function per ABNF rule of RFC 3501 and
+//! RFC 9051 (and the extensions each module names), named after the rule and opening with
+//! its text. No parser-combinator library is involved: every rule has the one shape
+//! `fn(&mut In) -> PResult<T>`, reads bytes off the cursor [`In`] and, on success, leaves
+//! it just past what it read; on failure it reports where and what it expected
+//! ([`PError`]). A rule with alternatives that cannot be told apart by the next byte tries
+//! one on a copy of the cursor (`In` is `Copy`) and starts again from the original.
 //!
-//! The parsers run on whole messages handed out by the [`Framer`](crate::Framer), so running
-//! out of input here is an error, not "need more bytes".
+//! [`In`] remembers its [`Bytes`] buffer, so strings and literals come out as slices of it
+//! (no copy). The parsers run on whole messages handed out by the
+//! [`Framer`](crate::Framer), so running out of input here is an error, not "need more
+//! bytes".
+//!
+//! The modules follow [`types`](crate::types): each parses the types of its namesake
+//! (`core`: tokens, numbers and strings; `envelope` and `body`: ENVELOPE and
+//! BODYSTRUCTURE; ...), and this one holds the cursor and the list shapes they share.
 
 pub(crate) mod body;
 pub(crate) mod command;
 pub(crate) mod core;
+pub(crate) mod datetime;
+pub(crate) mod envelope;
 pub(crate) mod fetch;
+pub(crate) mod flag;
+pub(crate) mod mailbox;
 pub(crate) mod response;
 pub(crate) mod search;
-
-use std::iter::{Copied, Enumerate};
-use std::slice::Iter;
+pub(crate) mod sequence;
+pub(crate) mod status;
 
 use bytes::Bytes;
-use nom::error::{ErrorKind, ParseError};
-use nom::{CompareResult, Needed};
 
 use crate::Quirks;
 use crate::types::Content;
@@ -95,7 +106,7 @@ impl<'a> In<'a> {
 
     /// Consumes `b`, or fails saying `expected`.
     #[inline]
-    pub(crate) fn expect(&mut self, b: u8, expected: &'static str) -> CResult<()> {
+    pub(crate) fn expect(&mut self, b: u8, expected: &'static str) -> PResult<()> {
         if self.eat(b) {
             Ok(())
         } else {
@@ -156,75 +167,6 @@ impl<'a> In<'a> {
     }
 }
 
-impl<'a> nom::Input for In<'a> {
-    type Item = u8;
-    type Iter = Copied<Iter<'a, u8>>;
-    type IterIndices = Enumerate<Self::Iter>;
-
-    fn input_len(&self) -> usize {
-        self.rest.len()
-    }
-    fn take(&self, index: usize) -> Self {
-        Self {
-            rest: &self.rest[..index],
-            ..*self
-        }
-    }
-    fn take_from(&self, index: usize) -> Self {
-        Self {
-            rest: &self.rest[index..],
-            ..*self
-        }
-    }
-    fn take_split(&self, index: usize) -> (Self, Self) {
-        let (a, b) = self.rest.split_at(index);
-        (Self { rest: b, ..*self }, Self { rest: a, ..*self })
-    }
-    fn position<P>(&self, predicate: P) -> Option<usize>
-    where
-        P: Fn(Self::Item) -> bool,
-    {
-        self.rest.iter().position(|b| predicate(*b))
-    }
-    fn iter_elements(&self) -> Self::Iter {
-        self.rest.iter().copied()
-    }
-    fn iter_indices(&self) -> Self::IterIndices {
-        self.iter_elements().enumerate()
-    }
-    fn slice_index(&self, count: usize) -> Result<usize, Needed> {
-        if self.rest.len() >= count {
-            Ok(count)
-        } else {
-            Err(Needed::new(count - self.rest.len()))
-        }
-    }
-}
-
-impl<'b> nom::Compare<&'b str> for In<'_> {
-    fn compare(&self, t: &'b str) -> CompareResult {
-        let t = t.as_bytes();
-        if self.rest.starts_with(t) {
-            CompareResult::Ok
-        } else if t.starts_with(self.rest) {
-            CompareResult::Incomplete
-        } else {
-            CompareResult::Error
-        }
-    }
-    fn compare_no_case(&self, t: &'b str) -> CompareResult {
-        let t = t.as_bytes();
-        let n = t.len().min(self.rest.len());
-        if !self.rest[..n].eq_ignore_ascii_case(&t[..n]) {
-            CompareResult::Error
-        } else if n < t.len() {
-            CompareResult::Incomplete
-        } else {
-            CompareResult::Ok
-        }
-    }
-}
-
 /// A parse failure: where and what was expected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct PError {
@@ -232,75 +174,115 @@ pub(crate) struct PError {
     pub(crate) expected: &'static str,
 }
 
-impl<'a> ParseError<In<'a>> for PError {
-    fn from_error_kind(input: In<'a>, kind: ErrorKind) -> Self {
-        Self {
-            offset: input.offset(),
-            expected: kind_name(kind),
-        }
-    }
-    fn append(_: In<'a>, _: ErrorKind, other: Self) -> Self {
-        other
-    }
-    fn or(self, other: Self) -> Self {
-        // Report the alternative that got furthest.
-        if other.offset >= self.offset {
-            other
-        } else {
-            self
-        }
-    }
-}
-
-fn kind_name(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::Tag => "keyword",
-        ErrorKind::Digit => "number",
-        ErrorKind::Char => "character",
-        ErrorKind::TakeWhile1 => "token",
-        ErrorKind::Eof => "end of input",
-        _ => "valid syntax",
-    }
-}
-
-pub(crate) type PResult<'a, O> = nom::IResult<In<'a>, O, PError>;
-
-/// The result of a cursor-style parser (`fn(&mut In) -> CResult<T>`), which advances the
-/// input in place on success. The hot rules (strings, ENVELOPE, BODYSTRUCTURE) are written
-/// this way: no input is returned with every value, so fewer bytes move per rule.
-pub(crate) type CResult<T> = Result<T, PError>;
-
-/// Runs a cursor-style parser as a nom-style one.
-#[inline]
-pub(crate) fn lift<'a, T>(i: In<'a>, f: impl FnOnce(&mut In<'a>) -> CResult<T>) -> PResult<'a, T> {
-    let mut j = i;
-    match f(&mut j) {
-        Ok(v) => Ok((j, v)),
-        Err(e) => Err(nom::Err::Error(e)),
-    }
-}
-
-/// Runs a nom-style parser as a cursor-style one.
-#[inline]
-pub(crate) fn lower<'a, T>(j: &mut In<'a>, f: impl FnOnce(In<'a>) -> PResult<'a, T>) -> CResult<T> {
-    match f(*j) {
-        Ok((k, v)) => {
-            *j = k;
-            Ok(v)
-        }
-        Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Err(e),
-        Err(nom::Err::Incomplete(_)) => Err(j.err("more input")),
-    }
-}
-
-/// Fails at `i` saying what was expected.
-pub(crate) fn fail<'a, O>(i: In<'a>, expected: &'static str) -> PResult<'a, O> {
-    Err(nom::Err::Error(PError {
-        offset: i.offset(),
-        expected,
-    }))
-}
+/// The result of a rule: its value, with the input advanced past it, or where it failed
+/// and what it expected there (the input is then left anywhere: a caller that tries
+/// another alternative starts again from a copy).
+pub(crate) type PResult<T> = Result<T, PError>;
 
 /// Deepest nesting of lists in BODYSTRUCTURE, body extensions and SEARCH criteria; deeper
 /// input is refused so hostile input cannot exhaust the stack.
 pub(crate) const MAX_DEPTH: usize = 40;
+
+/// A parenthesised list, `"(" [item *(SP item)] ")"`; with [`Quirks::trailing_space`](crate::Quirks) spaces
+/// after `(` and before `)` are skipped.
+#[inline]
+pub(crate) fn paren_list<'a, O>(
+    i: &mut In<'a>,
+    item: impl FnMut(&mut In<'a>) -> PResult<O>,
+) -> PResult<Vec<O>> {
+    paren_list_sized(i, 4, item)
+}
+
+/// `"(" [item *(SP item)] ")"` as [`paren_list`], with room for `capacity` items before the
+/// list grows.
+#[inline]
+pub(crate) fn paren_list_sized<'a, O>(
+    i: &mut In<'a>,
+    capacity: usize,
+    mut item: impl FnMut(&mut In<'a>) -> PResult<O>,
+) -> PResult<Vec<O>> {
+    i.expect(b'(', "(")?;
+    let lenient = i.quirks.trailing_space;
+    let skip_sp = |i: &mut In<'a>| {
+        if lenient {
+            let n = i.rest().iter().take_while(|&&b| b == b' ').count();
+            i.advance(n);
+        }
+    };
+    skip_sp(i);
+    if i.eat(b')') {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::with_capacity(capacity);
+    loop {
+        out.push(item(i)?);
+        match i.peek() {
+            Some(b')') => {
+                i.advance(1);
+                return Ok(out);
+            }
+            Some(b' ') => {
+                i.advance(1);
+                skip_sp(i);
+                if lenient && i.eat(b')') {
+                    return Ok(out);
+                }
+            }
+            _ => return Err(i.err("SP or )")),
+        }
+    }
+}
+
+/// `*(SP item)`, after something: items each after a single space, while spaces come. With
+/// [`Quirks::trailing_space`](crate::Quirks) a space not followed by an item ends the list
+/// (before that space).
+pub(crate) fn space_separated<'a, O>(
+    i: &mut In<'a>,
+    mut item: impl FnMut(&mut In<'a>) -> PResult<O>,
+) -> PResult<Vec<O>> {
+    let mut out = Vec::new();
+    while i.peek() == Some(b' ') {
+        let mut j = i.skip(1);
+        match item(&mut j) {
+            Ok(o) => {
+                out.push(o);
+                *i = j;
+            }
+            Err(_) if i.quirks.trailing_space => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod testing {
+    //! Running one rule on a test input.
+
+    use bytes::Bytes;
+
+    use super::{In, PResult};
+    use crate::Quirks;
+
+    /// Runs `p` on `input` and returns the value and the unparsed rest.
+    pub(crate) fn run<O>(
+        p: impl Fn(&mut In<'_>) -> PResult<O>,
+        input: &'static [u8],
+    ) -> (O, Vec<u8>) {
+        let b = Bytes::from_static(input);
+        let mut i = In::new(&b, Quirks::default());
+        let o = p(&mut i).unwrap();
+        (o, i.rest().to_vec())
+    }
+
+    /// Runs `p` on `input` with [`Quirks::strict`] and checks that it fails.
+    pub(crate) fn fails<O: std::fmt::Debug>(
+        p: impl Fn(&mut In<'_>) -> PResult<O>,
+        input: &'static [u8],
+    ) {
+        let b = Bytes::from_static(input);
+        let r = p(&mut In::new(&b, Quirks::strict()));
+        assert!(r.is_err(), "{r:?}");
+    }
+}

@@ -3,172 +3,181 @@
 //! RFC 5161 `enable-data`).
 
 use super::core::{
-    atom, crlf, flag_list, flag_perm, keyword, kw, mailbox, nil, nstring, number, number64,
-    nz_number, paren_list, quoted, sequence_set, sp, space_separated, string, tag, text,
+    atom, crlf, keyword, kw, nil, nstring, number, number64, peek_kw, quoted, sp, string, tag, text,
 };
 use super::fetch::msg_att;
-use super::{In, PResult, fail};
+use super::flag::{flag_list, flag_perm};
+use super::mailbox::{mailbox, mailbox_list};
+use super::search::{esearch, search_data};
+use super::sequence::sequence_set;
+use super::status::status_att_val;
+use super::{In, PResult, paren_list, space_separated};
 use crate::types::chars::is_text_char;
 use crate::types::{
-    Capability, Code, Continue, Data, ESearch, ESearchItem, Greeting, GreetingKind, IString,
-    ListItem, MailboxAttribute, NString, Response, Status, StatusBody, StatusItem, StatusKind, Tag,
-    Text,
+    Capability, Code, Continue, Data, Greeting, GreetingKind, IString, NString, Response, Status,
+    StatusBody, StatusKind, Text,
 };
 
 /// `capability = ("AUTH=" auth-type) / atom`.
-pub(crate) fn capability(i: In<'_>) -> PResult<'_, Capability> {
-    atom(i).map(|(j, a)| (j, Capability::from_atom(a)))
+pub(crate) fn capability(i: &mut In<'_>) -> PResult<Capability> {
+    atom(i).map(Capability::from_atom)
 }
 
-/// `resp-text-code` for the codes we know; `]` must follow.
-fn known_code(i: In<'_>) -> PResult<'_, Code> {
-    let (j, k) = keyword(i)?;
+/// `resp-text-code = "ALERT" / "BADCHARSET" [SP "(" charset *(SP charset) ")"] /
+/// capability-data / "PARSE" / "PERMANENTFLAGS" SP "(" [flag-perm *(SP flag-perm)] ")" /
+/// "READ-ONLY" / "READ-WRITE" / "TRYCREATE" / "UIDNEXT" SP nz-number / "UIDVALIDITY" SP
+/// nz-number / "UNSEEN" SP nz-number / "CLOSED" / "HIGHESTMODSEQ" SP mod-sequence-value /
+/// "NOMODSEQ" / "APPENDUID" SP nz-number SP append-uid / "COPYUID" SP nz-number SP
+/// uid-set SP uid-set / "UIDNOTSTICKY"` (RFC 3501, 9051, 7162, 4315): the codes we know;
+/// `]` must follow.
+fn known_code(i: &mut In<'_>) -> PResult<Code> {
+    let start = *i;
+    let k = keyword(i)?;
     let is = |w: &[u8]| k.eq_ignore_ascii_case(w);
-    let (j, code) = if is(b"ALERT") {
-        (j, Code::Alert)
+    let code = if is(b"ALERT") {
+        Code::Alert
     } else if is(b"PARSE") {
-        (j, Code::Parse)
+        Code::Parse
     } else if is(b"READ-ONLY") {
-        (j, Code::ReadOnly)
+        Code::ReadOnly
     } else if is(b"READ-WRITE") {
-        (j, Code::ReadWrite)
+        Code::ReadWrite
     } else if is(b"TRYCREATE") {
-        (j, Code::TryCreate)
+        Code::TryCreate
     } else if is(b"NOMODSEQ") {
-        (j, Code::NoModSeq)
+        Code::NoModSeq
     } else if is(b"UIDNOTSTICKY") {
-        (j, Code::UidNotSticky)
+        Code::UidNotSticky
     } else if is(b"CLOSED") {
-        (j, Code::Closed)
+        Code::Closed
     } else if is(b"CAPABILITY") {
-        let (j, caps) = space_separated(j, capability)?;
-        (j, Code::Capability(caps))
+        Code::Capability(space_separated(i, capability)?)
     } else if is(b"BADCHARSET") {
-        if j.peek() == Some(b' ') {
-            let (j, l) = paren_list(j.skip(1), charset)?;
-            (j, Code::BadCharset(l))
+        if i.eat(b' ') {
+            Code::BadCharset(paren_list(i, charset)?)
         } else {
-            (j, Code::BadCharset(Vec::new()))
+            Code::BadCharset(Vec::new())
         }
     } else if is(b"PERMANENTFLAGS") {
-        let (j, ()) = sp(j)?;
-        let (j, f) = paren_list(j, flag_perm)?;
-        (j, Code::PermanentFlags(f))
+        sp(i)?;
+        Code::PermanentFlags(paren_list(i, flag_perm)?)
     } else if is(b"UIDNEXT") {
-        let (j, n) = number(sp(j)?.0)?;
-        (j, Code::UidNext(n))
+        sp(i)?;
+        Code::UidNext(number(i)?)
     } else if is(b"UIDVALIDITY") {
-        let (j, n) = number(sp(j)?.0)?;
-        (j, Code::UidValidity(n))
+        sp(i)?;
+        Code::UidValidity(number(i)?)
     } else if is(b"UNSEEN") {
-        let (j, n) = number(sp(j)?.0)?;
-        (j, Code::Unseen(n))
+        sp(i)?;
+        Code::Unseen(number(i)?)
     } else if is(b"HIGHESTMODSEQ") {
-        let (j, n) = number64(sp(j)?.0)?;
-        (j, Code::HighestModSeq(n))
+        sp(i)?;
+        Code::HighestModSeq(number64(i)?)
     } else if is(b"APPENDUID") {
-        let (j, v) = number(sp(j)?.0)?;
-        let (j, uids) = sequence_set(sp(j)?.0)?;
-        (
-            j,
-            Code::AppendUid {
-                uid_validity: v,
-                uids,
-            },
-        )
+        sp(i)?;
+        let uid_validity = number(i)?;
+        sp(i)?;
+        let uids = sequence_set(i)?;
+        Code::AppendUid { uid_validity, uids }
     } else if is(b"COPYUID") {
-        let (j, v) = number(sp(j)?.0)?;
-        let (j, source) = sequence_set(sp(j)?.0)?;
-        let (j, destination) = sequence_set(sp(j)?.0)?;
-        (
-            j,
-            Code::CopyUid {
-                uid_validity: v,
-                source,
-                destination,
-            },
-        )
+        sp(i)?;
+        let uid_validity = number(i)?;
+        sp(i)?;
+        let source = sequence_set(i)?;
+        sp(i)?;
+        let destination = sequence_set(i)?;
+        Code::CopyUid {
+            uid_validity,
+            source,
+            destination,
+        }
     } else {
-        return fail(i, "known response code");
+        return Err(start.err("known response code"));
     };
-    if j.peek() != Some(b']') {
-        return fail(j, "]");
+    if i.peek() != Some(b']') {
+        return Err(i.err("]"));
     }
-    Ok((j, code))
+    Ok(code)
 }
 
 /// `charset = atom / quoted`.
-fn charset(i: In<'_>) -> PResult<'_, IString> {
+fn charset(i: &mut In<'_>) -> PResult<IString> {
     if i.peek() == Some(b'"') {
-        return quoted(i).map(|(j, b)| (j, IString::new(b)));
+        return quoted(i).map(IString::new);
     }
-    atom(i).map(|(j, a)| (j, IString::new(a.into_bytes())))
+    atom(i).map(|a| IString::new(a.into_bytes()))
 }
 
 /// `resp-text-code = ... / atom [SP 1*<any TEXT-CHAR except "]">]`. Unknown codes, and
 /// known codes that do not parse, are kept as [`Code::Other`].
-pub(crate) fn resp_text_code(i: In<'_>) -> PResult<'_, Code> {
-    if let Ok(r) = known_code(i) {
-        return Ok(r);
+pub(crate) fn resp_text_code(i: &mut In<'_>) -> PResult<Code> {
+    let mut k = *i;
+    if let Ok(code) = known_code(&mut k) {
+        *i = k;
+        return Ok(code);
     }
-    let (j, name) = atom(i)?;
-    if j.peek() == Some(b' ') {
-        let r = j.skip(1).rest();
-        let n = r
-            .iter()
-            .take_while(|&&b| b != b']' && is_text_char(b))
-            .count();
-        let value = Some(j.bytes_of(&r[..n]));
-        return Ok((j.skip(1 + n), Code::Other { name, value }));
+    let name = atom(i)?;
+    if i.peek() != Some(b' ') {
+        return Ok(Code::Other { name, value: None });
     }
-    Ok((j, Code::Other { name, value: None }))
+    let r = i.rest().get(1..).unwrap_or_default();
+    let n = r
+        .iter()
+        .take_while(|&&b| b != b']' && is_text_char(b))
+        .count();
+    let value = Some(i.bytes_of(&r[..n]));
+    i.advance(1 + n);
+    Ok(Code::Other { name, value })
 }
 
 /// `resp-text = ["[" resp-text-code "]" SP] text`. With
 /// [`Quirks::code_without_text`](crate::Quirks) the text may be missing or empty.
-pub(crate) fn resp_text(i: In<'_>) -> PResult<'_, (Option<Code>, Text)> {
+pub(crate) fn resp_text(i: &mut In<'_>) -> PResult<(Option<Code>, Text)> {
     if i.peek() == Some(b'[') {
-        if let Ok((j, code)) = resp_text_code(i.skip(1)) {
-            if j.peek() == Some(b']') {
-                let j = j.skip(1);
-                if j.peek() == Some(b' ') {
-                    let (k, t) = text(j.skip(1))?;
+        let mut j = i.skip(1);
+        if let Ok(code) = resp_text_code(&mut j) {
+            if j.eat(b']') {
+                if j.eat(b' ') {
+                    let t = text(&mut j)?;
                     if !t.is_empty() || j.quirks.code_without_text {
-                        return Ok((k, (Some(code), t)));
+                        *i = j;
+                        return Ok((Some(code), t));
                     }
-                    return fail(k, "text");
+                    return Err(j.err("text"));
                 }
                 if j.quirks.code_without_text {
-                    return Ok((j, (Some(code), Text::default())));
+                    *i = j;
+                    return Ok((Some(code), Text::default()));
                 }
-                return fail(j, "SP text");
+                return Err(j.err("SP text"));
             }
         }
         // Not a code after all: all of it is text.
     }
-    let (j, t) = text(i)?;
+    let start = *i;
+    let t = text(i)?;
     if t.is_empty() && !i.quirks.code_without_text {
-        return fail(i, "text");
+        return Err(start.err("text"));
     }
-    Ok((j, (None, t)))
+    Ok((None, t))
 }
 
 /// `SP resp-text`, or nothing at all with [`Quirks::code_without_text`](crate::Quirks)
 /// (`a1 OK` CRLF).
-fn sp_resp_text(i: In<'_>) -> PResult<'_, (Option<Code>, Text)> {
-    if i.peek() == Some(b' ') {
-        return resp_text(i.skip(1));
+fn sp_resp_text(i: &mut In<'_>) -> PResult<(Option<Code>, Text)> {
+    if i.eat(b' ') {
+        return resp_text(i);
     }
     if i.quirks.code_without_text && matches!(i.peek(), Some(b'\r' | b'\n')) {
-        return Ok((i, (None, Text::default())));
+        return Ok((None, Text::default()));
     }
-    fail(i, "SP resp-text")
+    Err(i.err("SP resp-text"))
 }
 
 /// `greeting = "*" SP (resp-cond-auth / resp-cond-bye) CRLF`.
-pub(crate) fn greeting(i: In<'_>) -> PResult<'_, Greeting> {
-    let (j, ()) = kw("* ")(i)?;
-    let (j, k) = keyword(j)?;
+pub(crate) fn greeting(i: &mut In<'_>) -> PResult<Greeting> {
+    kw(i, "* ")?;
+    let k = keyword(i)?;
     let kind = if k.eq_ignore_ascii_case(b"OK") {
         GreetingKind::Ok
     } else if k.eq_ignore_ascii_case(b"PREAUTH") {
@@ -176,13 +185,14 @@ pub(crate) fn greeting(i: In<'_>) -> PResult<'_, Greeting> {
     } else if k.eq_ignore_ascii_case(b"BYE") {
         GreetingKind::Bye
     } else {
-        return fail(j, "OK, PREAUTH or BYE");
+        return Err(i.err("OK, PREAUTH or BYE"));
     };
-    let (j, (code, text)) = sp_resp_text(j)?;
-    let (j, ()) = crlf(j)?;
-    Ok((j, Greeting { kind, code, text }))
+    let (code, text) = sp_resp_text(i)?;
+    crlf(i)?;
+    Ok(Greeting { kind, code, text })
 }
 
+/// `resp-cond-state = ("OK" / "NO" / "BAD") SP resp-text`: its keyword.
 fn status_kind(k: &[u8]) -> Option<StatusKind> {
     if k.eq_ignore_ascii_case(b"OK") {
         Some(StatusKind::Ok)
@@ -196,305 +206,157 @@ fn status_kind(k: &[u8]) -> Option<StatusKind> {
 }
 
 /// `response = continue-req / response-data / response-tagged` (one message).
-pub(crate) fn response(i: In<'_>) -> PResult<'_, Response> {
+pub(crate) fn response(i: &mut In<'_>) -> PResult<Response> {
     match i.peek() {
-        Some(b'+') => continue_req(i).map(|(j, c)| (j, Response::Continue(c))),
+        Some(b'+') => continue_req(i).map(Response::Continue),
         Some(b'*') => response_data(i),
         _ => response_tagged(i),
     }
 }
 
 /// `continue-req = "+" SP (resp-text / base64) CRLF`.
-pub(crate) fn continue_req(i: In<'_>) -> PResult<'_, Continue> {
-    let (j, ()) = kw("+")(i)?;
+pub(crate) fn continue_req(i: &mut In<'_>) -> PResult<Continue> {
+    kw(i, "+")?;
     // Many servers send "+" CRLF or "+ " CRLF.
-    let (j, (code, text)) = if j.peek() == Some(b' ') {
-        let j = j.skip(1);
-        if j.peek() == Some(b'[') {
-            resp_text(j)?
+    let (code, text) = if i.eat(b' ') {
+        if i.peek() == Some(b'[') {
+            resp_text(i)?
         } else {
-            let (j, t) = text(j)?;
-            (j, (None, t))
+            (None, text(i)?)
         }
-    } else if j.quirks.code_without_text {
-        (j, (None, Text::default()))
+    } else if i.quirks.code_without_text {
+        (None, Text::default())
     } else {
-        return fail(j, "SP");
+        return Err(i.err("SP"));
     };
-    let (j, ()) = crlf(j)?;
-    Ok((j, Continue { code, text }))
+    crlf(i)?;
+    Ok(Continue { code, text })
 }
 
 /// `response-tagged = tag SP resp-cond-state CRLF`.
-fn response_tagged(i: In<'_>) -> PResult<'_, Response> {
-    let (j, tag) = tag(i)?;
-    let (j, ()) = sp(j)?;
-    let (k, w) = keyword(j)?;
-    let Some(kind) = status_kind(w) else {
-        return fail(j, "OK, NO or BAD");
+fn response_tagged(i: &mut In<'_>) -> PResult<Response> {
+    let tag = tag(i)?;
+    sp(i)?;
+    let start = *i;
+    let Some(kind) = status_kind(keyword(i)?) else {
+        return Err(start.err("OK, NO or BAD"));
     };
-    let (k, (code, text)) = sp_resp_text(k)?;
-    let (k, ()) = crlf(k)?;
-    Ok((
-        k,
-        Response::Status(Status::Tagged {
-            tag,
-            body: StatusBody { kind, code, text },
-        }),
-    ))
+    let (code, text) = sp_resp_text(i)?;
+    crlf(i)?;
+    Ok(Response::Status(Status::Tagged {
+        tag,
+        body: StatusBody { kind, code, text },
+    }))
 }
 
 /// `response-data = "*" SP (resp-cond-state / resp-cond-bye / mailbox-data / message-data /
 /// capability-data / enable-data / id-response) CRLF`.
-fn response_data(i: In<'_>) -> PResult<'_, Response> {
-    let (j, ()) = kw("* ")(i)?;
-    if matches!(j.peek(), Some(b'0'..=b'9')) {
-        let (k, data) = message_data(j)?;
-        let (k, ()) = crlf(k)?;
-        return Ok((k, Response::Data(data)));
+fn response_data(i: &mut In<'_>) -> PResult<Response> {
+    kw(i, "* ")?;
+    if matches!(i.peek(), Some(b'0'..=b'9')) {
+        let data = message_data(i)?;
+        crlf(i)?;
+        return Ok(Response::Data(data));
     }
-    let (k, w) = keyword(j)?;
+    let start = *i;
+    let w = keyword(i)?;
     let is = |x: &[u8]| w.eq_ignore_ascii_case(x);
     if let Some(kind) = status_kind(w) {
-        let (k, (code, text)) = sp_resp_text(k)?;
-        let (k, ()) = crlf(k)?;
-        return Ok((
-            k,
-            Response::Status(Status::Untagged(StatusBody { kind, code, text })),
-        ));
+        let (code, text) = sp_resp_text(i)?;
+        crlf(i)?;
+        return Ok(Response::Status(Status::Untagged(StatusBody {
+            kind,
+            code,
+            text,
+        })));
     }
     if is(b"BYE") {
-        let (k, (code, text)) = sp_resp_text(k)?;
-        let (k, ()) = crlf(k)?;
-        return Ok((k, Response::Status(Status::Bye { code, text })));
+        let (code, text) = sp_resp_text(i)?;
+        crlf(i)?;
+        return Ok(Response::Status(Status::Bye { code, text }));
     }
-    let (k, data) = if is(b"CAPABILITY") {
-        let (k, caps) = space_separated(k, capability)?;
-        (k, Data::Capability(caps))
+    let data = if is(b"CAPABILITY") {
+        Data::Capability(space_separated(i, capability)?)
     } else if is(b"ENABLED") {
-        let (k, caps) = space_separated(k, capability)?;
-        (k, Data::Enabled(caps))
+        Data::Enabled(space_separated(i, capability)?)
     } else if is(b"ID") {
-        let (k, ()) = sp(k)?;
-        let (k, params) = id_params(k)?;
-        (k, Data::Id(params))
+        sp(i)?;
+        Data::Id(id_params(i)?)
     } else if is(b"LIST") {
-        let (k, item) = mailbox_list(sp(k)?.0)?;
-        (k, Data::List(item))
+        sp(i)?;
+        Data::List(mailbox_list(i)?)
     } else if is(b"LSUB") {
-        let (k, item) = mailbox_list(sp(k)?.0)?;
-        (k, Data::Lsub(item))
+        sp(i)?;
+        Data::Lsub(mailbox_list(i)?)
     } else if is(b"STATUS") {
-        let (k, mailbox) = mailbox(sp(k)?.0)?;
-        let (k, ()) = sp(k)?;
-        let (k, items) = paren_list(k, status_att_val)?;
-        (k, Data::Status { mailbox, items })
+        sp(i)?;
+        let mailbox = mailbox(i)?;
+        sp(i)?;
+        let items = paren_list(i, status_att_val)?;
+        Data::Status { mailbox, items }
     } else if is(b"FLAGS") {
-        let (k, flags) = flag_list(sp(k)?.0)?;
-        (k, Data::Flags(flags))
+        sp(i)?;
+        Data::Flags(flag_list(i)?)
     } else if is(b"SEARCH") {
-        search_data(k)?
+        search_data(i)?
     } else if is(b"VANISHED") {
-        let (k, ()) = sp(k)?;
-        let (k, earlier) = if super::core::peek_kw(k, "(EARLIER)") {
-            (kw("(EARLIER) ")(k)?.0, true)
-        } else {
-            (k, false)
-        };
-        let (k, uids) = sequence_set(k)?;
-        (k, Data::Vanished { earlier, uids })
+        sp(i)?;
+        let earlier = peek_kw(i, "(EARLIER)");
+        if earlier {
+            kw(i, "(EARLIER) ")?;
+        }
+        let uids = sequence_set(i)?;
+        Data::Vanished { earlier, uids }
     } else if is(b"ESEARCH") {
-        let (k, e) = esearch(k)?;
-        (k, Data::ESearch(e))
+        Data::ESearch(esearch(i)?)
     } else {
-        return fail(j, "response data");
+        return Err(start.err("response data"));
     };
-    let (k, ()) = crlf(k)?;
-    Ok((k, Response::Data(data)))
+    crlf(i)?;
+    Ok(Response::Data(data))
 }
 
 /// `message-data = nz-number SP ("EXPUNGE" / ("FETCH" SP msg-att))`, plus
 /// `mailbox-data =/ number SP "EXISTS" / number SP "RECENT"`.
-fn message_data(i: In<'_>) -> PResult<'_, Data> {
-    let (j, n) = number(i)?;
-    let (j, ()) = sp(j)?;
-    let (k, w) = keyword(j)?;
+fn message_data(i: &mut In<'_>) -> PResult<Data> {
+    let start = *i;
+    let n = number(i)?;
+    sp(i)?;
+    let word = *i;
+    let w = keyword(i)?;
     let is = |x: &[u8]| w.eq_ignore_ascii_case(x);
     if is(b"EXISTS") {
-        return Ok((k, Data::Exists(n)));
+        return Ok(Data::Exists(n));
     }
     if is(b"RECENT") {
-        return Ok((k, Data::Recent(n)));
+        return Ok(Data::Recent(n));
     }
     let Some(seq) = std::num::NonZeroU32::new(n) else {
-        return fail(i, "non-zero number");
+        return Err(start.err("non-zero number"));
     };
     if is(b"EXPUNGE") {
-        return Ok((k, Data::Expunge(seq)));
+        return Ok(Data::Expunge(seq));
     }
     if is(b"FETCH") {
-        let (k, items) = msg_att(sp(k)?.0)?;
-        return Ok((k, Data::Fetch { seq, items }));
+        sp(i)?;
+        let items = msg_att(i)?;
+        return Ok(Data::Fetch { seq, items });
     }
-    fail(j, "EXISTS, RECENT, EXPUNGE or FETCH")
-}
-
-/// `mailbox-list = "(" [mbx-list-flags] ")" SP (DQUOTE QUOTED-CHAR DQUOTE / nil) SP
-/// mailbox`.
-fn mailbox_list(i: In<'_>) -> PResult<'_, ListItem> {
-    let (j, attributes) = paren_list(i, |j| {
-        let (j, ()) = kw("\\")(j)?;
-        let (j, a) = atom(j)?;
-        Ok((j, MailboxAttribute::from_atom(a)))
-    })?;
-    let (j, ()) = sp(j)?;
-    let (j, delimiter) = if j.peek() == Some(b'"') {
-        let (k, q) = quoted(j)?;
-        let s = std::str::from_utf8(&q)
-            .ok()
-            .filter(|s| s.chars().count() == 1);
-        match s.and_then(|s| s.chars().next()) {
-            Some(c) => (k, Some(c)),
-            None => return fail(j, "one delimiter character"),
-        }
-    } else {
-        let (k, ()) = nil(j)?;
-        (k, None)
-    };
-    let (j, ()) = sp(j)?;
-    let (j, mailbox) = mailbox(j)?;
-    Ok((
-        j,
-        ListItem {
-            attributes,
-            delimiter,
-            mailbox,
-        },
-    ))
-}
-
-/// `status-att-val` (RFC 9051, RFC 7162).
-fn status_att_val(i: In<'_>) -> PResult<'_, StatusItem> {
-    let (j, k) = keyword(i)?;
-    let (j, ()) = sp(j)?;
-    let is = |x: &[u8]| k.eq_ignore_ascii_case(x);
-    if is(b"SIZE") || is(b"HIGHESTMODSEQ") {
-        let (j, n) = number64(j)?;
-        return Ok((
-            j,
-            if is(b"SIZE") {
-                StatusItem::Size(n)
-            } else {
-                StatusItem::HighestModSeq(n)
-            },
-        ));
-    }
-    let (j, n) = number(j)?;
-    let item = if is(b"MESSAGES") {
-        StatusItem::Messages(n)
-    } else if is(b"RECENT") {
-        StatusItem::Recent(n)
-    } else if is(b"UIDNEXT") {
-        StatusItem::UidNext(n)
-    } else if is(b"UIDVALIDITY") {
-        StatusItem::UidValidity(n)
-    } else if is(b"UNSEEN") {
-        StatusItem::Unseen(n)
-    } else if is(b"DELETED") {
-        StatusItem::Deleted(n)
-    } else {
-        return fail(i, "status attribute");
-    };
-    Ok((j, item))
+    Err(word.err("EXISTS, RECENT, EXPUNGE or FETCH"))
 }
 
 /// `id-params-list = "(" *(string SP nstring) ")" / nil` (RFC 2971).
-pub(crate) fn id_params(i: In<'_>) -> PResult<'_, Option<Vec<(IString, NString)>>> {
+pub(crate) fn id_params(i: &mut In<'_>) -> PResult<Option<Vec<(IString, NString)>>> {
     if i.peek() != Some(b'(') {
-        return nil(i).map(|(j, ())| (j, None));
+        return nil(i).map(|()| None);
     }
-    paren_list(i, |j| {
-        let (j, k) = string(j)?;
-        let (j, ()) = sp(j)?;
-        let (j, v) = nstring(j)?;
-        Ok((j, (k, v)))
+    paren_list(i, |i| {
+        let k = string(i)?;
+        sp(i)?;
+        let v = nstring(i)?;
+        Ok((k, v))
     })
-    .map(|(j, l)| (j, Some(l)))
-}
-
-/// `mailbox-data =/ "SEARCH" *(SP nz-number) [SP "(" "MODSEQ" SP mod-sequence-value ")"]`.
-fn search_data(i: In<'_>) -> PResult<'_, Data> {
-    let mut ids = Vec::new();
-    let mut j = i;
-    let mut modseq = None;
-    while j.peek() == Some(b' ') {
-        let k = j.skip(1);
-        match k.peek() {
-            Some(b'0'..=b'9') => {
-                let (k, n) = nz_number(k)?;
-                ids.push(n);
-                j = k;
-            }
-            Some(b'(') => {
-                let (k, ()) = kw("(MODSEQ ")(k)?;
-                let (k, n) = number64(k)?;
-                let (k, ()) = kw(")")(k)?;
-                modseq = Some(n);
-                j = k;
-                break;
-            }
-            _ => break,
-        }
-    }
-    Ok((j, Data::Search { ids, modseq }))
-}
-
-/// `esearch-response = "ESEARCH" [search-correlator] [SP "UID"] *(SP search-return-data)`,
-/// `search-correlator = SP "(" "TAG" SP tag-string ")"`.
-fn esearch(i: In<'_>) -> PResult<'_, ESearch> {
-    let mut j = i;
-    let mut tag_value: Option<Tag> = None;
-    if j.rest().starts_with(b" (") {
-        let (k, ()) = kw(" (TAG ")(j)?;
-        let (k, s) = string(k)?;
-        let (k, ()) = kw(")")(k)?;
-        tag_value = Tag::new(s.to_bytes()).ok();
-        if tag_value.is_none() {
-            return fail(k, "tag");
-        }
-        j = k;
-    }
-    let mut uid = false;
-    if j.peek() == Some(b' ') && super::core::peek_kw(j.skip(1), "UID") {
-        uid = true;
-        j = j.skip(4);
-    }
-    let (j, items) = space_separated(j, |k| {
-        let (k, w) = keyword(k)?;
-        let (k, ()) = sp(k)?;
-        let is = |x: &[u8]| w.eq_ignore_ascii_case(x);
-        if is(b"MIN") {
-            number(k).map(|(k, n)| (k, ESearchItem::Min(n)))
-        } else if is(b"MAX") {
-            number(k).map(|(k, n)| (k, ESearchItem::Max(n)))
-        } else if is(b"COUNT") {
-            number(k).map(|(k, n)| (k, ESearchItem::Count(n)))
-        } else if is(b"ALL") {
-            sequence_set(k).map(|(k, s)| (k, ESearchItem::All(s)))
-        } else if is(b"MODSEQ") {
-            number64(k).map(|(k, n)| (k, ESearchItem::ModSeq(n)))
-        } else {
-            fail(k, "search return data")
-        }
-    })?;
-    Ok((
-        j,
-        ESearch {
-            tag: tag_value,
-            uid,
-            items,
-        },
-    ))
+    .map(Some)
 }
 
 #[cfg(test)]
@@ -502,9 +364,9 @@ fn esearch(i: In<'_>) -> PResult<'_, ESearch> {
 mod tests {
     use bytes::Bytes;
 
-    use super::super::core::tests::{fails, run};
+    use super::super::testing::{fails, run};
     use super::*;
-    use crate::types::{AuthMechanism, Flag, FlagPerm, Mailbox};
+    use crate::types::{AuthMechanism, Flag, FlagPerm, Mailbox, MailboxAttribute, StatusItem};
 
     fn bytes(b: &'static [u8]) -> Bytes {
         Bytes::from_static(b)
