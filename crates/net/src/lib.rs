@@ -52,7 +52,6 @@ pub mod pop3;
 pub mod redact;
 pub mod rt;
 pub mod sasl;
-mod secret;
 mod server_config;
 pub mod tls;
 pub mod transport;
@@ -62,8 +61,8 @@ pub use error::{
     ConnectError, Error, OAuthError, Pop3Error, Result, SaslError, TlsConfigError, TransportError,
 };
 pub use imap::{ImapClient, ImapConfig, ImapError};
+pub use inbound_secret::Secret;
 pub use pop3::{AuthMethod, Pop3Client, Pop3Config};
 pub use sasl::{Credentials, CredentialsKind, Mechanism};
-pub use secret::Secret;
 pub use tls::{MailProtocol, Security, TlsSettings};
 pub use transport::{Timeouts, Transport};

@@ -364,11 +364,9 @@ fn resolve_in_store(
     let name = account.name.clone();
     let mut lookup = |secret: &str| {
         let store = store.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(store.load_account(&name)?.and_then(|a| {
-            a.secrets
-                .get(secret)
-                .map(|s| inbound_net::Secret::new(s.expose()))
-        }))
+        Ok(store
+            .load_account(&name)?
+            .and_then(|mut a| a.secrets.remove(secret)))
     };
     Resolver {
         account: &account.name,

@@ -14,9 +14,8 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use rusqlite::{OptionalExtension as _, Transaction, params};
 
-use crate::crypto::{
-    EncryptionKey, KEY_CHECK_AAD, KEY_CHECK_PLAIN, Secret, config_aad, secret_aad,
-};
+use crate::Secret;
+use crate::crypto::{EncryptionKey, KEY_CHECK_AAD, KEY_CHECK_PLAIN, config_aad, secret_aad};
 use crate::error::{Error, Result};
 use crate::store::{Store, now, set_key_check};
 
