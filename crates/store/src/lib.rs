@@ -96,7 +96,7 @@ mod store;
 mod sync;
 mod types;
 
-pub use accounts::Account;
+pub use accounts::StoredAccount;
 pub use crypto::{EncryptionKey, KEY_ENV, KeyError};
 pub use error::{Error, Result};
 pub use files::file_is_shared;
