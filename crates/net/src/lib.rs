@@ -62,7 +62,7 @@ pub use error::{
 };
 pub use imap::{ImapClient, ImapConfig, ImapError};
 pub use inbound_secret::Secret;
-pub use pop3::{AuthMethod, Pop3Client, Pop3Config};
+pub use pop3::{Pop3Client, Pop3Config};
 pub use sasl::{Credentials, CredentialsKind, Mechanism};
 pub use tls::{MailProtocol, Security, TlsSettings};
 pub use transport::{Timeouts, Transport};

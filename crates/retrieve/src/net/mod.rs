@@ -293,7 +293,7 @@ mod tests {
 
     #[test]
     fn pop3_errors_map_to_kinds() {
-        use inbound_net::AuthMethod;
+        use inbound_net::pop3::AuthMethod;
         use inbound_net::pop3::ResponseCode;
         let in_use = Pop3Error::AuthFailed {
             method: AuthMethod::UserPass,
