@@ -85,8 +85,8 @@ mod subscribe;
 pub mod testing;
 
 pub use backend::{
-    BackendError, BackendResult, Connector, ErrorKind, FetchedMessage, FolderStatus, IdleEvent,
-    ImapCapabilities, ImapSession, MessageSize, Pop3Session, Pop3Uidl, StopHandle, StopSignal,
+    BackendError, BackendResult, Connector, ErrorKind, FolderStatus, IdleOutcome, ImapCapabilities,
+    ImapSession, MessageSize, Pop3Session, Pop3Uidl, RemoteMessage, StopHandle, StopSignal,
 };
 pub use config::{
     Account, AccountConfig, AfterReceive, AuthConfig, ConfigErrors, ConfigProblem, FetchPolicy,
