@@ -20,7 +20,7 @@ use bytes::Bytes;
 use inbound_message::{Email, InlineImages, SanitizeOptions};
 use inbound_net::imap::{ImapClient, ImapConfig, SequenceSet};
 use inbound_net::{Credentials, Secret};
-use inbound_retrieve::config::{FetchName, SecurityName};
+use inbound_retrieve::account::{FetchName, SecurityName};
 use inbound_retrieve::{Account, AccountConfig, NetConnector, NoEvents, Protocol, Retriever};
 use inbound_store::{MessageId, NewMessage, SanitizeHtml, ServerRef, Store};
 use serde::{Deserialize, Serialize};

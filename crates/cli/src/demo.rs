@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use inbound_retrieve::config::{AfterReceiveName, FetchName, SecurityName};
+use inbound_retrieve::account::{AfterReceiveName, FetchName, SecurityName};
 use inbound_retrieve::{Account, AccountConfig, Connector, Protocol, Retriever, SubscriptionState};
 use inbound_store::{MessageFilter, Store};
 use inbound_test_server::server::{ServerConfig, TestServer};

@@ -12,7 +12,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use inbound_retrieve::config::AfterReceiveName;
+use inbound_retrieve::account::AfterReceiveName;
 use inbound_retrieve::testing::MemoryServer;
 use inbound_retrieve::{AccountConfig, NoEvents, Protocol, Retriever};
 

@@ -22,7 +22,7 @@ use futures::FutureExt as _;
 use futures::future::{BoxFuture, Shared};
 use inbound_net::Credentials;
 
-use crate::config::Account;
+use crate::account::Account;
 
 /// The most UIDs retrieval passes to one [`ImapSession::fetch_sizes`] call.
 pub const SIZE_CHUNK: usize = 5000;

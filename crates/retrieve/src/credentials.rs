@@ -23,7 +23,7 @@ use inbound_net::oauth::{
 use inbound_net::{Credentials, Secret, TlsSettings};
 use inbound_store::Store;
 
-use crate::config::{Account, AuthConfig, OAuthSettings, SecretSource};
+use crate::account::{Account, AuthConfig, OAuthSettings, SecretSource};
 use crate::run::SharedStore;
 
 /// How long a secret command may run before it is killed: 30 seconds.

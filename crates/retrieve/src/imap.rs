@@ -28,8 +28,8 @@ use std::ops::ControlFlow;
 
 use inbound_store::{ImapFolderState, MessageId, Pending, PendingAction, ServerRef};
 
+use crate::account::FetchPolicy;
 use crate::backend::{BackendError, ErrorKind, ImapSession, RemoteMessage, SIZE_CHUNK};
-use crate::config::FetchPolicy;
 use crate::pipeline::{Fetched, Pipeline, Stored, Unit};
 use crate::run::{FLUSH_BYTES, Run, RunError};
 

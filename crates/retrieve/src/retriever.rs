@@ -9,8 +9,8 @@ use inbound_net::Credentials;
 use inbound_net::backoff::{Backoff, BackoffPolicy, Jitter};
 use inbound_net::rt;
 
+use crate::account::{Account, Protocol};
 use crate::backend::{BackendError, Connector, ErrorKind};
-use crate::config::{Account, Protocol};
 use crate::credentials::{CredentialError, DEFAULT_COMMAND_TIMEOUT, Resolver};
 use crate::error::{Error, Result};
 use crate::events::{Events, Report};

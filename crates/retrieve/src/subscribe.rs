@@ -28,10 +28,10 @@ use inbound_net::Credentials;
 use inbound_net::backoff::Backoff;
 use inbound_net::rt::{self, Task};
 
+use crate::account::{Account, Protocol};
 use crate::backend::{
     BackendError, Connector, ErrorKind, IdleOutcome, ImapSession, StopHandle, StopSignal,
 };
-use crate::config::{Account, Protocol};
 use crate::error::{Error, Result};
 use crate::events::{Events, NewMail, Report};
 use crate::imap;

@@ -39,11 +39,11 @@ use futures::StreamExt as _;
 use futures::channel::mpsc;
 use inbound_net::Credentials;
 
+use crate::account::Account;
 use crate::backend::{
     BackendError, BackendResult, Connector, ErrorKind, FolderStatus, IdleOutcome, ImapCapabilities,
     ImapSession, MessageSize, Pop3Session, Pop3Uidl, RemoteMessage, StopSignal,
 };
-use crate::config::Account;
 
 #[derive(Debug)]
 struct Folder {

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use inbound_net::{Credentials, Security};
-use inbound_retrieve::config::{SizeValue, parse_size};
+use inbound_retrieve::account::{SizeValue, parse_size};
 use inbound_retrieve::credentials::{CredentialError, resolve_credentials};
 use inbound_retrieve::{
     Account, AccountConfig, AfterReceive, AuthConfig, FetchPolicy, InlineImageMode, OAuthSettings,

@@ -7,7 +7,7 @@
 mod net_support;
 
 use inbound_net::Security;
-use inbound_retrieve::config::FetchName;
+use inbound_retrieve::account::FetchName;
 use inbound_retrieve::{NoEvents, Protocol};
 use inbound_test_server::dovecot::{Dovecot, DovecotConfig};
 use net_support::*;

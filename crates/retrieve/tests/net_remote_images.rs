@@ -5,7 +5,7 @@
 mod net_support;
 
 use bytes::Bytes;
-use inbound_retrieve::config::RemoteImages;
+use inbound_retrieve::account::RemoteImages;
 use inbound_retrieve::{NoEvents, Protocol};
 use inbound_store::MessageFilter;
 use net_support::*;

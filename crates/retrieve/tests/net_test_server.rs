@@ -6,7 +6,7 @@
 mod net_support;
 
 use inbound_net::{Credentials, Security};
-use inbound_retrieve::config::FetchName;
+use inbound_retrieve::account::FetchName;
 use inbound_retrieve::{
     Connector, ErrorKind, ImapSession, NetConnector, NoEvents, Pop3Session, Protocol,
 };

@@ -38,8 +38,8 @@ use std::time::Duration;
 
 use inbound_net::{ImapConfig, ImapError, Pop3Config, Pop3Error, SaslError};
 
+use crate::account::Account;
 use crate::backend::{BackendError, BackendResult, Connector, ErrorKind};
-use crate::config::Account;
 
 pub use imap::NetImapSession;
 pub use pop3::NetPop3Session;
@@ -327,9 +327,9 @@ mod tests {
             host: Some("mail.example.com".into()),
             username: Some("me".into()),
             password: Some("pw".into()),
-            security: Some(crate::config::SecurityName::Starttls),
+            security: Some(crate::account::SecurityName::Starttls),
             timeout_secs: Some(7),
-            max_message_size: Some(crate::config::SizeValue::Bytes(1000)),
+            max_message_size: Some(crate::account::SizeValue::Bytes(1000)),
             ..Default::default()
         }
         .validate()

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use inbound_net::Security;
-use inbound_retrieve::config::{AfterReceiveName, FetchName, SecurityName};
+use inbound_retrieve::account::{AfterReceiveName, FetchName, SecurityName};
 use inbound_retrieve::{Account, AccountConfig, NetConnector, Protocol, Retriever, SharedStore};
 use inbound_store::{MessageFilter, Store};
 use inbound_test_server::server::{ServerConfig, TestServer};
