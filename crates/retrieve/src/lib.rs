@@ -86,7 +86,7 @@ pub mod testing;
 
 pub use account::{
     Account, AccountConfig, AfterReceive, AuthConfig, ConfigErrors, ConfigProblem, FetchPolicy,
-    InlineImageMode, OAuthConfig, OAuthSettings, Protocol, RemoteImages, SecretSource,
+    InlineImageMode, MailProtocol, OAuthConfig, OAuthSettings, RemoteImages, SecretSource,
 };
 pub use backend::{
     BackendError, BackendResult, Connector, ErrorKind, FolderStatus, IdleOutcome, ImapCapabilities,

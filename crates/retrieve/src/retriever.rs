@@ -9,7 +9,7 @@ use inbound_net::Credentials;
 use inbound_net::backoff::{Backoff, BackoffPolicy, Jitter};
 use inbound_net::rt;
 
-use crate::account::{Account, Protocol};
+use crate::account::{Account, MailProtocol};
 use crate::backend::{BackendError, Connector, ErrorKind};
 use crate::credentials::{CredentialError, DEFAULT_COMMAND_TIMEOUT, Resolver};
 use crate::error::{Error, Result};
@@ -296,7 +296,7 @@ impl<C: Connector> Retriever<C> {
     ) -> Result<(), RunError> {
         let mut run = Run::new(account, &self.store, events, report);
         match account.protocol {
-            Protocol::Imap => {
+            MailProtocol::Imap => {
                 let mut session = self.connector.connect_imap(account, credentials).await?;
                 imap::sync(&mut session, &mut run).await?;
                 if let Err(e) = crate::backend::ImapSession::logout(session).await {
@@ -304,7 +304,7 @@ impl<C: Connector> Retriever<C> {
                 }
                 Ok(())
             }
-            Protocol::Pop3 => {
+            MailProtocol::Pop3 => {
                 let session = self.connector.connect_pop3(account, credentials).await?;
                 pop3::sync(session, &mut run).await
             }

@@ -28,7 +28,7 @@ use inbound_net::Credentials;
 use inbound_net::backoff::Backoff;
 use inbound_net::rt::{self, Task};
 
-use crate::account::{Account, Protocol};
+use crate::account::{Account, MailProtocol};
 use crate::backend::{
     BackendError, Connector, ErrorKind, IdleOutcome, ImapSession, StopHandle, StopSignal,
 };
@@ -212,7 +212,7 @@ impl<C: Connector> Subscriptions<C> {
                 return Ok(e.id);
             }
         }
-        if account.protocol == Protocol::Pop3 && account.poll_interval.is_none() {
+        if account.protocol == MailProtocol::Pop3 && account.poll_interval.is_none() {
             return Err(Error::Unsupported {
                 account: account.name,
                 what: "POP3 has no IDLE: set poll_interval_secs to subscribe by polling".into(),
@@ -327,11 +327,11 @@ impl<C: Connector> Worker<C> {
                 break;
             }
             let outcome = match self.account.protocol {
-                Protocol::Imap => {
+                MailProtocol::Imap => {
                     self.imap_connection(&mut connected_before, &mut backoff)
                         .await
                 }
-                Protocol::Pop3 => self.poll_runs(&mut connected_before, &mut backoff).await,
+                MailProtocol::Pop3 => self.poll_runs(&mut connected_before, &mut backoff).await,
             };
             match outcome {
                 Outcome::Stopped => break,

@@ -8,14 +8,14 @@
 //!
 //! ```
 //! use inbound_retrieve::testing::MemoryServer;
-//! use inbound_retrieve::{AccountConfig, NoEvents, Protocol, Retriever};
+//! use inbound_retrieve::{AccountConfig, NoEvents, MailProtocol, Retriever};
 //! use std::sync::{Arc, Mutex};
 //!
 //! let server = MemoryServer::new();
 //! server.deliver("INBOX", "Subject: hello\r\n\r\nHi!\r\n");
 //! let account = AccountConfig {
 //!     name: Some("test".into()),
-//!     protocol: Some(Protocol::Imap),
+//!     protocol: Some(MailProtocol::Imap),
 //!     host: Some("mail.test".into()),
 //!     username: Some("me".into()),
 //!     password: Some("any".into()),

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use inbound_net::oauth::{AccessToken, TokenFuture, TokenProvider};
 use inbound_net::{Credentials, Secret};
 use inbound_retrieve::{
-    Connector, IdleOutcome, ImapSession, NetConnector, Protocol, StopSignal, SubscriptionState,
+    Connector, IdleOutcome, ImapSession, MailProtocol, NetConnector, StopSignal, SubscriptionState,
     Subscriptions,
 };
 use inbound_test_server::oauth::TokenRegistry;
@@ -158,7 +158,7 @@ async fn survives_a_cut_connection() {
     let proxy = Proxy::start(server.imap_addr(), false).await;
     let store = new_store();
     let (subs, mut states) = subscriptions(&store);
-    let acc = account(Protocol::Imap, proxy.addr, "cut", |_| {});
+    let acc = account(MailProtocol::Imap, proxy.addr, "cut", |_| {});
     let mut mail_rx = subscribe(&subs, acc);
     wait_state(&mut states, &SubscriptionState::Subscribed).await;
 
@@ -229,7 +229,7 @@ async fn survives_a_token_expiry() {
         "oauth@example.test",
         Credentials::oauth("oauth@example.test", provider.clone()),
     );
-    let acc = account(Protocol::Imap, proxy.addr, "oauth@example.test", |_| {});
+    let acc = account(MailProtocol::Imap, proxy.addr, "oauth@example.test", |_| {});
     let mut mail_rx = subscribe(&subs, acc);
     wait_state(&mut states, &SubscriptionState::Subscribed).await;
     assert_eq!(provider.issued.load(Ordering::SeqCst), 1);

@@ -8,7 +8,7 @@ use inbound_net::Keepalive;
 use super::validate::Problems;
 use super::{
     AccountConfig, AfterReceive, AfterReceiveName, AuthConfig, FetchName, FetchPolicy,
-    InlineImageMode, InlineImagesName, OAuthConfig, OAuthProviderName, OAuthSettings, Protocol,
+    InlineImageMode, InlineImagesName, MailProtocol, OAuthConfig, OAuthProviderName, OAuthSettings,
     SecretSource,
 };
 
@@ -136,13 +136,13 @@ impl AccountConfig {
     pub(super) fn validate_after_receive(
         &self,
         p: &mut Problems,
-        protocol: Protocol,
+        protocol: MailProtocol,
         folder: &str,
     ) -> AfterReceive {
         let after = self.after_receive.unwrap_or(AfterReceiveName::Keep);
         match after {
             AfterReceiveName::Move => {
-                if protocol == Protocol::Pop3 {
+                if protocol == MailProtocol::Pop3 {
                     p.add(
                         "after_receive",
                         "\"move\" is not possible with POP3 (it has no folders); use keep or delete",

@@ -8,8 +8,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{
     Account, AfterReceive, AfterReceiveName, AuthConfig, FetchName, FetchPolicy, InlineImageMode,
-    InlineImagesName, OAuthProviderName, OAuthSettings, Protocol, RemoteImages, SecretSource,
-    SecurityName, SizeValue,
+    InlineImagesName, MailProtocol, OAuthProviderName, OAuthSettings, RemoteImages, SecretSource,
+    Security, SizeValue,
 };
 
 /// The `[account.oauth]` table.
@@ -55,7 +55,7 @@ pub struct AccountConfig {
     pub name: Option<String>,
     /// `imap` or `pop3`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub protocol: Option<Protocol>,
+    pub protocol: Option<MailProtocol>,
     /// Server host name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
@@ -64,7 +64,7 @@ pub struct AccountConfig {
     pub port: Option<i64>,
     /// `tls` (default), `starttls` or `plain`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub security: Option<SecurityName>,
+    pub security: Option<Security>,
     /// Login name (for OAuth: the mailbox address).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
@@ -161,7 +161,7 @@ impl From<Account> for AccountConfig {
             protocol: Some(a.protocol),
             host: Some(a.host),
             port: Some(i64::from(a.port)),
-            security: Some(a.security.into()),
+            security: Some(a.security),
             username: Some(a.username),
             ca_file: a.ca_file,
             danger_accept_invalid_certs: a.danger_accept_invalid_certs.then_some(true),

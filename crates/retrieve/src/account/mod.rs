@@ -7,8 +7,9 @@
 //! `Account` values either yields valid accounts or an error listing every problem.
 //!
 //! The parts: `model` holds the validated [`Account`] and its policies; `file` the file form
-//! ([`AccountConfig`], [`OAuthConfig`]) and `names` the words written in it ([`Protocol`],
-//! [`SecurityName`], ...); `validate` the entry point with its problem list ([`ConfigErrors`])
+//! ([`AccountConfig`], [`OAuthConfig`]) and `names` the words written in it ([`FetchName`],
+//! [`AfterReceiveName`], ...; the protocol and security are net's [`MailProtocol`] and
+//! [`Security`]); `validate` the entry point with its problem list ([`ConfigErrors`])
 //! and `checks` the checks of each group of settings; `size` the parser of sizes such as
 //! `"50MB"` ([`parse_size`]).
 
@@ -22,13 +23,11 @@ mod size;
 mod validate;
 
 pub use file::{AccountConfig, OAuthConfig};
+pub use inbound_net::{MailProtocol, Security};
 pub use model::{
     Account, AfterReceive, AuthConfig, FetchPolicy, InlineImageMode, OAuthSettings, SecretSource,
 };
-pub use names::{
-    AfterReceiveName, FetchName, InlineImagesName, OAuthProviderName, Protocol, RemoteImages,
-    SecurityName,
-};
+pub use names::{AfterReceiveName, FetchName, InlineImagesName, OAuthProviderName, RemoteImages};
 pub use size::{SizeValue, parse_size};
 pub use validate::{ConfigErrors, ConfigProblem};
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use inbound_net::{Keepalive, Secret, Security};
 use serde::{Deserialize, Serialize};
 
-use super::{AccountConfig, ConfigErrors, Protocol, RemoteImages};
+use super::{AccountConfig, ConfigErrors, MailProtocol, RemoteImages};
 
 /// Which messages a run fetches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -120,7 +120,7 @@ pub struct Account {
     /// Unique name.
     pub name: String,
     /// IMAP or POP3.
-    pub protocol: Protocol,
+    pub protocol: MailProtocol,
     /// Server host.
     pub host: String,
     /// Server port.

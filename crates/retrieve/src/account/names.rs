@@ -1,69 +1,11 @@
-//! The names a configuration file uses for each choice (`tls`, `latest`, `refresh_token`, ...).
+//! The names a configuration file uses for each choice (`latest`, `refresh_token`, ...). The
+//! protocol and the security are net's own [`MailProtocol`] and [`Security`], which
+//! deserialize from `imap`/`pop3` and `tls`/`starttls`/`plain`.
+//!
+//! [`MailProtocol`]: inbound_net::MailProtocol
+//! [`Security`]: inbound_net::Security
 
-use std::fmt;
-
-use inbound_net::{MailProtocol, Security};
 use serde::{Deserialize, Serialize};
-
-/// The mail protocol of an account, as written in the configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    /// IMAP.
-    Imap,
-    /// POP3.
-    Pop3,
-}
-
-impl From<Protocol> for MailProtocol {
-    fn from(p: Protocol) -> Self {
-        match p {
-            Protocol::Imap => MailProtocol::Imap,
-            Protocol::Pop3 => MailProtocol::Pop3,
-        }
-    }
-}
-
-impl fmt::Display for Protocol {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Protocol::Imap => "IMAP",
-            Protocol::Pop3 => "POP3",
-        })
-    }
-}
-
-/// Connection security as written in the configuration (`tls`, `starttls`, `plain`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SecurityName {
-    /// Implicit TLS.
-    Tls,
-    /// STARTTLS / STLS, mandatory.
-    Starttls,
-    /// No TLS (must be chosen explicitly).
-    Plain,
-}
-
-impl From<SecurityName> for Security {
-    fn from(s: SecurityName) -> Self {
-        match s {
-            SecurityName::Tls => Security::Tls,
-            SecurityName::Starttls => Security::StartTls,
-            SecurityName::Plain => Security::Plaintext,
-        }
-    }
-}
-
-impl From<Security> for SecurityName {
-    fn from(s: Security) -> Self {
-        match s {
-            Security::Tls => SecurityName::Tls,
-            Security::StartTls => SecurityName::Starttls,
-            Security::Plaintext => SecurityName::Plain,
-        }
-    }
-}
 
 /// Which messages a run fetches, as written (`latest`, `oldest`, `all`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -1,15 +1,12 @@
 //! Validation: the entry point, [`AccountConfig::validate`], and the problem list it fills.
 
 use std::fmt;
-
 use std::time::Duration;
-
-use inbound_net::Security;
 
 use super::{
     Account, AccountConfig, DEFAULT_BATCH_SIZE, DEFAULT_FOLDER, DEFAULT_IDLE_RENEW,
-    DEFAULT_TIMEOUT, MAX_BATCH_SIZE, MAX_IDLE_RENEW_SECS, MAX_TIMEOUT_SECS, Protocol, RemoteImages,
-    SecurityName, parse_size,
+    DEFAULT_TIMEOUT, MAX_BATCH_SIZE, MAX_IDLE_RENEW_SECS, MAX_TIMEOUT_SECS, MailProtocol,
+    RemoteImages, Security, parse_size,
 };
 
 /// One problem in an account's configuration.
@@ -124,15 +121,15 @@ impl AccountConfig {
         let name = p.required("name", self.name.as_ref());
         let protocol = self.protocol.unwrap_or_else(|| {
             p.add("protocol", "is required (imap or pop3)");
-            Protocol::Imap
+            MailProtocol::Imap
         });
         let host = p.required("host", self.host.as_ref());
         if host.chars().any(char::is_whitespace) {
             p.add("host", "must not contain spaces");
         }
-        let security: Security = self.security.unwrap_or(SecurityName::Tls).into();
+        let security = self.security.unwrap_or(Security::Tls);
         let port = match self.port {
-            None => security.default_port(protocol.into()),
+            None => security.default_port(protocol),
             Some(v) => p.range("port", v, 1, 65535).map_or(0, |v| v as u16),
         };
         let username = p.required("username", self.username.as_ref());
@@ -154,12 +151,12 @@ impl AccountConfig {
 
         let folder = match (protocol, self.folder.as_ref()) {
             (_, None) => DEFAULT_FOLDER.to_owned(),
-            (Protocol::Pop3, Some(f)) if !f.eq_ignore_ascii_case(DEFAULT_FOLDER) => {
+            (MailProtocol::Pop3, Some(f)) if !f.eq_ignore_ascii_case(DEFAULT_FOLDER) => {
                 p.add("folder", "POP3 has only INBOX; remove this setting");
                 DEFAULT_FOLDER.to_owned()
             }
-            (Protocol::Pop3, Some(_)) => DEFAULT_FOLDER.to_owned(),
-            (Protocol::Imap, Some(f)) => p
+            (MailProtocol::Pop3, Some(_)) => DEFAULT_FOLDER.to_owned(),
+            (MailProtocol::Imap, Some(f)) => p
                 .optional("folder", Some(f))
                 .unwrap_or_else(|| DEFAULT_FOLDER.to_owned()),
         };
@@ -208,7 +205,7 @@ impl AccountConfig {
             p.range("poll_interval_secs", v, 1, 86_400)
                 .map(|v| Duration::from_secs(v as u64))
         });
-        if subscribe && protocol == Protocol::Pop3 && self.poll_interval_secs.is_none() {
+        if subscribe && protocol == MailProtocol::Pop3 && self.poll_interval_secs.is_none() {
             p.add(
                 "poll_interval_secs",
                 "is required to subscribe to a POP3 account (POP3 has no IDLE; polling is chosen explicitly)",

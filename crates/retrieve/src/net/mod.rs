@@ -323,11 +323,11 @@ mod tests {
     fn account_settings_reach_the_client_configs() {
         let account = crate::AccountConfig {
             name: Some("a".into()),
-            protocol: Some(crate::Protocol::Imap),
+            protocol: Some(crate::MailProtocol::Imap),
             host: Some("mail.example.com".into()),
             username: Some("me".into()),
             password: Some("pw".into()),
-            security: Some(crate::account::SecurityName::Starttls),
+            security: Some(crate::account::Security::StartTls),
             timeout_secs: Some(7),
             max_message_size: Some(crate::account::SizeValue::Bytes(1000)),
             ..Default::default()

@@ -715,7 +715,7 @@ impl Pop3Session for FakePop3 {
 pub fn account(name: &str, edit: impl FnOnce(&mut AccountConfig)) -> Account {
     let mut c = AccountConfig {
         name: Some(name.to_owned()),
-        protocol: Some(inbound_retrieve::Protocol::Imap),
+        protocol: Some(inbound_retrieve::MailProtocol::Imap),
         host: Some("mail.test".to_owned()),
         username: Some("me@example.com".to_owned()),
         password: Some("secret".into()),
@@ -727,7 +727,7 @@ pub fn account(name: &str, edit: impl FnOnce(&mut AccountConfig)) -> Account {
 
 pub fn pop3_account(name: &str, edit: impl FnOnce(&mut AccountConfig)) -> Account {
     account(name, |c| {
-        c.protocol = Some(inbound_retrieve::Protocol::Pop3);
+        c.protocol = Some(inbound_retrieve::MailProtocol::Pop3);
         edit(c);
     })
 }
