@@ -22,10 +22,13 @@ use crate::error::TlsConfigError;
 /// Written in configuration files as `imap` or `pop3`; displayed as `IMAP` or `POP3`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum MailProtocol {
     /// IMAP (RFC 3501 / RFC 9051).
+    #[cfg_attr(feature = "clap", value(help = "IMAP4rev1/IMAP4rev2"))]
     Imap,
     /// POP3 (RFC 1939).
+    #[cfg_attr(feature = "clap", value(help = "POP3"))]
     Pop3,
 }
 
@@ -37,17 +40,36 @@ pub enum MailProtocol {
 ///
 /// Written in configuration files as `tls`, `starttls` or `plain`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Security {
     /// Implicit TLS from the first byte (IMAPS 993, POP3S 995). Preferred (RFC 8314).
     #[serde(rename = "tls")]
+    #[cfg_attr(
+        feature = "clap",
+        value(name = "tls", help = "Implicit TLS (IMAPS 993, POP3S 995)")
+    )]
     Tls,
     /// A plaintext connection upgraded with IMAP `STARTTLS` or POP3 `STLS` before any
     /// credentials are sent. The upgrade is mandatory: if the server does not offer it, the
     /// client fails rather than continue in clear text.
     #[serde(rename = "starttls")]
+    #[cfg_attr(
+        feature = "clap",
+        value(
+            name = "starttls",
+            help = "Plain connection upgraded with STARTTLS/STLS (required)"
+        )
+    )]
     StartTls,
     /// No TLS at all. Only when the caller explicitly opts in.
     #[serde(rename = "plain")]
+    #[cfg_attr(
+        feature = "clap",
+        value(
+            name = "plain",
+            help = "No TLS at all: the password crosses the network in the clear"
+        )
+    )]
     Plaintext,
 }
 

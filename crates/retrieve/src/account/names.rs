@@ -10,24 +10,30 @@ use serde::{Deserialize, Serialize};
 /// Which messages a run fetches, as written (`latest`, `oldest`, `all`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum FetchName {
     /// The newest `count` new messages.
+    #[cfg_attr(feature = "clap", value(help = "The newest --count messages"))]
     Latest,
     /// The oldest `count` new messages.
+    #[cfg_attr(feature = "clap", value(help = "The oldest --count messages"))]
     Oldest,
     /// Every new message, oldest first, in batches.
+    #[cfg_attr(feature = "clap", value(help = "Every message not yet stored"))]
     All,
 }
 
 /// What to do with a message on the server once it is stored, as written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum AfterReceiveName {
     /// Leave it.
     Keep,
     /// Delete it.
     Delete,
     /// Move it to `move_to` (IMAP only).
+    #[cfg_attr(feature = "clap", value(help = "Move it to --move-to (IMAP)"))]
     Move,
 }
 
@@ -61,10 +67,23 @@ pub enum RemoteImages {
 /// The OAuth provider kind, as written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum OAuthProviderName {
     /// Microsoft Entra ID client credentials (app-only).
+    #[cfg_attr(
+        feature = "clap",
+        value(help = "Microsoft Entra ID client credentials (app-only access)")
+    )]
     Entra,
     /// A refresh token (Microsoft with `tenant_id`, or any endpoint with `token_url`).
+    #[cfg_attr(
+        feature = "clap",
+        value(
+            name = "refresh_token",
+            alias = "refresh-token",
+            help = "A refresh token from a consent flow (Google, Microsoft, any token endpoint)"
+        )
+    )]
     RefreshToken,
     /// A fixed access token.
     Static,
