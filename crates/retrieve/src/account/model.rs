@@ -160,7 +160,7 @@ pub struct Account {
     /// Poll at this interval instead of IDLE.
     pub poll_interval: Option<Duration>,
     /// How long one IDLE lasts before it is renewed (`DONE`, answered within `timeout`);
-    /// 1 s to 29 minutes, default [`DEFAULT_IDLE_RENEW`] (5 minutes).
+    /// 1 s to 29 minutes, default [`DEFAULT_IDLE_RENEW`](super::DEFAULT_IDLE_RENEW) (5 minutes).
     pub idle_renew: Duration,
     /// TCP keepalive on every mail connection; `None` when turned off. Default
     /// [`Keepalive::default`] (60 s idle, a probe every 10 s, 3 probes).
