@@ -14,7 +14,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use inbound_net::connect::Connector;
+use inbound_net::connect::Dialer;
 use inbound_net::imap::{IdleEvent, ImapClient, ImapConfig};
 use inbound_net::{Credentials, Security, TlsSettings};
 use serde::{Deserialize, Serialize};
@@ -191,7 +191,7 @@ pub async fn measure(
             .with_timeout(Duration::from_secs(60)),
     );
     let connector = Arc::new(
-        Connector::new(&target.tls)?
+        Dialer::new(&target.tls)?
             .with_connect_timeout(Duration::from_secs(60))
             .with_handshake_timeout(Duration::from_secs(60)),
     );
@@ -328,7 +328,7 @@ pub async fn measure(
 async fn one_session(
     session: usize,
     config: &ImapConfig,
-    connector: &Connector,
+    connector: &Dialer,
     gate: &Semaphore,
     tx: &mpsc::UnboundedSender<Note>,
 ) {

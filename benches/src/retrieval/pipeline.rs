@@ -20,8 +20,8 @@ use bytes::Bytes;
 use inbound_message::{Email, InlineImages, SanitizeOptions};
 use inbound_net::imap::{ImapClient, ImapConfig, SequenceSet};
 use inbound_net::{Credentials, Secret};
-use inbound_retrieve::config::{FetchName, SecurityName};
-use inbound_retrieve::{Account, AccountConfig, NetConnector, NoEvents, Protocol, Retriever};
+use inbound_retrieve::account::{FetchName, Security};
+use inbound_retrieve::{Account, AccountConfig, MailProtocol, NetConnector, NoEvents, Retriever};
 use inbound_store::{MessageId, NewMessage, SanitizeHtml, ServerRef, Store};
 use serde::{Deserialize, Serialize};
 
@@ -98,13 +98,13 @@ pub fn parse_breakdown(stdout: &str) -> Option<Breakdown> {
 fn account(t: &Target, sanitize: bool) -> Result<Account, BoxError> {
     let config = AccountConfig {
         name: Some("bench".to_owned()),
-        protocol: Some(Protocol::Imap),
+        protocol: Some(MailProtocol::Imap),
         host: Some("127.0.0.1".to_owned()),
         port: Some(i64::from(t.port)),
         security: Some(if t.tls {
-            SecurityName::Tls
+            Security::Tls
         } else {
-            SecurityName::Plain
+            Security::Plaintext
         }),
         username: Some(t.user.clone()),
         password: Some(Secret::new(t.password.clone())),

@@ -3,7 +3,7 @@
 use clap::Subcommand;
 use inbound_net::{Credentials, ImapClient, Pop3Client};
 use inbound_retrieve::{
-    Account, AfterReceive, AuthConfig, FetchPolicy, NetConnector, OAuthSettings, Protocol,
+    Account, AfterReceive, AuthConfig, FetchPolicy, MailProtocol, NetConnector, OAuthSettings,
     SecretSource, resolve_credentials,
 };
 use inbound_store::Store;
@@ -237,8 +237,8 @@ pub(crate) async fn run_test(
         ),
     ];
     let result = match account.protocol {
-        Protocol::Imap => test_imap(connector, account, &credentials, &mut lines).await,
-        Protocol::Pop3 => test_pop3(connector, account, &credentials, &mut lines).await,
+        MailProtocol::Imap => test_imap(connector, account, &credentials, &mut lines).await,
+        MailProtocol::Pop3 => test_pop3(connector, account, &credentials, &mut lines).await,
     };
     let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0).max(6) + 1;
     // Capabilities, folder names and errors come from the server: escaped for the terminal.

@@ -7,11 +7,13 @@ use std::io::{BufRead as _, IsTerminal as _};
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+use inbound_net::Security;
+use inbound_retrieve::account::{AfterReceiveName, FetchName, OAuthProviderName};
 use inbound_retrieve::{
-    Account, AccountConfig, AuthConfig, CredentialError, OAuthSettings, SecretSource,
+    Account, AccountConfig, AuthConfig, CredentialError, MailProtocol, OAuthConfig, OAuthSettings,
+    SecretSource,
 };
 use inbound_store::Secret;
-use serde_json::{Map, Value, json};
 
 use crate::app::App;
 use crate::error::{CliError, CliResult, EXIT_OK};
@@ -70,64 +72,6 @@ impl SecretKind {
     }
 }
 
-/// `imap` or `pop3`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum ProtocolArg {
-    /// IMAP4rev1/IMAP4rev2.
-    Imap,
-    /// POP3.
-    Pop3,
-}
-
-/// Connection security.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum SecurityArg {
-    /// Implicit TLS (IMAPS 993, POP3S 995).
-    Tls,
-    /// Plain connection upgraded with STARTTLS/STLS (required).
-    Starttls,
-    /// No TLS at all: the password crosses the network in the clear.
-    Plain,
-}
-
-/// Which messages to fetch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum FetchArg {
-    /// Every message not yet stored.
-    All,
-    /// The newest --count messages.
-    Latest,
-    /// The oldest --count messages.
-    Oldest,
-}
-
-/// What to do on the server once a message is stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum AfterArg {
-    /// Leave it.
-    Keep,
-    /// Delete it.
-    Delete,
-    /// Move it to --move-to (IMAP).
-    Move,
-}
-
-/// An OAuth 2.0 provider.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum OAuthArg {
-    /// Microsoft Entra ID client credentials (app-only access).
-    Entra,
-    /// A refresh token from a consent flow (Google, Microsoft, any token endpoint).
-    #[value(name = "refresh_token", alias = "refresh-token")]
-    RefreshToken,
-    /// A fixed access token.
-    Static,
-}
-
-fn value_name<T: ValueEnum>(v: &T) -> Option<Value> {
-    v.to_possible_value().map(|p| json!(p.get_name()))
-}
-
 /// `accounts add`.
 #[derive(Debug, Args)]
 pub(crate) struct AddArgs {
@@ -148,7 +92,7 @@ pub(crate) struct AddArgs {
         value_enum,
         help_heading = "Account settings (for a new stored account)"
     )]
-    protocol: Option<ProtocolArg>,
+    protocol: Option<MailProtocol>,
     /// Server host name.
     #[arg(long, help_heading = "Account settings (for a new stored account)")]
     host: Option<String>,
@@ -161,7 +105,7 @@ pub(crate) struct AddArgs {
         value_enum,
         help_heading = "Account settings (for a new stored account)"
     )]
-    security: Option<SecurityArg>,
+    security: Option<Security>,
     /// Login name.
     #[arg(long, help_heading = "Account settings (for a new stored account)")]
     username: Option<String>,
@@ -195,7 +139,7 @@ pub(crate) struct AddArgs {
         value_enum,
         help_heading = "Account settings (for a new stored account)"
     )]
-    fetch: Option<FetchArg>,
+    fetch: Option<FetchName>,
     /// How many messages for --fetch latest|oldest.
     #[arg(long, help_heading = "Account settings (for a new stored account)")]
     count: Option<u32>,
@@ -205,7 +149,7 @@ pub(crate) struct AddArgs {
         value_enum,
         help_heading = "Account settings (for a new stored account)"
     )]
-    after_receive: Option<AfterArg>,
+    after_receive: Option<AfterReceiveName>,
     /// Target folder for --after-receive move.
     #[arg(
         long,
@@ -224,7 +168,7 @@ pub(crate) struct AddArgs {
         value_name = "PROVIDER",
         help_heading = "OAuth 2.0 (for a new stored account)"
     )]
-    oauth: Option<OAuthArg>,
+    oauth: Option<OAuthProviderName>,
     /// Entra tenant id or domain.
     #[arg(long, help_heading = "OAuth 2.0 (for a new stored account)")]
     tenant_id: Option<String>,
@@ -273,63 +217,74 @@ pub(crate) struct AddArgs {
 
 impl AddArgs {
     /// The `[account.oauth]` table these options describe, if any OAuth option is given.
-    fn oauth_table(&self) -> Option<Map<String, Value>> {
-        let mut t = Map::new();
-        let mut put = |k: &str, v: Option<Value>| {
-            if let Some(v) = v {
-                t.insert(k.to_owned(), v);
-            }
+    fn oauth_table(&self) -> Option<OAuthConfig> {
+        let t = OAuthConfig {
+            provider: self.oauth,
+            tenant_id: self.tenant_id.clone(),
+            client_id: self.client_id.clone(),
+            scope: self.scope.clone(),
+            authority: self.authority.clone(),
+            token_url: self.token_url.clone(),
+            client_secret_env: self.client_secret_env.clone(),
+            refresh_token_env: self.refresh_token_env.clone(),
+            token_env: self.token_env.clone(),
         };
-        let text = |v: &Option<String>| v.as_ref().map(|v| json!(v));
-        put("provider", self.oauth.as_ref().and_then(value_name));
-        put("tenant_id", text(&self.tenant_id));
-        put("client_id", text(&self.client_id));
-        put("scope", text(&self.scope));
-        put("authority", text(&self.authority));
-        put("token_url", text(&self.token_url));
-        put("client_secret_env", text(&self.client_secret_env));
-        put("refresh_token_env", text(&self.refresh_token_env));
-        put("token_env", text(&self.token_env));
-        (!t.is_empty()).then_some(t)
+        (t != OAuthConfig::default()).then_some(t)
+    }
+
+    /// The configuration fields the account-setting options give, in alphabetical order.
+    fn given(&self) -> Vec<&'static str> {
+        [
+            ("after_receive", self.after_receive.is_some()),
+            ("ca_file", self.ca_file.is_some()),
+            ("count", self.count.is_some()),
+            ("fetch", self.fetch.is_some()),
+            ("folder", self.folder.is_some()),
+            ("host", self.host.is_some()),
+            ("move_to", self.move_to.is_some()),
+            ("oauth", self.oauth_table().is_some()),
+            ("password_command", self.password_command.is_some()),
+            ("password_env", self.password_env.is_some()),
+            ("port", self.port.is_some()),
+            ("protocol", self.protocol.is_some()),
+            ("security", self.security.is_some()),
+            ("subscribe", self.subscribe),
+            ("username", self.username.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(field, given)| given.then_some(field))
+        .collect()
     }
 
     /// The account table these options describe (without the name: `None` when no setting
     /// is given).
-    fn settings(&self) -> Option<Map<String, Value>> {
-        let mut t = Map::new();
-        let mut put = |k: &str, v: Option<Value>| {
-            if let Some(v) = v {
-                t.insert(k.to_owned(), v);
-            }
-        };
-        let text = |v: &Option<String>| v.as_ref().map(|v| json!(v));
-        put("protocol", self.protocol.as_ref().and_then(value_name));
-        put("host", text(&self.host));
-        put("port", self.port.map(|v| json!(v)));
-        put("security", self.security.as_ref().and_then(value_name));
-        put("username", text(&self.username));
-        put("password_env", text(&self.password_env));
-        put("password_command", text(&self.password_command));
-        put("ca_file", self.ca_file.as_ref().map(|v| json!(v)));
-        put("folder", text(&self.folder));
-        put("fetch", self.fetch.as_ref().and_then(value_name));
-        put("count", self.count.map(|v| json!(v)));
-        put(
-            "after_receive",
-            self.after_receive.as_ref().and_then(value_name),
-        );
-        put("move_to", text(&self.move_to));
-        put("subscribe", self.subscribe.then_some(json!(true)));
-        put("oauth", self.oauth_table().map(Value::Object));
-        (!t.is_empty()).then_some(t)
+    fn settings(&self) -> Option<AccountConfig> {
+        let oauth = self.oauth_table();
+        let any = !self.given().is_empty();
+        any.then(|| AccountConfig {
+            protocol: self.protocol,
+            host: self.host.clone(),
+            port: self.port.map(i64::from),
+            security: self.security,
+            username: self.username.clone(),
+            password_env: self.password_env.clone(),
+            password_command: self.password_command.clone(),
+            ca_file: self.ca_file.clone(),
+            folder: self.folder.clone(),
+            fetch: self.fetch,
+            count: self.count.map(i64::from),
+            after_receive: self.after_receive,
+            move_to: self.move_to.clone(),
+            subscribe: self.subscribe.then_some(true),
+            oauth,
+            ..AccountConfig::default()
+        })
     }
 
     /// Builds and checks the new account these options describe.
-    fn account(&self, mut table: Map<String, Value>) -> CliResult<Account> {
-        table.insert("name".to_owned(), json!(self.name));
-        let parsed: AccountConfig = serde_json::from_value(Value::Object(table))
-            .map_err(|e| CliError::usage(format!("account {:?}: {e}", self.name)))?;
-        parsed.validate().map_err(|errors| {
+    fn account(&self, mut config: AccountConfig) -> CliResult<Account> {
+        config.name = Some(self.name.clone());
+        config.validate().map_err(|errors| {
             let mut text = format!("account {:?} is invalid:", self.name);
             for p in &errors.problems {
                 text.push_str(&format!("\n  {}: {}", flag(p.field), p.message));
@@ -461,8 +416,8 @@ pub(crate) fn add(app: &App, args: &AddArgs) -> CliResult<u8> {
             account.clone(),
             Origin::File(config.path.clone().unwrap_or_default()),
         ),
-        (Some(_), Some(given)) => {
-            let options: Vec<String> = given.keys().map(|k| flag(k)).collect();
+        (Some(_), Some(_)) => {
+            let options: Vec<String> = args.given().into_iter().map(flag).collect();
             return Err(CliError::usage(format!(
                 "account {:?} is configured in {}; change its settings there, not with {} \
                  (`inbound accounts add {}` alone stores its secrets)",
@@ -494,7 +449,7 @@ pub(crate) fn add(app: &App, args: &AddArgs) -> CliResult<u8> {
                     (account, Origin::Stored(stored.config_json))
                 }
                 // Not configured, not stored: the checks name the missing settings.
-                None => (args.account(Map::new())?, Origin::New),
+                None => (args.account(AccountConfig::default())?, Origin::New),
             }
         }
     };

@@ -9,8 +9,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use inbound_retrieve::config::{AfterReceiveName, FetchName, SecurityName};
-use inbound_retrieve::{Account, AccountConfig, Connector, Protocol, Retriever, SubscriptionState};
+use inbound_retrieve::account::{AfterReceiveName, FetchName, Security};
+use inbound_retrieve::{
+    Account, AccountConfig, Connector, MailProtocol, Retriever, SubscriptionState,
+};
 use inbound_store::{MessageFilter, Store};
 use inbound_test_server::server::{ServerConfig, TestServer};
 use serde::Serialize;
@@ -85,8 +87,8 @@ pub(crate) async fn run_demo<C: Connector>(
     remove_store(store_path)?;
     let store = Store::open(store_path, None)
         .map_err(|e| CliError::failed(format!("store {}: {e}", store_path.display())))?;
-    let imap = demo_account(&server, Protocol::Imap)?;
-    let pop = demo_account(&server, Protocol::Pop3)?;
+    let imap = demo_account(&server, MailProtocol::Imap)?;
+    let pop = demo_account(&server, MailProtocol::Pop3)?;
     say(&format!(
         "Retrieving into {}:\n  {}: IMAPS, every message, moved to Archive after storing, HTML sanitized\n  {}: POP3S, every message, deleted after storing",
         store_path.display(),
@@ -241,16 +243,16 @@ fn remove_store(path: &Path) -> CliResult<()> {
     Ok(())
 }
 
-fn demo_account(server: &TestServer, protocol: Protocol) -> CliResult<Account> {
+fn demo_account(server: &TestServer, protocol: MailProtocol) -> CliResult<Account> {
     let (name, user, port, after, move_to) = match protocol {
-        Protocol::Imap => (
+        MailProtocol::Imap => (
             "demo-imap",
             IMAP_USER,
             server.imaps_addr().port(),
             AfterReceiveName::Move,
             Some("Archive".to_owned()),
         ),
-        Protocol::Pop3 => (
+        MailProtocol::Pop3 => (
             "demo-pop3",
             POP_USER,
             server.pop3s_addr().port(),
@@ -263,7 +265,7 @@ fn demo_account(server: &TestServer, protocol: Protocol) -> CliResult<Account> {
         protocol: Some(protocol),
         host: Some("127.0.0.1".to_owned()),
         port: Some(i64::from(port)),
-        security: Some(SecurityName::Tls),
+        security: Some(Security::Tls),
         username: Some(user.to_owned()),
         password: Some(inbound_net::Secret::new(PASSWORD)),
         ca_file: Some(server.ca_file().to_path_buf()),
@@ -272,7 +274,7 @@ fn demo_account(server: &TestServer, protocol: Protocol) -> CliResult<Account> {
         move_to,
         sanitize_html: Some(true),
         timeout_secs: Some(20),
-        subscribe: Some(protocol == Protocol::Imap),
+        subscribe: Some(protocol == MailProtocol::Imap),
         ..AccountConfig::default()
     };
     config

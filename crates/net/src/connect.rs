@@ -357,20 +357,20 @@ impl AsyncWrite for MailStream {
 /// Opens connections with one TLS configuration, one set of timeouts and one TCP
 /// keepalive setting (on by default, [`Keepalive::default`]).
 ///
-/// For [`Security::StartTls`], [`Connector::connect`] returns the plaintext stream: the
+/// For [`Security::StartTls`], [`Dialer::connect`] returns the plaintext stream: the
 /// protocol client reads the greeting, sends `STARTTLS`/`STLS` and calls
-/// [`Connector::upgrade`].
+/// [`Dialer::upgrade`].
 #[derive(Clone)]
-pub struct Connector {
+pub struct Dialer {
     config: Arc<ClientConfig>,
     connect_timeout: Duration,
     handshake_timeout: Duration,
     keepalive: Option<Keepalive>,
 }
 
-impl std::fmt::Debug for Connector {
+impl std::fmt::Debug for Dialer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connector")
+        f.debug_struct("Dialer")
             .field("connect_timeout", &self.connect_timeout)
             .field("handshake_timeout", &self.handshake_timeout)
             .field("keepalive", &self.keepalive)
@@ -378,8 +378,8 @@ impl std::fmt::Debug for Connector {
     }
 }
 
-impl Connector {
-    /// A connector for these TLS settings with the default timeouts.
+impl Dialer {
+    /// A dialer for these TLS settings with the default timeouts.
     ///
     /// # Errors
     /// [`TlsConfigError`] when a CA file cannot be used.
@@ -387,7 +387,7 @@ impl Connector {
         Ok(Self::from_config(tls.client_config()?))
     }
 
-    /// A connector for a ready rustls configuration (which must have been built with an
+    /// A dialer for a ready rustls configuration (which must have been built with an
     /// explicit crypto provider).
     #[must_use]
     pub fn from_config(config: Arc<ClientConfig>) -> Self {
@@ -469,7 +469,7 @@ impl Connector {
         }
     }
 
-    /// [`upgrade_to_tls`] with this connector's configuration and handshake timeout.
+    /// [`upgrade_to_tls`] with this dialer's configuration and handshake timeout.
     ///
     /// # Errors
     /// As [`upgrade_to_tls`], plus [`ConnectError::InvalidServerName`].

@@ -26,7 +26,7 @@
 //! - [`tls`]: [`Security`] modes (no default; plaintext must be chosen by name) and
 //!   [`TlsSettings`] (Mozilla roots, extra CA files, a clearly dangerous opt-out).
 //! - [`connect`]: [`connect_tcp`], [`tls_handshake`], [`upgrade_to_tls`] (refuses bytes
-//!   buffered before the STARTTLS handshake), [`MailStream`] and [`Connector`].
+//!   buffered before the STARTTLS handshake), [`MailStream`] and [`Dialer`].
 //! - [`sasl`]: PLAIN, LOGIN, XOAUTH2, OAUTHBEARER as bytes, without I/O; mechanism choice.
 //! - [`oauth`]: the [`TokenProvider`](oauth::TokenProvider) trait with cached providers for
 //!   Entra ID client credentials, refresh tokens and static tokens.
@@ -52,18 +52,17 @@ pub mod pop3;
 pub mod redact;
 pub mod rt;
 pub mod sasl;
-mod secret;
 mod server_config;
 pub mod tls;
 pub mod transport;
 
-pub use connect::{Connector, Keepalive, MailStream, connect_tcp, tls_handshake, upgrade_to_tls};
+pub use connect::{Dialer, Keepalive, MailStream, connect_tcp, tls_handshake, upgrade_to_tls};
 pub use error::{
     ConnectError, Error, OAuthError, Pop3Error, Result, SaslError, TlsConfigError, TransportError,
 };
 pub use imap::{ImapClient, ImapConfig, ImapError};
-pub use pop3::{AuthMethod, Pop3Client, Pop3Config};
+pub use inbound_secret::Secret;
+pub use pop3::{Pop3Client, Pop3Config};
 pub use sasl::{Credentials, CredentialsKind, Mechanism};
-pub use secret::Secret;
 pub use tls::{MailProtocol, Security, TlsSettings};
 pub use transport::{Timeouts, Transport};

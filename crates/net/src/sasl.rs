@@ -12,9 +12,9 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::Secret;
 use crate::error::SaslError;
 use crate::oauth::TokenProvider;
-use crate::secret::Secret;
 
 /// A SASL mechanism this crate can speak.
 ///

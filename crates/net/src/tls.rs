@@ -18,11 +18,17 @@ use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use crate::error::TlsConfigError;
 
 /// The mail protocol spoken over a connection; it decides the default ports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// Written in configuration files as `imap` or `pop3`; displayed as `IMAP` or `POP3`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum MailProtocol {
     /// IMAP (RFC 3501 / RFC 9051).
+    #[cfg_attr(feature = "clap", value(help = "IMAP4rev1/IMAP4rev2"))]
     Imap,
     /// POP3 (RFC 1939).
+    #[cfg_attr(feature = "clap", value(help = "POP3"))]
     Pop3,
 }
 
@@ -31,16 +37,49 @@ pub enum MailProtocol {
 /// There is deliberately no `Default`: callers choose. [`Security::Plaintext`] sends
 /// credentials and mail in clear text and exists for loopback test servers and networks the
 /// caller vouches for; it must be named explicitly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// Written in configuration files as `tls`, `starttls` or `plain`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Security {
     /// Implicit TLS from the first byte (IMAPS 993, POP3S 995). Preferred (RFC 8314).
+    #[serde(rename = "tls")]
+    #[cfg_attr(
+        feature = "clap",
+        value(name = "tls", help = "Implicit TLS (IMAPS 993, POP3S 995)")
+    )]
     Tls,
     /// A plaintext connection upgraded with IMAP `STARTTLS` or POP3 `STLS` before any
     /// credentials are sent. The upgrade is mandatory: if the server does not offer it, the
     /// client fails rather than continue in clear text.
+    #[serde(rename = "starttls")]
+    #[cfg_attr(
+        feature = "clap",
+        value(
+            name = "starttls",
+            help = "Plain connection upgraded with STARTTLS/STLS (required)"
+        )
+    )]
     StartTls,
     /// No TLS at all. Only when the caller explicitly opts in.
+    #[serde(rename = "plain")]
+    #[cfg_attr(
+        feature = "clap",
+        value(
+            name = "plain",
+            help = "No TLS at all: the password crosses the network in the clear"
+        )
+    )]
     Plaintext,
+}
+
+impl std::fmt::Display for MailProtocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Imap => "IMAP",
+            Self::Pop3 => "POP3",
+        })
+    }
 }
 
 impl Security {
@@ -321,6 +360,30 @@ impl ServerCertVerifier for DangerousAcceptAnyServerCert {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+
+    #[test]
+    fn configuration_names() {
+        for (security, name) in [
+            (Security::Tls, "\"tls\""),
+            (Security::StartTls, "\"starttls\""),
+            (Security::Plaintext, "\"plain\""),
+        ] {
+            assert_eq!(serde_json::to_string(&security).unwrap(), name);
+            assert_eq!(serde_json::from_str::<Security>(name).unwrap(), security);
+        }
+        for (protocol, name, shown) in [
+            (MailProtocol::Imap, "\"imap\"", "IMAP"),
+            (MailProtocol::Pop3, "\"pop3\"", "POP3"),
+        ] {
+            assert_eq!(serde_json::to_string(&protocol).unwrap(), name);
+            assert_eq!(
+                serde_json::from_str::<MailProtocol>(name).unwrap(),
+                protocol
+            );
+            assert_eq!(protocol.to_string(), shown);
+        }
+        assert!(serde_json::from_str::<Security>("\"StartTls\"").is_err());
+    }
 
     #[test]
     fn default_ports() {

@@ -51,7 +51,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use crate::connect::{Connector, MailStream};
+use crate::connect::{Dialer, MailStream};
 use crate::error::{ConnectError, TransportError};
 use crate::redact::TraceRedactor;
 use crate::tls::MailProtocol;
@@ -88,10 +88,10 @@ pub struct Timeouts {
 }
 
 impl Timeouts {
-    /// A [`Connector`] for `tls` with these connect and handshake timeouts: what both clients'
+    /// A [`Dialer`] for `tls` with these connect and handshake timeouts: what both clients'
     /// `connect` build before `connect_with`.
-    pub(crate) fn connector(&self, tls: &crate::tls::TlsSettings) -> crate::Result<Connector> {
-        Ok(Connector::new(tls)?
+    pub(crate) fn dialer(&self, tls: &crate::tls::TlsSettings) -> crate::Result<Dialer> {
+        Ok(Dialer::new(tls)?
             .with_connect_timeout(self.connect)
             .with_handshake_timeout(self.handshake))
     }
@@ -324,8 +324,8 @@ impl Transport {
     /// ([`ConnectError::StartTlsInjection`]); the connection is dropped on any error.
     ///
     /// # Errors
-    /// Any error of [`Connector::upgrade`].
-    pub async fn start_tls(self, connector: &Connector, host: &str) -> Result<Self, ConnectError> {
+    /// Any error of [`Dialer::upgrade`].
+    pub async fn start_tls(self, connector: &Dialer, host: &str) -> Result<Self, ConnectError> {
         let Self {
             stream,
             buf,
@@ -357,7 +357,7 @@ impl Transport {
     pub(crate) async fn upgrade_after_go_ahead(
         self,
         decoder_buffered: usize,
-        connector: &Connector,
+        connector: &Dialer,
         host: &str,
     ) -> crate::Result<Self> {
         let buffered = decoder_buffered + self.buf.len();

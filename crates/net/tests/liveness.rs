@@ -1,4 +1,4 @@
-//! Dead connections are noticed: TCP keepalive is set on every connection a `Connector`
+//! Dead connections are noticed: TCP keepalive is set on every connection a `Dialer`
 //! or client makes (plain, implicit TLS, STARTTLS/STLS), and an IDLE whose server fell
 //! silent (the test server's blackhole) fails at the next renewal, when `DONE` is not
 //! answered within the response timeout; a slow but timely answer is fine.
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use inbound_net::imap::{IdleEvent, ImapClient, ImapConfig};
 use inbound_net::{
-    Connector, Credentials, Keepalive, MailStream, Pop3Client, Pop3Config, Security, TlsSettings,
+    Credentials, Dialer, Keepalive, MailStream, Pop3Client, Pop3Config, Security, TlsSettings,
 };
 use inbound_test_server::faults::{Blackhole, FaultPlan, Faults, Hold, SlowAnswer};
 use inbound_test_server::server::{ServerConfig, TestServer};
@@ -56,7 +56,7 @@ async fn every_connection_gets_tcp_keepalive() {
     let wanted = Some((custom.idle, custom.interval, custom.probes));
 
     // A connector: on by default, settable, and off.
-    let connector = Connector::new(&tls(&server)).unwrap();
+    let connector = Dialer::new(&tls(&server)).unwrap();
     let plain = connector
         .connect("127.0.0.1", server.imap_addr().port(), Security::Plaintext)
         .await

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use inbound_net::connect::server_name;
 use inbound_net::{
-    ConnectError, Connector, MailStream, Security, TlsSettings, connect_tcp, tls_handshake,
+    ConnectError, Dialer, MailStream, Security, TlsSettings, connect_tcp, tls_handshake,
     upgrade_to_tls,
 };
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
@@ -102,7 +102,7 @@ async fn implicit_tls_with_the_ca_as_extra_root_file() {
     let ca_file = dir.path().join("ca.pem");
     std::fs::write(&ca_file, &pki.ca_pem).unwrap();
 
-    let connector = Connector::new(&TlsSettings::new().with_ca_file(&ca_file)).unwrap();
+    let connector = Dialer::new(&TlsSettings::new().with_ca_file(&ca_file)).unwrap();
     let mut stream = connector
         .connect("127.0.0.1", port, Security::Tls)
         .await
@@ -115,7 +115,7 @@ async fn implicit_tls_with_the_ca_as_extra_root_file() {
     let only_ours = TlsSettings::new()
         .with_builtin_roots(false)
         .with_ca_certificate(pki.ca_der);
-    let mut stream = Connector::new(&only_ours)
+    let mut stream = Dialer::new(&only_ours)
         .unwrap()
         .connect("127.0.0.1", port, Security::Tls)
         .await
@@ -127,7 +127,7 @@ async fn implicit_tls_with_the_ca_as_extra_root_file() {
 async fn unknown_issuer_is_a_typed_certificate_error() {
     let pki = pki();
     let port = tls_server(pki.acceptor).await;
-    let connector = Connector::new(&TlsSettings::new()).unwrap();
+    let connector = Dialer::new(&TlsSettings::new()).unwrap();
     let err = connector
         .connect("127.0.0.1", port, Security::Tls)
         .await
@@ -283,7 +283,7 @@ async fn read_until(tcp: &mut MailStream, until: &[u8]) -> Vec<u8> {
 async fn starttls_upgrade_with_nothing_buffered() {
     let pki = pki();
     let port = starttls_server(pki.acceptor, b"a OK begin TLS now\r\n").await;
-    let connector = Connector::new(&TlsSettings::new().with_ca_certificate(pki.ca_der)).unwrap();
+    let connector = Dialer::new(&TlsSettings::new().with_ca_certificate(pki.ca_der)).unwrap();
     let mut stream = connector
         .connect("127.0.0.1", port, Security::StartTls)
         .await
@@ -347,7 +347,7 @@ async fn plaintext_is_plain() {
         let (mut tcp, _): (TcpStream, _) = listener.accept().await.unwrap();
         tcp.write_all(b"+OK POP3 ready\r\n").await.unwrap();
     });
-    let connector = Connector::new(&TlsSettings::new()).unwrap();
+    let connector = Dialer::new(&TlsSettings::new()).unwrap();
     let mut stream = connector
         .connect("127.0.0.1", port, Security::Plaintext)
         .await

@@ -12,9 +12,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use inbound_retrieve::config::AfterReceiveName;
+use inbound_retrieve::account::AfterReceiveName;
 use inbound_retrieve::testing::MemoryServer;
-use inbound_retrieve::{AccountConfig, NoEvents, Protocol, Retriever};
+use inbound_retrieve::{AccountConfig, MailProtocol, NoEvents, Retriever};
 
 struct Args {
     count: u32,
@@ -103,9 +103,9 @@ fn main() {
     let account = AccountConfig {
         name: Some("bench".into()),
         protocol: Some(if a.pop3 {
-            Protocol::Pop3
+            MailProtocol::Pop3
         } else {
-            Protocol::Imap
+            MailProtocol::Imap
         }),
         host: Some("mail.test".into()),
         username: Some("me".into()),

@@ -22,7 +22,7 @@ use futures::FutureExt as _;
 use futures::future::{BoxFuture, Shared};
 use inbound_net::Credentials;
 
-use crate::config::Account;
+use crate::account::Account;
 
 /// The most UIDs retrieval passes to one [`ImapSession::fetch_sizes`] call.
 pub const SIZE_CHUNK: usize = 5000;
@@ -174,9 +174,10 @@ pub struct MessageSize {
     pub size: u64,
 }
 
-/// One fetched message.
+/// One message as fetched from the server, before it is stored (the store hands it back as a
+/// [`StoredMessage`](inbound_store::StoredMessage)).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchedMessage {
+pub struct RemoteMessage {
     /// UID.
     pub uid: u32,
     /// RFC822.SIZE as the server reported it (may differ from `body.len()`), else
@@ -190,9 +191,10 @@ pub struct FetchedMessage {
     pub body: Bytes,
 }
 
-/// What ended an IDLE.
+/// What ended an IDLE (the network client's own `inbound_net::imap::IdleEvent` is each
+/// untagged response seen during it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IdleEvent {
+pub enum IdleOutcome {
     /// New messages arrived (EXISTS grew, or RECENT).
     NewMail,
     /// A message was expunged.
@@ -229,7 +231,7 @@ pub trait ImapSession: Send {
     ) -> impl Future<Output = BackendResult<Vec<MessageSize>>> + Send;
 
     /// `UID FETCH uids (UID BODY.PEEK[])` (retrieval needs nothing else; an adapter may ask
-    /// for more and fill [`FetchedMessage`]'s other fields), handing each message to
+    /// for more and fill [`RemoteMessage`]'s other fields), handing each message to
     /// `on_message` as it completes, so one message at a time is held. When `on_message`
     /// returns `Break`, the adapter stops delivering (reading and discarding the rest of the
     /// response, or dropping the connection) and returns `Ok`. UIDs that no longer exist are
@@ -241,7 +243,7 @@ pub trait ImapSession: Send {
     fn fetch_messages(
         &mut self,
         uids: &[u32],
-        on_message: &mut (dyn FnMut(FetchedMessage) -> ControlFlow<()> + Send),
+        on_message: &mut (dyn FnMut(RemoteMessage) -> ControlFlow<()> + Send),
     ) -> impl Future<Output = BackendResult<()>> + Send;
 
     /// `CREATE folder`. [`ErrorKind::AlreadyExists`] when it exists.
@@ -269,12 +271,12 @@ pub trait ImapSession: Send {
     fn uid_delete(&mut self, uids: &[u32]) -> impl Future<Output = BackendResult<()>> + Send;
 
     /// `IDLE` on the selected folder until something happens, `max` passes
-    /// ([`IdleEvent::Timeout`]) or `stop` fires ([`IdleEvent::Stopped`]); then `DONE`.
+    /// ([`IdleOutcome::Timeout`]) or `stop` fires ([`IdleOutcome::Stopped`]); then `DONE`.
     fn idle(
         &mut self,
         max: Duration,
         stop: &StopSignal,
-    ) -> impl Future<Output = BackendResult<IdleEvent>> + Send;
+    ) -> impl Future<Output = BackendResult<IdleOutcome>> + Send;
 
     /// `NOOP`.
     fn noop(&mut self) -> impl Future<Output = BackendResult<()>> + Send;

@@ -23,7 +23,7 @@ use inbound_net::oauth::{
 use inbound_net::{Credentials, Secret, TlsSettings};
 use inbound_store::Store;
 
-use crate::config::{Account, AuthConfig, OAuthSettings, SecretSource};
+use crate::account::{Account, AuthConfig, OAuthSettings, SecretSource};
 use crate::run::SharedStore;
 
 /// How long a secret command may run before it is killed: 30 seconds.
@@ -154,7 +154,7 @@ pub fn resolve_credentials(
         };
         Ok(store
             .load_account(&account.name)?
-            .and_then(|a| a.secrets.get(name).map(|s| Secret::new(s.expose()))))
+            .and_then(|mut a| a.secrets.remove(name)))
     };
     resolve_credentials_with(account, &mut lookup, &TlsSettings::new())
 }
@@ -290,11 +290,10 @@ impl Resolver<'_, '_> {
         let Some(store) = self.rotation else {
             return Ok(configured.clone());
         };
-        let origin = inbound_store::Secret::new(configured.expose());
         let saved = store
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .load_rotated_secret(self.account, ROTATED_REFRESH_TOKEN, &origin)
+            .load_rotated_secret(self.account, ROTATED_REFRESH_TOKEN, configured)
             .map_err(|source| CredentialError::Store {
                 account: self.account.to_owned(),
                 source,
@@ -302,7 +301,7 @@ impl Resolver<'_, '_> {
         Ok(match saved {
             Some(rotated) => {
                 tracing::debug!(account = %self.account, "using the refresh token the endpoint rotated last");
-                Secret::new(rotated.expose())
+                rotated
             }
             None => configured.clone(),
         })
@@ -316,13 +315,12 @@ fn save_rotated(
     configured: &Secret,
 ) -> impl Fn(&Secret) + Send + Sync + 'static {
     let account = account.to_owned();
-    let origin = inbound_store::Secret::new(configured.expose());
+    let origin = configured.clone();
     move |rotated: &Secret| {
-        let current = inbound_store::Secret::new(rotated.expose());
         let saved = store
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .save_rotated_secret(&account, ROTATED_REFRESH_TOKEN, &origin, &current);
+            .save_rotated_secret(&account, ROTATED_REFRESH_TOKEN, &origin, rotated);
         match saved {
             Ok(()) => tracing::info!(%account, "saved the refresh token the endpoint rotated"),
             Err(error) => tracing::warn!(

@@ -1,7 +1,7 @@
 //! The crate's error type.
 
+use crate::account::ConfigErrors;
 use crate::backend::BackendError;
-use crate::config::ConfigErrors;
 use crate::credentials::CredentialError;
 use crate::events::Report;
 

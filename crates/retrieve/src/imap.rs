@@ -28,8 +28,8 @@ use std::ops::ControlFlow;
 
 use inbound_store::{ImapFolderState, MessageId, Pending, PendingAction, ServerRef};
 
-use crate::backend::{BackendError, ErrorKind, FetchedMessage, ImapSession, SIZE_CHUNK};
-use crate::config::FetchPolicy;
+use crate::account::FetchPolicy;
+use crate::backend::{BackendError, ErrorKind, ImapSession, RemoteMessage, SIZE_CHUNK};
 use crate::pipeline::{Fetched, Pipeline, Stored, Unit};
 use crate::run::{FLUSH_BYTES, Run, RunError};
 
@@ -221,7 +221,7 @@ async fn fetch_batch<S: ImapSession>(
     let mut settled: Vec<u32> = Vec::new();
 
     let fetched = {
-        let mut on_message = |m: FetchedMessage| -> ControlFlow<()> {
+        let mut on_message = |m: RemoteMessage| -> ControlFlow<()> {
             if !wanted.remove(&m.uid) {
                 tracing::warn!(
                     uid = m.uid,

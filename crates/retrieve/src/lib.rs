@@ -70,8 +70,8 @@
 //! This crate never sees wire syntax: it calls the typed operations of [`backend`]. It does
 //! not depend on tokio; it spawns and sleeps through [`inbound_net::rt`].
 
+pub mod account;
 pub mod backend;
-pub mod config;
 pub mod credentials;
 mod error;
 mod events;
@@ -84,13 +84,13 @@ mod run;
 mod subscribe;
 pub mod testing;
 
-pub use backend::{
-    BackendError, BackendResult, Connector, ErrorKind, FetchedMessage, FolderStatus, IdleEvent,
-    ImapCapabilities, ImapSession, MessageSize, Pop3Session, Pop3Uidl, StopHandle, StopSignal,
-};
-pub use config::{
+pub use account::{
     Account, AccountConfig, AfterReceive, AuthConfig, ConfigErrors, ConfigProblem, FetchPolicy,
-    InlineImageMode, OAuthConfig, OAuthSettings, Protocol, RemoteImages, SecretSource,
+    InlineImageMode, MailProtocol, OAuthConfig, OAuthSettings, RemoteImages, SecretSource,
+};
+pub use backend::{
+    BackendError, BackendResult, Connector, ErrorKind, FolderStatus, IdleOutcome, ImapCapabilities,
+    ImapSession, MessageSize, Pop3Session, Pop3Uidl, RemoteMessage, StopHandle, StopSignal,
 };
 pub use credentials::{CredentialError, resolve_credentials};
 pub use error::{Error, Result};

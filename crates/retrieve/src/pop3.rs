@@ -19,8 +19,8 @@ use std::ops::ControlFlow;
 use bytes::Bytes;
 use inbound_store::{MessageId, Pending, PendingAction, ServerRef, raw_sha256};
 
+use crate::account::FetchPolicy;
 use crate::backend::{BackendError, ErrorKind, Pop3Session};
-use crate::config::FetchPolicy;
 use crate::pipeline::{Fetched, Pipeline, Stored, Unit};
 use crate::run::{FLUSH_BYTES, Run, RunError};
 

@@ -9,8 +9,8 @@ use inbound_net::Credentials;
 use inbound_net::backoff::{Backoff, BackoffPolicy, Jitter};
 use inbound_net::rt;
 
+use crate::account::{Account, MailProtocol};
 use crate::backend::{BackendError, Connector, ErrorKind};
-use crate::config::{Account, Protocol};
 use crate::credentials::{CredentialError, DEFAULT_COMMAND_TIMEOUT, Resolver};
 use crate::error::{Error, Result};
 use crate::events::{Events, Report};
@@ -296,7 +296,7 @@ impl<C: Connector> Retriever<C> {
     ) -> Result<(), RunError> {
         let mut run = Run::new(account, &self.store, events, report);
         match account.protocol {
-            Protocol::Imap => {
+            MailProtocol::Imap => {
                 let mut session = self.connector.connect_imap(account, credentials).await?;
                 imap::sync(&mut session, &mut run).await?;
                 if let Err(e) = crate::backend::ImapSession::logout(session).await {
@@ -304,7 +304,7 @@ impl<C: Connector> Retriever<C> {
                 }
                 Ok(())
             }
-            Protocol::Pop3 => {
+            MailProtocol::Pop3 => {
                 let session = self.connector.connect_pop3(account, credentials).await?;
                 pop3::sync(session, &mut run).await
             }
@@ -364,11 +364,9 @@ fn resolve_in_store(
     let name = account.name.clone();
     let mut lookup = |secret: &str| {
         let store = store.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(store.load_account(&name)?.and_then(|a| {
-            a.secrets
-                .get(secret)
-                .map(|s| inbound_net::Secret::new(s.expose()))
-        }))
+        Ok(store
+            .load_account(&name)?
+            .and_then(|mut a| a.secrets.remove(secret)))
     };
     Resolver {
         account: &account.name,

@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use inbound_store::{MessageId, PendingAction, Store};
 
+use crate::account::Account;
 use crate::backend::BackendError;
-use crate::config::Account;
 use crate::events::{Events, NotDelivered, Progress, Report, Skipped};
 
 /// The store, shared by runs and subscriptions.

@@ -28,10 +28,10 @@ use inbound_net::Credentials;
 use inbound_net::backoff::Backoff;
 use inbound_net::rt::{self, Task};
 
+use crate::account::{Account, MailProtocol};
 use crate::backend::{
-    BackendError, Connector, ErrorKind, IdleEvent, ImapSession, StopHandle, StopSignal,
+    BackendError, Connector, ErrorKind, IdleOutcome, ImapSession, StopHandle, StopSignal,
 };
-use crate::config::{Account, Protocol};
 use crate::error::{Error, Result};
 use crate::events::{Events, NewMail, Report};
 use crate::imap;
@@ -212,7 +212,7 @@ impl<C: Connector> Subscriptions<C> {
                 return Ok(e.id);
             }
         }
-        if account.protocol == Protocol::Pop3 && account.poll_interval.is_none() {
+        if account.protocol == MailProtocol::Pop3 && account.poll_interval.is_none() {
             return Err(Error::Unsupported {
                 account: account.name,
                 what: "POP3 has no IDLE: set poll_interval_secs to subscribe by polling".into(),
@@ -327,11 +327,11 @@ impl<C: Connector> Worker<C> {
                 break;
             }
             let outcome = match self.account.protocol {
-                Protocol::Imap => {
+                MailProtocol::Imap => {
                     self.imap_connection(&mut connected_before, &mut backoff)
                         .await
                 }
-                Protocol::Pop3 => self.poll_runs(&mut connected_before, &mut backoff).await,
+                MailProtocol::Pop3 => self.poll_runs(&mut connected_before, &mut backoff).await,
             };
             match outcome {
                 Outcome::Stopped => break,
@@ -403,7 +403,7 @@ impl<C: Connector> Worker<C> {
     /// timeout), or by the stop signal; under a watchdog that declares the connection lost
     /// when it has not ended after the interval plus twice the timeout (IDLE's `+` and
     /// `DONE`'s answer may each take up to the timeout), whatever the server does.
-    async fn idle_once(&self, session: &mut C::Imap) -> Result<IdleEvent, BackendError> {
+    async fn idle_once(&self, session: &mut C::Imap) -> Result<IdleOutcome, BackendError> {
         let renew = self
             .account
             .idle_renew
@@ -482,10 +482,10 @@ impl<C: Connector> Worker<C> {
             if use_idle {
                 loop {
                     match self.idle_once(&mut session).await {
-                        Ok(IdleEvent::NewMail) => break,
+                        Ok(IdleOutcome::NewMail) => break,
                         // Re-issue IDLE before the server's timeout; expunges need nothing.
-                        Ok(IdleEvent::Timeout | IdleEvent::Expunge) => {}
-                        Ok(IdleEvent::Stopped) => {
+                        Ok(IdleOutcome::Timeout | IdleOutcome::Expunge) => {}
+                        Ok(IdleOutcome::Stopped) => {
                             let _ = session.logout().await;
                             return Outcome::Stopped;
                         }

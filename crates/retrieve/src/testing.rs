@@ -8,14 +8,14 @@
 //!
 //! ```
 //! use inbound_retrieve::testing::MemoryServer;
-//! use inbound_retrieve::{AccountConfig, NoEvents, Protocol, Retriever};
+//! use inbound_retrieve::{AccountConfig, NoEvents, MailProtocol, Retriever};
 //! use std::sync::{Arc, Mutex};
 //!
 //! let server = MemoryServer::new();
 //! server.deliver("INBOX", "Subject: hello\r\n\r\nHi!\r\n");
 //! let account = AccountConfig {
 //!     name: Some("test".into()),
-//!     protocol: Some(Protocol::Imap),
+//!     protocol: Some(MailProtocol::Imap),
 //!     host: Some("mail.test".into()),
 //!     username: Some("me".into()),
 //!     password: Some("any".into()),
@@ -39,11 +39,11 @@ use futures::StreamExt as _;
 use futures::channel::mpsc;
 use inbound_net::Credentials;
 
+use crate::account::Account;
 use crate::backend::{
-    BackendError, BackendResult, Connector, ErrorKind, FetchedMessage, FolderStatus, IdleEvent,
-    ImapCapabilities, ImapSession, MessageSize, Pop3Session, Pop3Uidl, StopSignal,
+    BackendError, BackendResult, Connector, ErrorKind, FolderStatus, IdleOutcome, ImapCapabilities,
+    ImapSession, MessageSize, Pop3Session, Pop3Uidl, RemoteMessage, StopSignal,
 };
-use crate::config::Account;
 
 #[derive(Debug)]
 struct Folder {
@@ -266,7 +266,7 @@ impl ImapSession for MemoryImap {
     async fn fetch_messages(
         &mut self,
         uids: &[u32],
-        on_message: &mut (dyn FnMut(FetchedMessage) -> ControlFlow<()> + Send),
+        on_message: &mut (dyn FnMut(RemoteMessage) -> ControlFlow<()> + Send),
     ) -> BackendResult<()> {
         let folder = self.selected()?;
         let found: Vec<(u32, Bytes)> = {
@@ -279,7 +279,7 @@ impl ImapSession for MemoryImap {
                 .collect()
         };
         for (uid, body) in found {
-            let message = FetchedMessage {
+            let message = RemoteMessage {
                 uid,
                 size: body.len() as u64,
                 internal_date: None,
@@ -322,7 +322,7 @@ impl ImapSession for MemoryImap {
         self.remove(uids).map(|_| ())
     }
 
-    async fn idle(&mut self, max: Duration, stop: &StopSignal) -> BackendResult<IdleEvent> {
+    async fn idle(&mut self, max: Duration, stop: &StopSignal) -> BackendResult<IdleOutcome> {
         self.selected()?;
         let (tx, mut rx) = mpsc::unbounded();
         self.server.lock().watchers.push(tx);
@@ -336,12 +336,12 @@ impl ImapSession for MemoryImap {
         let either = futures::future::select(new_mail, timeout);
         Ok(match futures::future::select(either, stopped).await {
             futures::future::Either::Left((futures::future::Either::Left(_), _)) => {
-                IdleEvent::NewMail
+                IdleOutcome::NewMail
             }
             futures::future::Either::Left((futures::future::Either::Right(_), _)) => {
-                IdleEvent::Timeout
+                IdleOutcome::Timeout
             }
-            futures::future::Either::Right(_) => IdleEvent::Stopped,
+            futures::future::Either::Right(_) => IdleOutcome::Stopped,
         })
     }
 

@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use inbound_net::{Credentials, Security};
-use inbound_retrieve::config::{SizeValue, parse_size};
+use inbound_retrieve::account::{SizeValue, parse_size};
 use inbound_retrieve::credentials::{CredentialError, resolve_credentials};
 use inbound_retrieve::{
-    Account, AccountConfig, AfterReceive, AuthConfig, FetchPolicy, InlineImageMode, OAuthSettings,
-    Protocol, SecretSource,
+    Account, AccountConfig, AfterReceive, AuthConfig, FetchPolicy, InlineImageMode, MailProtocol,
+    OAuthSettings, SecretSource,
 };
 
 #[derive(serde::Deserialize)]
@@ -62,7 +62,7 @@ fn the_documented_sample_parses() {
     let file: File = toml::from_str(SAMPLE).unwrap();
     let a = &file.account[0];
     assert_eq!(a.name, "work");
-    assert_eq!(a.protocol, Protocol::Imap);
+    assert_eq!(a.protocol, MailProtocol::Imap);
     assert_eq!((a.host.as_str(), a.port), ("imap.example.com", 993));
     assert_eq!(a.security, Security::Tls);
     assert!(matches!(&a.auth, AuthConfig::Password(SecretSource::Env(v)) if v == "WORK_PW"));

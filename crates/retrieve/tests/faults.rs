@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::*;
-use inbound_retrieve::config::AfterReceiveName;
+use inbound_retrieve::account::AfterReceiveName;
 use inbound_retrieve::{Account, NoEvents, Retriever, SharedStore};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

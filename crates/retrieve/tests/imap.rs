@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use inbound_retrieve::config::{AfterReceiveName, FetchName, SizeValue};
+use inbound_retrieve::account::{AfterReceiveName, FetchName, SizeValue};
 use inbound_retrieve::{FetchPolicy, NoEvents};
 use inbound_store::MessageFilter;
 

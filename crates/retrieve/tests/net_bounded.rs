@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use inbound_retrieve::config::{FetchName, OAuthProviderName};
+use inbound_retrieve::account::{FetchName, OAuthProviderName};
 use inbound_retrieve::{
     CredentialError, Error, ErrorKind, Events, NetConnector, NoEvents, OAuthConfig, Progress,
     RetrieveOptions, Retriever,

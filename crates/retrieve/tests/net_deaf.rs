@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use inbound_net::{Credentials, Security};
 use inbound_retrieve::{
-    Account, AccountConfig, Connector, NetConnector, Protocol, SubscriptionState, Subscriptions,
+    Account, AccountConfig, Connector, MailProtocol, NetConnector, SubscriptionState, Subscriptions,
 };
 use inbound_test_server::dovecot::{Dovecot, DovecotConfig};
 use inbound_test_server::faults::{Blackhole, FaultPlan, Faults, Hold, SlowAnswer};
@@ -337,7 +337,7 @@ async fn dovecot_through_a_blackholing_relay_reports_the_mail_within_5_s_once() 
     let d = Dovecot::start(DovecotConfig::default().with_user("relayed", PASSWORD)).unwrap();
     let relay = BlackholeRelay::start(d.imaps_addr()).await.unwrap();
     let store = new_store();
-    let acc = account(Protocol::Imap, relay.addr(), "relayed", |c| {
+    let acc = account(MailProtocol::Imap, relay.addr(), "relayed", |c| {
         tls(c, Security::Tls, relay.addr().port(), d.ca_file());
         quick(c);
     });

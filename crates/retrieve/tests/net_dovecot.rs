@@ -8,7 +8,7 @@ mod net_support;
 use std::time::{Duration, Instant};
 
 use inbound_net::Security;
-use inbound_retrieve::{NoEvents, Protocol, SubscriptionState, Subscriptions};
+use inbound_retrieve::{MailProtocol, NoEvents, SubscriptionState, Subscriptions};
 use inbound_test_server::dovecot::{Dovecot, DovecotConfig};
 use net_support::*;
 
@@ -40,13 +40,13 @@ fn count(d: &Dovecot, user: &str, folder: &str) -> usize {
 
 fn dovecot_account(
     d: &Dovecot,
-    protocol: Protocol,
+    protocol: MailProtocol,
     user: &str,
     edit: impl FnOnce(&mut inbound_retrieve::AccountConfig),
 ) -> inbound_retrieve::Account {
     let (addr, port) = match protocol {
-        Protocol::Imap => (d.imap_addr(), d.imaps_addr().port()),
-        Protocol::Pop3 => (d.pop3_addr(), d.pop3s_addr().port()),
+        MailProtocol::Imap => (d.imap_addr(), d.imaps_addr().port()),
+        MailProtocol::Pop3 => (d.pop3_addr(), d.pop3s_addr().port()),
     };
     account(protocol, addr, user, |c| {
         tls(c, Security::Tls, port, d.ca_file());
@@ -65,7 +65,7 @@ async fn fetch_move_delete_and_replicate_all() {
     // Replicate-all in batches, keeping everything on the server; a second run finds
     // nothing new.
     save(&d, "keep", "INBOX", 1..=7);
-    let acc = dovecot_account(&d, Protocol::Imap, "keep", |c| c.batch_size = Some(3));
+    let acc = dovecot_account(&d, MailProtocol::Imap, "keep", |c| c.batch_size = Some(3));
     let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(report.fetched, 7);
     assert_eq!(stored_numbers(&store, "keep"), (1..=7).collect::<Vec<_>>());
@@ -76,7 +76,9 @@ async fn fetch_move_delete_and_replicate_all() {
 
     // Move (Dovecot has MOVE), creating the target.
     save(&d, "mover", "INBOX", 1..=4);
-    let acc = dovecot_account(&d, Protocol::Imap, "mover", |c| move_after(c, "Archive"));
+    let acc = dovecot_account(&d, MailProtocol::Imap, "mover", |c| {
+        move_after(c, "Archive");
+    });
     let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(report.moved, 4);
     assert_eq!(count(&d, "mover", "INBOX"), 0);
@@ -85,13 +87,13 @@ async fn fetch_move_delete_and_replicate_all() {
 
     // Delete over IMAP, then over POP3 (applied at QUIT).
     save(&d, "deleter", "INBOX", 1..=3);
-    let acc = dovecot_account(&d, Protocol::Imap, "deleter", delete_after);
+    let acc = dovecot_account(&d, MailProtocol::Imap, "deleter", delete_after);
     let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(report.deleted, 3);
     assert_eq!(count(&d, "deleter", "INBOX"), 0);
 
     save(&d, "popper", "INBOX", 1..=5);
-    let acc = dovecot_account(&d, Protocol::Pop3, "popper", |c| {
+    let acc = dovecot_account(&d, MailProtocol::Pop3, "popper", |c| {
         c.batch_size = Some(2);
         delete_after(c);
     });
@@ -113,7 +115,7 @@ async fn subscription_sees_a_doveadm_save() {
         let _ = state_tx.send(s.clone());
     });
     let (tx, mut mail_rx) = tokio::sync::mpsc::unbounded_channel();
-    let acc = dovecot_account(&d, Protocol::Imap, "watcher", |_| {});
+    let acc = dovecot_account(&d, MailProtocol::Imap, "watcher", |_| {});
     subs.subscribe(acc, move |m| {
         let _ = tx.send(m.email.subject.clone().unwrap_or_default());
     })

@@ -7,8 +7,8 @@
 mod net_support;
 
 use inbound_net::Security;
-use inbound_retrieve::config::FetchName;
-use inbound_retrieve::{NoEvents, Protocol};
+use inbound_retrieve::account::FetchName;
+use inbound_retrieve::{MailProtocol, NoEvents};
 use inbound_test_server::dovecot::{Dovecot, DovecotConfig};
 use net_support::*;
 
@@ -33,13 +33,13 @@ fn count(d: &Dovecot, user: &str, folder: &str) -> usize {
 
 fn dovecot_account(
     d: &Dovecot,
-    protocol: Protocol,
+    protocol: MailProtocol,
     user: &str,
     edit: impl FnOnce(&mut inbound_retrieve::AccountConfig),
 ) -> inbound_retrieve::Account {
     let (addr, port) = match protocol {
-        Protocol::Imap => (d.imap_addr(), d.imaps_addr().port()),
-        Protocol::Pop3 => (d.pop3_addr(), d.pop3s_addr().port()),
+        MailProtocol::Imap => (d.imap_addr(), d.imaps_addr().port()),
+        MailProtocol::Pop3 => (d.pop3_addr(), d.pop3s_addr().port()),
     };
     account(protocol, addr, user, |c| {
         tls(c, Security::Tls, port, d.ca_file());
@@ -58,7 +58,7 @@ async fn pop3_uidl_reused_after_a_rebuild_is_stored_before_its_dele() {
     };
     let store = new_store();
     let r = retriever(&store, 1);
-    let acc = dovecot_account(&d, Protocol::Pop3, "rebuilt", delete_after);
+    let acc = dovecot_account(&d, MailProtocol::Pop3, "rebuilt", delete_after);
 
     d.write_maildir("rebuilt", "INBOX", [mail(1)]).unwrap();
     r.retrieve(&acc, &mut NoEvents).await.unwrap();
@@ -110,7 +110,7 @@ async fn imap_delete_without_uidplus_keeps_another_clients_deleted_message() {
     .unwrap();
     let store = new_store();
     let r = retriever(&store, 1);
-    let acc = dovecot_account(&d, Protocol::Imap, "flagged", |c| {
+    let acc = dovecot_account(&d, MailProtocol::Imap, "flagged", |c| {
         delete_after(c);
         set_fetch(c, FetchName::Latest, Some(2));
     });

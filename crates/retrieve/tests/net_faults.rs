@@ -9,7 +9,7 @@ mod net_support;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use inbound_retrieve::{Account, NoEvents, Protocol};
+use inbound_retrieve::{Account, MailProtocol, NoEvents};
 use inbound_test_server::faults::{DropPoint, FaultPlan, Faults};
 use inbound_test_server::server::TestServer;
 use net_support::*;
@@ -47,9 +47,9 @@ impl Mode {
         };
         let mut acc = match self {
             Mode::Pop3Keep | Mode::Pop3Delete => {
-                account(Protocol::Pop3, server.pop3_addr(), user, edit)
+                account(MailProtocol::Pop3, server.pop3_addr(), user, edit)
             }
-            _ => account(Protocol::Imap, server.imap_addr(), user, edit),
+            _ => account(MailProtocol::Imap, server.imap_addr(), user, edit),
         };
         acc.timeout = Duration::from_millis(300);
         acc

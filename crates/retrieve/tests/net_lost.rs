@@ -6,7 +6,7 @@
 
 mod net_support;
 
-use inbound_retrieve::config::FetchName;
+use inbound_retrieve::account::FetchName;
 use inbound_retrieve::{NoEvents, Report};
 use inbound_test_server::faults::{
     CommandFault, FaultPlan, Faults, MessageFault, MessageFaultKind, Refusal,

@@ -5,8 +5,8 @@
 mod net_support;
 
 use bytes::Bytes;
-use inbound_retrieve::config::RemoteImages;
-use inbound_retrieve::{NoEvents, Protocol};
+use inbound_retrieve::account::RemoteImages;
+use inbound_retrieve::{MailProtocol, NoEvents};
 use inbound_store::MessageFilter;
 use net_support::*;
 
@@ -47,9 +47,9 @@ async fn remote_content_is_blocked_unless_the_account_allows_it() {
             c.remote_images = setting;
         };
         let account = if user.starts_with("imap") {
-            account(Protocol::Imap, server.imap_addr(), user, edit)
+            account(MailProtocol::Imap, server.imap_addr(), user, edit)
         } else {
-            account(Protocol::Pop3, server.pop3_addr(), user, edit)
+            account(MailProtocol::Pop3, server.pop3_addr(), user, edit)
         };
         let report = r.retrieve(&account, &mut NoEvents).await.unwrap();
         assert_eq!(report.fetched, 1, "{user}");

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use inbound_net::oauth::{AccessToken, TokenFuture, TokenProvider};
 use inbound_net::{Credentials, Secret};
 use inbound_retrieve::{
-    Connector, IdleEvent, ImapSession, NetConnector, Protocol, StopSignal, SubscriptionState,
+    Connector, IdleOutcome, ImapSession, MailProtocol, NetConnector, StopSignal, SubscriptionState,
     Subscriptions,
 };
 use inbound_test_server::oauth::TokenRegistry;
@@ -121,7 +121,7 @@ async fn idle_session_reports_events_and_stop() {
         .idle(Duration::from_millis(200), &StopSignal::never())
         .await
         .unwrap();
-    assert_eq!(e, IdleEvent::Timeout);
+    assert_eq!(e, IdleOutcome::Timeout);
 
     // A delivery ends it.
     let store = server.store().clone();
@@ -133,7 +133,7 @@ async fn idle_session_reports_events_and_stop() {
         .idle(Duration::from_secs(5), &StopSignal::never())
         .await
         .unwrap();
-    assert_eq!(e, IdleEvent::NewMail);
+    assert_eq!(e, IdleOutcome::NewMail);
     deliverer.await.unwrap();
 
     // The stop signal ends it at once, and the session is usable afterwards.
@@ -144,7 +144,7 @@ async fn idle_session_reports_events_and_stop() {
     });
     let start = Instant::now();
     let e = s.idle(Duration::from_secs(30), &signal).await.unwrap();
-    assert_eq!(e, IdleEvent::Stopped);
+    assert_eq!(e, IdleOutcome::Stopped);
     assert!(start.elapsed() < Duration::from_secs(1));
     stopper.await.unwrap();
     s.noop().await.unwrap();
@@ -158,7 +158,7 @@ async fn survives_a_cut_connection() {
     let proxy = Proxy::start(server.imap_addr(), false).await;
     let store = new_store();
     let (subs, mut states) = subscriptions(&store);
-    let acc = account(Protocol::Imap, proxy.addr, "cut", |_| {});
+    let acc = account(MailProtocol::Imap, proxy.addr, "cut", |_| {});
     let mut mail_rx = subscribe(&subs, acc);
     wait_state(&mut states, &SubscriptionState::Subscribed).await;
 
@@ -229,7 +229,7 @@ async fn survives_a_token_expiry() {
         "oauth@example.test",
         Credentials::oauth("oauth@example.test", provider.clone()),
     );
-    let acc = account(Protocol::Imap, proxy.addr, "oauth@example.test", |_| {});
+    let acc = account(MailProtocol::Imap, proxy.addr, "oauth@example.test", |_| {});
     let mut mail_rx = subscribe(&subs, acc);
     wait_state(&mut states, &SubscriptionState::Subscribed).await;
     assert_eq!(provider.issued.load(Ordering::SeqCst), 1);

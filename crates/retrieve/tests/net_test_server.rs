@@ -6,9 +6,9 @@
 mod net_support;
 
 use inbound_net::{Credentials, Security};
-use inbound_retrieve::config::FetchName;
+use inbound_retrieve::account::FetchName;
 use inbound_retrieve::{
-    Connector, ErrorKind, ImapSession, NetConnector, NoEvents, Pop3Session, Protocol,
+    Connector, ErrorKind, ImapSession, MailProtocol, NetConnector, NoEvents, Pop3Session,
 };
 use inbound_test_server::faults::{DropPoint, FaultPlan, Faults};
 use net_support::*;
@@ -34,8 +34,8 @@ async fn strategies_at_batch_edges() {
     let server = server(&names).await;
     let store = new_store();
     let r = retriever(&store, 1);
-    for protocol in [Protocol::Imap, Protocol::Pop3] {
-        let p = if protocol == Protocol::Imap {
+    for protocol in [MailProtocol::Imap, MailProtocol::Pop3] {
+        let p = if protocol == MailProtocol::Imap {
             "imap"
         } else {
             "pop3"
@@ -47,8 +47,8 @@ async fn strategies_at_batch_edges() {
                     deliver(&server, &user, "INBOX", 1..=n);
                 }
                 let addr = match protocol {
-                    Protocol::Imap => server.imap_addr(),
-                    Protocol::Pop3 => server.pop3_addr(),
+                    MailProtocol::Imap => server.imap_addr(),
+                    MailProtocol::Pop3 => server.pop3_addr(),
                 };
                 let acc = account(protocol, addr, &user, |c| {
                     c.batch_size = Some(i64::from(BATCH));
@@ -116,7 +116,7 @@ async fn imap_move_with_and_without_the_move_capability() {
         ("without", proxy.addr, false),
     ] {
         deliver(&server, user, "INBOX", 1..=7);
-        let acc = account(Protocol::Imap, addr, user, |c| {
+        let acc = account(MailProtocol::Imap, addr, user, |c| {
             c.batch_size = Some(3);
             move_after(c, "Archive/Done");
         });
@@ -254,16 +254,16 @@ async fn pop3_deletions_happen_at_quit() {
 #[tokio::test]
 async fn replicate_all_resumes_after_a_drop() {
     let server = server(&["imap", "pop3"]).await;
-    for protocol in [Protocol::Imap, Protocol::Pop3] {
-        let user = if protocol == Protocol::Imap {
+    for protocol in [MailProtocol::Imap, MailProtocol::Pop3] {
+        let user = if protocol == MailProtocol::Imap {
             "imap"
         } else {
             "pop3"
         };
         deliver(&server, user, "INBOX", 1..=12);
         let addr = match protocol {
-            Protocol::Imap => server.imap_addr(),
-            Protocol::Pop3 => server.pop3_addr(),
+            MailProtocol::Imap => server.imap_addr(),
+            MailProtocol::Pop3 => server.pop3_addr(),
         };
         let acc = account(protocol, addr, user, |c| c.batch_size = Some(5));
         // Cut the first session after about 6 messages' worth of answers.
@@ -334,15 +334,23 @@ async fn missing_folder_and_tls_settings() {
 
     let ca = server.ca_file().to_path_buf();
     let cases = [
-        (Protocol::Imap, Security::Tls, server.imaps_addr().port()),
         (
-            Protocol::Imap,
+            MailProtocol::Imap,
+            Security::Tls,
+            server.imaps_addr().port(),
+        ),
+        (
+            MailProtocol::Imap,
             Security::StartTls,
             server.imap_addr().port(),
         ),
-        (Protocol::Pop3, Security::Tls, server.pop3s_addr().port()),
         (
-            Protocol::Pop3,
+            MailProtocol::Pop3,
+            Security::Tls,
+            server.pop3s_addr().port(),
+        ),
+        (
+            MailProtocol::Pop3,
             Security::StartTls,
             server.pop3_addr().port(),
         ),
@@ -364,8 +372,8 @@ async fn missing_folder_and_tls_settings() {
             c.ca_file = None;
         });
         let e = match protocol {
-            Protocol::Imap => connector.connect_imap(&untrusted, &creds).await.map(drop),
-            Protocol::Pop3 => connector.connect_pop3(&untrusted, &creds).await.map(drop),
+            MailProtocol::Imap => connector.connect_imap(&untrusted, &creds).await.map(drop),
+            MailProtocol::Pop3 => connector.connect_pop3(&untrusted, &creds).await.map(drop),
         }
         .unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Connect, "{e}");
@@ -375,14 +383,14 @@ async fn missing_folder_and_tls_settings() {
             c.danger_accept_invalid_certs = Some(true);
         });
         match protocol {
-            Protocol::Imap => connector
+            MailProtocol::Imap => connector
                 .connect_imap(&reckless, &creds)
                 .await
                 .unwrap()
                 .logout()
                 .await
                 .unwrap(),
-            Protocol::Pop3 => connector
+            MailProtocol::Pop3 => connector
                 .connect_pop3(&reckless, &creds)
                 .await
                 .unwrap()

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use inbound_net::Credentials;
 use inbound_net::oauth::{AccessToken, TokenFuture, TokenProvider};
-use inbound_retrieve::config::AfterReceiveName;
+use inbound_retrieve::account::AfterReceiveName;
 use inbound_retrieve::{SubscriptionState, Subscriptions};
 
 type States = Arc<Mutex<Vec<SubscriptionState>>>;

@@ -14,15 +14,14 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use rusqlite::{OptionalExtension as _, Transaction, params};
 
-use crate::crypto::{
-    EncryptionKey, KEY_CHECK_AAD, KEY_CHECK_PLAIN, Secret, config_aad, secret_aad,
-};
+use crate::Secret;
+use crate::crypto::{EncryptionKey, KEY_CHECK_AAD, KEY_CHECK_PLAIN, config_aad, secret_aad};
 use crate::error::{Error, Result};
 use crate::store::{Store, now, set_key_check};
 
 /// A stored account with its secrets decrypted.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Account {
+pub struct StoredAccount {
     /// The account's unique name.
     pub name: String,
     /// The configuration as saved (JSON text; its shape belongs to the caller).
@@ -88,7 +87,7 @@ impl Store {
     /// open (altered, moved from another account, a secret row added, removed or swapped, or
     /// saved in plain text by an older version); [`Error::SecretCorrupt`] when a secret does
     /// not decrypt.
-    pub fn load_account(&self, name: &str) -> Result<Option<Account>> {
+    pub fn load_account(&self, name: &str) -> Result<Option<StoredAccount>> {
         self.read(|conn| {
             let row: Option<(i64, String)> = conn
                 .prepare_cached("SELECT id, config FROM accounts WHERE name = ?1")?
@@ -124,7 +123,7 @@ impl Store {
                     })?;
                 secrets.insert(secret_name, Secret::new(plain));
             }
-            Ok(Some(Account {
+            Ok(Some(StoredAccount {
                 name: name.to_owned(),
                 config_json,
                 secrets,

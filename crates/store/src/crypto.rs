@@ -134,41 +134,6 @@ fn fill_random(buf: &mut [u8]) -> Result<()> {
         .map_err(|e| Error::Random(e.to_string()))
 }
 
-/// A secret string (password, client secret, refresh token). `Debug` prints `[redacted]`; there
-/// is no `Display`. Read it with [`expose`](Self::expose) only where it is sent.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret value itself.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl From<String> for Secret {
-    fn from(value: String) -> Self {
-        Self(value)
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(value: &str) -> Self {
-        Self(value.to_owned())
-    }
-}
-
 /// The plaintext of the key check stored beside the secrets.
 pub(crate) const KEY_CHECK_PLAIN: &[u8] = b"inbound key check v1";
 /// Its associated data.
@@ -213,6 +178,7 @@ pub(crate) fn config_aad<'a>(
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::Secret;
 
     #[test]
     fn base64_forms_and_errors() {

@@ -96,10 +96,11 @@ mod store;
 mod sync;
 mod types;
 
-pub use accounts::Account;
-pub use crypto::{EncryptionKey, KEY_ENV, KeyError, Secret};
+pub use accounts::StoredAccount;
+pub use crypto::{EncryptionKey, KEY_ENV, KeyError};
 pub use error::{Error, Result};
 pub use files::file_is_shared;
+pub use inbound_secret::Secret;
 pub use raw::MessageView;
 pub use retry::{RETRY_PENDING_REASON, RetryUid, RetryUidl};
 pub use schema::SCHEMA_VERSION;

@@ -12,7 +12,8 @@
 use rusqlite::{OptionalExtension as _, Transaction, params};
 use sha2::{Digest as _, Sha256};
 
-use crate::crypto::{EncryptionKey, Secret};
+use crate::Secret;
+use crate::crypto::EncryptionKey;
 use crate::error::{Error, Result};
 use crate::store::Store;
 

@@ -14,7 +14,7 @@ use super::ImapConfig;
 use super::error::ImapError;
 use super::machine::{Exchange, Outcome, Receiver, Tagger};
 use super::types::{FetchParts, Unsolicited};
-use crate::connect::Connector;
+use crate::connect::Dialer;
 use crate::error::{Result, TransportError};
 use crate::tls::{MailProtocol, Security};
 use crate::transport::{Timeouts, Transport};
@@ -120,19 +120,19 @@ impl ImapClient {
     pub async fn connect(config: &ImapConfig) -> Result<Self> {
         let connector = config
             .timeouts
-            .connector(&config.tls)?
+            .dialer(&config.tls)?
             .with_keepalive(config.keepalive);
         Self::connect_with(&connector, config).await
     }
 
-    /// [`ImapClient::connect`] with a ready [`Connector`] (shared by the connections of an
-    /// account, so CA files are read once). The connector's TLS configuration, its
+    /// [`ImapClient::connect`] with a ready [`Dialer`] (shared by the connections of an
+    /// account, so CA files are read once). The dialer's TLS configuration, its
     /// connect and handshake timeouts and its TCP keepalive are used; `config.tls` and
     /// `config.keepalive` are ignored.
     ///
     /// # Errors
     /// As [`ImapClient::connect`].
-    pub async fn connect_with(connector: &Connector, config: &ImapConfig) -> Result<Self> {
+    pub async fn connect_with(connector: &Dialer, config: &ImapConfig) -> Result<Self> {
         let stream = connector
             .connect(&config.host, config.port, config.security)
             .await?;
@@ -213,7 +213,7 @@ impl ImapClient {
 
     /// STARTTLS and the TLS handshake. Anything the server sent after its tagged `OK`
     /// arrived in plaintext and is refused as a possible injection.
-    async fn start_tls(mut self, connector: &Connector) -> Result<Self> {
+    async fn start_tls(mut self, connector: &Dialer) -> Result<Self> {
         if !self.has_capability(&Capability::StartTls) {
             self.state = State::Unusable;
             return Err(ImapError::StartTlsNotOffered { text: None }.into());

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::AccessToken;
+use crate::Secret;
 use crate::error::OAuthError;
-use crate::secret::Secret;
 
 /// Where the token cache reads the time. Tests inject their own to step past expiries.
 pub trait Clock: Send + Sync + fmt::Debug {

@@ -28,8 +28,8 @@ pub use providers::{
     MICROSOFT_POP_SCOPE, RefreshTokenConfig, RefreshTokenProvider, RotationHook,
 };
 
+use crate::Secret;
 use crate::error::OAuthError;
-use crate::secret::Secret;
 
 /// An OAuth 2.0 access token. `Debug` does not show the token.
 #[derive(Debug, Clone)]

@@ -13,8 +13,8 @@ use oauth2::{
 
 use super::cache::{Clock, Fetched, SystemClock, TokenCache};
 use super::{TokenFuture, TokenProvider};
+use crate::Secret;
 use crate::error::OAuthError;
-use crate::secret::Secret;
 use crate::tls::TlsSettings;
 
 /// Microsoft Entra ID's public-cloud authority.

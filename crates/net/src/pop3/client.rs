@@ -11,7 +11,7 @@ use inbound_pop3_codec::{
 };
 
 use super::{Capabilities, Pop3Config};
-use crate::connect::Connector;
+use crate::connect::Dialer;
 use crate::error::{Error, Pop3Error, Result, TransportError};
 use crate::tls::{MailProtocol, Security};
 use crate::transport::{TRACE_TARGET, Timeouts, Transport};
@@ -102,19 +102,19 @@ impl Pop3Client {
     pub async fn connect(config: &Pop3Config) -> Result<Self> {
         let connector = config
             .timeouts
-            .connector(&config.tls)?
+            .dialer(&config.tls)?
             .with_keepalive(config.keepalive);
         Self::connect_with(&connector, config).await
     }
 
-    /// [`Pop3Client::connect`] with a ready [`Connector`] (shared by the connections of an
-    /// account, so CA files are read once). The connector's TLS configuration, its
+    /// [`Pop3Client::connect`] with a ready [`Dialer`] (shared by the connections of an
+    /// account, so CA files are read once). The dialer's TLS configuration, its
     /// connect and handshake timeouts and its TCP keepalive are used; `config.tls` and
     /// `config.keepalive` are ignored.
     ///
     /// # Errors
     /// As [`Pop3Client::connect`].
-    pub async fn connect_with(connector: &Connector, config: &Pop3Config) -> Result<Self> {
+    pub async fn connect_with(connector: &Dialer, config: &Pop3Config) -> Result<Self> {
         // 1. TCP, and TLS for implicit TLS.
         let stream = connector
             .connect(&config.host, config.port, config.security)
@@ -168,7 +168,7 @@ impl Pop3Client {
     /// STLS and the TLS handshake. Anything the server sent after its `+OK` is still in the
     /// receive buffer (the decoder consumed exactly the status line) and makes the upgrade
     /// fail.
-    async fn start_tls(mut self, connector: &Connector) -> Result<Self> {
+    async fn start_tls(mut self, connector: &Dialer) -> Result<Self> {
         if self.capabilities.is_known() && !self.capabilities.stls() {
             return Err(Pop3Error::StartTlsNotOffered { text: None }.into());
         }

@@ -7,15 +7,15 @@ use std::time::{Duration, Instant};
 
 use futures::future::{Either, select};
 use inbound_net::imap::{
-    Capability, ExpungeOutcome, Flag, IdleEvent as NetIdleEvent, ImapClient, ImapConfig,
-    MailboxAttribute, StoreType, Unsolicited,
+    Capability, ExpungeOutcome, Flag, IdleEvent, ImapClient, ImapConfig, MailboxAttribute,
+    StoreType, Unsolicited,
 };
 use inbound_net::{Credentials, ImapError, rt};
 
 use super::{from_imap, from_net, timed_out};
 use crate::backend::{
-    BackendError, BackendResult, ErrorKind, FetchedMessage, FolderStatus, IdleEvent,
-    ImapCapabilities, ImapSession, MessageSize, StopSignal,
+    BackendError, BackendResult, ErrorKind, FolderStatus, IdleOutcome, ImapCapabilities,
+    ImapSession, MessageSize, RemoteMessage, StopSignal,
 };
 
 /// A logged-in IMAP session over the network.
@@ -146,8 +146,8 @@ fn flag_name(flag: &Flag) -> String {
     }
 }
 
-fn convert(m: inbound_net::imap::FetchedMessage) -> FetchedMessage {
-    FetchedMessage {
+fn convert(m: inbound_net::imap::FetchedMessage) -> RemoteMessage {
+    RemoteMessage {
         uid: m.uid,
         size: m.size.map_or(m.body.len() as u64, u64::from),
         internal_date: m.internal_date.map(|d| d.unix_timestamp()),
@@ -223,7 +223,7 @@ impl ImapSession for NetImapSession {
     async fn fetch_messages(
         &mut self,
         uids: &[u32],
-        on_message: &mut (dyn FnMut(FetchedMessage) -> ControlFlow<()> + Send),
+        on_message: &mut (dyn FnMut(RemoteMessage) -> ControlFlow<()> + Send),
     ) -> BackendResult<()> {
         if uids.is_empty() {
             return Ok(());
@@ -322,15 +322,15 @@ impl ImapSession for NetImapSession {
         }
     }
 
-    async fn idle(&mut self, max: Duration, stop: &StopSignal) -> BackendResult<IdleEvent> {
+    async fn idle(&mut self, max: Duration, stop: &StopSignal) -> BackendResult<IdleOutcome> {
         // What arrived during earlier commands counts first.
         let reports = self.client.take_unsolicited();
         self.note(reports);
         if std::mem::take(&mut self.new_mail) {
-            return Ok(IdleEvent::NewMail);
+            return Ok(IdleOutcome::NewMail);
         }
         if stop.is_stopped() {
-            return Ok(IdleEvent::Stopped);
+            return Ok(IdleOutcome::Stopped);
         }
         let timeout = self.timeout;
         let deadline = Instant::now() + max;
@@ -339,7 +339,7 @@ impl ImapSession for NetImapSession {
         let event = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                break IdleEvent::Timeout;
+                break IdleOutcome::Timeout;
             }
             let next = {
                 let wait = pin!(handle.next_event(left));
@@ -350,23 +350,23 @@ impl ImapSession for NetImapSession {
                 }
             };
             match next {
-                None => break IdleEvent::Stopped,
-                Some(Ok(NetIdleEvent::Exists(n))) => {
+                None => break IdleOutcome::Stopped,
+                Some(Ok(IdleEvent::Exists(n))) => {
                     let grew = n > exists;
                     exists = n;
                     if grew {
-                        break IdleEvent::NewMail;
+                        break IdleOutcome::NewMail;
                     }
                 }
-                Some(Ok(NetIdleEvent::Expunge(_))) => {
+                Some(Ok(IdleEvent::Expunge(_))) => {
                     exists = exists.saturating_sub(1);
-                    break IdleEvent::Expunge;
+                    break IdleOutcome::Expunge;
                 }
-                Some(Ok(NetIdleEvent::Timeout)) => break IdleEvent::Timeout,
-                Some(Ok(NetIdleEvent::Bye(text))) => {
+                Some(Ok(IdleEvent::Timeout)) => break IdleOutcome::Timeout,
+                Some(Ok(IdleEvent::Bye(text))) => {
                     return Err(BackendError::new(ErrorKind::Bye, text));
                 }
-                Some(Ok(NetIdleEvent::Other(Unsolicited::Alert(text)))) => {
+                Some(Ok(IdleEvent::Other(Unsolicited::Alert(text)))) => {
                     tracing::warn!(%text, "IMAP server alert");
                 }
                 Some(Ok(_)) => {}
@@ -380,7 +380,7 @@ impl ImapSession for NetImapSession {
         self.note(reports);
         let new_mail = std::mem::take(&mut self.new_mail);
         Ok(match event {
-            IdleEvent::Timeout | IdleEvent::Expunge if new_mail => IdleEvent::NewMail,
+            IdleOutcome::Timeout | IdleOutcome::Expunge if new_mail => IdleOutcome::NewMail,
             other => other,
         })
     }

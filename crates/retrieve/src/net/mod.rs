@@ -38,8 +38,8 @@ use std::time::Duration;
 
 use inbound_net::{ImapConfig, ImapError, Pop3Config, Pop3Error, SaslError};
 
+use crate::account::Account;
 use crate::backend::{BackendError, BackendResult, Connector, ErrorKind};
-use crate::config::Account;
 
 pub use imap::NetImapSession;
 pub use pop3::NetPop3Session;
@@ -293,7 +293,7 @@ mod tests {
 
     #[test]
     fn pop3_errors_map_to_kinds() {
-        use inbound_net::AuthMethod;
+        use inbound_net::pop3::AuthMethod;
         use inbound_net::pop3::ResponseCode;
         let in_use = Pop3Error::AuthFailed {
             method: AuthMethod::UserPass,
@@ -323,13 +323,13 @@ mod tests {
     fn account_settings_reach_the_client_configs() {
         let account = crate::AccountConfig {
             name: Some("a".into()),
-            protocol: Some(crate::Protocol::Imap),
+            protocol: Some(crate::MailProtocol::Imap),
             host: Some("mail.example.com".into()),
             username: Some("me".into()),
             password: Some("pw".into()),
-            security: Some(crate::config::SecurityName::Starttls),
+            security: Some(crate::account::Security::StartTls),
             timeout_secs: Some(7),
-            max_message_size: Some(crate::config::SizeValue::Bytes(1000)),
+            max_message_size: Some(crate::account::SizeValue::Bytes(1000)),
             ..Default::default()
         }
         .validate()

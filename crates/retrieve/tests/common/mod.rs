@@ -12,8 +12,8 @@ use futures::StreamExt as _;
 use futures::channel::mpsc;
 use inbound_net::Credentials;
 use inbound_retrieve::{
-    Account, AccountConfig, BackendError, BackendResult, Connector, ErrorKind, FetchedMessage,
-    FolderStatus, IdleEvent, ImapCapabilities, ImapSession, MessageSize, Pop3Session, Pop3Uidl,
+    Account, AccountConfig, BackendError, BackendResult, Connector, ErrorKind, FolderStatus,
+    IdleOutcome, ImapCapabilities, ImapSession, MessageSize, Pop3Session, Pop3Uidl, RemoteMessage,
     StopSignal,
 };
 use inbound_store::{MessageFilter, Store};
@@ -469,7 +469,7 @@ impl ImapSession for FakeImap {
     async fn fetch_messages(
         &mut self,
         uids: &[u32],
-        on_message: &mut (dyn FnMut(FetchedMessage) -> ControlFlow<()> + Send),
+        on_message: &mut (dyn FnMut(RemoteMessage) -> ControlFlow<()> + Send),
     ) -> BackendResult<()> {
         self.server.note_uids(uids.len());
         let folder = self.folder()?;
@@ -489,7 +489,7 @@ impl ImapSession for FakeImap {
             .push(format!("FETCH {}", uids.len()));
         for (uid, m) in msgs {
             self.check(Point::FetchMessage).await?;
-            let fm = FetchedMessage {
+            let fm = RemoteMessage {
                 uid,
                 size: m.body.len() as u64,
                 internal_date: None,
@@ -578,7 +578,7 @@ impl ImapSession for FakeImap {
         self.check(Point::DeleteAfter).await
     }
 
-    async fn idle(&mut self, max: Duration, stop: &StopSignal) -> BackendResult<IdleEvent> {
+    async fn idle(&mut self, max: Duration, stop: &StopSignal) -> BackendResult<IdleOutcome> {
         self.check(Point::Idle).await?;
         let (tx, mut rx) = mpsc::unbounded();
         self.server.state().watchers.push(tx);
@@ -587,7 +587,7 @@ impl ImapSession for FakeImap {
         let next = rx.next();
         let either = futures::future::select(next, futures::future::select(sleep, stopped)).await;
         match either {
-            futures::future::Either::Left((Some(Watch::NewMail), _)) => Ok(IdleEvent::NewMail),
+            futures::future::Either::Left((Some(Watch::NewMail), _)) => Ok(IdleOutcome::NewMail),
             futures::future::Either::Left((Some(Watch::Drop) | None, _)) => {
                 self.dead = true;
                 Err(BackendError::new(
@@ -596,11 +596,11 @@ impl ImapSession for FakeImap {
                 ))
             }
             futures::future::Either::Right((futures::future::Either::Left(_), _)) => {
-                Ok(IdleEvent::Timeout)
+                Ok(IdleOutcome::Timeout)
             }
             futures::future::Either::Right((futures::future::Either::Right(_), _)) => {
                 self.server.state().log.push("DONE".into());
-                Ok(IdleEvent::Stopped)
+                Ok(IdleOutcome::Stopped)
             }
         }
     }
@@ -715,7 +715,7 @@ impl Pop3Session for FakePop3 {
 pub fn account(name: &str, edit: impl FnOnce(&mut AccountConfig)) -> Account {
     let mut c = AccountConfig {
         name: Some(name.to_owned()),
-        protocol: Some(inbound_retrieve::Protocol::Imap),
+        protocol: Some(inbound_retrieve::MailProtocol::Imap),
         host: Some("mail.test".to_owned()),
         username: Some("me@example.com".to_owned()),
         password: Some("secret".into()),
@@ -727,7 +727,7 @@ pub fn account(name: &str, edit: impl FnOnce(&mut AccountConfig)) -> Account {
 
 pub fn pop3_account(name: &str, edit: impl FnOnce(&mut AccountConfig)) -> Account {
     account(name, |c| {
-        c.protocol = Some(inbound_retrieve::Protocol::Pop3);
+        c.protocol = Some(inbound_retrieve::MailProtocol::Pop3);
         edit(c);
     })
 }

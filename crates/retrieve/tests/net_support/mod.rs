@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use inbound_net::Security;
-use inbound_retrieve::config::{AfterReceiveName, FetchName, SecurityName};
-use inbound_retrieve::{Account, AccountConfig, NetConnector, Protocol, Retriever, SharedStore};
+use inbound_retrieve::account::{AfterReceiveName, FetchName};
+use inbound_retrieve::{
+    Account, AccountConfig, MailProtocol, NetConnector, Retriever, SharedStore,
+};
 use inbound_store::{MessageFilter, Store};
 use inbound_test_server::server::{ServerConfig, TestServer};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
@@ -69,7 +71,7 @@ pub fn server_numbers(server: &TestServer, user: &str, folder: &str) -> Vec<u32>
 
 /// A POP3 or IMAP account (name = user) on plaintext, edited by `edit`.
 pub fn account(
-    protocol: Protocol,
+    protocol: MailProtocol,
     addr: SocketAddr,
     user: &str,
     edit: impl FnOnce(&mut AccountConfig),
@@ -79,7 +81,7 @@ pub fn account(
         protocol: Some(protocol),
         host: Some("localhost".to_owned()),
         port: Some(i64::from(addr.port())),
-        security: Some(SecurityName::Plain),
+        security: Some(Security::Plaintext),
         username: Some(user.to_owned()),
         password: Some(PASSWORD.into()),
         timeout_secs: Some(5),
@@ -91,11 +93,11 @@ pub fn account(
 }
 
 pub fn imap(server: &TestServer, user: &str, edit: impl FnOnce(&mut AccountConfig)) -> Account {
-    account(Protocol::Imap, server.imap_addr(), user, edit)
+    account(MailProtocol::Imap, server.imap_addr(), user, edit)
 }
 
 pub fn pop3(server: &TestServer, user: &str, edit: impl FnOnce(&mut AccountConfig)) -> Account {
-    account(Protocol::Pop3, server.pop3_addr(), user, edit)
+    account(MailProtocol::Pop3, server.pop3_addr(), user, edit)
 }
 
 pub fn set_fetch(c: &mut AccountConfig, fetch: FetchName, count: Option<i64>) {
@@ -113,7 +115,7 @@ pub fn move_after(c: &mut AccountConfig, to: &str) {
 }
 
 pub fn tls(c: &mut AccountConfig, security: Security, port: u16, ca: &std::path::Path) {
-    c.security = Some(security.into());
+    c.security = Some(security);
     c.port = Some(i64::from(port));
     c.ca_file = Some(ca.to_path_buf());
 }

@@ -1,4 +1,17 @@
 //! [`Secret`]: a string that never shows itself in `Debug` output or logs.
+//!
+//! One type for every secret string in the workspace (passwords, OAuth client secrets, access
+//! and refresh tokens), shared by the network clients, the store and the retrieval layer so a
+//! secret moves between them without being copied into another wrapper. The protocol codecs keep
+//! their own validated wire types (a POP3 `Password`, IMAP's generic redacting wrapper).
+//!
+//! ```
+//! use inbound_secret::Secret;
+//!
+//! let password = Secret::new("hunter2");
+//! assert_eq!(format!("{password:?}"), "[redacted]");
+//! assert_eq!(password.expose(), "hunter2");
+//! ```
 
 use std::fmt;
 
@@ -6,16 +19,8 @@ use std::fmt;
 ///
 /// `Debug` prints `[redacted]` and there is deliberately no `Display`, so a secret cannot end up
 /// in a log line or an error message by accident. Read it with [`Secret::expose`] at the one
-/// place that must send it.
-///
-/// ```
-/// use inbound_net::Secret;
-///
-/// let password = Secret::new("hunter2");
-/// assert_eq!(format!("{password:?}"), "[redacted]");
-/// assert_eq!(password.expose(), "hunter2");
-/// ```
-#[derive(Clone, Default)]
+/// place that must send it or store it encrypted.
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct Secret(String);
 
 impl Secret {
@@ -64,6 +69,7 @@ mod tests {
         let s = Secret::new("top-secret-value");
         assert_eq!(format!("{s:?}"), "[redacted]");
         assert_eq!(format!("{s:#?}"), "[redacted]");
+        assert_eq!(format!("{:?}", Some(&s)), "Some([redacted])");
         #[derive(Debug)]
         #[allow(dead_code)]
         struct Holder {
@@ -74,5 +80,12 @@ mod tests {
         };
         assert!(!format!("{h:?}").contains("top-secret"));
         assert_eq!(s.expose(), "top-secret-value");
+    }
+
+    #[test]
+    fn conversions_keep_the_value() {
+        assert_eq!(Secret::from("a"), Secret::new("a".to_owned()));
+        assert!(Secret::default().is_empty());
+        assert!(!Secret::from(String::from("x")).is_empty());
     }
 }
