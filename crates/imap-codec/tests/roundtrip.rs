@@ -160,12 +160,12 @@ fn command_body() -> impl Strategy<Value = CommandBody> {
         Just(CommandBody::Expunge),
         (astring(), astring()).prop_map(|(u, p)| CommandBody::Login {
             username: u,
-            password: Secret::new(p)
+            password: Redacted::new(p)
         }),
         (prop::option::of(prop::collection::vec(any::<u8>(), 0..40))).prop_map(|ir| {
             CommandBody::Authenticate {
                 mechanism: AuthMechanism::XOAuth2,
-                initial_response: ir.map(Secret::new),
+                initial_response: ir.map(Redacted::new),
             }
         }),
         prop::collection::vec(atom(), 1..3).prop_map(|a| CommandBody::Enable {

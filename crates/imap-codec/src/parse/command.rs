@@ -17,7 +17,7 @@ use super::status::status_att;
 use super::{In, PResult, paren_list, space_separated};
 use crate::types::{
     AuthMechanism, AuthenticateData, Command, CommandBody, Flag, Literal, Macro, MacroOrItems,
-    SearchReturnOption, Secret, StoreResponse, StoreType,
+    Redacted, SearchReturnOption, StoreResponse, StoreType,
 };
 
 /// `command = tag SP (command-any / command-auth / command-nonauth / command-select) CRLF`.
@@ -69,7 +69,7 @@ fn command_body(i: &mut In<'_>) -> PResult<CommandBody> {
         let password = astring(i)?;
         CommandBody::Login {
             username,
-            password: Secret::new(password),
+            password: Redacted::new(password),
         }
     } else if is(b"AUTHENTICATE") {
         authenticate(i)?
@@ -312,7 +312,7 @@ fn authenticate(i: &mut In<'_>) -> PResult<CommandBody> {
     let data = if i.eat(b'=') { Vec::new() } else { base64(i)? };
     Ok(CommandBody::Authenticate {
         mechanism,
-        initial_response: Some(Secret::new(data)),
+        initial_response: Some(Redacted::new(data)),
     })
 }
 
@@ -365,7 +365,7 @@ pub(crate) fn authenticate_data(i: &mut In<'_>) -> PResult<AuthenticateData> {
     }
     let data = base64(i)?;
     line_end(i)?;
-    Ok(AuthenticateData::Continue(Secret::new(data)))
+    Ok(AuthenticateData::Continue(Redacted::new(data)))
 }
 
 /// `idle = "IDLE" CRLF *(response) "DONE" CRLF`: the `"DONE" CRLF` line.
@@ -476,11 +476,14 @@ mod tests {
     #[test]
     fn authenticate_lines() {
         let (d, _) = run(authenticate_data, b"dGVzdA==\r\n");
-        assert_eq!(d, AuthenticateData::Continue(Secret::new(b"test".to_vec())));
+        assert_eq!(
+            d,
+            AuthenticateData::Continue(Redacted::new(b"test".to_vec()))
+        );
         assert_eq!(run(authenticate_data, b"*\r\n").0, AuthenticateData::Cancel);
         assert_eq!(
             run(authenticate_data, b"\r\n").0,
-            AuthenticateData::Continue(Secret::new(vec![]))
+            AuthenticateData::Continue(Redacted::new(vec![]))
         );
         run(idle_done, b"done\r\n");
     }

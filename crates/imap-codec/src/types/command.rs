@@ -1,7 +1,7 @@
 //! Client commands (RFC 3501 section 6, RFC 9051 section 6, and the extensions named on
 //! each variant).
 
-use super::core::{AString, IString, Literal, NString, Secret, Tag};
+use super::core::{AString, IString, Literal, NString, Redacted, Tag};
 use super::datetime::DateTime;
 use super::fetch::MacroOrItems;
 use super::flag::{Flag, StoreResponse, StoreType};
@@ -44,7 +44,7 @@ pub enum CommandBody {
         /// The user name.
         username: AString,
         /// The password.
-        password: Secret<AString>,
+        password: Redacted<AString>,
     },
     /// `AUTHENTICATE mechanism [SP initial-response]` (SASL-IR, RFC 4959). The initial
     /// response is the decoded data; an empty one is sent as `=`.
@@ -52,7 +52,7 @@ pub enum CommandBody {
         /// The SASL mechanism.
         mechanism: AuthMechanism,
         /// The initial client response, if sent with the command.
-        initial_response: Option<Secret<Vec<u8>>>,
+        initial_response: Option<Redacted<Vec<u8>>>,
     },
     /// `ENABLE capability...` (RFC 5161)
     Enable {
@@ -257,7 +257,7 @@ impl CommandBody {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthenticateData {
     /// The decoded response data (an empty line is empty data).
-    Continue(Secret<Vec<u8>>),
+    Continue(Redacted<Vec<u8>>),
     /// `*`: the client cancels the exchange.
     Cancel,
 }

@@ -442,9 +442,9 @@ pub enum LiteralMode {
 
 /// A value that must not appear in logs: its `Debug` prints `[redacted]`.
 #[derive(Clone, PartialEq, Eq, Hash, Default)]
-pub struct Secret<T>(T);
+pub struct Redacted<T>(T);
 
-impl<T> Secret<T> {
+impl<T> Redacted<T> {
     /// Wraps a secret.
     pub fn new(value: T) -> Self {
         Self(value)
@@ -459,13 +459,13 @@ impl<T> Secret<T> {
     }
 }
 
-impl<T> From<T> for Secret<T> {
+impl<T> From<T> for Redacted<T> {
     fn from(value: T) -> Self {
         Self(value)
     }
 }
 
-impl<T> fmt::Debug for Secret<T> {
+impl<T> fmt::Debug for Redacted<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[redacted]")
     }
@@ -484,7 +484,7 @@ mod tests {
         assert!(Atom::try_from("FLAGS").is_ok());
         assert!(Atom::try_from("a b").is_err());
         assert!(Text::try_from("line\r\n").is_err());
-        assert_eq!(format!("{:?}", Secret::new("hunter2")), "[redacted]");
+        assert_eq!(format!("{:?}", Redacted::new("hunter2")), "[redacted]");
         assert_eq!(format!("{:?}", Tag::try_from("a1").unwrap()), "Tag(\"a1\")");
     }
 

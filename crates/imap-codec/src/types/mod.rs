@@ -21,7 +21,7 @@ pub use body::{
 pub use command::{AuthenticateData, Command, CommandBody, IdleDone};
 pub(crate) use core::Content;
 pub use core::{
-    AString, Atom, IString, Literal, LiteralMode, NString, Secret, Tag, Text, ValidationError,
+    AString, Atom, IString, Literal, LiteralMode, NString, Redacted, Tag, Text, ValidationError,
 };
 pub(crate) use datetime::MONTHS;
 pub use datetime::{Date, DateTime};

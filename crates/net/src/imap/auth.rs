@@ -1,7 +1,8 @@
 //! Login: the `LOGIN` command and `AUTHENTICATE` with SASL (SASL-IR when offered).
 
 use inbound_imap_codec::types::{
-    AString, AuthMechanism, AuthenticateData, Capability, CommandBody, Response, Secret, StatusKind,
+    AString, AuthMechanism, AuthenticateData, Capability, CommandBody, Redacted, Response,
+    StatusKind,
 };
 
 use super::ImapClient;
@@ -124,7 +125,7 @@ impl ImapClient {
         };
         let body = CommandBody::Login {
             username: AString::from(user.as_str()),
-            password: Secret::new(AString::from(password.expose())),
+            password: Redacted::new(AString::from(password.expose())),
         };
         let done = self.run(body).await?;
         self.caps_fresh_after_login = done_has_capabilities(&done.status, &done.data);
@@ -179,7 +180,8 @@ impl ImapClient {
     ) -> Result<()> {
         let mut sasl = self.sasl_client(mechanism, credentials).await?;
         let initial_response = if self.has_capability(&Capability::SaslIr) {
-            sasl.initial_response().map(|r| Secret::new(r.into_bytes()))
+            sasl.initial_response()
+                .map(|r| Redacted::new(r.into_bytes()))
         } else {
             None
         };
@@ -214,11 +216,11 @@ impl ImapClient {
                         }
                         Some(bytes) => match sasl.step(&bytes) {
                             Ok(SaslStep::Respond(r)) => {
-                                AuthenticateData::Continue(Secret::new(r.into_bytes()))
+                                AuthenticateData::Continue(Redacted::new(r.into_bytes()))
                             }
                             Ok(SaslStep::OAuthFailure { reply, error }) => {
                                 oauth_error = error.map(Box::new);
-                                AuthenticateData::Continue(Secret::new(reply.into_bytes()))
+                                AuthenticateData::Continue(Redacted::new(reply.into_bytes()))
                             }
                             Err(e) => {
                                 sasl_error = Some(e.into());

@@ -238,7 +238,7 @@ impl Exchange {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
-    use inbound_imap_codec::types::{AString, Data, Secret, StatusKind};
+    use inbound_imap_codec::types::{AString, Data, Redacted, StatusKind};
 
     fn responses(r: &mut Receiver) -> Vec<Response> {
         let mut out = Vec::new();
@@ -253,7 +253,7 @@ mod tests {
         let mut tags = Tagger::default();
         let body = CommandBody::Login {
             username: AString::from("joe"),
-            password: Secret::new(AString::from("p\u{e4}ss")),
+            password: Redacted::new(AString::from("p\u{e4}ss")),
         };
         let mut ex = Exchange::new(tags.next_tag().unwrap(), body, LiteralSupport::SyncOnly);
         assert_eq!(ex.take_output(), b"A1 LOGIN joe {5}\r\n");
@@ -282,7 +282,7 @@ mod tests {
     fn literal_plus_sends_everything_at_once() {
         let body = CommandBody::Login {
             username: AString::from("joe"),
-            password: Secret::new(AString::from("a\"b\r\n")),
+            password: Redacted::new(AString::from("a\"b\r\n")),
         };
         let mut ex = Exchange::new(
             Tagger::default().next_tag().unwrap(),
@@ -297,7 +297,7 @@ mod tests {
     fn refused_literal_completes_the_command() {
         let body = CommandBody::Login {
             username: AString::from("joe"),
-            password: Secret::new(AString::from("x\ny")),
+            password: Redacted::new(AString::from("x\ny")),
         };
         let mut ex = Exchange::new(
             Tagger::default().next_tag().unwrap(),
