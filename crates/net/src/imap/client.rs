@@ -113,9 +113,10 @@ impl ImapClient {
     /// the STARTTLS upgrade and capabilities again. The timeouts of `config` apply.
     ///
     /// # Errors
-    /// [`Error::TlsConfig`] for unusable TLS settings, [`Error::Connect`] for DNS, TCP and TLS
-    /// failures (including [`StartTlsInjection`](crate::ConnectError::StartTlsInjection)),
-    /// [`Error::Imap`] for a `BYE` greeting, [`ImapError::PreauthRefused`],
+    /// [`Error::TlsConfig`](crate::Error::TlsConfig) for unusable TLS settings,
+    /// [`Error::Connect`](crate::Error::Connect) for DNS, TCP and TLS failures (including
+    /// [`StartTlsInjection`](crate::ConnectError::StartTlsInjection)),
+    /// [`Error::Imap`](crate::Error::Imap) for a `BYE` greeting, [`ImapError::PreauthRefused`],
     /// [`ImapError::StartTlsNotOffered`], timeouts.
     pub async fn connect(config: &ImapConfig) -> Result<Self> {
         let connector = config

@@ -46,7 +46,7 @@ impl NetImapSession {
     /// # Errors
     /// [`ErrorKind::Connect`] (DNS, TCP, TLS, STARTTLS), [`ErrorKind::Auth`],
     /// [`ErrorKind::Timeout`], [`ErrorKind::Bye`] and the other kinds of
-    /// [`from_imap`](super::from_imap).
+    /// `from_imap`.
     pub async fn connect(
         config: &ImapConfig,
         credentials: &Credentials,

@@ -29,7 +29,7 @@ impl NetPop3Session {
     /// # Errors
     /// [`ErrorKind::Connect`] (DNS, TCP, TLS, STLS, a locked maildrop),
     /// [`ErrorKind::Auth`], [`ErrorKind::Timeout`] and the other kinds of
-    /// [`from_pop3`](super::from_pop3).
+    /// `from_pop3`.
     pub async fn connect(config: &Pop3Config, credentials: &Credentials) -> BackendResult<Self> {
         let mut client = Pop3Client::connect(config).await.map_err(from_net)?;
         let info = client.login(credentials, None).await.map_err(from_net)?;
