@@ -1,5 +1,7 @@
 //! `inbound accounts add|list|remove|test`.
 
+pub(crate) mod add;
+
 use clap::Subcommand;
 use inbound_net::{Credentials, ImapClient, Pop3Client};
 use inbound_retrieve::{
@@ -9,7 +11,7 @@ use inbound_retrieve::{
 use inbound_store::Store;
 use serde_json::{Value, json};
 
-use crate::add::AddArgs;
+use self::add::AddArgs;
 use crate::app::{self, App};
 use crate::error::{CliError, CliResult, EXIT_FAILED, EXIT_OK};
 use crate::output::{Align, Table, human_bytes, print_json};
@@ -60,7 +62,7 @@ Examples:
 /// Runs `inbound accounts add|list|remove` (`test` is [`run_test`], which needs a runtime).
 pub(crate) fn command(app: &App, cmd: AccountsCommand) -> CliResult<u8> {
     match cmd {
-        AccountsCommand::Add(args) => crate::add::add(app, &args),
+        AccountsCommand::Add(args) => add::add(app, &args),
         AccountsCommand::List { json } => list(app, json),
         AccountsCommand::Remove { name } => remove(app, &name),
         AccountsCommand::Test { .. } => Err(CliError::usage("internal: test is run elsewhere")),
@@ -223,7 +225,7 @@ pub(crate) async fn run_test(
     store: Option<&Store>,
 ) -> CliResult<u8> {
     let credentials = resolve_credentials(account, store)
-        .map_err(|e| CliError::usage(crate::add::credential_error(&e)))?;
+        .map_err(|e| CliError::usage(add::credential_error(&e)))?;
     let mut lines: Vec<(&str, String)> = vec![
         ("account", account.name.clone()),
         (

@@ -70,9 +70,10 @@ impl Outcome {
             Err(inbound_retrieve::Error::Backend { report, source, .. }) => {
                 (*report, Some(source.to_string()))
             }
-            Err(inbound_retrieve::Error::Credentials(e)) => {
-                (Report::default(), Some(crate::add::credential_error(&e)))
-            }
+            Err(inbound_retrieve::Error::Credentials(e)) => (
+                Report::default(),
+                Some(crate::accounts::add::credential_error(&e)),
+            ),
             Err(e) => (Report::default(), Some(e.to_string())),
         };
         // The account is named beside each error already.

@@ -8,7 +8,6 @@
 //! error (nothing was done).
 
 mod accounts;
-mod add;
 mod app;
 mod check;
 mod cli;

@@ -459,7 +459,7 @@ pub(crate) fn add(app: &App, args: &AddArgs) -> CliResult<u8> {
         return Err(CliError::usage(format!(
             "account {:?} reads no secret from the store ({}); nothing to store",
             args.name,
-            crate::accounts::secret_source(&account)
+            super::secret_source(&account)
         )));
     }
     // Stored settings are sealed with the key too, so even an account with no stored secret
