@@ -10,32 +10,10 @@ use base64::Engine as _;
 use rand::RngCore as _;
 
 use crate::error::{Error, Result};
-
-/// The environment variable holding the key: 32 bytes, base64.
-pub const KEY_ENV: &str = "INBOUND_ENCRYPTION_KEY";
+use crate::key::{KEY_ENV, KeyError};
 
 const KEY_LEN: usize = 32;
 const NONCE_LEN: usize = 12;
-
-/// Why an encryption key could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum KeyError {
-    /// `INBOUND_ENCRYPTION_KEY` is not set.
-    #[error(
-        "{KEY_ENV} is not set; generate a key with `inbound key generate` (32 random bytes, base64)"
-    )]
-    Missing,
-    /// The variable is set but is not valid UTF-8.
-    #[error("{KEY_ENV} is not valid UTF-8")]
-    NotUnicode,
-    /// The value is not base64.
-    #[error("encryption key is not valid base64 (expected 32 bytes, base64 encoded)")]
-    NotBase64,
-    /// The value decodes to the wrong number of bytes.
-    #[error("encryption key is {0} bytes long; it must be exactly 32 bytes (base64 encoded)")]
-    WrongLength(usize),
-}
 
 /// A 256-bit key for the account secrets. Its `Debug` output is `[redacted]`.
 #[derive(Clone, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::crypto::KeyError;
+use crate::key::KeyError;
 
 /// What went wrong in a store operation.
 #[derive(Debug, thiserror::Error)]
