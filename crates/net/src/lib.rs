@@ -57,12 +57,10 @@ pub mod tls;
 pub mod transport;
 
 pub use connect::{Dialer, Keepalive, MailStream, connect_tcp, tls_handshake, upgrade_to_tls};
-pub use error::{
-    ConnectError, Error, OAuthError, Pop3Error, Result, SaslError, TlsConfigError, TransportError,
-};
+pub use error::{ConnectError, Error, OAuthError, Result, TlsConfigError, TransportError};
 pub use imap::{ImapClient, ImapConfig, ImapError};
 pub use inbound_secret::Secret;
-pub use pop3::{Pop3Client, Pop3Config};
-pub use sasl::{Credentials, CredentialsKind, Mechanism};
+pub use pop3::{Pop3Client, Pop3Config, Pop3Error};
+pub use sasl::{Credentials, CredentialsKind, Mechanism, SaslError};
 pub use tls::{MailProtocol, Security, TlsSettings};
 pub use transport::{Timeouts, Transport};

@@ -13,7 +13,6 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::Secret;
-use crate::error::SaslError;
 use crate::oauth::TokenProvider;
 
 /// A SASL mechanism this crate can speak.
@@ -583,6 +582,56 @@ impl SaslClient {
             _ => Err(unexpected),
         }
     }
+}
+
+/// A SASL exchange could not be built, or the server's side of it was not understood.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SaslError {
+    /// A credential contains a character that the mechanism cannot carry (NUL for PLAIN,
+    /// `\x01` for XOAUTH2, control characters for OAUTHBEARER). Sending it would let the
+    /// value change the meaning of the message.
+    #[error("the {field} contains a character that {mechanism} cannot carry")]
+    ForbiddenCharacter {
+        /// Which field ("user", "password", "authorization identity", "host", ...).
+        field: &'static str,
+        /// The mechanism.
+        mechanism: Mechanism,
+    },
+    /// The access token is empty or not an RFC 6750 `b64token`.
+    #[error("the access token is empty or has characters a bearer token cannot have")]
+    InvalidToken,
+    /// The server sent a challenge the mechanism does not expect at this point.
+    #[error("unexpected SASL challenge for {mechanism} ({len} bytes) at step {step}")]
+    UnexpectedChallenge {
+        /// The mechanism.
+        mechanism: Mechanism,
+        /// The challenge length in bytes.
+        len: usize,
+        /// How many challenges had been answered before this one.
+        step: u32,
+    },
+    /// The configured mechanism is not among those the server advertises.
+    #[error("the server does not advertise the configured SASL mechanism {mechanism}")]
+    NotAdvertised {
+        /// The mechanism.
+        mechanism: Mechanism,
+    },
+    /// The configured mechanism cannot be used with these credentials (for example XOAUTH2
+    /// with a password).
+    #[error("SASL mechanism {mechanism} cannot be used with {kind} credentials")]
+    WrongCredentials {
+        /// The mechanism.
+        mechanism: Mechanism,
+        /// The kind of credentials at hand.
+        kind: CredentialsKind,
+    },
+    /// An OAuth error challenge from the server is not the JSON that RFC 7628 describes.
+    #[error("malformed OAuth error challenge from the server: {reason}")]
+    MalformedErrorChallenge {
+        /// What was wrong.
+        reason: String,
+    },
 }
 
 #[cfg(test)]

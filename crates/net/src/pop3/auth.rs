@@ -5,9 +5,10 @@ use inbound_pop3_codec::{
     StatusLine, Username,
 };
 
+use super::Pop3Error;
 use super::client::{Pop3Client, State};
 use super::{AuthInfo, AuthMethod};
-use crate::error::{Error, Pop3Error, Result};
+use crate::error::{Error, Result};
 use crate::sasl::{self, Credentials, CredentialsKind, Mechanism, SaslClient, SaslStep};
 use crate::tls::Security;
 

@@ -10,9 +10,10 @@ use inbound_pop3_codec::{
     ValidationError,
 };
 
+use super::Pop3Error;
 use super::{Capabilities, Pop3Config};
 use crate::connect::Dialer;
-use crate::error::{Error, Pop3Error, Result, TransportError};
+use crate::error::{Error, Result, TransportError};
 use crate::tls::{MailProtocol, Security};
 use crate::transport::{TRACE_TARGET, Timeouts, Transport};
 

@@ -94,6 +94,7 @@
 mod auth;
 mod capabilities;
 mod client;
+mod error;
 mod retr;
 
 use std::fmt;
@@ -105,6 +106,7 @@ pub use inbound_pop3_codec::{
 
 pub use capabilities::Capabilities;
 pub use client::{MessageNumberArg, Pop3Client};
+pub use error::Pop3Error;
 pub use retr::{RetrMany, RetrStream};
 
 use crate::sasl::{CredentialsKind, Mechanism};

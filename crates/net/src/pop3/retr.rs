@@ -6,8 +6,9 @@ use std::fmt;
 use bytes::Bytes;
 use inbound_pop3_codec::{BodyMode, Command, Expectation, MessageNumber, Response, ResponseEvent};
 
+use super::Pop3Error;
 use super::client::{MessageNumberArg, Pop3Client, State, message_number, server_error};
-use crate::error::{Pop3Error, Result};
+use crate::error::Result;
 
 impl Pop3Client {
     /// `RETR msg`, handing the message out in chunks as it arrives: for messages too large
