@@ -59,14 +59,25 @@ Examples:
   inbound accounts add gmail --secret client_secret --secret refresh_token
   printf '%s\\n' \"$PW\" | inbound accounts add home   # a configured account, from a script";
 
-/// Runs `inbound accounts add|list|remove` (`test` is [`run_test`], which needs a runtime).
+/// Runs `inbound accounts add|list|remove|test`.
 pub(crate) fn command(app: &App, cmd: AccountsCommand) -> CliResult<u8> {
     match cmd {
         AccountsCommand::Add(args) => add::add(app, &args),
         AccountsCommand::List { json } => list(app, json),
         AccountsCommand::Remove { name } => remove(app, &name),
-        AccountsCommand::Test { .. } => Err(CliError::usage("internal: test is run elsewhere")),
+        AccountsCommand::Test { name } => test(app, name),
     }
+}
+
+/// `inbound accounts test NAME`: connects and logs in, on a runtime of its own.
+fn test(app: &App, name: String) -> CliResult<u8> {
+    let config = app.config()?;
+    let store = app.open_existing_store(&config)?;
+    let found = app::select(app::all_accounts(&config, store.as_ref())?, &[name])?;
+    let Some(account) = found.first() else {
+        return Err(app::no_accounts(&config));
+    };
+    app::block_on(run_test(&crate::connector::net(), account, store.as_ref()))?
 }
 
 /// Where an account's secret comes from, for people.

@@ -1,6 +1,7 @@
 //! What every command shares: the global options, the configuration, the store and the
 //! account list.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 
 use inbound_retrieve::Account;
@@ -180,4 +181,15 @@ pub(crate) fn no_accounts(config: &ConfigFile) -> CliError {
             ))
         }
     }
+}
+
+/// Runs `future` on a small multi-threaded runtime (subscriptions and the demo server run
+/// tasks).
+pub(crate) fn block_on<F: Future>(future: F) -> CliResult<F::Output> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::failed(format!("cannot start the async runtime: {e}")))?;
+    Ok(runtime.block_on(future))
 }

@@ -23,6 +23,19 @@ use crate::fetch::{self, Display};
 use crate::output::{Align, Table, human_bytes, print_json};
 use crate::watch::{self, WatchEvent};
 
+/// `inbound demo`: the demo against an in-process test server.
+pub(crate) fn command(app: &crate::app::App, args: &crate::cli::DemoArgs) -> CliResult<u8> {
+    let options = DemoOptions {
+        json: args.json,
+        quiet: app.quiet,
+    };
+    crate::app::block_on(run_demo(
+        crate::connector::net(),
+        &args.demo_store,
+        &options,
+    ))?
+}
+
 /// The IMAP user of the demo server.
 const IMAP_USER: &str = "demo";
 /// The POP3 user (a separate maildrop: POP3 and IMAP of one user share INBOX).

@@ -1,6 +1,7 @@
 //! `inbound fetch`: retrieve every (or the chosen) account per its policy.
 
 use std::io::IsTerminal as _;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use inbound_retrieve::{
@@ -9,7 +10,37 @@ use inbound_retrieve::{
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
+use crate::app::{self, App};
+use crate::cli::FetchArgs;
+use crate::error::CliResult;
 use crate::output::{Align, Table, human_bytes, print_json};
+
+/// `inbound fetch`: retrieves the chosen accounts (all when none is named) and reports.
+pub(crate) fn command(app: &App, args: &FetchArgs) -> CliResult<u8> {
+    let config = app.config()?;
+    let existing = app.open_existing_store(&config)?;
+    let accounts = app::select(
+        app::all_accounts(&config, existing.as_ref())?,
+        &args.accounts,
+    )?;
+    if accounts.is_empty() {
+        return Err(app::no_accounts(&config));
+    }
+    // Created only now: a usage error leaves no store file behind.
+    let store = match existing {
+        Some(store) => store,
+        None => app.open_store(&config, None)?,
+    };
+    let display = Display::choose(app.quiet, args.json);
+    let retriever = Retriever::new(Arc::new(Mutex::new(store)), crate::connector::net());
+    let outcomes = app::block_on(run_fetch(
+        &retriever,
+        &accounts,
+        usize::from(args.concurrency),
+        display,
+    ))?;
+    report(&outcomes, args.json)
+}
 
 /// How `fetch` shows what it does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,8 +15,57 @@ use serde_json::json;
 use tokio::io::AsyncWriteExt as _;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
-use crate::error::{CliResult, EXIT_FAILED, EXIT_OK};
+use crate::app::{self, App};
+use crate::cli::WatchArgs;
+use crate::error::{CliError, CliResult, EXIT_FAILED, EXIT_OK};
 use crate::output::{address, clip};
+
+/// `inbound watch`: subscribes the chosen accounts until interrupted.
+pub(crate) fn command(app: &App, args: WatchArgs) -> CliResult<u8> {
+    let config = app.config()?;
+    let existing = app.open_existing_store(&config)?;
+    let all = app::all_accounts(&config, existing.as_ref())?;
+    let hidden_env = secret_env_vars(&all);
+    let accounts = watch_accounts(all, &args.accounts)?;
+    let store = match existing {
+        Some(store) => store,
+        None => app.open_store(&config, None)?,
+    };
+    let options = WatchOptions {
+        exec: args.exec,
+        json: args.json,
+        quiet: app.quiet,
+        exec_timeout: Duration::from_secs(args.exec_timeout),
+        hidden_env,
+    };
+    let retriever = Retriever::new(
+        Arc::new(std::sync::Mutex::new(store)),
+        crate::connector::net(),
+    );
+    app::block_on(async {
+        let shutdown = shutdown_signal();
+        run_watch(retriever, accounts, &options, shutdown).await
+    })?
+}
+
+/// The accounts `watch` subscribes: those given (each must have `subscribe = true`), else
+/// every account with `subscribe = true`.
+fn watch_accounts(all: Vec<Account>, wanted: &[String]) -> CliResult<Vec<Account>> {
+    let chosen = app::select(all, wanted)?;
+    if let Some(a) = chosen.iter().find(|a| !a.subscribe && !wanted.is_empty()) {
+        return Err(CliError::usage(format!(
+            "account {:?} does not have subscribe = true",
+            a.name
+        )));
+    }
+    let chosen: Vec<_> = chosen.into_iter().filter(|a| a.subscribe).collect();
+    if chosen.is_empty() {
+        return Err(CliError::usage(
+            "no account has subscribe = true; set it on the accounts to watch",
+        ));
+    }
+    Ok(chosen)
+}
 
 /// A message a subscription stored.
 #[derive(Debug, Clone)]
