@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use inbound_retrieve::account::AfterReceiveName;
-use inbound_retrieve::testing::MemoryServer;
+use inbound_retrieve::backend::memory::MemoryServer;
 use inbound_retrieve::{AccountConfig, MailProtocol, NoEvents, Retriever};
 
 struct Args {

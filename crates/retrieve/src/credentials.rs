@@ -24,7 +24,7 @@ use inbound_net::{Credentials, Secret, TlsSettings};
 use inbound_store::Store;
 
 use crate::account::{Account, AuthConfig, OAuthSettings, SecretSource};
-use crate::run::SharedStore;
+use crate::sync::run::SharedStore;
 
 /// How long a secret command may run before it is killed: 30 seconds.
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);

@@ -75,19 +75,16 @@ pub mod backend;
 pub mod credentials;
 mod error;
 mod events;
-mod imap;
-pub mod net;
 mod pipeline;
-mod pop3;
 mod retriever;
-mod run;
 mod subscribe;
-pub mod testing;
+mod sync;
 
 pub use account::{
     Account, AccountConfig, AfterReceive, AuthConfig, ConfigErrors, ConfigProblem, FetchPolicy,
     InlineImageMode, MailProtocol, OAuthConfig, OAuthSettings, RemoteImages, SecretSource,
 };
+pub use backend::net::NetConnector;
 pub use backend::{
     BackendError, BackendResult, Connector, ErrorKind, FolderStatus, IdleOutcome, ImapCapabilities,
     ImapSession, MessageSize, Pop3Session, Pop3Uidl, RemoteMessage, StopHandle, StopSignal,
@@ -95,9 +92,8 @@ pub use backend::{
 pub use credentials::{CredentialError, resolve_credentials};
 pub use error::{Error, Result};
 pub use events::{BatchDone, Events, NewMail, NoEvents, NotDelivered, Progress, Report, Skipped};
-pub use net::NetConnector;
 pub use retriever::{RetrieveOptions, Retriever};
-pub use run::SharedStore;
 pub use subscribe::{
     MessageHandler, StateHandler, SubscriptionId, SubscriptionState, Subscriptions,
 };
+pub use sync::run::SharedStore;

@@ -10,7 +10,7 @@
 //! threads, so the writer thread does not hash.
 //!
 //! A *unit* is what one store transaction holds: a batch, or part of one when the batch's
-//! bytes pass [`FLUSH_BYTES`](crate::run::FLUSH_BYTES). Units are stored strictly in the
+//! bytes pass [`FLUSH_BYTES`](crate::sync::run::FLUSH_BYTES). Units are stored strictly in the
 //! order they were fetched (IMAP bookkeeping relies on ascending UIDs), and the caller acts
 //! on the server only on units [`Pipeline::step`] or [`Pipeline::finish`] returned as stored.
 //! So the exactly-once order is unchanged: fetch, store, then delete or move.
@@ -29,14 +29,14 @@ use inbound_message::Email;
 use inbound_store::{Inserted, NewMessage, PendingAction, SanitizeHtml, ServerRef, raw_sha256};
 
 use crate::events::{BatchDone, NewMail};
-use crate::run::{Run, RunError, SharedStore, StoredItem};
+use crate::sync::run::{Run, RunError, SharedStore, StoredItem};
 
 /// Parsing more bytes than this is worth a second thread.
 const PARALLEL_BYTES: usize = 64 * 1024;
 
 /// A unit of this many bytes or more is stored before the next message is fetched
 /// ([`Pipeline::step`]), so that a large message is not held while the next one arrives.
-const LARGE_UNIT: usize = crate::run::FLUSH_BYTES;
+const LARGE_UNIT: usize = crate::sync::run::FLUSH_BYTES;
 
 /// Most threads used for parsing.
 const MAX_PARSE_THREADS: usize = 4;

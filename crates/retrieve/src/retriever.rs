@@ -14,8 +14,8 @@ use crate::backend::{BackendError, Connector, ErrorKind};
 use crate::credentials::{CredentialError, DEFAULT_COMMAND_TIMEOUT, Resolver};
 use crate::error::{Error, Result};
 use crate::events::{Events, Report};
-use crate::run::{Run, RunError, SharedStore};
-use crate::{imap, pop3};
+use crate::sync::run::{Run, RunError, SharedStore};
+use crate::sync::{imap, pop3};
 
 /// How runs and subscriptions retry and wait.
 #[derive(Debug, Clone)]

@@ -34,9 +34,9 @@ use crate::backend::{
 };
 use crate::error::{Error, Result};
 use crate::events::{Events, NewMail, Report};
-use crate::imap;
 use crate::retriever::{Retriever, refresh_token, retryable};
-use crate::run::{Run, RunError};
+use crate::sync::imap;
+use crate::sync::run::{Run, RunError};
 
 /// The id of a subscription.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -31,7 +31,7 @@ use inbound_store::{ImapFolderState, MessageId, Pending, PendingAction, ServerRe
 use crate::account::FetchPolicy;
 use crate::backend::{BackendError, ErrorKind, ImapSession, RemoteMessage, SIZE_CHUNK};
 use crate::pipeline::{Fetched, Pipeline, Stored, Unit};
-use crate::run::{FLUSH_BYTES, Run, RunError};
+use crate::sync::run::{FLUSH_BYTES, Run, RunError};
 
 /// One full IMAP run on a logged-in session.
 pub(crate) async fn sync<S: ImapSession>(s: &mut S, run: &mut Run<'_>) -> Result<(), RunError> {

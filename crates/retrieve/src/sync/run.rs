@@ -18,7 +18,7 @@ pub(crate) const FLUSH_BYTES: usize = 8 * 1024 * 1024;
 /// The largest message retrieved when the account sets no `max_message_size`: 256 MiB.
 /// A larger one is skipped from its announced size, before download, like one over the
 /// account's maximum (the clients refuse to buffer more anyway).
-pub(crate) const HARD_MESSAGE_LIMIT: u64 = crate::net::DEFAULT_MESSAGE_LIMIT;
+pub(crate) const HARD_MESSAGE_LIMIT: u64 = crate::backend::net::DEFAULT_MESSAGE_LIMIT;
 
 /// Why a run stopped.
 #[derive(Debug)]

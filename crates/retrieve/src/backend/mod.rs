@@ -10,6 +10,9 @@
 //!
 //! Futures returned by the traits must be `Send`, so sessions can live in spawned tasks.
 
+pub mod memory;
+pub mod net;
+
 use std::fmt;
 use std::future::Future;
 use std::ops::ControlFlow;

@@ -7,7 +7,7 @@
 //! fault injection.
 //!
 //! ```
-//! use inbound_retrieve::testing::MemoryServer;
+//! use inbound_retrieve::backend::memory::MemoryServer;
 //! use inbound_retrieve::{AccountConfig, NoEvents, MailProtocol, Retriever};
 //! use std::sync::{Arc, Mutex};
 //!

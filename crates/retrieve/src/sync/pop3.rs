@@ -22,7 +22,7 @@ use inbound_store::{MessageId, Pending, PendingAction, ServerRef, raw_sha256};
 use crate::account::FetchPolicy;
 use crate::backend::{BackendError, ErrorKind, Pop3Session};
 use crate::pipeline::{Fetched, Pipeline, Stored, Unit};
-use crate::run::{FLUSH_BYTES, Run, RunError};
+use crate::sync::run::{FLUSH_BYTES, Run, RunError};
 
 /// One full POP3 run; consumes the session (it ends with `QUIT`).
 pub(crate) async fn sync<S: Pop3Session>(mut s: S, run: &mut Run<'_>) -> Result<(), RunError> {
