@@ -122,7 +122,9 @@ fn main() {
     let store = inbound_store::Store::open(dir.path().join("bench.sqlite"), None).unwrap();
     let retriever = Retriever::new(Arc::new(Mutex::new(store)), server.connector());
     let start = Instant::now();
-    let report = futures::executor::block_on(retriever.retrieve(&account, &mut NoEvents)).unwrap();
+    let report =
+        futures::executor::block_on(retriever.retrieve_with_events(&account, &mut NoEvents))
+            .unwrap();
     let elapsed = start.elapsed();
     assert_eq!(report.fetched, u64::from(a.count), "{report:?}");
     let left = if a.pop3 {

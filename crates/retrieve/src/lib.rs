@@ -81,8 +81,9 @@ mod subscribe;
 mod sync;
 
 pub use account::{
-    Account, AccountConfig, AfterReceive, AuthConfig, ConfigErrors, ConfigProblem, FetchPolicy,
-    InlineImageMode, MailProtocol, OAuthConfig, OAuthSettings, RemoteImages, SecretSource,
+    Account, AccountBuilder, AccountConfig, AfterReceive, AuthConfig, ConfigErrors, ConfigProblem,
+    FetchPolicy, InlineImageMode, MailProtocol, OAuthConfig, OAuthSettings, RemoteImages,
+    SecretSource,
 };
 pub use backend::net::NetConnector;
 pub use backend::{

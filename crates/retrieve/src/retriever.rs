@@ -10,10 +10,11 @@ use inbound_net::backoff::{Backoff, BackoffPolicy, Jitter};
 use inbound_net::rt;
 
 use crate::account::{Account, MailProtocol};
+use crate::backend::net::NetConnector;
 use crate::backend::{BackendError, Connector, ErrorKind};
 use crate::credentials::{CredentialError, DEFAULT_COMMAND_TIMEOUT, Resolver};
 use crate::error::{Error, Result};
-use crate::events::{Events, Report};
+use crate::events::{Events, NoEvents, Report};
 use crate::sync::run::{Run, RunError, SharedStore};
 use crate::sync::{imap, pop3};
 
@@ -84,6 +85,15 @@ impl<C> std::fmt::Debug for Retriever<C> {
         f.debug_struct("Retriever")
             .field("options", &self.options)
             .finish_non_exhaustive()
+    }
+}
+
+impl Retriever<NetConnector> {
+    /// A retriever storing into `store` and connecting to mail servers over the network
+    /// ([`NetConnector`]). To share the store with other code, or to connect otherwise, use
+    /// [`Retriever::new`].
+    pub fn from_store(store: inbound_store::Store) -> Self {
+        Self::new(Arc::new(Mutex::new(store)), NetConnector::new())
     }
 }
 
@@ -216,7 +226,20 @@ impl<C: Connector> Retriever<C> {
     /// # Errors
     /// [`Error::Credentials`], [`Error::Store`], [`Error::Unsupported`], or
     /// [`Error::Backend`] (with the partial report) when the server kept failing.
-    pub async fn retrieve<E: Events>(&self, account: &Account, events: &mut E) -> Result<Report> {
+    pub async fn retrieve(&self, account: &Account) -> Result<Report> {
+        self.retrieve_with_events(account, &mut NoEvents).await
+    }
+
+    /// [`retrieve`](Self::retrieve), telling `events` of the progress: each message stored,
+    /// each batch, what was skipped or not delivered.
+    ///
+    /// # Errors
+    /// As [`retrieve`](Self::retrieve).
+    pub async fn retrieve_with_events<E: Events>(
+        &self,
+        account: &Account,
+        events: &mut E,
+    ) -> Result<Report> {
         let credentials = self.load_credentials(account).await?;
         self.retrieve_with(account, &credentials, events).await
     }
@@ -336,7 +359,7 @@ impl<C: Connector> Retriever<C> {
             .collect();
         let mut results: Vec<(usize, String, Result<Report>)> = futures::stream::iter(jobs)
             .map(|(i, account, mut events)| async move {
-                let result = self.retrieve(account, &mut events).await;
+                let result = self.retrieve_with_events(account, &mut events).await;
                 (i, account.name.clone(), result)
             })
             .buffer_unordered(concurrency.max(1))

@@ -80,7 +80,11 @@ impl Mode {
 /// One run; a hanging server kills the client (the future is dropped) after a while.
 async fn run_once(r: &Retriever<FakeConnector>, acc: &Account) -> bool {
     matches!(
-        inbound_net::rt::timeout(Duration::from_secs(30), r.retrieve(acc, &mut NoEvents)).await,
+        inbound_net::rt::timeout(
+            Duration::from_secs(30),
+            r.retrieve_with_events(acc, &mut NoEvents)
+        )
+        .await,
         Ok(Ok(_))
     )
 }
@@ -214,7 +218,7 @@ async fn killed_between_store_and_action_is_completed_next_run() {
             "{mode:?}: acted before the crash?"
         );
 
-        let rep = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+        let rep = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
         assert_eq!(rep.recovered_actions, 3, "{mode:?}");
         assert_eq!(rep.fetched, 0, "{mode:?}");
         check_final(mode, &server, &store, 3, &format!("{mode:?}"));
@@ -239,7 +243,7 @@ async fn action_applied_but_answer_lost() {
         }
         assert!(!run_once(&r, &acc).await);
         server.clear_faults();
-        let rep = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+        let rep = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
         assert_eq!(rep.fetched, 0, "{mode:?}");
         check_final(mode, &server, &store, 3, &format!("{mode:?}"));
     }
@@ -255,7 +259,7 @@ async fn replicate_all_resumes_after_a_drop() {
     let r = retriever(&store, &server);
     server.fault(Point::FetchMessage, 35, FaultKind::Drop);
     let mut rec = Recorder::default();
-    let rep = r.retrieve(&acc, &mut rec).await.unwrap();
+    let rep = r.retrieve_with_events(&acc, &mut rec).await.unwrap();
     assert_eq!(rep.fetched, 100);
     assert_eq!(rep.errors.len(), 1, "{:?}", rep.errors);
     assert_eq!(rec.errors.len(), 1);
@@ -275,7 +279,10 @@ async fn replicate_all_resumes_after_a_drop() {
     for _ in 0..3 {
         server.fault(Point::FetchMessage, 5, FaultKind::Timeout);
     }
-    let err = r.retrieve(&acc, &mut NoEvents).await.unwrap_err();
+    let err = r
+        .retrieve_with_events(&acc, &mut NoEvents)
+        .await
+        .unwrap_err();
     match &err {
         inbound_retrieve::Error::Backend { report, .. } => {
             assert_eq!(report.fetched, 12);
@@ -283,7 +290,7 @@ async fn replicate_all_resumes_after_a_drop() {
         }
         other => panic!("unexpected {other}"),
     }
-    let rep = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let rep = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(rep.fetched, 18);
     assert_eq!(stored_numbers(&store, "acc"), (1..131).collect::<Vec<_>>());
 }

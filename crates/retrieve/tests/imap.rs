@@ -37,7 +37,7 @@ async fn every_strategy_at_the_edges() {
             let acc = account("a", policy(fetch, count, i64::from(BATCH)));
             let r = retriever(&store, &server);
             let mut rec = Recorder::default();
-            let report = r.retrieve(&acc, &mut rec).await.unwrap();
+            let report = r.retrieve_with_events(&acc, &mut rec).await.unwrap();
 
             let all: Vec<u32> = (1..n + 1).collect();
             let expected: Vec<u32> = match acc.fetch {
@@ -64,7 +64,7 @@ async fn every_strategy_at_the_edges() {
             assert_eq!(server.count("INBOX"), n as usize, "{ctx}");
 
             // A second run fetches nothing already stored.
-            let again = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+            let again = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
             let ctx2 = format!("{ctx} (second run)");
             match acc.fetch {
                 FetchPolicy::Oldest(k) => {
@@ -90,10 +90,10 @@ async fn new_mail_only_after_first_run_and_latest_passes_over_older() {
     let store = new_store();
     let acc = account("a", policy(FetchName::Latest, Some(2), 100));
     let r = retriever(&store, &server);
-    r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(stored_numbers(&store, "a"), [9, 10]);
     server.deliver_many("INBOX", 11..16);
-    let rep = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let rep = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(rep.fetched, 2);
     assert_eq!(stored_numbers(&store, "a"), [9, 10, 14, 15]);
 }
@@ -111,7 +111,7 @@ async fn messages_over_the_maximum_are_skipped_recorded_and_never_deleted() {
     });
     let r = retriever(&store, &server);
     let mut rec = Recorder::default();
-    let rep = r.retrieve(&acc, &mut rec).await.unwrap();
+    let rep = r.retrieve_with_events(&acc, &mut rec).await.unwrap();
     assert_eq!(stored_numbers(&store, "a"), [1, 3]);
     assert_eq!(rep.skipped_too_large.len(), 1);
     assert_eq!(rep.skipped_too_large[0].id, "uid:2");
@@ -122,7 +122,7 @@ async fn messages_over_the_maximum_are_skipped_recorded_and_never_deleted() {
     assert_eq!(server_numbers(&server, "INBOX"), [2]);
     assert_eq!(rep.deleted, 2);
     // Not re-examined on the next run.
-    let again = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let again = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert!(again.skipped_too_large.is_empty());
 }
 
@@ -136,7 +136,7 @@ async fn delete_after_store() {
         c.batch_size = Some(3);
     });
     let r = retriever(&store, &server);
-    let rep = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let rep = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(rep.deleted, 7);
     assert_eq!(server.count("INBOX"), 0);
     assert_eq!(stored_numbers(&store, "a"), (1..8).collect::<Vec<_>>());
@@ -158,7 +158,7 @@ async fn move_with_and_without_the_move_capability() {
             c.batch_size = Some(2);
         });
         let r = retriever(&store, &server);
-        let rep = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+        let rep = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
         assert_eq!(rep.moved, 5, "move={has_move}");
         assert_eq!(server.count("INBOX"), 0);
         // Created when missing, once.
@@ -188,7 +188,7 @@ async fn move_to_an_existing_folder_does_not_fail() {
         c.move_to = Some("Archive".into());
     });
     let rep = retriever(&store, &server)
-        .retrieve(&acc, &mut NoEvents)
+        .retrieve_with_events(&acc, &mut NoEvents)
         .await
         .unwrap();
     assert_eq!(rep.moved, 2);
@@ -202,11 +202,11 @@ async fn uidvalidity_change_rescans_without_duplicates_or_gaps() {
     let store = new_store();
     let acc = account("a", |c| c.batch_size = Some(2));
     let r = retriever(&store, &server);
-    r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     // The server renumbers (new UIDVALIDITY) and a new message arrives.
     server.renumber("INBOX", 2000);
     server.deliver("INBOX", mail(6));
-    let rep = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let rep = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert!(rep.uidvalidity_changed);
     assert_eq!(rep.uidvalidity, Some(2000));
     assert_eq!(rep.fetched, 1);
@@ -214,7 +214,7 @@ async fn uidvalidity_change_rescans_without_duplicates_or_gaps() {
     assert_eq!(stored_numbers(&store, "a"), [1, 2, 3, 4, 5, 6]);
     // And the run after that is incremental again.
     server.deliver("INBOX", mail(7));
-    let rep = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let rep = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert!(!rep.uidvalidity_changed);
     assert_eq!((rep.fetched, rep.already_stored), (1, 0));
     assert_eq!(stored_numbers(&store, "a"), (1..8).collect::<Vec<_>>());
@@ -231,7 +231,7 @@ async fn uidvalidity_change_with_pending_delete_never_deletes_the_wrong_message(
         server.fault(Point::DeleteBefore, 1, FaultKind::Drop);
     }
     let r = retriever(&store, &server);
-    assert!(r.retrieve(&acc, &mut NoEvents).await.is_err());
+    assert!(r.retrieve_with_events(&acc, &mut NoEvents).await.is_err());
     assert_eq!(pending_count(&store, "a"), 3);
     // Renumber so that UID 1..3 now name other messages.
     {
@@ -243,7 +243,7 @@ async fn uidvalidity_change_with_pending_delete_never_deletes_the_wrong_message(
     }
     server.deliver_many("INBOX", 10..13);
     server.deliver_many("INBOX", 1..4);
-    let rep = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let rep = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert!(rep.uidvalidity_changed);
     // 10..12 are new; 1..3 found already stored by content; all are now deleted, and the
     // old pending actions were abandoned rather than applied to UIDs 1..3.
@@ -265,7 +265,7 @@ async fn html_is_sanitized_on_read_when_asked() {
         let store = new_store();
         let acc = account("a", |c| c.sanitize_html = Some(sanitize));
         retriever(&store, &server)
-            .retrieve(&acc, &mut NoEvents)
+            .retrieve_with_events(&acc, &mut NoEvents)
             .await
             .unwrap();
         let st = store.lock().unwrap();
@@ -301,7 +301,7 @@ async fn replicate_all_of_a_large_folder_in_batches() {
     });
     let mut rec = Recorder::default();
     let rep = retriever(&store, &server)
-        .retrieve(&acc, &mut rec)
+        .retrieve_with_events(&acc, &mut rec)
         .await
         .unwrap();
     assert_eq!(rep.fetched, u64::from(n));
@@ -321,7 +321,7 @@ async fn wrong_password_fails_without_retrying() {
     let store = new_store();
     let acc = account("a", |c| c.password = Some("nope".into()));
     let err = retriever(&store, &server)
-        .retrieve(&acc, &mut NoEvents)
+        .retrieve_with_events(&acc, &mut NoEvents)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("authentication failed"), "{err}");
@@ -360,7 +360,7 @@ async fn report_serializes_for_json_output() {
     let store = new_store();
     let acc = account("work", |_| {});
     let rep = retriever(&store, &server)
-        .retrieve(&acc, &mut NoEvents)
+        .retrieve_with_events(&acc, &mut NoEvents)
         .await
         .unwrap();
     let json = serde_json::to_value(&rep).unwrap();

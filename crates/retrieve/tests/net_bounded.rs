@@ -43,7 +43,7 @@ async fn pop3_sizes_that_overflow_a_sum_saturate() {
     let account = pop3(&server, "huge", |c| set_fetch(c, FetchName::All, None));
     let mut events = LastProgress::default();
     let report = retriever(&store, 1)
-        .retrieve(&account, &mut events)
+        .retrieve_with_events(&account, &mut events)
         .await
         .unwrap();
     let reported = report.fetched + report.skipped_too_large.len() as u64;
@@ -74,7 +74,7 @@ async fn a_dribbled_message_does_not_hold_a_run() {
     let started = Instant::now();
     let run = tokio::time::timeout(
         Duration::from_secs(60),
-        retriever(&store, 1).retrieve(&account, &mut NoEvents),
+        retriever(&store, 1).retrieve_with_events(&account, &mut NoEvents),
     )
     .await
     .expect("the dribbling server held the run");
@@ -125,7 +125,7 @@ async fn a_password_command_that_never_ends_is_killed() {
     };
     let err = tokio::time::timeout(
         Duration::from_secs(20),
-        retriever.retrieve(&account, &mut NoEvents),
+        retriever.retrieve_with_events(&account, &mut NoEvents),
     )
     .await
     .expect("the password command held the run")
@@ -202,7 +202,7 @@ async fn a_rotated_refresh_token_survives_a_restart() {
         });
     });
     let report = retriever(&store, 1)
-        .retrieve(&account, &mut NoEvents)
+        .retrieve_with_events(&account, &mut NoEvents)
         .await
         .unwrap();
     assert_eq!(report.fetched, 2);
@@ -211,7 +211,7 @@ async fn a_rotated_refresh_token_survives_a_restart() {
     // A restart: new retriever, same store; the configured token was rotated away.
     deliver(&server, USER, "INBOX", 3..=3);
     let report = retriever(&store, 1)
-        .retrieve(&account, &mut NoEvents)
+        .retrieve_with_events(&account, &mut NoEvents)
         .await
         .unwrap();
     assert_eq!(report.fetched, 1);

@@ -66,12 +66,12 @@ async fn fetch_move_delete_and_replicate_all() {
     // nothing new.
     save(&d, "keep", "INBOX", 1..=7);
     let acc = dovecot_account(&d, MailProtocol::Imap, "keep", |c| c.batch_size = Some(3));
-    let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let report = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(report.fetched, 7);
     assert_eq!(stored_numbers(&store, "keep"), (1..=7).collect::<Vec<_>>());
     assert_eq!(count(&d, "keep", "INBOX"), 7);
     save(&d, "keep", "INBOX", 8..=8);
-    let again = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let again = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(again.fetched, 1);
 
     // Move (Dovecot has MOVE), creating the target.
@@ -79,7 +79,7 @@ async fn fetch_move_delete_and_replicate_all() {
     let acc = dovecot_account(&d, MailProtocol::Imap, "mover", |c| {
         move_after(c, "Archive");
     });
-    let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let report = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(report.moved, 4);
     assert_eq!(count(&d, "mover", "INBOX"), 0);
     assert_eq!(count(&d, "mover", "Archive"), 4);
@@ -88,7 +88,7 @@ async fn fetch_move_delete_and_replicate_all() {
     // Delete over IMAP, then over POP3 (applied at QUIT).
     save(&d, "deleter", "INBOX", 1..=3);
     let acc = dovecot_account(&d, MailProtocol::Imap, "deleter", delete_after);
-    let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let report = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(report.deleted, 3);
     assert_eq!(count(&d, "deleter", "INBOX"), 0);
 
@@ -97,7 +97,7 @@ async fn fetch_move_delete_and_replicate_all() {
         c.batch_size = Some(2);
         delete_after(c);
     });
-    let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let report = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(report.deleted, 5);
     assert_eq!(count(&d, "popper", "INBOX"), 0);
     assert_eq!(stored_numbers(&store, "popper"), [1, 2, 3, 4, 5]);

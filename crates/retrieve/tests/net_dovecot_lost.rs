@@ -61,7 +61,7 @@ async fn pop3_uidl_reused_after_a_rebuild_is_stored_before_its_dele() {
     let acc = dovecot_account(&d, MailProtocol::Pop3, "rebuilt", delete_after);
 
     d.write_maildir("rebuilt", "INBOX", [mail(1)]).unwrap();
-    r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(stored_numbers(&store, "rebuilt"), [1]);
     assert_eq!(count(&d, "rebuilt", "INBOX"), 0);
 
@@ -75,7 +75,7 @@ async fn pop3_uidl_reused_after_a_rebuild_is_stored_before_its_dele() {
     }
     d.write_maildir("rebuilt", "INBOX", [mail(2)]).unwrap();
 
-    let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let report = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(stored_numbers(&store, "rebuilt"), [1, 2], "{report:?}");
     assert_eq!(report.deleted, 1);
     assert_eq!(count(&d, "rebuilt", "INBOX"), 0);
@@ -115,7 +115,7 @@ async fn imap_delete_without_uidplus_keeps_another_clients_deleted_message() {
         set_fetch(c, FetchName::Latest, Some(2));
     });
 
-    let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let report = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(stored_numbers(&store, "flagged"), [2, 3]);
     assert_eq!(count(&d, "flagged", "INBOX"), 3, "{report:?}");
     assert!(
@@ -139,7 +139,7 @@ async fn imap_delete_without_uidplus_keeps_another_clients_deleted_message() {
         None,
     )
     .unwrap();
-    let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let report = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(report.recovered_actions, 2, "{report:?}");
     assert_eq!(count(&d, "flagged", "INBOX"), 1);
     assert_eq!(pending_count(&store, "flagged"), 0);

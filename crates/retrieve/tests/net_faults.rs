@@ -101,12 +101,12 @@ async fn randomized_faults_never_lose_or_duplicate() {
         let r = retriever(&store, 1);
 
         server.faults().push_plan(FaultPlan::new(faults.clone(), 1));
-        let _ = r.retrieve(&acc, &mut NoEvents).await;
+        let _ = r.retrieve_with_events(&acc, &mut NoEvents).await;
         server.faults().clear();
         check_safe(&server, &store, user, count, &ctx);
 
         // The next clean run completes the work.
-        let report = r.retrieve(&acc, &mut NoEvents).await;
+        let report = r.retrieve_with_events(&acc, &mut NoEvents).await;
         if let Err(e) = &report {
             panic!("{ctx}: clean run failed: {e}");
         }

@@ -62,13 +62,13 @@ async fn pop3_a_reused_uidl_is_fetched_and_stored_before_its_dele() {
     let r = retriever(&store, 1);
 
     deliver(&server, "reuse", "INBOX", 1..=1);
-    r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(stored_numbers(&store, "reuse"), [1]);
     assert!(server_numbers(&server, "reuse", "INBOX").is_empty());
 
     // The next message gets UIDL "1" again.
     deliver(&server, "reuse", "INBOX", 2..=2);
-    let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let report = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(stored_numbers(&store, "reuse"), [1, 2], "{report:?}");
     assert_eq!(report.fetched, 1);
     assert_eq!(report.deleted, 1);
@@ -101,7 +101,7 @@ async fn pop3_a_leftover_dele_is_not_sent_when_the_uidl_names_another_message() 
         },
         1,
     ));
-    assert!(r.retrieve(&acc, &mut NoEvents).await.is_err());
+    assert!(r.retrieve_with_events(&acc, &mut NoEvents).await.is_err());
     assert_eq!(stored_numbers(&store, "leftover"), [1]);
     assert_eq!(pending_count(&store, "leftover"), 1);
 
@@ -115,7 +115,7 @@ async fn pop3_a_leftover_dele_is_not_sent_when_the_uidl_names_another_message() 
         .unwrap();
     deliver(&server, "leftover", "INBOX", 2..=2);
 
-    let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let report = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     // Message 2 was not deleted in place of message 1: it was stored, then deleted.
     assert_eq!(stored_numbers(&store, "leftover"), [1, 2], "{report:?}");
     assert!(server_numbers(&server, "leftover", "INBOX").is_empty());
@@ -147,7 +147,7 @@ async fn imap_uids_refused_or_left_out_are_retried_next_run_and_never_deleted() 
         (2, MessageFaultKind::Refused),
         (4, MessageFaultKind::LeftOut),
     ]));
-    let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let report = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(stored_numbers(&store, "refused"), [1, 3, 5]);
     assert_eq!(not_delivered_ids(&report), ["uid:2", "uid:4"]);
     assert!(
@@ -161,13 +161,13 @@ async fn imap_uids_refused_or_left_out_are_retried_next_run_and_never_deleted() 
     assert_eq!(server_numbers(&server, "refused", "INBOX"), [2, 4]);
 
     // Still refused: asked for again, still kept.
-    let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let report = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(not_delivered_ids(&report), ["uid:2", "uid:4"]);
     assert_eq!(server_numbers(&server, "refused", "INBOX"), [2, 4]);
 
     // The server delivers them now: below the highest UID, they are fetched all the same.
     server.faults().clear();
-    let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let report = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(stored_numbers(&store, "refused"), [1, 2, 3, 4, 5]);
     assert!(report.not_delivered.is_empty(), "{report:?}");
     assert_eq!(report.fetched, 2);
@@ -193,7 +193,7 @@ async fn imap_nil_partial_or_short_bodies_are_not_stored_or_acted_on() {
         (2, MessageFaultKind::PartialBody),
         (3, MessageFaultKind::Truncated(20)),
     ]));
-    let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let report = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(stored_numbers(&store, "short"), [4]);
     assert_eq!(not_delivered_ids(&report), ["uid:1", "uid:2", "uid:3"]);
     assert!(
@@ -208,7 +208,7 @@ async fn imap_nil_partial_or_short_bodies_are_not_stored_or_acted_on() {
     assert_eq!(server_numbers(&server, "short", "Archive"), [4]);
 
     server.faults().clear();
-    let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let report = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert!(report.not_delivered.is_empty(), "{report:?}");
     assert_eq!(stored_numbers(&store, "short"), [1, 2, 3, 4]);
     assert_eq!(server_numbers(&server, "short", "Archive"), [1, 2, 3, 4]);
@@ -232,7 +232,7 @@ async fn over_the_hard_limit_is_skipped_from_the_announced_size() {
         deliver(&server, user, "INBOX", 1..=3);
         // No max_message_size: the 256 MiB hard limit applies.
         assert_eq!(acc.max_message_size, None);
-        let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+        let report = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
         assert_eq!(stored_numbers(&store, user), [1, 3], "{user}");
         assert_eq!(report.skipped_too_large.len(), 1, "{user}: {report:?}");
         assert_eq!(report.skipped_too_large[0].size, 300 * 1024 * 1024);
@@ -251,7 +251,7 @@ async fn pop3_a_refused_or_empty_message_does_not_stop_the_batch_or_its_deletes(
         (2, MessageFaultKind::Refused),
         (3, MessageFaultKind::NilBody),
     ]));
-    let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let report = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(stored_numbers(&store, "retr"), [1, 4]);
     assert_eq!(report.not_delivered.len(), 2, "{report:?}");
     assert!(report.not_delivered[0].reason.contains("could not be read"));
@@ -261,7 +261,7 @@ async fn pop3_a_refused_or_empty_message_does_not_stop_the_batch_or_its_deletes(
     assert_eq!(pending_count(&store, "retr"), 0);
 
     server.faults().clear();
-    let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let report = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert!(report.not_delivered.is_empty(), "{report:?}");
     assert_eq!(stored_numbers(&store, "retr"), [1, 2, 3, 4]);
     assert!(server_numbers(&server, "retr", "INBOX").is_empty());
@@ -278,7 +278,7 @@ async fn imap_an_unparsable_answer_for_one_message_does_not_stop_the_batch() {
     server
         .faults()
         .set_default(faults(&[(2, MessageFaultKind::Garbled)]));
-    let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let report = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(stored_numbers(&store, "garbled"), [1, 3]);
     assert_eq!(not_delivered_ids(&report), ["uid:2"], "{report:?}");
     assert!(
@@ -296,7 +296,7 @@ async fn imap_an_unparsable_answer_for_one_message_does_not_stop_the_batch() {
     assert_eq!(server_numbers(&server, "garbled", "INBOX"), [2]);
 
     server.faults().clear();
-    r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(stored_numbers(&store, "garbled"), [1, 2, 3]);
     assert!(server_numbers(&server, "garbled", "INBOX").is_empty());
 }
@@ -314,7 +314,7 @@ async fn pop3_a_message_not_delivered_is_asked_for_again_whatever_the_policy() {
     server
         .faults()
         .set_default(faults(&[(3, MessageFaultKind::Refused)]));
-    let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let report = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(stored_numbers(&store, "latest"), [2]);
     assert_eq!(report.not_delivered.len(), 1, "{report:?}");
 
@@ -322,7 +322,7 @@ async fn pop3_a_message_not_delivered_is_asked_for_again_whatever_the_policy() {
     // is asked for again rather than passed over.
     deliver(&server, "latest", "INBOX", 4..=5);
     server.faults().clear();
-    let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let report = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(stored_numbers(&store, "latest"), [2, 3, 4, 5], "{report:?}");
     assert!(report.not_delivered.is_empty());
     assert!(
@@ -360,7 +360,7 @@ async fn imap_delete_without_uidplus_never_expunges_another_clients_deleted_mail
     });
     let r = retriever(&store, 1);
 
-    let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let report = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(stored_numbers(&store, "expunge"), [2, 3]);
     assert_eq!(server_numbers(&server, "expunge", "INBOX"), [1, 2, 3]);
     assert_eq!(flagged_deleted(&server, "expunge"), [1, 2, 3]);
@@ -373,7 +373,7 @@ async fn imap_delete_without_uidplus_never_expunges_another_clients_deleted_mail
 
     // The other client changes its mind: the next run expunges ours, and only ours.
     other_client_flags(&server, "expunge", &[1], FlagOp::Remove);
-    let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let report = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(server_numbers(&server, "expunge", "INBOX"), [1]);
     assert_eq!(report.recovered_actions, 2, "{report:?}");
     assert_eq!(pending_count(&store, "expunge"), 0);
@@ -391,7 +391,7 @@ async fn imap_move_without_move_or_uidplus_keeps_others_and_never_copies_twice()
     });
     let r = retriever(&store, 1);
 
-    let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let report = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(server_numbers(&server, "copy", "INBOX"), [1, 2, 3]);
     assert_eq!(server_numbers(&server, "copy", "Archive"), [2, 3]);
     assert!(
@@ -401,12 +401,12 @@ async fn imap_move_without_move_or_uidplus_keeps_others_and_never_copies_twice()
     assert_eq!(pending_count(&store, "copy"), 2);
 
     // A run while message 1 is still marked: nothing is expunged, nothing copied again.
-    r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(server_numbers(&server, "copy", "Archive"), [2, 3]);
     assert_eq!(server_numbers(&server, "copy", "INBOX"), [1, 2, 3]);
 
     other_client_flags(&server, "copy", &[1], FlagOp::Remove);
-    r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(server_numbers(&server, "copy", "INBOX"), [1]);
     assert_eq!(server_numbers(&server, "copy", "Archive"), [2, 3]);
     assert_eq!(pending_count(&store, "copy"), 0);

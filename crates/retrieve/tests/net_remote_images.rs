@@ -51,7 +51,10 @@ async fn remote_content_is_blocked_unless_the_account_allows_it() {
         } else {
             account(MailProtocol::Pop3, server.pop3_addr(), user, edit)
         };
-        let report = r.retrieve(&account, &mut NoEvents).await.unwrap();
+        let report = r
+            .retrieve_with_events(&account, &mut NoEvents)
+            .await
+            .unwrap();
         assert_eq!(report.fetched, 1, "{user}");
 
         let st = store.lock().unwrap();

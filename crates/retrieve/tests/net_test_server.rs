@@ -54,7 +54,7 @@ async fn strategies_at_batch_edges() {
                     c.batch_size = Some(i64::from(BATCH));
                     set_fetch(c, strategy, count);
                 });
-                let report = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+                let report = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
                 let all: Vec<u32> = (1..=n).collect();
                 let expected: Vec<u32> = match (strategy, count) {
                     (FetchName::All, _) => all.clone(),
@@ -70,7 +70,7 @@ async fn strategies_at_batch_edges() {
                 assert_eq!(server_numbers(&server, &user, "INBOX"), all, "{user}");
 
                 // A second run: `oldest` takes the next ones, the others find nothing new.
-                let again = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+                let again = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
                 let second = match (strategy, count) {
                     (FetchName::Oldest, Some(k)) => {
                         (n as usize).saturating_sub(k as usize).min(k as usize)
@@ -90,7 +90,7 @@ async fn imap_fetch_does_not_mark_seen_and_keeps_bytes() {
     let store = new_store();
     let acc = imap(&server, "peek", |_| {});
     retriever(&store, 1)
-        .retrieve(&acc, &mut NoEvents)
+        .retrieve_with_events(&acc, &mut NoEvents)
         .await
         .unwrap();
     assert_eq!(stored_numbers(&store, "peek"), [1, 2, 3]);
@@ -128,7 +128,7 @@ async fn imap_move_with_and_without_the_move_capability() {
 
         let store = new_store();
         let report = retriever(&store, 1)
-            .retrieve(&acc, &mut NoEvents)
+            .retrieve_with_events(&acc, &mut NoEvents)
             .await
             .unwrap();
         assert_eq!(report.moved, 7, "{user}");
@@ -153,7 +153,7 @@ async fn imap_delete_and_uid_lists_split_under_the_line_limit() {
         delete_after(c);
     });
     let report = retriever(&store, 1)
-        .retrieve(&acc, &mut NoEvents)
+        .retrieve_with_events(&acc, &mut NoEvents)
         .await
         .unwrap();
     assert_eq!(report.deleted, 5);
@@ -189,7 +189,7 @@ async fn imap_delete_and_uid_lists_split_under_the_line_limit() {
     // Lines of the default length are refused by this server...
     let refused = inbound_retrieve::Retriever::new(new_store(), NetConnector::new())
         .with_options(options(1))
-        .retrieve(&acc, &mut NoEvents)
+        .retrieve_with_events(&acc, &mut NoEvents)
         .await
         .unwrap_err();
     assert!(refused.to_string().contains("refused"), "{refused}");
@@ -198,7 +198,7 @@ async fn imap_delete_and_uid_lists_split_under_the_line_limit() {
     let report =
         inbound_retrieve::Retriever::new(store.clone(), NetConnector::new().with_max_line_len(400))
             .with_options(options(1))
-            .retrieve(&acc, &mut NoEvents)
+            .retrieve_with_events(&acc, &mut NoEvents)
             .await
             .unwrap();
     assert_eq!(report.fetched, 300);
@@ -243,7 +243,7 @@ async fn pop3_deletions_happen_at_quit() {
     // A run deletes at its QUIT.
     let store = new_store();
     let report = retriever(&store, 1)
-        .retrieve(&acc, &mut NoEvents)
+        .retrieve_with_events(&acc, &mut NoEvents)
         .await
         .unwrap();
     assert_eq!(report.deleted, 4);
@@ -277,14 +277,14 @@ async fn replicate_all_resumes_after_a_drop() {
         ));
         let store = new_store();
         let r = retriever(&store, 1);
-        let first = r.retrieve(&acc, &mut NoEvents).await;
+        let first = r.retrieve_with_events(&acc, &mut NoEvents).await;
         let e = first.expect_err("the first run should be cut");
         eprintln!("{user}: first run: {e}");
         let kept = stored_numbers(&store, user);
         assert!(!kept.is_empty() && kept.len() < 12, "{user}: {kept:?}");
         assert_eq!(kept, (1..=kept.len() as u32).collect::<Vec<_>>());
 
-        let second = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+        let second = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
         assert_eq!(second.fetched, 12 - kept.len() as u64, "{user}");
         assert_eq!(stored_numbers(&store, user), (1..=12).collect::<Vec<_>>());
     }
@@ -298,14 +298,14 @@ async fn uidvalidity_change_rescans_without_duplicates() {
     let store = new_store();
     let acc = imap(&server, "uv", |c| c.folder = Some("Work".into()));
     let r = retriever(&store, 1);
-    let first = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let first = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(first.fetched, 3);
 
     // The folder is re-created: same messages plus two new ones, new UIDVALIDITY.
     server.store().delete_folder("uv", "Work").unwrap();
     server.store().create_folder("uv", "Work").unwrap();
     deliver(&server, "uv", "Work", 1..=5);
-    let second = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let second = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert!(second.uidvalidity_changed);
     assert_ne!(second.uidvalidity, first.uidvalidity);
     assert_eq!(second.already_stored, 3);
@@ -361,7 +361,7 @@ async fn missing_folder_and_tls_settings() {
         });
         let store = new_store();
         let report = retriever(&store, 1)
-            .retrieve(&trusted, &mut NoEvents)
+            .retrieve_with_events(&trusted, &mut NoEvents)
             .await
             .unwrap_or_else(|e| panic!("{protocol} {security:?}: {e}"));
         assert_eq!(report.fetched, 2, "{protocol} {security:?}");

@@ -27,7 +27,7 @@ async fn strategies_at_the_edges() {
             });
             let r = retriever(&store, &server);
             let mut rec = Recorder::default();
-            let rep = r.retrieve(&acc, &mut rec).await.unwrap();
+            let rep = r.retrieve_with_events(&acc, &mut rec).await.unwrap();
             let all: Vec<u32> = (1..=n).collect();
             let expected = match acc.fetch {
                 FetchPolicy::All => all.clone(),
@@ -41,7 +41,7 @@ async fn strategies_at_the_edges() {
             assert_eq!(pop3_numbers(&server), all, "{ctx}: keep leaves the mail");
 
             // Second run: nothing already stored; `latest` passed over the older ones.
-            let again = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+            let again = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
             let next = match acc.fetch {
                 FetchPolicy::Oldest(k) => all.len().min(2 * k as usize) - expected.len(),
                 _ => 0,
@@ -63,7 +63,7 @@ async fn delete_takes_effect_at_quit_only() {
         c.batch_size = Some(2);
     });
     let r = retriever(&store, &server);
-    let rep = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let rep = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert_eq!(rep.deleted, 5);
     assert!(pop3_numbers(&server).is_empty());
     assert_eq!(stored_numbers(&store, "p"), [1, 2, 3, 4, 5]);
@@ -77,10 +77,10 @@ async fn delete_takes_effect_at_quit_only() {
     for _ in 0..3 {
         server.fault(Point::QuitBefore, 1, FaultKind::Drop);
     }
-    assert!(r.retrieve(&acc, &mut NoEvents).await.is_err());
+    assert!(r.retrieve_with_events(&acc, &mut NoEvents).await.is_err());
     assert_eq!(pop3_numbers(&server), [6, 7, 8]);
     assert_eq!(pending_count(&store, "p"), 3);
-    let rep = r.retrieve(&acc, &mut NoEvents).await.unwrap();
+    let rep = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
     assert_eq!((rep.fetched, rep.recovered_actions, rep.deleted), (0, 3, 3));
     assert!(pop3_numbers(&server).is_empty());
     assert_eq!(pending_count(&store, "p"), 0);
@@ -97,7 +97,7 @@ async fn too_large_messages_are_listed_not_retrieved() {
         c.after_receive = Some(AfterReceiveName::Delete);
     });
     let rep = retriever(&store, &server)
-        .retrieve(&acc, &mut NoEvents)
+        .retrieve_with_events(&acc, &mut NoEvents)
         .await
         .unwrap();
     assert_eq!(rep.skipped_too_large.len(), 1);
@@ -114,7 +114,7 @@ async fn a_server_without_uidl_is_refused_clearly() {
     let store = new_store();
     let acc = pop3_account("p", |_| {});
     let err = retriever(&store, &server)
-        .retrieve(&acc, &mut NoEvents)
+        .retrieve_with_events(&acc, &mut NoEvents)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("UIDL"), "{err}");
@@ -137,7 +137,7 @@ async fn batch_beyond_the_flush_size_is_stored_in_parts() {
     });
     let r = retriever(&store, &server);
     let mut rec = Recorder::default();
-    let rep = r.retrieve(&acc, &mut rec).await.unwrap();
+    let rep = r.retrieve_with_events(&acc, &mut rec).await.unwrap();
     assert_eq!((rep.fetched, rep.deleted), (5, 5));
     assert_eq!(stored_numbers(&store, "p"), [1, 2, 3, 4, 5]);
     assert_eq!(rec.batches.len(), 1, "{:?}", rec.batches);

@@ -15,6 +15,7 @@
 
 use std::time::Duration;
 
+mod build;
 mod checks;
 mod file;
 mod model;
@@ -22,6 +23,7 @@ mod names;
 mod size;
 mod validate;
 
+pub use build::AccountBuilder;
 pub use file::{AccountConfig, OAuthConfig};
 pub use inbound_net::{MailProtocol, Security};
 pub use model::{

@@ -25,7 +25,7 @@
 //! .unwrap();
 //! let store = Arc::new(Mutex::new(inbound_store::Store::open_in_memory(None).unwrap()));
 //! let retriever = Retriever::new(store, server.connector());
-//! let report = futures::executor::block_on(retriever.retrieve(&account, &mut NoEvents)).unwrap();
+//! let report = futures::executor::block_on(retriever.retrieve_with_events(&account, &mut NoEvents)).unwrap();
 //! assert_eq!(report.fetched, 1);
 //! ```
 
