@@ -7,19 +7,13 @@ use std::env::var;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = inbound_store::Store::open("mail.sqlite", None)?;
-    let mut account = Account::imap(
-        var("MAIL_HOST")?,
-        var("MAIL_USER")?,
-        SecretSource::env("MAIL_PW"),
-    )
-    .fetch_all()
-    .then_move_to("Archive");
+    let (host, user) = (var("MAIL_HOST")?, var("MAIL_USER")?);
+    let mut account = Account::imap(host, user, SecretSource::env("MAIL_PW")).fetch_all();
     if let (Ok(port), Ok(ca)) = (var("MAIL_PORT"), var("MAIL_CA")) {
         account = account.port(port.parse()?).ca_file(ca);
     }
-    let report = Retriever::from_store(store)
-        .retrieve(&account.build()?)
-        .await?;
+    let account = account.then_move_to("Archive").build()?;
+    let report = Retriever::from_store(store).retrieve(&account).await?;
     println!("fetched {}, moved {}", report.fetched, report.moved);
     Ok(())
 }
