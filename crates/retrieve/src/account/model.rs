@@ -117,29 +117,32 @@ pub enum AuthConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(try_from = "AccountConfig", into = "AccountConfig")]
 pub struct Account {
-    /// Unique name.
+    /// Unique among the accounts; keys what the store keeps for this account.
     pub name: String,
     /// IMAP or POP3.
     pub protocol: MailProtocol,
     /// Server host.
     pub host: String,
-    /// Server port.
+    /// Server port (default [`Security::default_port`](inbound_net::Security::default_port):
+    /// 993/143 IMAP, 995/110 POP3).
     pub port: u16,
     /// Connection security.
     pub security: Security,
-    /// Login name.
+    /// Login name (for OAuth, the mailbox address).
     pub username: String,
     /// Credentials source.
     pub auth: AuthConfig,
-    /// Extra trust anchor.
+    /// A CA certificate (PEM) trusted besides the system's; `None`: the system's only.
     pub ca_file: Option<PathBuf>,
-    /// Accept any certificate (dangerous).
+    /// Accept any server certificate: anyone on the path can read the password (default
+    /// false; for test servers only).
     pub danger_accept_invalid_certs: bool,
     /// The folder to retrieve from (`INBOX` for POP3).
     pub folder: String,
     /// Which messages to fetch.
     pub fetch: FetchPolicy,
-    /// Messages per batch: per fetch command, store transaction and server action.
+    /// Messages per batch: per fetch command, store transaction and server action; 1 to
+    /// 10,000, default [`DEFAULT_BATCH_SIZE`](super::DEFAULT_BATCH_SIZE) (100).
     pub batch_size: u32,
     /// What to do on the server after storing.
     pub after_receive: AfterReceive,
@@ -150,14 +153,16 @@ pub struct Account {
     pub inline_images: InlineImageMode,
     /// Remote content in sanitized HTML: blocked (the default) or kept.
     pub remote_images: RemoteImages,
-    /// Network timeout.
+    /// The longest wait for the server at any step (an answer must also keep 1 KiB/s);
+    /// default [`DEFAULT_TIMEOUT`](super::DEFAULT_TIMEOUT) (30 s).
     pub timeout: Duration,
     /// Messages larger than this many bytes are skipped, not downloaded. `None`: the hard
     /// limit of 256 MiB applies the same way.
     pub max_message_size: Option<u64>,
     /// Subscribe to new mail.
     pub subscribe: bool,
-    /// Poll at this interval instead of IDLE.
+    /// Poll at this interval instead of IDLE, 1 s to 1 day (required to subscribe a POP3
+    /// account, which has no IDLE); `None`: IDLE.
     pub poll_interval: Option<Duration>,
     /// How long one IDLE lasts before it is renewed (`DONE`, answered within `timeout`);
     /// 1 s to 29 minutes, default [`DEFAULT_IDLE_RENEW`](super::DEFAULT_IDLE_RENEW) (5 minutes).
