@@ -14,7 +14,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use inbound_benches::mail::{hostile_message, multipart_message};
-use inbound_message::{Email, InlineImages, SanitizeOptions};
+use inbound_message::{Email, InlineImages, SanitizeConfig};
 use inbound_store::{CidImages, NewMessage, SanitizeHtml, ServerRef, Store};
 
 const SIZE: usize = 20_000;
@@ -23,7 +23,7 @@ const BATCH: usize = 100;
 fn sanitize(email: &Email) -> Option<String> {
     email.sanitized_html(
         &InlineImages::RewriteCid("/a/{index}"),
-        &SanitizeOptions::default(),
+        &SanitizeConfig::default(),
     )
 }
 

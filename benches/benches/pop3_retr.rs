@@ -8,12 +8,12 @@ use bytes::BytesMut;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use inbound_benches::pop3::retr_responses;
 use inbound_pop3_codec::{
-    BodyMode, Expectation, Response, ResponseDecoder, ResponseEvent, ResponseSettings,
+    BodyMode, Expectation, Response, ResponseConfig, ResponseDecoder, ResponseEvent,
 };
 
 /// Decodes `count` collected RETR responses from `wire`, fed in `read`-sized pieces.
 fn decode_collected(wire: &[u8], count: usize, read: usize) -> usize {
-    let mut dec = ResponseDecoder::without_greeting(ResponseSettings::default());
+    let mut dec = ResponseDecoder::without_greeting(ResponseConfig::default());
     for _ in 0..count {
         dec.expect_raw(Expectation::Message(BodyMode::Collect));
     }
@@ -34,7 +34,7 @@ fn decode_collected(wire: &[u8], count: usize, read: usize) -> usize {
 }
 
 fn decode_streamed(wire: &[u8], read: usize) -> usize {
-    let mut dec = ResponseDecoder::without_greeting(ResponseSettings::default());
+    let mut dec = ResponseDecoder::without_greeting(ResponseConfig::default());
     dec.expect_raw(Expectation::Message(BodyMode::Stream));
     let mut buf = BytesMut::with_capacity(read * 2);
     let mut total = 0;
@@ -62,7 +62,7 @@ fn bench(c: &mut Criterion) {
             b.iter_batched(
                 || BytesMut::from(&wire[..]),
                 |mut buf| {
-                    let mut dec = ResponseDecoder::without_greeting(ResponseSettings::default());
+                    let mut dec = ResponseDecoder::without_greeting(ResponseConfig::default());
                     for _ in 0..1000 {
                         dec.expect_raw(Expectation::Message(BodyMode::Collect));
                     }

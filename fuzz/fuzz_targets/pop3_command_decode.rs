@@ -3,11 +3,11 @@
 #![no_main]
 
 use bytes::BytesMut;
-use inbound_pop3_codec::{ClientLine, CommandDecoder, CommandSettings};
+use inbound_pop3_codec::{ClientLine, CommandDecoder, CommandConfig};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let mut decoder = CommandDecoder::new(CommandSettings::default());
+    let mut decoder = CommandDecoder::new(CommandConfig::default());
     let mut buf = BytesMut::from(data);
     let mut steps = 0;
     while steps < 10_000 {
@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
                 if matches!(line, ClientLine::Command(_)) {
                     let mut encoded = BytesMut::new();
                     line.encode(&mut encoded);
-                    let mut again = CommandDecoder::new(CommandSettings::default());
+                    let mut again = CommandDecoder::new(CommandConfig::default());
                     let decoded = again
                         .decode(&mut encoded)
                         .expect("re-decodes")

@@ -5,7 +5,7 @@
 
 use bytes::BytesMut;
 use inbound_pop3_codec::{
-    BodyEncoder, BodyMode, Expectation, Response, ResponseDecoder, ResponseEvent, ResponseSettings,
+    BodyEncoder, BodyMode, Expectation, Response, ResponseDecoder, ResponseEvent, ResponseConfig,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
     }
     encoder.finish(&mut wire);
 
-    let mut decoder = ResponseDecoder::without_greeting(ResponseSettings::default());
+    let mut decoder = ResponseDecoder::without_greeting(ResponseConfig::default());
     decoder.expect_raw(Expectation::Message(BodyMode::Collect));
     let mut buf = BytesMut::new();
     let mut got = None;

@@ -4,7 +4,7 @@
 #![no_main]
 
 use bytes::BytesMut;
-use inbound_pop3_codec::{BodyMode, Expectation, ResponseDecoder, ResponseSettings};
+use inbound_pop3_codec::{BodyMode, Expectation, ResponseDecoder, ResponseConfig};
 use libfuzzer_sys::fuzz_target;
 
 const EXPECTATIONS: [Expectation; 11] = [
@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else {
         return;
     };
-    let mut settings = ResponseSettings::default();
+    let mut settings = ResponseConfig::default();
     settings.max_line_len = 512;
     settings.max_body_size = 64 * 1024;
     settings.max_streamed_body_size = Some(64 * 1024);

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use inbound_net::connect::Dialer;
 use inbound_net::imap::{IdleEvent, ImapClient, ImapConfig};
-use inbound_net::{Credentials, Security, TlsSettings};
+use inbound_net::{Credentials, Security, TlsConfig};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, mpsc};
 
@@ -106,7 +106,7 @@ pub struct Target {
     /// Implicit TLS or plaintext.
     pub security: Security,
     /// Certificates to trust.
-    pub tls: TlsSettings,
+    pub tls: TlsConfig,
 }
 
 /// What makes deliveries: the server process, or a server in this process (tests).
@@ -157,7 +157,7 @@ pub async fn run_child(options: IdleOptions) -> Result<IdleResult, BoxError> {
             host: "localhost".to_owned(),
             port: server.imaps.port(),
             security: Security::Tls,
-            tls: TlsSettings::new()
+            tls: TlsConfig::new()
                 .with_builtin_roots(false)
                 .with_ca_file(&server.ca),
         }
@@ -166,7 +166,7 @@ pub async fn run_child(options: IdleOptions) -> Result<IdleResult, BoxError> {
             host: "127.0.0.1".to_owned(),
             port: server.imap.port(),
             security: Security::Plaintext,
-            tls: TlsSettings::new(),
+            tls: TlsConfig::new(),
         }
     };
     let result = measure(options, &target, &mut server).await;
@@ -456,7 +456,7 @@ mod tests {
             host: "127.0.0.1".to_owned(),
             port: server.imap_addr().port(),
             security: Security::Plaintext,
-            tls: TlsSettings::new(),
+            tls: TlsConfig::new(),
         };
         let mut deliverer = InProcess {
             store: store.clone(),
@@ -480,7 +480,7 @@ mod tests {
             host: "localhost".to_owned(),
             port: server.imaps_addr().port(),
             security: Security::Tls,
-            tls: TlsSettings::new()
+            tls: TlsConfig::new()
                 .with_builtin_roots(false)
                 .with_ca_file(server.ca_file()),
         };
@@ -502,7 +502,7 @@ mod tests {
             host: "127.0.0.1".to_owned(),
             port: server.imap_addr().port(),
             security: Security::Plaintext,
-            tls: TlsSettings::new(),
+            tls: TlsConfig::new(),
         };
         let mut deliverer = InProcess {
             store,

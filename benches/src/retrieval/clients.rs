@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt as _;
 use inbound_net::imap::{ImapClient, ImapConfig, SequenceSet};
 use inbound_net::pop3::{Pop3Client, Pop3Config};
-use inbound_net::{Credentials, Security, TlsSettings};
+use inbound_net::{Credentials, Security, TlsConfig};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
@@ -77,8 +77,8 @@ impl Target {
         }
     }
 
-    fn tls_settings(&self) -> TlsSettings {
-        TlsSettings::new()
+    fn tls_settings(&self) -> TlsConfig {
+        TlsConfig::new()
             .with_builtin_roots(false)
             .with_ca_file(&self.ca_file)
     }

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use inbound_message::{Email, InlineImages, SanitizeOptions};
+use inbound_message::{Email, InlineImages, SanitizeConfig};
 use inbound_net::imap::{ImapClient, ImapConfig, SequenceSet};
 use inbound_net::{Credentials, Secret};
 use inbound_retrieve::account::{FetchName, Security};
@@ -228,7 +228,7 @@ pub fn run_breakdown(t: &Target) -> Result<Breakdown, BoxError> {
     stages.push(timer.stage("parse (mail-parser, Email::parse)", emails.len()));
 
     let timer = Timer::start();
-    let options = SanitizeOptions::default();
+    let options = SanitizeConfig::default();
     let sanitized: Vec<Option<String>> = emails
         .iter()
         .map(|e| e.sanitized_html(&InlineImages::Keep, &options))
@@ -320,7 +320,7 @@ async fn fetch_all(t: &Target) -> Result<(u32, Vec<(u32, Bytes)>), BoxError> {
     )
     .with_port(t.port)
     .with_tls(
-        inbound_net::TlsSettings::new()
+        inbound_net::TlsConfig::new()
             .with_builtin_roots(false)
             .with_ca_file(&t.ca_file),
     )

@@ -8,7 +8,7 @@ use std::ops::Range;
 use base64::Engine as _;
 
 use crate::model::{Attachment, Email};
-use crate::sanitize::{SanitizeOptions, sanitize_html};
+use crate::sanitize::{SanitizeConfig, sanitize_html};
 
 /// What to do with `cid:` URLs (RFC 2392) in the HTML body when producing HTML to show.
 pub enum InlineImages<'a> {
@@ -93,10 +93,10 @@ impl Email {
     pub fn sanitized_html(
         &self,
         images: &InlineImages<'_>,
-        options: &SanitizeOptions,
+        options: &SanitizeConfig,
     ) -> Option<String> {
         let html = self.html.as_deref()?;
-        let keep_cid = SanitizeOptions {
+        let keep_cid = SanitizeConfig {
             allow_cid_urls: options.allow_cid_urls || !matches!(images, InlineImages::Keep),
             ..*options
         };

@@ -1,7 +1,7 @@
 //! Raw RFC 5322/MIME bytes to an [`Email`]; HTML sanitizing; attachments and inline images.
 //!
 //! ```
-//! use inbound_message::{Email, InlineImages, SanitizeOptions};
+//! use inbound_message::{Email, InlineImages, SanitizeConfig};
 //!
 //! let raw = b"From: Ann <ann@example.org>\r\n\
 //! To: bob@example.org\r\n\
@@ -19,7 +19,7 @@
 //! assert!(email.warnings.is_empty());
 //!
 //! let html = email
-//!     .sanitized_html(&InlineImages::Keep, &SanitizeOptions::default())
+//!     .sanitized_html(&InlineImages::Keep, &SanitizeConfig::default())
 //!     .unwrap();
 //! assert_eq!(html.trim(), "<p>Hi <b>Bob</b></p>");
 //! ```
@@ -46,4 +46,4 @@ mod warning;
 pub use inline::InlineImages;
 pub use lean::{LEAN_MIN_MESSAGE, LEAN_MIN_PART, LeanEmail};
 pub use model::{Address, Attachment, Email, Header, Warning};
-pub use sanitize::{SanitizeOptions, sanitize_html};
+pub use sanitize::{SanitizeConfig, sanitize_html};

@@ -12,7 +12,7 @@ use ammonia::{Builder, UrlRelative};
 /// The default keeps `cid:` and raster `data:` images, blocks remote content (tracking
 /// pixels) and drops relative URLs (which would point at the server showing the mail).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SanitizeOptions {
+pub struct SanitizeConfig {
     /// Keep `cid:` URLs (references to parts of the same message). They load nothing by
     /// themselves; rewrite them afterwards with [`InlineImages`](crate::InlineImages).
     pub allow_cid_urls: bool,
@@ -31,9 +31,9 @@ pub struct SanitizeOptions {
     pub allow_relative_urls: bool,
 }
 
-impl Default for SanitizeOptions {
+impl Default for SanitizeConfig {
     fn default() -> Self {
-        SanitizeOptions {
+        SanitizeConfig {
             allow_cid_urls: true,
             allow_data_images: true,
             allow_remote_images: false,
@@ -42,7 +42,7 @@ impl Default for SanitizeOptions {
     }
 }
 
-impl SanitizeOptions {
+impl SanitizeConfig {
     fn index(self) -> usize {
         usize::from(self.allow_cid_urls)
             | usize::from(self.allow_data_images) << 1
@@ -66,13 +66,13 @@ impl SanitizeOptions {
 /// allowed by `options`.
 ///
 /// The `ammonia` configuration is built once per distinct `options` and reused.
-pub fn sanitize_html(html: &str, options: &SanitizeOptions) -> String {
+pub fn sanitize_html(html: &str, options: &SanitizeConfig) -> String {
     builder(*options).clean(html).to_string()
 }
 
 static BUILDERS: [OnceLock<Builder<'static>>; 16] = [const { OnceLock::new() }; 16];
 
-fn builder(options: SanitizeOptions) -> &'static Builder<'static> {
+fn builder(options: SanitizeConfig) -> &'static Builder<'static> {
     BUILDERS[options.index()].get_or_init(|| build(options))
 }
 
@@ -218,7 +218,7 @@ const DATA_IMAGE_TYPES: &[&str] = &[
     "image/vnd.microsoft.icon",
 ];
 
-fn build(options: SanitizeOptions) -> Builder<'static> {
+fn build(options: SanitizeConfig) -> Builder<'static> {
     let mut schemes: HashSet<&'static str> = URL_SCHEMES.iter().copied().collect();
     if options.allow_cid_urls {
         schemes.insert("cid");
@@ -254,7 +254,7 @@ fn build(options: SanitizeOptions) -> Builder<'static> {
 
 /// The last check on every attribute ammonia kept: `None` drops it.
 fn filter_attribute<'u>(
-    options: SanitizeOptions,
+    options: SanitizeConfig,
     element: &str,
     attribute: &str,
     value: &'u str,
@@ -346,7 +346,7 @@ fn is_raster_data_url(url: &str) -> bool {
 }
 
 /// Styles that could run code or load what the allow-list does not see, in any spelling.
-fn style_is_dangerous(style: &str, options: SanitizeOptions) -> bool {
+fn style_is_dangerous(style: &str, options: SanitizeConfig) -> bool {
     // CSS escapes and comments can hide any keyword: refuse them outright.
     if style.contains('\\') || style.contains("/*") {
         return true;
@@ -395,12 +395,12 @@ mod tests {
 
     #[test]
     fn builders_are_cached_per_options() {
-        let a = builder(SanitizeOptions::default()) as *const Builder<'static>;
-        let b = builder(SanitizeOptions::default()) as *const Builder<'static>;
+        let a = builder(SanitizeConfig::default()) as *const Builder<'static>;
+        let b = builder(SanitizeConfig::default()) as *const Builder<'static>;
         assert_eq!(a, b);
-        let relaxed = SanitizeOptions {
+        let relaxed = SanitizeConfig {
             allow_remote_images: true,
-            ..SanitizeOptions::default()
+            ..SanitizeConfig::default()
         };
         assert_ne!(a, builder(relaxed) as *const Builder<'static>);
     }
@@ -409,16 +409,16 @@ mod tests {
     fn remote_images_can_be_blocked() {
         let html =
             r#"<img src="https://t.example/p.gif" alt="x"><a href="https://ok.example/">l</a>"#;
-        let strict = SanitizeOptions {
+        let strict = SanitizeConfig {
             allow_remote_images: false,
-            ..SanitizeOptions::default()
+            ..SanitizeConfig::default()
         };
         let out = sanitize_html(html, &strict);
         assert!(!out.contains("t.example"), "{out}");
         assert!(out.contains("https://ok.example/"), "{out}");
-        let allow = SanitizeOptions {
+        let allow = SanitizeConfig {
             allow_remote_images: true,
-            ..SanitizeOptions::default()
+            ..SanitizeConfig::default()
         };
         let out = sanitize_html(html, &allow);
         assert!(out.contains("https://t.example/p.gif"), "{out}");
@@ -427,11 +427,11 @@ mod tests {
     #[test]
     fn relative_urls_follow_the_option() {
         let html = r#"<a href="/logout">x</a><img src="/api/delete?id=1">"#;
-        let out = sanitize_html(html, &SanitizeOptions::default());
+        let out = sanitize_html(html, &SanitizeConfig::default());
         assert!(!out.contains("/logout") && !out.contains("/api"), "{out}");
-        let relaxed = SanitizeOptions {
+        let relaxed = SanitizeConfig {
             allow_relative_urls: true,
-            ..SanitizeOptions::default()
+            ..SanitizeConfig::default()
         };
         let out = sanitize_html(html, &relaxed);
         assert!(out.contains("/logout"), "{out}");
@@ -439,14 +439,14 @@ mod tests {
 
     #[test]
     fn data_images_only_raster() {
-        let opts = SanitizeOptions::default();
+        let opts = SanitizeConfig::default();
         let ok = sanitize_html(r#"<img src="data:image/png;base64,iVBORw0KGgo=">"#, &opts);
         assert!(ok.contains("data:image/png;base64,iVBORw0KGgo="), "{ok}");
         let svg = sanitize_html(r#"<img src="data:image/svg+xml;base64,PHN2Zz4=">"#, &opts);
         assert!(!svg.contains("data:"), "{svg}");
         let link = sanitize_html(r#"<a href="data:image/png;base64,AAAA">x</a>"#, &opts);
         assert!(!link.contains("data:"), "{link}");
-        let off = SanitizeOptions {
+        let off = SanitizeConfig {
             allow_data_images: false,
             ..opts
         };

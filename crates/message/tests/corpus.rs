@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use bytes::Bytes;
-use inbound_message::{Address, Attachment, Email, Header, InlineImages, SanitizeOptions, Warning};
+use inbound_message::{Address, Attachment, Email, Header, InlineImages, SanitizeConfig, Warning};
 
 fn load(name: &str) -> Vec<u8> {
     let path = format!("{}/tests/corpus/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -315,14 +315,14 @@ fn inline_images() {
         assert!(e.attachment_by_cid("nope@local").is_none());
 
         let keep = e
-            .sanitized_html(&InlineImages::Keep, &SanitizeOptions::default())
+            .sanitized_html(&InlineImages::Keep, &SanitizeConfig::default())
             .unwrap();
         assert!(keep.contains(r#"src="cid:dot.gif@local""#), "{keep}");
 
         let rewritten = e
             .sanitized_html(
                 &InlineImages::RewriteCid("/attachments/{message_id}/{index}?n={filename}"),
-                &SanitizeOptions::default(),
+                &SanitizeConfig::default(),
             )
             .unwrap();
         assert_eq!(
@@ -334,7 +334,7 @@ fn inline_images() {
         let closure = e
             .sanitized_html(
                 &InlineImages::RewriteCidWith(&with),
-                &SanitizeOptions::default(),
+                &SanitizeConfig::default(),
             )
             .unwrap();
         assert!(
@@ -347,7 +347,7 @@ fn inline_images() {
         );
 
         let data = e
-            .sanitized_html(&InlineImages::DataUrl, &SanitizeOptions::default())
+            .sanitized_html(&InlineImages::DataUrl, &SanitizeConfig::default())
             .unwrap();
         assert!(
             data.contains(
@@ -544,7 +544,7 @@ mod arbitrary {
             let raw = lines.concat();
             let email = Email::parse(raw.clone());
             prop_assert_eq!(&email.raw[..], raw.as_bytes());
-            let _ = email.sanitized_html(&InlineImages::DataUrl, &SanitizeOptions::default());
+            let _ = email.sanitized_html(&InlineImages::DataUrl, &SanitizeConfig::default());
         }
     }
 }

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use base64::Engine as _;
-use inbound_message::{Email, InlineImages, SanitizeOptions, Warning};
+use inbound_message::{Email, InlineImages, SanitizeConfig, Warning};
 
 /// A multipart/related message: an HTML body referencing `refs`, then one PNG part per
 /// content id in `ids`, each holding `image`.
@@ -107,7 +107,7 @@ fn data_urls_encode_each_image_once_and_stop_at_the_limit() {
     assert_eq!(out.matches("cid:big@x").count(), 12 - fits);
 
     let sanitized = email
-        .sanitized_html(&InlineImages::DataUrl, &SanitizeOptions::default())
+        .sanitized_html(&InlineImages::DataUrl, &SanitizeConfig::default())
         .unwrap();
     assert_eq!(sanitized.matches("data:image/png;base64,").count(), fits);
 }

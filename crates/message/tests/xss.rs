@@ -2,7 +2,7 @@
 //! may survive, and ordinary mail layout must.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use inbound_message::{SanitizeOptions, sanitize_html};
+use inbound_message::{SanitizeConfig, sanitize_html};
 use proptest::prelude::*;
 
 const VECTORS: &[&str] = &[
@@ -283,8 +283,8 @@ fn assert_safe(input: &str, output: &str, relative_allowed: bool) {
 fn no_vector_survives() {
     assert!(VECTORS.len() >= 60, "only {} vectors", VECTORS.len());
     for options in [
-        SanitizeOptions::default(),
-        SanitizeOptions {
+        SanitizeConfig::default(),
+        SanitizeConfig {
             allow_cid_urls: false,
             allow_data_images: false,
             allow_remote_images: false,
@@ -306,7 +306,7 @@ fn vectors_inside_a_real_mail_body() {
         .iter()
         .map(|v| format!("<div><p>Hello</p>{v}</div>\n"))
         .collect();
-    let out = sanitize_html(&body, &SanitizeOptions::default());
+    let out = sanitize_html(&body, &SanitizeConfig::default());
     assert_safe(&body, &out, false);
     assert!(
         out.matches("<p>Hello</p>").count() >= VECTORS.len() - 20,
@@ -318,7 +318,7 @@ fn vectors_inside_a_real_mail_body() {
 fn scripts_leave_no_text_behind() {
     let out = sanitize_html(
         "<p>a<script>steal()</script><style>p{}</style>b</p>",
-        &SanitizeOptions::default(),
+        &SanitizeConfig::default(),
     );
     assert_eq!(out, "<p>ab</p>");
 }
@@ -336,9 +336,9 @@ fn layout_is_kept() {
 <a href="https://example.com/path?a=1&amp;b=2">link</a> <a href="mailto:x@example.com">mail</a>
 </td></tr></table>"##;
     // Remote images are blocked by default; a reader who allows them gets the layout whole.
-    let allow_remote = SanitizeOptions {
+    let allow_remote = SanitizeConfig {
         allow_remote_images: true,
-        ..SanitizeOptions::default()
+        ..SanitizeConfig::default()
     };
     let out = sanitize_html(html, &allow_remote);
     for kept in [
@@ -363,7 +363,7 @@ fn layout_is_kept() {
 fn unsafe_css_properties_are_dropped_safe_ones_kept() {
     let out = sanitize_html(
         r#"<div style="position: fixed; top: 0; z-index: 99; color: green; margin: 0 auto">x</div>"#,
-        &SanitizeOptions::default(),
+        &SanitizeConfig::default(),
     );
     assert_eq!(out, r#"<div style="color:green;margin:0 auto">x</div>"#);
 }
@@ -415,14 +415,14 @@ const REMOTE_VECTORS: &[&str] = &[
 
 /// The options a mail client uses to show a mail: remote content blocked, with and without
 /// relative URLs.
-fn blocking_options() -> [SanitizeOptions; 3] {
+fn blocking_options() -> [SanitizeConfig; 3] {
     [
-        SanitizeOptions::default(),
-        SanitizeOptions {
+        SanitizeConfig::default(),
+        SanitizeConfig {
             allow_relative_urls: true,
-            ..SanitizeOptions::default()
+            ..SanitizeConfig::default()
         },
-        SanitizeOptions {
+        SanitizeConfig {
             allow_cid_urls: false,
             allow_data_images: false,
             allow_remote_images: false,
@@ -433,7 +433,7 @@ fn blocking_options() -> [SanitizeOptions; 3] {
 
 #[test]
 fn remote_content_is_blocked_by_default() {
-    assert!(!SanitizeOptions::default().allow_remote_images);
+    assert!(!SanitizeConfig::default().allow_remote_images);
     for options in blocking_options() {
         for vector in REMOTE_VECTORS {
             let out = sanitize_html(vector, &options);
@@ -461,7 +461,7 @@ fn inline_images_stay_when_remote_content_is_blocked() {
         r#"<div style="background:url('data:image/png;base64,iVBORw0KGgo=')">y</div>"#,
         r#"<a href="https://ok.example/">link</a>"#,
     );
-    let out = sanitize_html(html, &SanitizeOptions::default());
+    let out = sanitize_html(html, &SanitizeConfig::default());
     for kept in [
         r#"<img src="cid:logo@x" alt="logo">"#,
         r#"<img src="data:image/png;base64,iVBORw0KGgo=" alt="dot">"#,
@@ -475,9 +475,9 @@ fn inline_images_stay_when_remote_content_is_blocked() {
 
 #[test]
 fn remote_images_are_shown_when_allowed() {
-    let allow = SanitizeOptions {
+    let allow = SanitizeConfig {
         allow_remote_images: true,
-        ..SanitizeOptions::default()
+        ..SanitizeConfig::default()
     };
     let html = r#"<img src="https://img.example/logo.png" alt="Logo"><div style="background:url(https://img.example/bg.png)">x</div>"#;
     let out = sanitize_html(html, &allow);
@@ -497,9 +497,9 @@ fn remote_images_are_shown_when_allowed() {
 
 #[test]
 fn relative_urls_with_angle_brackets_are_dropped_not_rewritten() {
-    let relaxed = SanitizeOptions {
+    let relaxed = SanitizeConfig {
         allow_relative_urls: true,
-        ..SanitizeOptions::default()
+        ..SanitizeConfig::default()
     };
     for (html, gone) in [
         (r#"<a href="java<>script:alert(1)">x</a>"#, "script"),
@@ -530,7 +530,7 @@ proptest! {
             .iter()
             .map(|&(v, g)| format!("{}{}", VECTORS[v], GLUE[g % GLUE.len()]))
             .collect();
-        let out = sanitize_html(&html, &SanitizeOptions::default());
+        let out = sanitize_html(&html, &SanitizeConfig::default());
         assert_safe(&html, &out, false);
     }
 }

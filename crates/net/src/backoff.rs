@@ -20,7 +20,7 @@ pub enum Jitter {
 
 /// A reconnection policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BackoffPolicy {
+pub struct BackoffConfig {
     /// The base delay (the first delay without jitter).
     pub initial: Duration,
     /// No delay is longer than this.
@@ -32,7 +32,7 @@ pub struct BackoffPolicy {
     pub jitter: Jitter,
 }
 
-impl Default for BackoffPolicy {
+impl Default for BackoffConfig {
     /// 1 s initial, 5 min max, unlimited attempts, full jitter.
     fn default() -> Self {
         Self {
@@ -49,9 +49,9 @@ impl Default for BackoffPolicy {
 ///
 /// ```
 /// use std::time::Duration;
-/// use inbound_net::backoff::{Backoff, BackoffPolicy, Jitter};
+/// use inbound_net::backoff::{Backoff, BackoffConfig, Jitter};
 ///
-/// let policy = BackoffPolicy {
+/// let policy = BackoffConfig {
 ///     initial: Duration::from_secs(1),
 ///     max: Duration::from_secs(5),
 ///     max_attempts: Some(4),
@@ -63,7 +63,7 @@ impl Default for BackoffPolicy {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Backoff {
-    policy: BackoffPolicy,
+    policy: BackoffConfig,
     attempts: u32,
     previous: Duration,
     rng: StdRng,
@@ -72,17 +72,17 @@ pub struct Backoff {
 impl Backoff {
     /// A backoff seeded from the operating system's randomness.
     #[must_use]
-    pub fn new(policy: BackoffPolicy) -> Self {
+    pub fn new(policy: BackoffConfig) -> Self {
         Self::with_rng(policy, StdRng::from_entropy())
     }
 
     /// A backoff whose delays are fully determined by `seed` (tests).
     #[must_use]
-    pub fn with_seed(policy: BackoffPolicy, seed: u64) -> Self {
+    pub fn with_seed(policy: BackoffConfig, seed: u64) -> Self {
         Self::with_rng(policy, StdRng::seed_from_u64(seed))
     }
 
-    fn with_rng(policy: BackoffPolicy, rng: StdRng) -> Self {
+    fn with_rng(policy: BackoffConfig, rng: StdRng) -> Self {
         Self {
             policy,
             attempts: 0,
@@ -93,7 +93,7 @@ impl Backoff {
 
     /// The policy.
     #[must_use]
-    pub fn policy(&self) -> &BackoffPolicy {
+    pub fn policy(&self) -> &BackoffConfig {
         &self.policy
     }
 
@@ -118,7 +118,7 @@ impl Backoff {
         {
             return None;
         }
-        let BackoffPolicy { initial, max, .. } = self.policy;
+        let BackoffConfig { initial, max, .. } = self.policy;
         let max = max.max(initial);
         // initial · 2^attempts, saturating at max.
         let exponential = 1u32
@@ -153,8 +153,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn policy(jitter: Jitter) -> BackoffPolicy {
-        BackoffPolicy {
+    fn policy(jitter: Jitter) -> BackoffConfig {
+        BackoffConfig {
             initial: Duration::from_millis(100),
             max: Duration::from_secs(10),
             max_attempts: None,
@@ -240,7 +240,7 @@ mod tests {
 
     #[test]
     fn max_below_initial_uses_initial() {
-        let p = BackoffPolicy {
+        let p = BackoffConfig {
             initial: Duration::from_secs(2),
             max: Duration::from_secs(1),
             max_attempts: None,

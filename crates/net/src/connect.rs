@@ -15,7 +15,7 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 use crate::error::{ConnectError, TlsConfigError};
-use crate::tls::{Security, TlsSettings};
+use crate::tls::{Security, TlsConfig};
 
 /// Default time allowed for name resolution plus the TCP connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -383,7 +383,7 @@ impl Dialer {
     ///
     /// # Errors
     /// [`TlsConfigError`] when a CA file cannot be used.
-    pub fn new(tls: &TlsSettings) -> Result<Self, TlsConfigError> {
+    pub fn new(tls: &TlsConfig) -> Result<Self, TlsConfigError> {
         Ok(Self::from_config(tls.client_config()?))
     }
 

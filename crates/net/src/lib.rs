@@ -4,11 +4,11 @@
 //!
 //! ```
 //! use inbound_net::sasl::{self, CredentialsKind, Mechanism, SaslClient};
-//! use inbound_net::{MailProtocol, Secret, Security, TlsSettings};
+//! use inbound_net::{MailProtocol, Secret, Security, TlsConfig};
 //!
 //! // Connection settings: implicit TLS on the default IMAPS port, Mozilla roots.
 //! assert_eq!(Security::Tls.default_port(MailProtocol::Imap), 993);
-//! let _config = TlsSettings::new().client_config()?;
+//! let _config = TlsConfig::new().client_config()?;
 //!
 //! // The server advertised AUTH=PLAIN AUTH=XOAUTH2; we hold an OAuth token.
 //! let mechanism = sasl::choose(["PLAIN", "XOAUTH2"], CredentialsKind::OAuth, None)?;
@@ -24,7 +24,7 @@
 //!
 //! # Map
 //! - [`tls`]: [`Security`] modes (no default; plaintext must be chosen by name) and
-//!   [`TlsSettings`] (Mozilla roots, extra CA files, a clearly dangerous opt-out).
+//!   [`TlsConfig`] (Mozilla roots, extra CA files, a clearly dangerous opt-out).
 //! - [`connect`]: [`connect_tcp`], [`tls_handshake`], [`upgrade_to_tls`] (refuses bytes
 //!   buffered before the STARTTLS handshake), [`MailStream`] and [`Dialer`].
 //! - [`sasl`]: PLAIN, LOGIN, XOAUTH2, OAUTHBEARER as bytes, without I/O; mechanism choice.
@@ -62,5 +62,5 @@ pub use imap::{ImapClient, ImapConfig, ImapError};
 pub use inbound_secret::Secret;
 pub use pop3::{Pop3Client, Pop3Config, Pop3Error};
 pub use sasl::{Credentials, CredentialsKind, Mechanism, SaslError};
-pub use tls::{MailProtocol, Security, TlsSettings};
+pub use tls::{MailProtocol, Security, TlsConfig};
 pub use transport::{Timeouts, Transport};

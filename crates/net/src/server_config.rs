@@ -7,7 +7,7 @@
 //! methods for both.
 
 /// Writes `with_port`, `with_tls`, `with_timeout`, `with_timeouts` and `with_keepalive` for
-/// a configuration type that has the fields `port: u16`, `tls: TlsSettings`,
+/// a configuration type that has the fields `port: u16`, `tls: TlsConfig`,
 /// `timeouts: Timeouts` and `keepalive: Option<Keepalive>`.
 macro_rules! server_config_builders {
     ($config:ty) => {
@@ -21,7 +21,7 @@ macro_rules! server_config_builders {
 
             /// Sets the TLS settings.
             #[must_use]
-            pub fn with_tls(mut self, tls: $crate::tls::TlsSettings) -> Self {
+            pub fn with_tls(mut self, tls: $crate::tls::TlsConfig) -> Self {
                 self.tls = tls;
                 self
             }
@@ -63,7 +63,7 @@ mod tests {
     use std::time::Duration;
 
     use crate::transport::Timeouts;
-    use crate::{ImapConfig, MailProtocol, Pop3Config, Security, TlsSettings};
+    use crate::{ImapConfig, MailProtocol, Pop3Config, Security, TlsConfig};
 
     /// The same builder calls give the same shared settings for both protocols.
     #[test]
@@ -76,11 +76,11 @@ mod tests {
         };
         let imap = ImapConfig::new("mail.example.com", Security::StartTls)
             .with_port(1143)
-            .with_tls(TlsSettings::new())
+            .with_tls(TlsConfig::new())
             .with_timeouts(timeouts);
         let pop3 = Pop3Config::new("mail.example.com", Security::StartTls)
             .with_port(1110)
-            .with_tls(TlsSettings::new())
+            .with_tls(TlsConfig::new())
             .with_timeouts(timeouts);
         assert_eq!((imap.port, pop3.port), (1143, 1110));
         assert_eq!(imap.timeouts, timeouts);

@@ -115,25 +115,25 @@ enum ExtraCa {
 /// private CAs.
 ///
 /// ```
-/// use inbound_net::TlsSettings;
+/// use inbound_net::TlsConfig;
 ///
-/// let config = TlsSettings::new().client_config().unwrap();
+/// let config = TlsConfig::new().client_config().unwrap();
 /// assert!(config.alpn_protocols.is_empty());
 /// ```
 #[derive(Clone)]
-pub struct TlsSettings {
+pub struct TlsConfig {
     builtin_roots: bool,
     extra: Vec<ExtraCa>,
     danger_accept_invalid_certs: bool,
 }
 
-impl Default for TlsSettings {
+impl Default for TlsConfig {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl fmt::Debug for TlsSettings {
+impl fmt::Debug for TlsConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let files: Vec<&Path> = self
             .extra
@@ -144,7 +144,7 @@ impl fmt::Debug for TlsSettings {
             })
             .collect();
         let der = self.extra.len() - files.len();
-        f.debug_struct("TlsSettings")
+        f.debug_struct("TlsConfig")
             .field("builtin_roots", &self.builtin_roots)
             .field("extra_ca_files", &files)
             .field("extra_ca_certificates", &der)
@@ -156,7 +156,7 @@ impl fmt::Debug for TlsSettings {
     }
 }
 
-impl TlsSettings {
+impl TlsConfig {
     /// Trust the Mozilla roots, verify host names.
     #[must_use]
     pub fn new() -> Self {
@@ -168,7 +168,7 @@ impl TlsSettings {
     }
 
     /// Also trust the CA certificates in this PEM file. The file is read by
-    /// [`TlsSettings::client_config`]; an unreadable file, a file that is not PEM or one with
+    /// [`TlsConfig::client_config`]; an unreadable file, a file that is not PEM or one with
     /// no certificate is an error naming the file.
     #[must_use]
     pub fn with_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
@@ -202,7 +202,7 @@ impl TlsSettings {
         self
     }
 
-    /// Whether [`TlsSettings::danger_accept_invalid_certs`] is on.
+    /// Whether [`TlsConfig::danger_accept_invalid_certs`] is on.
     #[must_use]
     pub fn accepts_invalid_certs(&self) -> bool {
         self.danger_accept_invalid_certs
@@ -297,7 +297,7 @@ pub fn read_pem_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>
     Ok(certs)
 }
 
-/// The verifier behind [`TlsSettings::danger_accept_invalid_certs`]: accepts every
+/// The verifier behind [`TlsConfig::danger_accept_invalid_certs`]: accepts every
 /// certificate chain and name, but still verifies the handshake signatures against the
 /// presented certificate, so the server must at least hold that certificate's key.
 #[derive(Debug)]
@@ -397,7 +397,7 @@ mod tests {
 
     #[test]
     fn missing_ca_file_is_named() {
-        let err = TlsSettings::new()
+        let err = TlsConfig::new()
             .with_ca_file("/nonexistent/dir/ca.pem")
             .client_config()
             .unwrap_err();
@@ -414,7 +414,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let empty = dir.join("empty.pem");
         std::fs::write(&empty, b"just some text\n").unwrap();
-        let err = TlsSettings::new()
+        let err = TlsConfig::new()
             .with_ca_file(&empty)
             .client_config()
             .unwrap_err();
@@ -423,7 +423,7 @@ mod tests {
 
         let broken = dir.join("broken.pem");
         std::fs::write(&broken, b"-----BEGIN CERTIFICATE-----\nnot base64 !!\n").unwrap();
-        let err = TlsSettings::new()
+        let err = TlsConfig::new()
             .with_ca_file(&broken)
             .client_config()
             .unwrap_err();
@@ -437,7 +437,7 @@ mod tests {
 
     #[test]
     fn no_trust_anchor_is_an_error() {
-        let err = TlsSettings::new()
+        let err = TlsConfig::new()
             .with_builtin_roots(false)
             .client_config()
             .unwrap_err();
@@ -446,7 +446,7 @@ mod tests {
 
     #[test]
     fn debug_lists_settings() {
-        let s = TlsSettings::new()
+        let s = TlsConfig::new()
             .with_ca_file("/etc/ca.pem")
             .danger_accept_invalid_certs(true);
         let d = format!("{s:?}");

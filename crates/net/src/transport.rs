@@ -90,7 +90,7 @@ pub struct Timeouts {
 impl Timeouts {
     /// A [`Dialer`] for `tls` with these connect and handshake timeouts: what both clients'
     /// `connect` build before `connect_with`.
-    pub(crate) fn dialer(&self, tls: &crate::tls::TlsSettings) -> crate::Result<Dialer> {
+    pub(crate) fn dialer(&self, tls: &crate::tls::TlsConfig) -> crate::Result<Dialer> {
         Ok(Dialer::new(tls)?
             .with_connect_timeout(self.connect)
             .with_handshake_timeout(self.handshake))

@@ -12,7 +12,7 @@ use inbound_net::imap::{
     AuthMethod, Capability, Flag, IdleEvent, ImapClient, ImapConfig, ImapError, StoreType,
 };
 use inbound_net::sasl::Mechanism;
-use inbound_net::{Credentials, Error, Security, TlsSettings};
+use inbound_net::{Credentials, Error, Security, TlsConfig};
 use inbound_test_server::dovecot::{Dovecot, DovecotConfig};
 
 const USER: &str = "alice";
@@ -42,7 +42,7 @@ fn config(dovecot: &Dovecot, security: Security) -> ImapConfig {
     ImapConfig::new("localhost", security)
         .with_port(port)
         .with_tls(
-            TlsSettings::new()
+            TlsConfig::new()
                 .with_builtin_roots(false)
                 .with_ca_file(dovecot.ca_file()),
         )

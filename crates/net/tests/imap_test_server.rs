@@ -19,7 +19,7 @@ use inbound_net::imap::{
 use inbound_net::oauth::{ClientCredentialsProvider, Clock, EntraClientCredentials, TokenProvider};
 use inbound_net::sasl::Mechanism;
 use inbound_net::{
-    ConnectError, Credentials, CredentialsKind, Error, OAuthError, Security, TlsSettings,
+    ConnectError, Credentials, CredentialsKind, Error, OAuthError, Security, TlsConfig,
 };
 use inbound_test_server::faults::{
     CommandFault, DropPoint, FaultPlan, Faults, Hold, Refusal, SlowAnswer,
@@ -74,7 +74,7 @@ fn config(server: &TestServer, security: Security) -> ImapConfig {
     ImapConfig::new("localhost", security)
         .with_port(addr.port())
         .with_tls(
-            TlsSettings::new()
+            TlsConfig::new()
                 .with_builtin_roots(false)
                 .with_ca_file(server.ca_file()),
         )

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use inbound_net::imap::{IdleEvent, ImapClient, ImapConfig};
 use inbound_net::{
-    Credentials, Dialer, Keepalive, MailStream, Pop3Client, Pop3Config, Security, TlsSettings,
+    Credentials, Dialer, Keepalive, MailStream, Pop3Client, Pop3Config, Security, TlsConfig,
 };
 use inbound_test_server::faults::{Blackhole, FaultPlan, Faults, Hold, SlowAnswer};
 use inbound_test_server::server::{ServerConfig, TestServer};
@@ -23,8 +23,8 @@ async fn server() -> TestServer {
         .unwrap()
 }
 
-fn tls(server: &TestServer) -> TlsSettings {
-    TlsSettings::new()
+fn tls(server: &TestServer) -> TlsConfig {
+    TlsConfig::new()
         .with_builtin_roots(false)
         .with_ca_file(server.ca_file())
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use inbound_net::pop3::{AuthMethod, MessageNumber, Pop3Client, Pop3Config};
 use inbound_net::sasl::Mechanism;
-use inbound_net::{ConnectError, Credentials, Error, Pop3Error, Security, TlsSettings};
+use inbound_net::{ConnectError, Credentials, Error, Pop3Error, Security, TlsConfig};
 use inbound_test_server::dovecot::{Dovecot, DovecotConfig};
 
 const USER: &str = "alice";
@@ -51,7 +51,7 @@ fn config(dovecot: &Dovecot, security: Security) -> Pop3Config {
     Pop3Config::new("localhost", security)
         .with_port(port)
         .with_tls(
-            TlsSettings::new()
+            TlsConfig::new()
                 .with_builtin_roots(false)
                 .with_ca_file(dovecot.ca_file()),
         )
@@ -258,7 +258,7 @@ async fn untrusted_certificates_are_refused_in_both_tls_modes() {
     let Some(dovecot) = start("") else { return };
     for security in [Security::Tls, Security::StartTls] {
         // The Mozilla roots do not include the test CA.
-        let cfg = config(&dovecot, security).with_tls(TlsSettings::new());
+        let cfg = config(&dovecot, security).with_tls(TlsConfig::new());
         let err = Pop3Client::connect(&cfg).await.unwrap_err();
         assert!(
             matches!(err, Error::Connect(ConnectError::CertificateInvalid { .. })),

@@ -11,7 +11,7 @@ use std::time::Duration;
 use inbound_net::oauth::{ClientCredentialsProvider, EntraClientCredentials, TokenProvider};
 use inbound_net::pop3::{AuthMethod, Pop3Client, Pop3Config};
 use inbound_net::sasl::Mechanism;
-use inbound_net::{ConnectError, Credentials, Error, Pop3Error, Security, TlsSettings};
+use inbound_net::{ConnectError, Credentials, Error, Pop3Error, Security, TlsConfig};
 use inbound_test_server::faults::{DropPoint, FaultPlan, Faults, Hold, SlowAnswer};
 use inbound_test_server::server::{ServerConfig, TestServer};
 
@@ -36,7 +36,7 @@ fn config(server: &TestServer, security: Security) -> Pop3Config {
     Pop3Config::new("localhost", security)
         .with_port(addr.port())
         .with_tls(
-            TlsSettings::new()
+            TlsConfig::new()
                 .with_builtin_roots(false)
                 .with_ca_file(server.ca_file()),
         )

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use inbound_net::connect::server_name;
 use inbound_net::{
-    ConnectError, Dialer, MailStream, Security, TlsSettings, connect_tcp, tls_handshake,
+    ConnectError, Dialer, MailStream, Security, TlsConfig, connect_tcp, tls_handshake,
     upgrade_to_tls,
 };
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
@@ -102,7 +102,7 @@ async fn implicit_tls_with_the_ca_as_extra_root_file() {
     let ca_file = dir.path().join("ca.pem");
     std::fs::write(&ca_file, &pki.ca_pem).unwrap();
 
-    let connector = Dialer::new(&TlsSettings::new().with_ca_file(&ca_file)).unwrap();
+    let connector = Dialer::new(&TlsConfig::new().with_ca_file(&ca_file)).unwrap();
     let mut stream = connector
         .connect("127.0.0.1", port, Security::Tls)
         .await
@@ -112,7 +112,7 @@ async fn implicit_tls_with_the_ca_as_extra_root_file() {
     assert_eq!(read_line(&mut stream).await, b"* OK hello\r\n");
 
     // The same CA given as DER, without the Mozilla roots.
-    let only_ours = TlsSettings::new()
+    let only_ours = TlsConfig::new()
         .with_builtin_roots(false)
         .with_ca_certificate(pki.ca_der);
     let mut stream = Dialer::new(&only_ours)
@@ -127,7 +127,7 @@ async fn implicit_tls_with_the_ca_as_extra_root_file() {
 async fn unknown_issuer_is_a_typed_certificate_error() {
     let pki = pki();
     let port = tls_server(pki.acceptor).await;
-    let connector = Dialer::new(&TlsSettings::new()).unwrap();
+    let connector = Dialer::new(&TlsConfig::new()).unwrap();
     let err = connector
         .connect("127.0.0.1", port, Security::Tls)
         .await
@@ -148,7 +148,7 @@ async fn unknown_issuer_is_a_typed_certificate_error() {
 async fn wrong_host_name_is_refused() {
     let pki = pki();
     let port = tls_server(pki.acceptor).await;
-    let config = TlsSettings::new()
+    let config = TlsConfig::new()
         .with_ca_certificate(pki.ca_der)
         .client_config()
         .unwrap();
@@ -184,7 +184,7 @@ async fn wrong_host_name_is_refused() {
 async fn danger_option_accepts_unknown_issuer_and_wrong_name() {
     let pki = pki();
     let port = tls_server(pki.acceptor).await;
-    let settings = TlsSettings::new().danger_accept_invalid_certs(true);
+    let settings = TlsConfig::new().danger_accept_invalid_certs(true);
     assert!(settings.accepts_invalid_certs());
     let tcp = connect_tcp("127.0.0.1", port, TIMEOUT).await.unwrap();
     let tls = tls_handshake(
@@ -210,7 +210,7 @@ async fn handshake_times_out_when_the_server_stays_silent() {
         drop(tcp);
     });
     let tcp = connect_tcp("127.0.0.1", port, TIMEOUT).await.unwrap();
-    let config = TlsSettings::new().client_config().unwrap();
+    let config = TlsConfig::new().client_config().unwrap();
 
     tokio::time::pause();
     let start = tokio::time::Instant::now();
@@ -283,7 +283,7 @@ async fn read_until(tcp: &mut MailStream, until: &[u8]) -> Vec<u8> {
 async fn starttls_upgrade_with_nothing_buffered() {
     let pki = pki();
     let port = starttls_server(pki.acceptor, b"a OK begin TLS now\r\n").await;
-    let connector = Dialer::new(&TlsSettings::new().with_ca_certificate(pki.ca_der)).unwrap();
+    let connector = Dialer::new(&TlsConfig::new().with_ca_certificate(pki.ca_der)).unwrap();
     let mut stream = connector
         .connect("127.0.0.1", port, Security::StartTls)
         .await
@@ -312,7 +312,7 @@ async fn starttls_injection_is_refused() {
     let pki = pki();
     let injected: &[u8] = b"a OK begin TLS now\r\n* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n";
     let port = starttls_server(pki.acceptor, injected).await;
-    let config = TlsSettings::new()
+    let config = TlsConfig::new()
         .with_ca_certificate(pki.ca_der)
         .client_config()
         .unwrap();
@@ -347,7 +347,7 @@ async fn plaintext_is_plain() {
         let (mut tcp, _): (TcpStream, _) = listener.accept().await.unwrap();
         tcp.write_all(b"+OK POP3 ready\r\n").await.unwrap();
     });
-    let connector = Dialer::new(&TlsSettings::new()).unwrap();
+    let connector = Dialer::new(&TlsConfig::new()).unwrap();
     let mut stream = connector
         .connect("127.0.0.1", port, Security::Plaintext)
         .await

@@ -16,8 +16,8 @@ use std::io::Read as _;
 
 use bytes::BytesMut;
 use inbound_pop3_codec::{
-    ClientLine, CommandDecoder, DecodeError, Expectation, Response, ResponseDecoder, ResponseEvent,
-    ResponseSettings,
+    ClientLine, CommandDecoder, DecodeError, Expectation, Response, ResponseConfig,
+    ResponseDecoder, ResponseEvent,
 };
 
 fn report_error(e: &DecodeError, failed: &mut bool) {
@@ -51,7 +51,7 @@ fn is_transcript(input: &[u8]) -> bool {
 fn responses(input: &[u8]) -> bool {
     let mut failed = false;
     let mut commands = CommandDecoder::default();
-    let mut decoder = ResponseDecoder::new(ResponseSettings::default());
+    let mut decoder = ResponseDecoder::new(ResponseConfig::default());
     let mut buf = BytesMut::new();
     let drain = |decoder: &mut ResponseDecoder,
                  buf: &mut BytesMut,

@@ -74,8 +74,8 @@ pub use crate::core::{
     Username,
 };
 pub use crate::decode::{
-    BodyMode, CommandDecoder, CommandSettings, Expectation, ResponseDecoder, ResponseEvent,
-    ResponseSettings,
+    BodyMode, CommandConfig, CommandDecoder, Expectation, ResponseConfig, ResponseDecoder,
+    ResponseEvent,
 };
 pub use crate::error::{DecodeError, DecodeErrorKind, Excerpt, ValidationError};
 pub use crate::response::{

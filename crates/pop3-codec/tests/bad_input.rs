@@ -4,7 +4,7 @@
 use bytes::BytesMut;
 use inbound_pop3_codec::{
     BodyMode, ClientLine, Command, CommandDecoder, DecodeErrorKind, Expectation, MessageNumber,
-    Response, ResponseDecoder, ResponseEvent, ResponseSettings,
+    Response, ResponseConfig, ResponseDecoder, ResponseEvent,
 };
 use proptest::prelude::*;
 
@@ -121,7 +121,7 @@ fn long_command_line_in_one_read_keeps_the_commands_after_it() {
 /// The client side of the same: a too-long status line and the next answers in one read.
 #[test]
 fn long_status_line_in_one_read_keeps_the_answers_after_it() {
-    let mut dec = ResponseDecoder::without_greeting(ResponseSettings::default());
+    let mut dec = ResponseDecoder::without_greeting(ResponseConfig::default());
     dec.expect(&Command::Noop);
     dec.expect(&Command::Noop);
     dec.expect(&Command::Noop);
@@ -135,7 +135,7 @@ fn long_status_line_in_one_read_keeps_the_answers_after_it() {
 
 #[test]
 fn unterminated_body_needs_more_then_hits_the_cap() {
-    let mut settings = ResponseSettings::default();
+    let mut settings = ResponseConfig::default();
     settings.max_body_size = 1024 * 1024;
     let mut dec = ResponseDecoder::without_greeting(settings);
     dec.expect(&retr());
@@ -163,7 +163,7 @@ fn unterminated_body_needs_more_then_hits_the_cap() {
 
 #[test]
 fn unterminated_body_in_stream_mode_never_buffers() {
-    let mut dec = ResponseDecoder::without_greeting(ResponseSettings::default());
+    let mut dec = ResponseDecoder::without_greeting(ResponseConfig::default());
     dec.expect_raw(Expectation::Message(BodyMode::Stream));
     let mut input = b"+OK\r\n".to_vec();
     input.extend(std::iter::repeat_n(b'z', 5 * 1024 * 1024));
@@ -182,7 +182,7 @@ fn unterminated_body_in_stream_mode_never_buffers() {
 
 #[test]
 fn streamed_size_cap_is_enforced() {
-    let mut settings = ResponseSettings::default();
+    let mut settings = ResponseConfig::default();
     settings.max_streamed_body_size = Some(10_000);
     settings.body_mode = BodyMode::Stream;
     let mut dec = ResponseDecoder::without_greeting(settings);
@@ -233,7 +233,7 @@ fn nul_octets_are_typed_errors() {
 
 #[test]
 fn nul_in_a_listing_skips_the_listing() {
-    let mut dec = ResponseDecoder::without_greeting(ResponseSettings::default());
+    let mut dec = ResponseDecoder::without_greeting(ResponseConfig::default());
     dec.expect(&Command::Uidl(None));
     dec.expect(&Command::Noop);
     let input = b"+OK\r\n1 abc\r\n2 d\0f\r\n3 ghi\r\n.\r\n+OK\r\n";
@@ -245,7 +245,7 @@ fn nul_in_a_listing_skips_the_listing() {
 
 #[test]
 fn malformed_replies_are_typed() {
-    let mut dec = ResponseDecoder::without_greeting(ResponseSettings::default());
+    let mut dec = ResponseDecoder::without_greeting(ResponseConfig::default());
     dec.expect(&Command::Stat);
     dec.expect(&Command::List(None));
     dec.expect(&Command::Noop);
@@ -285,7 +285,7 @@ proptest! {
             Expectation::Capabilities, Expectation::Message(BodyMode::Collect),
             Expectation::Message(BodyMode::Stream),
         ];
-        let mut settings = ResponseSettings::default();
+        let mut settings = ResponseConfig::default();
         settings.max_line_len = 256;
         settings.max_body_size = 1000;
         let mut dec = ResponseDecoder::without_greeting(settings);

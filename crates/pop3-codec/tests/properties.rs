@@ -7,15 +7,15 @@ mod common;
 use bytes::BytesMut;
 use inbound_pop3_codec::{
     ApopDigest, BodyEncoder, BodyMode, Capability, ClientLine, Command, CommandDecoder,
-    Expectation, Mechanism, MessageNumber, Password, Response, ResponseCode, ResponseDecoder,
-    ResponseEvent, ResponseSettings, ResponseText, SaslData, ScanListing, Stat, StatusLine, Text,
+    Expectation, Mechanism, MessageNumber, Password, Response, ResponseCode, ResponseConfig,
+    ResponseDecoder, ResponseEvent, ResponseText, SaslData, ScanListing, Stat, StatusLine, Text,
     UidListing, UniqueId, Username, encode_body,
 };
 use proptest::prelude::*;
 
 /// Decodes one complete multi-line body (RETR) from `wire`, fed in `chunks`.
 fn decode_body(wire: &[u8], chunks: &[usize], mode: BodyMode) -> Vec<u8> {
-    let mut dec = ResponseDecoder::without_greeting(ResponseSettings::default());
+    let mut dec = ResponseDecoder::without_greeting(ResponseConfig::default());
     dec.expect_raw(Expectation::Message(mode));
     let mut input = b"+OK\r\n".to_vec();
     input.extend_from_slice(wire);
@@ -245,7 +245,7 @@ proptest! {
         items in prop::collection::vec(response_with_expectation(), 1..6),
         chunk in 1usize..50,
     ) {
-        let mut dec = ResponseDecoder::without_greeting(ResponseSettings::default());
+        let mut dec = ResponseDecoder::without_greeting(ResponseConfig::default());
         let mut wire = Vec::new();
         for (r, e) in &items {
             wire.extend_from_slice(&r.to_bytes());
@@ -272,7 +272,7 @@ proptest! {
         let all = common::all();
         let t = which.get(&all);
         let whole = common::run(t);
-        let events = common::server_events_chunked(t, &whole.client, ResponseSettings::default(), &chunks);
+        let events = common::server_events_chunked(t, &whole.client, ResponseConfig::default(), &chunks);
         prop_assert_eq!(events, whole.server);
         let lines = common::client_lines_chunked(t, &whole.client, &chunks);
         prop_assert_eq!(lines, whole.client);

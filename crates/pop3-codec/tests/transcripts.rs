@@ -6,7 +6,7 @@ mod common;
 
 use inbound_pop3_codec::{
     ApopDigest, BodyMode, Capability, ClientLine, Command, ExpirePolicy, Response, ResponseCode,
-    ResponseEvent, ResponseSettings, Timestamp,
+    ResponseConfig, ResponseEvent, Timestamp,
 };
 
 fn transcript(name: &str) -> common::Transcript {
@@ -172,12 +172,8 @@ fn any_chunking_gives_the_same_messages() {
     for t in common::all() {
         let whole = common::run(&t);
         for chunks in [&[1usize][..], &[2], &[3, 7], &[5, 1, 64], &[4096]] {
-            let events = common::server_events_chunked(
-                &t,
-                &whole.client,
-                ResponseSettings::default(),
-                chunks,
-            );
+            let events =
+                common::server_events_chunked(&t, &whole.client, ResponseConfig::default(), chunks);
             assert_eq!(events, whole.server, "{} {chunks:?}", t.name);
             let lines = common::client_lines_chunked(&t, &whole.client, chunks);
             assert_eq!(lines, whole.client, "{} {chunks:?}", t.name);
@@ -189,7 +185,7 @@ fn any_chunking_gives_the_same_messages() {
 fn streamed_bodies_equal_collected_ones() {
     for t in common::all() {
         let whole = common::run(&t);
-        let mut settings = ResponseSettings::default();
+        let mut settings = ResponseConfig::default();
         settings.body_mode = BodyMode::Stream;
         for chunks in [&[1usize][..], &[3, 7], &[4096]] {
             let events = common::server_events_chunked(&t, &whole.client, settings.clone(), chunks);

@@ -4,7 +4,7 @@
 //!
 //! A secret command (`password_command`, `*_command`) runs under `sh -c` in a process group
 //! of its own and is killed, with everything it started, when it runs longer than
-//! [`DEFAULT_COMMAND_TIMEOUT`] (or the [`RetrieveOptions`](crate::RetrieveOptions) setting).
+//! [`DEFAULT_COMMAND_TIMEOUT`] (or the [`RetrieveConfig`](crate::RetrieveConfig) setting).
 //!
 //! An OAuth refresh token the endpoint rotates is saved in the store (sealed with its key,
 //! bound to the account) the moment it arrives, and used instead of the configured one as long
@@ -20,7 +20,7 @@ use inbound_net::oauth::{
     ClientCredentialsProvider, EntraClientCredentials, RefreshTokenConfig, RefreshTokenProvider,
     StaticToken, TokenProvider,
 };
-use inbound_net::{Credentials, Secret, TlsSettings};
+use inbound_net::{Credentials, Secret, TlsConfig};
 use inbound_store::Store;
 
 use crate::account::{Account, AuthConfig, OAuthSettings, SecretSource};
@@ -156,7 +156,7 @@ pub fn resolve_credentials(
             .load_account(&account.name)?
             .and_then(|mut a| a.secrets.remove(name)))
     };
-    resolve_credentials_with(account, &mut lookup, &TlsSettings::new())
+    resolve_credentials_with(account, &mut lookup, &TlsConfig::new())
 }
 
 /// Resolves the account's credentials with a custom stored-secret lookup and TLS settings for
@@ -167,7 +167,7 @@ pub fn resolve_credentials(
 pub fn resolve_credentials_with(
     account: &Account,
     stored: &mut StoredLookup<'_>,
-    token_tls: &TlsSettings,
+    token_tls: &TlsConfig,
 ) -> Result<Credentials, CredentialError> {
     let mut resolver = Resolver {
         account: &account.name,
@@ -195,7 +195,7 @@ impl Resolver<'_, '_> {
     pub(crate) fn credentials(
         &mut self,
         account: &Account,
-        token_tls: &TlsSettings,
+        token_tls: &TlsConfig,
     ) -> Result<Credentials, CredentialError> {
         match &account.auth {
             AuthConfig::Password(source) => {
@@ -218,7 +218,7 @@ impl Resolver<'_, '_> {
 /// account whose mail server has a private CA often has its token service under the same one).
 /// Only the extra root is carried over: an account's `danger_accept_invalid_certs` is for its
 /// mail server, never for the service that hands out its tokens.
-fn token_tls_for(account: &Account, base: &TlsSettings) -> TlsSettings {
+fn token_tls_for(account: &Account, base: &TlsConfig) -> TlsConfig {
     match &account.ca_file {
         Some(ca) => base.clone().with_ca_file(ca),
         None => base.clone(),
@@ -229,7 +229,7 @@ impl Resolver<'_, '_> {
     fn provider(
         &mut self,
         settings: &OAuthSettings,
-        tls: &TlsSettings,
+        tls: &TlsConfig,
     ) -> Result<Arc<dyn TokenProvider>, CredentialError> {
         let name = self.account;
         let oauth_err = |source| CredentialError::OAuth {

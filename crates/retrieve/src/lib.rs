@@ -93,7 +93,7 @@ pub use backend::{
 pub use credentials::{CredentialError, resolve_credentials};
 pub use error::{Error, Result};
 pub use events::{BatchDone, Events, NewMail, NoEvents, NotDelivered, Progress, Report, Skipped};
-pub use retriever::{RetrieveOptions, Retriever};
+pub use retriever::{RetrieveConfig, Retriever};
 pub use subscribe::{
     MessageHandler, StateHandler, SubscriptionId, SubscriptionState, Subscriptions,
 };

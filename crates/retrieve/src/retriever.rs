@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures::StreamExt as _;
 use inbound_net::Credentials;
-use inbound_net::backoff::{Backoff, BackoffPolicy, Jitter};
+use inbound_net::backoff::{Backoff, BackoffConfig, Jitter};
 use inbound_net::rt;
 
 use crate::account::{Account, MailProtocol};
@@ -20,37 +20,37 @@ use crate::sync::{imap, pop3};
 
 /// How runs and subscriptions retry and wait.
 #[derive(Debug, Clone)]
-pub struct RetrieveOptions {
+pub struct RetrieveConfig {
     /// Connection attempts per run (the first one included) before a run fails.
     pub max_attempts: u32,
     /// Delays between attempts, and between a subscription's reconnects.
-    pub backoff: BackoffPolicy,
+    pub backoff: BackoffConfig,
     /// The longest a subscription stays in one IDLE before renewing it, for every account
     /// (servers may drop an IDLE after 30 minutes, RFC 2177). Each account renews after its
     /// own `idle_renew_secs` (5 minutes by default) when that is shorter, which it is
     /// unless this is lowered below it.
     pub idle_refresh: Duration,
     /// TLS settings for OAuth token endpoints.
-    pub token_tls: inbound_net::TlsSettings,
+    pub token_tls: inbound_net::TlsConfig,
     /// How long a secret command (`password_command`, ...) may run before it is killed.
     /// Default [`DEFAULT_COMMAND_TIMEOUT`] (30 s).
     pub secret_command_timeout: Duration,
 }
 
-impl Default for RetrieveOptions {
+impl Default for RetrieveConfig {
     /// 3 attempts; 1 s to 5 min backoff with full jitter, 10 attempts for subscriptions;
     /// IDLE re-issued every 25 minutes; secret commands killed after 30 s.
     fn default() -> Self {
         Self {
             max_attempts: 3,
-            backoff: BackoffPolicy {
+            backoff: BackoffConfig {
                 initial: Duration::from_secs(1),
                 max: Duration::from_secs(300),
                 max_attempts: Some(10),
                 jitter: Jitter::Full,
             },
             idle_refresh: Duration::from_secs(25 * 60),
-            token_tls: inbound_net::TlsSettings::new(),
+            token_tls: inbound_net::TlsConfig::new(),
             secret_command_timeout: DEFAULT_COMMAND_TIMEOUT,
         }
     }
@@ -63,7 +63,7 @@ impl Default for RetrieveOptions {
 pub struct Retriever<C> {
     pub(crate) store: SharedStore,
     pub(crate) connector: Arc<C>,
-    pub(crate) options: RetrieveOptions,
+    pub(crate) options: RetrieveConfig,
     credentials: Arc<Mutex<HashMap<String, Credentials>>>,
     locks: Arc<Mutex<HashMap<String, Arc<futures::lock::Mutex<()>>>>>,
 }
@@ -103,7 +103,7 @@ impl<C: Connector> Retriever<C> {
         Self {
             store,
             connector: Arc::new(connector),
-            options: RetrieveOptions::default(),
+            options: RetrieveConfig::default(),
             credentials: Arc::default(),
             locks: Arc::default(),
         }
@@ -111,7 +111,7 @@ impl<C: Connector> Retriever<C> {
 
     /// Replaces the options.
     #[must_use]
-    pub fn with_options(mut self, options: RetrieveOptions) -> Self {
+    pub fn with_options(mut self, options: RetrieveConfig) -> Self {
         self.options = options;
         self
     }
@@ -122,13 +122,13 @@ impl<C: Connector> Retriever<C> {
     }
 
     /// The options.
-    pub fn options(&self) -> &RetrieveOptions {
+    pub fn options(&self) -> &RetrieveConfig {
         &self.options
     }
 
     /// The account's credentials: resolved once (environment, command, store) and cached, so
     /// an OAuth provider keeps its token between runs. A secret command runs on the calling
-    /// thread (killed after [`RetrieveOptions::secret_command_timeout`]); from async code
+    /// thread (killed after [`RetrieveConfig::secret_command_timeout`]); from async code
     /// prefer [`load_credentials`](Self::load_credentials). A refresh token the endpoint
     /// rotates is saved in the store and preferred from then on.
     ///
@@ -155,7 +155,7 @@ impl<C: Connector> Retriever<C> {
 
     /// [`credentials`](Self::credentials) resolved on a blocking thread, off the async
     /// runtime's workers: a `password_command` that takes its time (up to
-    /// [`RetrieveOptions::secret_command_timeout`], then it is killed) holds no other task.
+    /// [`RetrieveConfig::secret_command_timeout`], then it is killed) holds no other task.
     ///
     /// # Errors
     /// [`Error::Credentials`].
@@ -221,7 +221,7 @@ impl<C: Connector> Retriever<C> {
     /// Retrieves the account's new mail: finishes leftover server actions, fetches what the
     /// fetch policy selects, stores it, and applies the after-receive action to stored
     /// messages only. A lost connection is retried up to
-    /// [`RetrieveOptions::max_attempts`] times; each attempt resumes where the last stopped.
+    /// [`RetrieveConfig::max_attempts`] times; each attempt resumes where the last stopped.
     ///
     /// # Errors
     /// [`Error::Credentials`], [`Error::Store`], [`Error::Unsupported`], or
@@ -261,7 +261,7 @@ impl<C: Connector> Retriever<C> {
             folder: account.folder.clone(),
             ..Report::default()
         };
-        let mut backoff = Backoff::new(BackoffPolicy {
+        let mut backoff = Backoff::new(BackoffConfig {
             max_attempts: None,
             ..self.options.backoff
         });
@@ -381,7 +381,7 @@ pub(crate) fn retryable(error: &BackendError, credentials: &Credentials) -> bool
 fn resolve_in_store(
     store: &SharedStore,
     account: &Account,
-    token_tls: &inbound_net::TlsSettings,
+    token_tls: &inbound_net::TlsConfig,
     command_timeout: Duration,
 ) -> std::result::Result<Credentials, CredentialError> {
     let name = account.name.clone();

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use inbound_retrieve::account::{FetchName, OAuthProviderName};
 use inbound_retrieve::{
     CredentialError, Error, ErrorKind, Events, NetConnector, NoEvents, OAuthConfig, Progress,
-    RetrieveOptions, Retriever,
+    RetrieveConfig, Retriever,
 };
 use inbound_store::{EncryptionKey, Secret, Store};
 use inbound_test_server::faults::{Dribble, Faults};
@@ -108,11 +108,10 @@ async fn a_password_command_that_never_ends_is_killed() {
             pid_file.display()
         ));
     });
-    let retriever =
-        Retriever::new(new_store(), NetConnector::new()).with_options(RetrieveOptions {
-            secret_command_timeout: Duration::from_millis(500),
-            ..options(1)
-        });
+    let retriever = Retriever::new(new_store(), NetConnector::new()).with_options(RetrieveConfig {
+        secret_command_timeout: Duration::from_millis(500),
+        ..options(1)
+    });
     let ticks = Arc::new(AtomicU32::new(0));
     let ticker = {
         let ticks = ticks.clone();

@@ -51,7 +51,7 @@
 //!   a message stays in [`Store::pending_actions`] until [`Store::complete_action`].
 //! - **Several processes.** A second process may open the same file. Readers never block;
 //!   writers wait for each other up to the busy timeout (5 s by default, see
-//!   [`StoreOptions`]) and then fail with [`Error::Busy`], never corrupting the file.
+//!   [`StoreConfig`]) and then fail with [`Error::Busy`], never corrupting the file.
 //! - **Versioned schema.** `PRAGMA user_version` records the schema version; migrations run on
 //!   open, and a file from a newer build is refused with [`Error::SchemaTooNew`].
 //! - **Encrypted secrets.** Account secrets are sealed with AES-256-GCM under the key from
@@ -106,7 +106,7 @@ pub use key::{KEY_ENV, KeyError};
 pub use raw::MessageView;
 pub use retry::{RETRY_PENDING_REASON, RetryUid, RetryUidl};
 pub use schema::SCHEMA_VERSION;
-pub use store::{DEFAULT_BUSY_TIMEOUT, Store, StoreOptions};
+pub use store::{DEFAULT_BUSY_TIMEOUT, Store, StoreConfig};
 pub use sync::ImapFolderState;
 pub use types::{
     AttachmentInfo, CidImages, Inserted, MessageFilter, MessageId, MessageSummary, NewMessage,

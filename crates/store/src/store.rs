@@ -18,13 +18,13 @@ pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Settings for [`Store::open_with`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StoreOptions {
+pub struct StoreConfig {
     /// How long to wait for a lock held by another connection before failing with
     /// [`Error::Busy`].
     pub busy_timeout: Duration,
 }
 
-impl Default for StoreOptions {
+impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
@@ -63,7 +63,7 @@ impl Store {
     /// but secrets cannot be saved or loaded. If the store already has secrets under another key,
     /// this fails with [`Error::WrongKey`].
     pub fn open(path: impl AsRef<Path>, key: Option<EncryptionKey>) -> Result<Self> {
-        Self::open_with(path, key, StoreOptions::default())
+        Self::open_with(path, key, StoreConfig::default())
     }
 
     /// Opens (creating if needed) the store at `path`.
@@ -79,7 +79,7 @@ impl Store {
     pub fn open_with(
         path: impl AsRef<Path>,
         key: Option<EncryptionKey>,
-        options: StoreOptions,
+        options: StoreConfig,
     ) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         crate::files::create_private(&path);
@@ -91,19 +91,14 @@ impl Store {
     /// A fresh store in memory, gone when dropped. For tests and tools.
     pub fn open_in_memory(key: Option<EncryptionKey>) -> Result<Self> {
         let conn = Connection::open_in_memory()?;
-        Self::setup(
-            conn,
-            PathBuf::from(":memory:"),
-            key,
-            StoreOptions::default(),
-        )
+        Self::setup(conn, PathBuf::from(":memory:"), key, StoreConfig::default())
     }
 
     fn setup(
         conn: Connection,
         path: PathBuf,
         key: Option<EncryptionKey>,
-        options: StoreOptions,
+        options: StoreConfig,
     ) -> Result<Self> {
         let mut store = Self {
             checkpointer: None,

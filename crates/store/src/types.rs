@@ -1,6 +1,6 @@
 //! Plain values the store takes and returns.
 
-use inbound_message::{Email, InlineImages, SanitizeOptions};
+use inbound_message::{Email, InlineImages, SanitizeConfig};
 use sha2::{Digest as _, Sha256};
 
 /// The store's id of one message (a SQLite rowid; stable for the life of the store).
@@ -65,7 +65,7 @@ pub struct Pending {
 /// How the HTML body of a message from an account that sanitizes is shown: recorded with the
 /// message, applied each time it is read ([`StoredMessage::sanitized_html`]).
 ///
-/// HTML is sanitized with [`SanitizeOptions::default`] (remote content blocked unless
+/// HTML is sanitized with [`SanitizeConfig::default`] (remote content blocked unless
 /// [`SanitizeHtml::remote_images`] says otherwise) and then `cid:` URLs are handled as
 /// [`SanitizeHtml::cid`] says (see [`InlineImages`]).
 ///
@@ -76,7 +76,7 @@ pub struct SanitizeHtml {
     /// What happens to `cid:` URLs.
     pub cid: CidImages,
     /// Keep remote images and other remote content (tracking pixels): see
-    /// [`SanitizeOptions::allow_remote_images`]. Default false (blocked).
+    /// [`SanitizeConfig::allow_remote_images`]. Default false (blocked).
     pub remote_images: bool,
 }
 
@@ -125,10 +125,10 @@ impl SanitizeHtml {
     }
 
     /// The sanitizer options: the defaults, with remote content as this mode says.
-    pub fn options(&self) -> SanitizeOptions {
-        SanitizeOptions {
+    pub fn options(&self) -> SanitizeConfig {
+        SanitizeConfig {
             allow_remote_images: self.remote_images,
-            ..SanitizeOptions::default()
+            ..SanitizeConfig::default()
         }
     }
 

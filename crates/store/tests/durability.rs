@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use inbound_store::{
     Error, ImapFolderState, MessageFilter, NewMessage, PendingAction, SCHEMA_VERSION, ServerRef,
-    Store, StoreOptions,
+    Store, StoreConfig,
 };
 
 const WRITER_ENV: &str = "INBOUND_STORE_CRASH_WRITER";
@@ -147,7 +147,7 @@ fn second_connection_waits_then_fails_clearly_while_locked() {
     let holder = rusqlite::Connection::open(&path).unwrap();
     holder.execute_batch("BEGIN IMMEDIATE").unwrap();
 
-    let options = StoreOptions {
+    let options = StoreConfig {
         busy_timeout: Duration::from_millis(300),
     };
     // Opening and reading still work: WAL readers do not wait for the writer.

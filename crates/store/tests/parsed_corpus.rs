@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use inbound_message::{Email, InlineImages, SanitizeOptions};
+use inbound_message::{Email, InlineImages, SanitizeConfig};
 use inbound_store::{MessageFilter, NewMessage, SanitizeHtml, ServerRef, Store};
 
 fn corpus_dir() -> PathBuf {
@@ -32,7 +32,7 @@ fn parsed_corpus_roundtrips_through_a_file_store() {
             let email = Email::parse(std::fs::read(file).unwrap());
             let html = email.sanitized_html(
                 &InlineImages::RewriteCid("/att/{index}"),
-                &SanitizeOptions::default(),
+                &SanitizeConfig::default(),
             );
             let server_ref = ServerRef::Pop3 {
                 uidl: format!("uidl-{i}"),

@@ -33,7 +33,7 @@ use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
-use inbound_net::{Dialer, TlsSettings};
+use inbound_net::{Dialer, TlsConfig};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
@@ -79,7 +79,7 @@ pub static LISTENER: LazyLock<TcpListener> = LazyLock::new(|| {
 /// The connector shared by all runs (plaintext is used, so its TLS configuration is only
 /// built once, not exercised).
 pub static CONNECTOR: LazyLock<Dialer> = LazyLock::new(|| {
-    Dialer::new(&TlsSettings::new())
+    Dialer::new(&TlsConfig::new())
         .expect("default TLS settings")
         .with_connect_timeout(TIMEOUT)
         .with_handshake_timeout(TIMEOUT)

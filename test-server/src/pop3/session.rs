@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use inbound_pop3_codec::{
-    ApopDigest, Capability, ClientLine, Command, CommandDecoder, CommandSettings, Continuation,
+    ApopDigest, Capability, ClientLine, Command, CommandConfig, CommandDecoder, Continuation,
     DecodeError, DecodeErrorKind, Greeting, Mechanism as CodecMechanism, MessageNumber, Password,
     Response, ResponseCode, ResponseText, SaslData, ScanListing, Stat, StatusLine, Text, Timestamp,
     UidListing, UniqueId, Username,
@@ -102,7 +102,7 @@ impl Pop3State {
     }
 
     fn make_decoder(faults: &Faults) -> CommandDecoder {
-        let mut settings = CommandSettings::default();
+        let mut settings = CommandConfig::default();
         if let Some(limit) = faults.max_command_len {
             settings.max_line_len = limit.max(3);
         }
@@ -116,7 +116,7 @@ impl Pop3State {
 
     /// The longest line the decoder accepts (AUTH lines included).
     pub(super) fn line_limit() -> usize {
-        let settings = CommandSettings::default();
+        let settings = CommandConfig::default();
         settings.max_line_len.max(settings.max_auth_line_len)
     }
 

@@ -11,7 +11,7 @@ use inbound_imap_codec::types::{
 use inbound_imap_codec::{FramerConfig, Quirks};
 
 use crate::sasl::{CredentialsKind, Mechanism};
-use crate::tls::{MailProtocol, Security, TlsSettings};
+use crate::tls::{MailProtocol, Security, TlsConfig};
 use crate::transport::Timeouts;
 
 /// Default [`ImapConfig::max_line_len`]: 8 KiB per command line, well under every known
@@ -45,7 +45,7 @@ pub struct ImapConfig {
     /// Implicit TLS, STARTTLS or plaintext (no default: choose).
     pub security: Security,
     /// Which certificates to trust.
-    pub tls: TlsSettings,
+    pub tls: TlsConfig,
     /// Connect, TLS handshake, per-response and logout timeouts. The response timeout also
     /// bounds IDLE's `DONE`.
     pub timeouts: Timeouts,
@@ -82,7 +82,7 @@ impl ImapConfig {
             host: host.into(),
             port: security.default_port(MailProtocol::Imap),
             security,
-            tls: TlsSettings::new(),
+            tls: TlsConfig::new(),
             timeouts: Timeouts::default(),
             keepalive: Some(crate::Keepalive::default()),
             max_line_len: DEFAULT_MAX_LINE_LEN,

@@ -10,7 +10,7 @@
 //!   with presets for Microsoft and Google ([`RefreshTokenConfig`]).
 //! - [`StaticToken`]: a token obtained elsewhere.
 //!
-//! HTTP goes through the `oauth2` crate and `reqwest`, with TLS from [`TlsSettings`](crate::TlsSettings)
+//! HTTP goes through the `oauth2` crate and `reqwest`, with TLS from [`TlsConfig`](crate::TlsConfig)
 //! (rustls with the ring provider, no process-wide provider).
 
 mod cache;

@@ -15,7 +15,7 @@ use super::cache::{Clock, Fetched, SystemClock, TokenCache};
 use super::{TokenFuture, TokenProvider};
 use crate::Secret;
 use crate::error::OAuthError;
-use crate::tls::TlsSettings;
+use crate::tls::TlsConfig;
 
 /// Microsoft Entra ID's public-cloud authority.
 pub const DEFAULT_ENTRA_AUTHORITY: &str = "https://login.microsoftonline.com";
@@ -47,7 +47,7 @@ fn entra_token_url(authority: &str, tenant: &str) -> String {
 /// requests, and following one could send the secret elsewhere).
 ///
 /// Proxies from the environment apply, except to a loopback endpoint.
-fn http_client(tls: &TlsSettings, url: &TokenUrl) -> Result<reqwest::Client, OAuthError> {
+fn http_client(tls: &TlsConfig, url: &TokenUrl) -> Result<reqwest::Client, OAuthError> {
     let config = tls.client_config()?;
     let mut builder = reqwest::Client::builder();
     if is_loopback(url) {
@@ -151,7 +151,7 @@ impl TokenEndpoint {
     /// Checks `url` (HTTPS unless loopback) and builds the clients.
     fn new(
         url: String,
-        tls: &TlsSettings,
+        tls: &TlsConfig,
         client_id: String,
         client_secret: Option<&Secret>,
     ) -> Result<Self, OAuthError> {
@@ -202,7 +202,7 @@ pub struct EntraClientCredentials {
     /// (e.g. `https://login.microsoftonline.us`) or a test endpoint.
     pub authority: String,
     /// TLS settings for the token endpoint.
-    pub tls: TlsSettings,
+    pub tls: TlsConfig,
 }
 
 impl EntraClientCredentials {
@@ -218,7 +218,7 @@ impl EntraClientCredentials {
             client_secret: client_secret.into(),
             scope: DEFAULT_ENTRA_SCOPE.to_owned(),
             authority: DEFAULT_ENTRA_AUTHORITY.to_owned(),
-            tls: TlsSettings::new(),
+            tls: TlsConfig::new(),
         }
     }
 
@@ -238,7 +238,7 @@ impl EntraClientCredentials {
 
     /// Replaces the TLS settings for the token endpoint.
     #[must_use]
-    pub fn with_tls(mut self, tls: TlsSettings) -> Self {
+    pub fn with_tls(mut self, tls: TlsConfig) -> Self {
         self.tls = tls;
         self
     }
@@ -336,7 +336,7 @@ pub struct RefreshTokenConfig {
     /// Scopes to ask for; empty sends none (the originally granted ones apply).
     pub scopes: Vec<String>,
     /// TLS settings for the token endpoint.
-    pub tls: TlsSettings,
+    pub tls: TlsConfig,
 }
 
 impl RefreshTokenConfig {
@@ -352,7 +352,7 @@ impl RefreshTokenConfig {
             client_secret: None,
             refresh_token: refresh_token.into(),
             scopes: Vec::new(),
-            tls: TlsSettings::new(),
+            tls: TlsConfig::new(),
         }
     }
 
@@ -410,7 +410,7 @@ impl RefreshTokenConfig {
 
     /// Replaces the TLS settings for the token endpoint.
     #[must_use]
-    pub fn with_tls(mut self, tls: TlsSettings) -> Self {
+    pub fn with_tls(mut self, tls: TlsConfig) -> Self {
         self.tls = tls;
         self
     }

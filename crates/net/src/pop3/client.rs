@@ -6,7 +6,7 @@ use std::fmt;
 use bytes::{Bytes, BytesMut};
 use inbound_pop3_codec::{
     BodyMode, Command, DecodeErrorKind, Expectation, Greeting, MessageNumber, Response,
-    ResponseDecoder, ResponseEvent, ResponseSettings, ScanListing, Stat, StatusLine, UidListing,
+    ResponseConfig, ResponseDecoder, ResponseEvent, ScanListing, Stat, StatusLine, UidListing,
     ValidationError,
 };
 
@@ -120,7 +120,7 @@ impl Pop3Client {
         let stream = connector
             .connect(&config.host, config.port, config.security)
             .await?;
-        let mut settings = ResponseSettings::default();
+        let mut settings = ResponseConfig::default();
         settings.max_body_size = config.max_message_size;
         let mut client = Self {
             transport: Transport::new(stream, MailProtocol::Pop3, config.timeouts.command),
@@ -192,7 +192,7 @@ impl Pop3Client {
             .await?;
         Ok(Self {
             transport,
-            decoder: ResponseDecoder::without_greeting(decoder.settings().clone()),
+            decoder: ResponseDecoder::without_greeting(decoder.config().clone()),
             host,
             // What the server said in plaintext is forgotten.
             capabilities: Capabilities::unknown(),

@@ -110,7 +110,7 @@ pub use error::Pop3Error;
 pub use retr::{RetrMany, RetrStream};
 
 use crate::sasl::{CredentialsKind, Mechanism};
-use crate::tls::{MailProtocol, Security, TlsSettings};
+use crate::tls::{MailProtocol, Security, TlsConfig};
 use crate::transport::Timeouts;
 
 /// Default [`Pop3Config::max_message_size`]: 64 MiB.
@@ -129,7 +129,7 @@ pub struct Pop3Config {
     /// Implicit TLS, STLS or plaintext (no default: choose).
     pub security: Security,
     /// Which certificates to trust.
-    pub tls: TlsSettings,
+    pub tls: TlsConfig,
     /// Connect, TLS handshake, per-response and logout timeouts.
     pub timeouts: Timeouts,
     /// TCP keepalive on the connection; `None` turns it off. Default
@@ -156,7 +156,7 @@ impl Pop3Config {
             host: host.into(),
             port: security.default_port(MailProtocol::Pop3),
             security,
-            tls: TlsSettings::new(),
+            tls: TlsConfig::new(),
             timeouts: Timeouts::default(),
             keepalive: Some(crate::Keepalive::default()),
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,

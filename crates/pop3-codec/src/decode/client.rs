@@ -20,7 +20,7 @@ use crate::stuffing::{BodyScan, Scan};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BodyMode {
     /// Collect the whole body into one [`Response::Message`] (up to
-    /// [`ResponseSettings::max_body_size`]).
+    /// [`ResponseConfig::max_body_size`]).
     #[default]
     Collect,
     /// Deliver [`ResponseEvent::BodyStart`], then [`ResponseEvent::BodyChunk`]s as octets
@@ -31,7 +31,7 @@ pub enum BodyMode {
 /// Limits and modes for [`ResponseDecoder`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct ResponseSettings {
+pub struct ResponseConfig {
     /// Longest status line or listing line, CRLF included. RFC 2449 limits them to 512
     /// octets; the default of 8 KiB is lenient.
     pub max_line_len: usize,
@@ -46,7 +46,7 @@ pub struct ResponseSettings {
     pub body_mode: BodyMode,
 }
 
-impl Default for ResponseSettings {
+impl Default for ResponseConfig {
     fn default() -> Self {
         Self {
             max_line_len: 8 * 1024,
@@ -189,7 +189,7 @@ enum State {
 /// assert!(buf.is_empty());
 /// ```
 pub struct ResponseDecoder {
-    settings: ResponseSettings,
+    config: ResponseConfig,
     expected: VecDeque<Expectation>,
     state: State,
     offset: u64,
@@ -197,7 +197,7 @@ pub struct ResponseDecoder {
 
 impl Default for ResponseDecoder {
     fn default() -> Self {
-        Self::new(ResponseSettings::default())
+        Self::new(ResponseConfig::default())
     }
 }
 
@@ -222,31 +222,31 @@ enum Step {
 
 impl ResponseDecoder {
     /// A decoder for a new connection: it expects the greeting first.
-    pub fn new(settings: ResponseSettings) -> Self {
-        let mut dec = Self::without_greeting(settings);
+    pub fn new(config: ResponseConfig) -> Self {
+        let mut dec = Self::without_greeting(config);
         dec.expected.push_back(Expectation::Greeting);
         dec
     }
 
     /// A decoder that expects nothing yet (e.g. for a stream that starts after the greeting).
-    pub fn without_greeting(settings: ResponseSettings) -> Self {
+    pub fn without_greeting(config: ResponseConfig) -> Self {
         Self {
-            settings,
+            config,
             expected: VecDeque::new(),
             state: State::Line,
             offset: 0,
         }
     }
 
-    /// The settings.
-    pub fn settings(&self) -> &ResponseSettings {
-        &self.settings
+    /// The configuration.
+    pub fn config(&self) -> &ResponseConfig {
+        &self.config
     }
 
     /// Records that `command` was sent: its answer is decoded accordingly. Call in the
     /// order commands are sent.
     pub fn expect(&mut self, command: &Command) {
-        let e = Expectation::for_command(command, self.settings.body_mode);
+        let e = Expectation::for_command(command, self.config.body_mode);
         self.expected.push_back(e);
     }
 
@@ -334,7 +334,7 @@ impl ResponseDecoder {
         buf: &mut BytesMut,
         multi: bool,
     ) -> Result<Option<(usize, usize)>, DecodeError> {
-        let limit = self.settings.max_line_len;
+        let limit = self.config.max_line_len;
         match frame_line(buf, limit) {
             Framed::NeedMore => Ok(None),
             Framed::Line { content_end, end } => Ok(Some((content_end, end))),
@@ -482,8 +482,8 @@ impl ResponseDecoder {
         let unstuffed = line.strip_prefix(b".").unwrap_or(line);
         let parsed = if let Some(nul) = memchr(0, line) {
             Err(self.error(nul, DecodeErrorKind::NulOctet, line))
-        } else if listing.len() >= self.settings.max_list_entries {
-            let limit = self.settings.max_list_entries;
+        } else if listing.len() >= self.config.max_list_entries {
+            let limit = self.config.max_list_entries;
             Err(self.error(0, DecodeErrorKind::TooManyEntries { limit }, line))
         } else {
             let malformed = |what| self.error(0, DecodeErrorKind::Malformed { what }, line);
@@ -522,7 +522,7 @@ impl ResponseDecoder {
         let step = scan.step(&mut buf[..]);
         let written = scan.written();
         if let Some(text) = collect {
-            let limit = self.settings.max_body_size;
+            let limit = self.config.max_body_size;
             if written as u64 > limit {
                 let err = self.error(
                     limit as usize,
@@ -562,7 +562,7 @@ impl ResponseDecoder {
         }
         // Streaming.
         let total = streamed + written as u64;
-        if let Some(limit) = self.settings.max_streamed_body_size {
+        if let Some(limit) = self.config.max_streamed_body_size {
             if total > limit {
                 let at = (limit - streamed.min(limit)) as usize;
                 let err = self.error(

@@ -9,8 +9,8 @@
 mod client;
 mod server;
 
-pub use client::{BodyMode, Expectation, ResponseDecoder, ResponseEvent, ResponseSettings};
-pub use server::{CommandDecoder, CommandSettings};
+pub use client::{BodyMode, Expectation, ResponseConfig, ResponseDecoder, ResponseEvent};
+pub use server::{CommandConfig, CommandDecoder};
 
 use memchr::memchr;
 

@@ -12,7 +12,7 @@ use crate::grammar;
 /// Limits for [`CommandDecoder`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct CommandSettings {
+pub struct CommandConfig {
     /// Longest command line, CRLF included. RFC 2449 section 4 requires servers to accept
     /// 255 octets; the default of 1,024 is lenient.
     pub max_line_len: usize,
@@ -21,7 +21,7 @@ pub struct CommandSettings {
     pub max_auth_line_len: usize,
 }
 
-impl Default for CommandSettings {
+impl Default for CommandConfig {
     fn default() -> Self {
         Self {
             max_line_len: 1024,
@@ -55,7 +55,7 @@ impl Default for CommandSettings {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct CommandDecoder {
-    settings: CommandSettings,
+    config: CommandConfig,
     offset: u64,
     auth_response_expected: bool,
     discarding: bool,
@@ -63,9 +63,9 @@ pub struct CommandDecoder {
 
 impl CommandDecoder {
     /// A decoder with these limits.
-    pub fn new(settings: CommandSettings) -> Self {
+    pub fn new(config: CommandConfig) -> Self {
         Self {
-            settings,
+            config,
             ..Self::default()
         }
     }
@@ -100,10 +100,7 @@ impl CommandDecoder {
                 }
             }
         }
-        let limit = self
-            .settings
-            .max_line_len
-            .max(self.settings.max_auth_line_len);
+        let limit = self.config.max_line_len.max(self.config.max_auth_line_len);
         let (content_end, end) = match frame_line(buf, limit) {
             Framed::NeedMore => return Ok(None),
             Framed::TooLong => {
@@ -134,11 +131,11 @@ impl CommandDecoder {
             }
         } else if let Some(nul) = memchr(0, line) {
             Err((nul, DecodeErrorKind::NulOctet))
-        } else if end > self.settings.max_line_len && !grammar::is_auth_line(line) {
+        } else if end > self.config.max_line_len && !grammar::is_auth_line(line) {
             Err((
-                self.settings.max_line_len,
+                self.config.max_line_len,
                 DecodeErrorKind::LineTooLong {
-                    limit: self.settings.max_line_len,
+                    limit: self.config.max_line_len,
                 },
             ))
         } else {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::BytesMut;
 use inbound_pop3_codec::{
-    ClientLine, CommandDecoder, Response, ResponseDecoder, ResponseEvent, ResponseSettings,
+    ClientLine, CommandDecoder, Response, ResponseConfig, ResponseDecoder, ResponseEvent,
 };
 
 /// Who sent a line.
@@ -89,7 +89,7 @@ pub struct Decoded {
 /// server block re-encodes to exactly the octets sent.
 pub fn run(t: &Transcript) -> Decoded {
     let mut commands = CommandDecoder::default();
-    let mut responses = ResponseDecoder::new(ResponseSettings::default());
+    let mut responses = ResponseDecoder::new(ResponseConfig::default());
     let mut out = Decoded {
         client: Vec::new(),
         server: Vec::new(),
@@ -165,7 +165,7 @@ pub fn run(t: &Transcript) -> Decoded {
 pub fn server_events_chunked(
     t: &Transcript,
     client: &[ClientLine],
-    settings: ResponseSettings,
+    settings: ResponseConfig,
     chunks: &[usize],
 ) -> Vec<ResponseEvent> {
     let mut dec = ResponseDecoder::new(settings);

@@ -198,8 +198,8 @@ impl Account {
     }
 
     /// The TLS settings for the mail server.
-    pub fn tls_settings(&self) -> inbound_net::TlsSettings {
-        let mut tls = inbound_net::TlsSettings::new()
+    pub fn tls_settings(&self) -> inbound_net::TlsConfig {
+        let mut tls = inbound_net::TlsConfig::new()
             .danger_accept_invalid_certs(self.danger_accept_invalid_certs);
         if let Some(ca) = &self.ca_file {
             tls = tls.with_ca_file(ca);

@@ -57,7 +57,7 @@ pub enum RemoteImages {
     /// Remove every way remote content gets in (the default): `img src` other than `cid:`
     /// and raster `data:`, `srcset`, `background`, CSS `url()`, `image-set()`, protocol-
     /// relative URLs, `<link>`, `@import`, ... (see
-    /// [`inbound_message::SanitizeOptions::allow_remote_images`]).
+    /// [`inbound_message::SanitizeConfig::allow_remote_images`]).
     #[default]
     Block,
     /// Keep remote images: reading the mail tells the sender when and where it was read.

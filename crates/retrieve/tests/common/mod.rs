@@ -736,18 +736,18 @@ pub fn new_store() -> inbound_retrieve::SharedStore {
     Arc::new(Mutex::new(Store::open_in_memory(None).unwrap()))
 }
 
-pub fn options() -> inbound_retrieve::RetrieveOptions {
-    inbound_retrieve::RetrieveOptions {
+pub fn options() -> inbound_retrieve::RetrieveConfig {
+    inbound_retrieve::RetrieveConfig {
         max_attempts: 3,
-        backoff: inbound_net::backoff::BackoffPolicy {
+        backoff: inbound_net::backoff::BackoffConfig {
             initial: Duration::from_millis(1),
             max: Duration::from_millis(20),
             max_attempts: Some(5),
             jitter: inbound_net::backoff::Jitter::None,
         },
         idle_refresh: Duration::from_secs(60),
-        token_tls: inbound_net::TlsSettings::new(),
-        ..inbound_retrieve::RetrieveOptions::default()
+        token_tls: inbound_net::TlsConfig::new(),
+        ..inbound_retrieve::RetrieveConfig::default()
     }
 }
 

@@ -124,18 +124,18 @@ pub fn new_store() -> SharedStore {
     Arc::new(Mutex::new(Store::open_in_memory(None).unwrap()))
 }
 
-pub fn options(max_attempts: u32) -> inbound_retrieve::RetrieveOptions {
-    inbound_retrieve::RetrieveOptions {
+pub fn options(max_attempts: u32) -> inbound_retrieve::RetrieveConfig {
+    inbound_retrieve::RetrieveConfig {
         max_attempts,
-        backoff: inbound_net::backoff::BackoffPolicy {
+        backoff: inbound_net::backoff::BackoffConfig {
             initial: Duration::from_millis(5),
             max: Duration::from_millis(50),
             max_attempts: Some(20),
             jitter: inbound_net::backoff::Jitter::None,
         },
         idle_refresh: Duration::from_secs(60),
-        token_tls: inbound_net::TlsSettings::new(),
-        ..inbound_retrieve::RetrieveOptions::default()
+        token_tls: inbound_net::TlsConfig::new(),
+        ..inbound_retrieve::RetrieveConfig::default()
     }
 }
 
