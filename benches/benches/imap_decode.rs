@@ -14,15 +14,17 @@ use inbound_imap_codec::{Framer, FramerConfig, FramerEvent, Quirks, ResponseDeco
 fn decode_all(data: &[u8], chunk: usize) -> usize {
     let mut d = ResponseDecoder::new(Quirks::default());
     let mut fetches = 0;
+    let mut buf = bytes::BytesMut::new();
     for c in data.chunks(chunk) {
-        d.feed(c);
-        while let Some(r) = d.next_response() {
-            match r {
-                Ok(Response::Data(Data::Fetch { items, .. })) => {
+        buf.extend_from_slice(c);
+        loop {
+            match d.decode(&mut buf) {
+                Ok(None) => break,
+                Ok(Some(Response::Data(Data::Fetch { items, .. }))) => {
                     fetches += 1;
                     black_box(items);
                 }
-                Ok(other) => {
+                Ok(Some(other)) => {
                     black_box(other);
                 }
                 Err(e) => panic!("bench transcript failed to decode: {e}"),
@@ -35,9 +37,9 @@ fn decode_all(data: &[u8], chunk: usize) -> usize {
 /// Frames only (no parsing).
 fn frame_all(data: &[u8]) -> usize {
     let mut f = Framer::new(FramerConfig::for_responses());
-    f.feed(data);
+    let mut buf = bytes::BytesMut::from(data);
     let mut n = 0;
-    while let Some(ev) = f.next_event() {
+    while let Some(ev) = f.next_event(&mut buf) {
         if let FramerEvent::Message(m) = ev {
             n += 1;
             black_box(m);

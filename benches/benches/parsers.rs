@@ -6,8 +6,8 @@
 //! values for every response:
 //! - `imap-proto`: `parse_response` in a loop over the rest of the input;
 //! - `imap-codec`: `ResponseCodec::decode` in a loop;
-//! - `inbound/feed`: `ResponseDecoder::feed` (one copy of the stream into the decoder's
-//!   buffer, as a client's socket reads do) and `next_response` until `None`;
+//! - `inbound/feed`: `ResponseDecoder::decode` until `Ok(None)` over a `BytesMut` the
+//!   stream is copied into once, as a client's socket reads fill its buffer;
 //! - `inbound/bytes`: `decode_response_prefix` in a loop over a `Bytes` the caller already
 //!   holds (no copy: frames and literals are slices of it).
 //!
@@ -197,14 +197,15 @@ fn pass_inbound_feed(buf: &[u8]) -> Facts {
     use inbound_imap_codec::{Quirks, ResponseDecoder};
     let mut d = ResponseDecoder::new(Quirks::default());
     let mut facts = Facts::default();
-    d.feed(buf);
-    while let Some(r) = d.next_response() {
-        match r {
-            Ok(resp) => inbound::add(&mut facts, &resp),
+    let mut buf = bytes::BytesMut::from(buf);
+    loop {
+        match d.decode(&mut buf) {
+            Ok(None) => break,
+            Ok(Some(resp)) => inbound::add(&mut facts, &resp),
             Err(e) => panic!("Inbound failed: {e}"),
         }
     }
-    if d.framer().has_partial() {
+    if d.framer().has_partial(&buf) {
         panic!("Inbound left a partial message");
     }
     facts

@@ -6,6 +6,7 @@ use libfuzzer_sys::fuzz_target;
 
 fn events(config: &FramerConfig, input: &[u8], sizes: &[u8]) -> Vec<FramerEvent> {
     let mut framer = Framer::new(*config);
+    let mut buf = bytes::BytesMut::new();
     let mut out = Vec::new();
     let mut rest = input;
     let mut i = 0;
@@ -17,8 +18,8 @@ fn events(config: &FramerConfig, input: &[u8], sizes: &[u8]) -> Vec<FramerEvent>
         };
         i += 1;
         let (head, tail) = rest.split_at(n.min(rest.len()));
-        framer.feed(head);
-        while let Some(event) = framer.next_event() {
+        buf.extend_from_slice(head);
+        while let Some(event) = framer.next_event(&mut buf) {
             out.push(event);
         }
         rest = tail;

@@ -27,10 +27,13 @@ fn drop_at(point: DropPoint) -> Faults {
 /// Decodes server bytes (after the greeting) with our codec; panics on any error.
 fn decode_all(bytes: &[u8]) -> Vec<Response> {
     let mut d = ResponseDecoder::new(CodecQuirks::default());
-    d.feed(bytes);
+    let mut buf = bytes::BytesMut::from(bytes);
     let mut out = Vec::new();
-    while let Some(r) = d.next_response() {
-        out.push(r.unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(bytes))));
+    while let Some(r) = d
+        .decode(&mut buf)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(bytes)))
+    {
+        out.push(r);
     }
     out
 }

@@ -87,11 +87,11 @@ fn main() -> ExitCode {
         FramerConfig::for_responses()
     };
     let mut framer = Framer::new(config);
-    framer.feed(&input);
+    let mut buf = bytes::BytesMut::from(&input[..]);
     let mut failed = false;
     let mut first = true;
     let mut mode = Mode::Command;
-    while let Some(ev) = framer.next_event() {
+    while let Some(ev) = framer.next_event(&mut buf) {
         let frame = match ev {
             FramerEvent::Message(f) => f,
             FramerEvent::ContinuationRequired { .. } => continue,
@@ -149,7 +149,7 @@ fn main() -> ExitCode {
             }
         }
     }
-    if framer.has_partial() {
+    if framer.has_partial(&buf) {
         failed = true;
         println!(
             "ERR offset={} incomplete message at end of input",

@@ -5,53 +5,14 @@
 //! `*_prefix` functions decode the first message of a raw buffer and say
 //! [`DecodeError::Incomplete`] when it is not all there.
 
-use std::fmt;
-
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use crate::Quirks;
 use crate::framer::{Frame, FrameError, Framer, FramerConfig, FramerEvent, message_len};
 use crate::parse::{self, In, PError, PResult};
 use crate::types::{AuthenticateData, Command, Greeting, IdleDone, Response, Tag};
 
-/// A short, escaped piece of the input around an error (at most 32 input bytes), safe to
-/// log: it never holds a whole buffer, and never a LOGIN or AUTHENTICATE line.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Excerpt(String);
-
-impl Excerpt {
-    const MAX: usize = 32;
-
-    fn new(data: &[u8]) -> Self {
-        let n = data.len().min(Self::MAX);
-        let mut s = data[..n].escape_ascii().to_string();
-        if data.len() > n {
-            s.push_str("...");
-        }
-        Self(s)
-    }
-
-    fn redacted() -> Self {
-        Self("[redacted]".into())
-    }
-
-    /// The excerpt as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Excerpt {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", self.0)
-    }
-}
-
-impl fmt::Display for Excerpt {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub use inbound_wire::Excerpt;
 
 /// Why a message could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -62,7 +23,7 @@ pub enum DecodeError {
     Incomplete,
     /// The message breaks the grammar. The message was consumed: the stream stays in sync,
     /// so a client may log it and go on, and a server answers `tag BAD`.
-    #[error("invalid message at offset {offset}: expected {expected} at \"{excerpt}\"")]
+    #[error("invalid message at offset {offset}: expected {expected} at {excerpt}")]
     Invalid {
         /// Stream offset of the error (frame offset plus position in the frame).
         offset: u64,
@@ -129,7 +90,7 @@ fn run<'a, T>(
             offset: offset + at as u64,
             expected: e.expected,
             excerpt: if sensitive {
-                Excerpt::redacted()
+                Excerpt::redacted("")
             } else {
                 Excerpt::new(&bytes[at..])
             },
@@ -237,17 +198,22 @@ pub fn decode_command_prefix(buf: &Bytes, quirks: Quirks) -> Result<(Command, us
     })
 }
 
-/// Client side: a framer and the response parser. Feed bytes, then take the greeting once
-/// and responses until `None`.
+/// Client side: a framer and the response parser, with the decoder shape both codecs
+/// share: the caller appends received octets to its buffer and calls `decode` until
+/// `Ok(None)` (read more). Decode the greeting first with
+/// [`ResponseDecoder::decode_greeting`], then responses with [`ResponseDecoder::decode`].
 ///
 /// ```
+/// use bytes::BytesMut;
 /// use inbound_imap_codec::{Quirks, ResponseDecoder};
 /// use inbound_imap_codec::types::{Data, Response};
 /// let mut d = ResponseDecoder::new(Quirks::default());
-/// d.feed(b"* OK ready\r\n* 3 EXISTS\r\n");
-/// assert!(d.next_greeting().unwrap().is_ok());
-/// assert_eq!(d.next_response().unwrap().unwrap(), Response::Data(Data::Exists(3)));
-/// assert!(d.next_response().is_none());
+/// let mut buf = BytesMut::from(&b"* OK ready\r\n* 3 EXISTS\r\n* 4 EXI"[..]);
+/// assert!(d.decode_greeting(&mut buf).unwrap().is_some());
+/// assert_eq!(d.decode(&mut buf).unwrap(), Some(Response::Data(Data::Exists(3))));
+/// assert_eq!(d.decode(&mut buf).unwrap(), None);
+/// buf.extend_from_slice(b"STS\r\n");
+/// assert_eq!(d.decode(&mut buf).unwrap(), Some(Response::Data(Data::Exists(4))));
 /// ```
 #[derive(Debug)]
 pub struct ResponseDecoder {
@@ -269,40 +235,36 @@ impl ResponseDecoder {
         }
     }
 
-    /// Appends received bytes.
-    pub fn feed(&mut self, data: &[u8]) {
-        self.framer.feed(data);
-    }
-
-    /// The framer (buffer size, offsets).
+    /// The framer (limits, stream offset).
     pub fn framer(&self) -> &Framer {
         &self.framer
     }
 
-    fn next_frame(&mut self) -> Option<Result<Frame, DecodeError>> {
-        match self.framer.next_event()? {
-            FramerEvent::Message(f) => Some(Ok(f)),
-            FramerEvent::Error(e) => Some(Err(e.into())),
-            // Not configured to announce literals; nothing to do.
-            FramerEvent::ContinuationRequired { .. } => self.next_frame(),
+    fn next_frame(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
+        loop {
+            return match self.framer.next_event(buf) {
+                None => Ok(None),
+                Some(FramerEvent::Message(f)) => Ok(Some(f)),
+                Some(FramerEvent::Error(e)) => Err(e.into()),
+                // Not configured to announce literals; nothing to do.
+                Some(FramerEvent::ContinuationRequired { .. }) => continue,
+            };
         }
     }
 
-    /// The next message decoded as a greeting; `None` if more bytes are needed.
-    pub fn next_greeting(&mut self) -> Option<Result<Greeting, DecodeError>> {
-        Some(
-            self.next_frame()?
-                .and_then(|f| decode_greeting(&f, self.quirks)),
-        )
+    /// The next message decoded as a greeting; `Ok(None)` if more octets are needed.
+    pub fn decode_greeting(&mut self, buf: &mut BytesMut) -> Result<Option<Greeting>, DecodeError> {
+        self.next_frame(buf)?
+            .map(|f| decode_greeting(&f, self.quirks))
+            .transpose()
     }
 
-    /// The next response; `None` if more bytes are needed. After an error the decoder is
-    /// still in sync: call again for the next message.
-    pub fn next_response(&mut self) -> Option<Result<Response, DecodeError>> {
-        Some(
-            self.next_frame()?
-                .and_then(|f| decode_response(&f, self.quirks)),
-        )
+    /// The next response; `Ok(None)` if more octets are needed. After an error the decoder
+    /// is still in sync: call again for the next message.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Response>, DecodeError> {
+        self.next_frame(buf)?
+            .map(|f| decode_response(&f, self.quirks))
+            .transpose()
     }
 }
 
@@ -322,18 +284,20 @@ pub enum CommandEvent<T> {
     },
 }
 
-/// Server side: a framer (announcing synchronizing literals) and the command parser. What
-/// to expect next is the server's state: a command, an AUTHENTICATE line or IDLE's DONE.
+/// Server side: a framer (announcing synchronizing literals) and the command parser, with
+/// the decoder shape both codecs share. What to expect next is the server's state: a
+/// command ([`CommandDecoder::decode`]), an AUTHENTICATE line or IDLE's DONE.
 ///
 /// ```
+/// use bytes::BytesMut;
 /// use inbound_imap_codec::{CommandDecoder, CommandEvent, Quirks};
 /// use inbound_imap_codec::types::CommandBody;
 /// let mut d = CommandDecoder::new(Quirks::default());
-/// d.feed(b"a1 LOGIN joe {6}\r\n");
+/// let mut buf = BytesMut::from(&b"a1 LOGIN joe {6}\r\n"[..]);
 /// // The client waits for "+": the server must send it.
-/// assert!(matches!(d.next_command(), Some(Ok(CommandEvent::ContinuationRequired { literal_len: 6, .. }))));
-/// d.feed(b"secret\r\n");
-/// let Some(Ok(CommandEvent::Message(cmd))) = d.next_command() else { panic!() };
+/// assert!(matches!(d.decode(&mut buf), Ok(Some(CommandEvent::ContinuationRequired { literal_len: 6, .. }))));
+/// buf.extend_from_slice(b"secret\r\n");
+/// let Ok(Some(CommandEvent::Message(cmd))) = d.decode(&mut buf) else { panic!() };
 /// assert!(matches!(cmd.body, CommandBody::Login { .. }));
 /// ```
 #[derive(Debug)]
@@ -360,48 +324,57 @@ impl CommandDecoder {
         }
     }
 
-    /// Appends received bytes.
-    pub fn feed(&mut self, data: &[u8]) {
-        self.framer.feed(data);
-    }
-
-    /// The framer (buffer size, offsets).
+    /// The framer (limits, stream offset).
     pub fn framer(&self) -> &Framer {
         &self.framer
     }
 
     /// Drops a partly received command whose synchronizing literal the server refused.
-    pub fn discard_pending(&mut self) {
-        self.framer.discard_pending();
+    pub fn discard_pending(&mut self, buf: &mut BytesMut) {
+        self.framer.discard_pending(buf);
     }
 
-    fn next_with<T>(
+    fn decode_with<T>(
         &mut self,
+        buf: &mut BytesMut,
         decode: impl Fn(&Frame, Quirks) -> Result<T, DecodeError>,
-    ) -> Option<Result<CommandEvent<T>, DecodeError>> {
-        Some(match self.framer.next_event()? {
-            FramerEvent::Message(f) => decode(&f, self.quirks).map(CommandEvent::Message),
-            FramerEvent::ContinuationRequired { literal_len, tag } => {
-                Ok(CommandEvent::ContinuationRequired { literal_len, tag })
+    ) -> Result<Option<CommandEvent<T>>, DecodeError> {
+        match self.framer.next_event(buf) {
+            None => Ok(None),
+            Some(FramerEvent::Message(f)) => {
+                decode(&f, self.quirks).map(|m| Some(CommandEvent::Message(m)))
             }
-            FramerEvent::Error(e) => Err(e.into()),
-        })
+            Some(FramerEvent::ContinuationRequired { literal_len, tag }) => {
+                Ok(Some(CommandEvent::ContinuationRequired {
+                    literal_len,
+                    tag,
+                }))
+            }
+            Some(FramerEvent::Error(e)) => Err(e.into()),
+        }
     }
 
-    /// The next command; `None` if more bytes are needed.
-    pub fn next_command(&mut self) -> Option<Result<CommandEvent<Command>, DecodeError>> {
-        self.next_with(decode_command)
+    /// The next command; `Ok(None)` if more octets are needed.
+    pub fn decode(
+        &mut self,
+        buf: &mut BytesMut,
+    ) -> Result<Option<CommandEvent<Command>>, DecodeError> {
+        self.decode_with(buf, decode_command)
     }
 
     /// The next AUTHENTICATE line (after the server sent a `+` challenge).
-    pub fn next_authenticate_data(
+    pub fn decode_authenticate_data(
         &mut self,
-    ) -> Option<Result<CommandEvent<AuthenticateData>, DecodeError>> {
-        self.next_with(decode_authenticate_data)
+        buf: &mut BytesMut,
+    ) -> Result<Option<CommandEvent<AuthenticateData>>, DecodeError> {
+        self.decode_with(buf, decode_authenticate_data)
     }
 
     /// The `DONE` line during IDLE.
-    pub fn next_idle_done(&mut self) -> Option<Result<CommandEvent<IdleDone>, DecodeError>> {
-        self.next_with(decode_idle_done)
+    pub fn decode_idle_done(
+        &mut self,
+        buf: &mut BytesMut,
+    ) -> Result<Option<CommandEvent<IdleDone>>, DecodeError> {
+        self.decode_with(buf, decode_idle_done)
     }
 }

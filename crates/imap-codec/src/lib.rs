@@ -32,17 +32,18 @@
 //! );
 //! assert_eq!(cmd.encode(LiteralSupport::SyncOnly).to_vec(), b"a1 UID FETCH 1:3,7 UID\r\n");
 //!
-//! // ...and decode the answer, fed in arbitrary chunks.
+//! // ...and decode the answer as it arrives: append octets to a buffer, decode until
+//! // `Ok(None)` (the shape of tokio-util's `Decoder`, shared with the POP3 codec).
 //! let mut decoder = ResponseDecoder::new(Quirks::default());
-//! decoder.feed(b"* 1 FETCH (UID 1 BODY[] {5}\r\nhel");
-//! assert!(decoder.next_response().is_none()); // need more bytes
-//! decoder.feed(b"lo)\r\na1 OK done\r\n");
-//! let Some(Ok(Response::Data(Data::Fetch { items, .. }))) = decoder.next_response() else {
+//! let mut buf = bytes::BytesMut::from(&b"* 1 FETCH (UID 1 BODY[] {5}\r\nhel"[..]);
+//! assert_eq!(decoder.decode(&mut buf).unwrap(), None); // need more bytes
+//! buf.extend_from_slice(b"lo)\r\na1 OK done\r\n");
+//! let Some(Response::Data(Data::Fetch { items, .. })) = decoder.decode(&mut buf).unwrap() else {
 //!     panic!("expected a FETCH response");
 //! };
 //! let MessageDataItem::BodyExt { data: Some(body), .. } = &items[1] else { panic!() };
 //! assert_eq!(body.as_bytes(), b"hello");
-//! assert!(decoder.next_response().unwrap().is_ok()); // a1 OK done
+//! assert!(decoder.decode(&mut buf).unwrap().is_some()); // a1 OK done
 //! ```
 
 mod decode;

@@ -1,7 +1,7 @@
 //! Hostile input: typed errors, bounded memory, no panic.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use inbound_imap_codec::{
     CommandDecoder, DecodeError, FrameError, Framer, FramerConfig, FramerEvent, Quirks,
     ResponseDecoder, decode_command_prefix, decode_response_prefix,
@@ -11,8 +11,8 @@ use proptest::prelude::*;
 #[test]
 fn huge_literal_claim() {
     let mut d = ResponseDecoder::new(Quirks::default());
-    d.feed(b"* 1 FETCH (BODY[] {18446744073709551615}\r\nsome bytes");
-    let err = d.next_response().unwrap().unwrap_err();
+    let mut buf = BytesMut::from(&b"* 1 FETCH (BODY[] {18446744073709551615}\r\nsome bytes"[..]);
+    let err = d.decode(&mut buf).unwrap_err();
     assert!(
         matches!(
             err,
@@ -20,12 +20,8 @@ fn huge_literal_claim() {
         ),
         "{err:?}"
     );
-    assert!(d.next_response().is_none());
-    assert_eq!(
-        d.framer().buffered_len(),
-        0,
-        "literal bytes are discarded, not buffered"
-    );
+    assert_eq!(d.decode(&mut buf), Ok(None));
+    assert_eq!(buf.len(), 0, "literal bytes are discarded, not buffered");
     // One-shot decoding says the same.
     let buf = Bytes::from_static(b"* 1 FETCH (BODY[] {18446744073709551615}\r\nx)\r\n");
     assert!(matches!(
@@ -43,8 +39,8 @@ fn huge_literal_claim() {
 #[test]
 fn huge_sync_literal_from_client_is_refused_without_waiting() {
     let mut d = CommandDecoder::new(Quirks::default());
-    d.feed(b"a1 APPEND INBOX {18446744073709551615}\r\na2 NOOP\r\n");
-    let err = d.next_command().unwrap().unwrap_err();
+    let mut buf = BytesMut::from(&b"a1 APPEND INBOX {18446744073709551615}\r\na2 NOOP\r\n"[..]);
+    let err = d.decode(&mut buf).unwrap_err();
     let DecodeError::Frame(FrameError::MessageTooLarge {
         tag,
         literal_follows: false,
@@ -56,8 +52,8 @@ fn huge_sync_literal_from_client_is_refused_without_waiting() {
     assert_eq!(tag.as_ref().unwrap().as_str(), "a1");
     // The client will not send the literal; the next command is read normally.
     assert!(matches!(
-        d.next_command(),
-        Some(Ok(inbound_imap_codec::CommandEvent::Message(_)))
+        d.decode(&mut buf),
+        Ok(Some(inbound_imap_codec::CommandEvent::Message(_)))
     ));
 }
 
@@ -71,12 +67,17 @@ fn ten_megabyte_line_without_crlf() {
     let mut d = ResponseDecoder::with_config(cfg, Quirks::default());
     let chunk = vec![b'x'; 16 * 1024];
     let mut errors = Vec::new();
+    let mut buf = BytesMut::new();
     for _ in 0..640 {
-        d.feed(&chunk);
-        while let Some(r) = d.next_response() {
-            errors.push(r.unwrap_err());
+        buf.extend_from_slice(&chunk);
+        loop {
+            match d.decode(&mut buf) {
+                Ok(None) => break,
+                Ok(Some(r)) => panic!("{r:?}"),
+                Err(e) => errors.push(e),
+            }
         }
-        assert!(d.framer().buffered_len() <= cfg.max_line_len + chunk.len());
+        assert!(buf.len() <= cfg.max_line_len + chunk.len());
     }
     assert_eq!(errors.len(), 1);
     assert!(matches!(
@@ -84,8 +85,8 @@ fn ten_megabyte_line_without_crlf() {
         DecodeError::Frame(FrameError::LineTooLong { offset: 0, .. })
     ));
     // Sync is kept: the next message after the long line decodes.
-    d.feed(b"\r\n* 5 EXISTS\r\n");
-    let r = d.next_response().unwrap().unwrap();
+    buf.extend_from_slice(b"\r\n* 5 EXISTS\r\n");
+    let r = d.decode(&mut buf).unwrap().unwrap();
     assert_eq!(
         r,
         inbound_imap_codec::types::Response::Data(inbound_imap_codec::types::Data::Exists(5))
@@ -98,8 +99,8 @@ fn invalid_message_is_typed_and_short() {
     let mut line = b"* 1 FETCH (UID x".to_vec();
     line.extend(std::iter::repeat_n(b'y', 10_000));
     line.extend_from_slice(b")\r\n* 2 EXISTS\r\n");
-    d.feed(&line);
-    let err = d.next_response().unwrap().unwrap_err();
+    let mut buf = BytesMut::from(&line[..]);
+    let err = d.decode(&mut buf).unwrap_err();
     let DecodeError::Invalid {
         offset, excerpt, ..
     } = &err
@@ -109,7 +110,7 @@ fn invalid_message_is_typed_and_short() {
     assert_eq!(*offset, 15);
     assert!(excerpt.as_str().len() < 64, "{excerpt}");
     assert!(err.to_string().len() < 200);
-    assert!(d.next_response().unwrap().is_ok());
+    assert!(d.decode(&mut buf).unwrap().is_some());
 }
 
 #[test]
@@ -154,15 +155,15 @@ proptest! {
     fn random_bytes_never_panic(data in prop::collection::vec(any::<u8>(), 0..400)) {
         let cfg = FramerConfig { max_line_len: 128, max_message_len: 256, announce_sync_literals: true };
         let mut f = Framer::new(cfg);
-        f.feed(&data);
-        while let Some(ev) = f.next_event() {
+        let mut buf = BytesMut::from(&data[..]);
+        while let Some(ev) = f.next_event(&mut buf) {
             if let FramerEvent::Message(m) = ev {
                 let _ = inbound_imap_codec::decode_response(&m, Quirks::lenient());
                 let _ = inbound_imap_codec::decode_command(&m, Quirks::lenient());
                 let _ = inbound_imap_codec::decode_greeting(&m, Quirks::strict());
                 let _ = inbound_imap_codec::decode_authenticate_data(&m, Quirks::default());
             }
-            prop_assert!(f.buffered_len() <= data.len());
+            prop_assert!(buf.len() <= data.len());
         }
         let b = Bytes::from(data);
         let _ = decode_response_prefix(&b, Quirks::default());

@@ -4,8 +4,6 @@
 //! means the peer sent something we cannot accept; the decoder has already skipped the bad
 //! message (or is skipping it), so the caller may report the error and keep decoding.
 
-use std::fmt;
-
 /// Why a value could not be built: returned by the validating constructors of the types.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -131,69 +129,4 @@ pub enum DecodeErrorKind {
     Unexpected,
 }
 
-/// A short excerpt of the input, escaped for logs (`\r`, `\n`, `\xNN`), at most
-/// [`Excerpt::MAX_OCTETS`] input octets.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct Excerpt(String);
-
-impl Excerpt {
-    /// The most input octets an excerpt shows.
-    pub const MAX_OCTETS: usize = 40;
-
-    /// Escapes the first [`Excerpt::MAX_OCTETS`] octets of `input`.
-    pub fn new(input: &[u8]) -> Self {
-        let mut out = String::with_capacity(Self::MAX_OCTETS + 8);
-        for &b in input.iter().take(Self::MAX_OCTETS) {
-            match b {
-                b'\r' => out.push_str("\\r"),
-                b'\n' => out.push_str("\\n"),
-                b'\t' => out.push_str("\\t"),
-                b'\\' => out.push_str("\\\\"),
-                b'"' => out.push_str("\\\""),
-                0x20..=0x7e => out.push(char::from(b)),
-                _ => out.push_str(&format!("\\x{b:02x}")),
-            }
-        }
-        if input.len() > Self::MAX_OCTETS {
-            out.push_str("...");
-        }
-        Self(out)
-    }
-
-    /// An excerpt that only says the content was withheld (for lines carrying credentials).
-    pub fn redacted(prefix: &str) -> Self {
-        Self(format!("{prefix}[redacted]"))
-    }
-
-    /// The escaped text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Excerpt {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "\"{}\"", self.0)
-    }
-}
-
-impl fmt::Debug for Excerpt {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn excerpt_escapes_and_truncates() {
-        let e = Excerpt::new(b"+OK \x00\r\n");
-        assert_eq!(e.as_str(), "+OK \\x00\\r\\n");
-        let long = vec![b'a'; 1000];
-        let e = Excerpt::new(&long);
-        assert_eq!(e.as_str().len(), Excerpt::MAX_OCTETS + 3);
-        assert!(e.as_str().ends_with("..."));
-    }
-}
+pub use inbound_wire::Excerpt;

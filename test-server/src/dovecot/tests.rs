@@ -155,12 +155,11 @@ async fn pop3_session_after_greeting<S: AsyncRead + AsyncWrite + Unpin>(s: S) {
 }
 
 #[tokio::test]
-async fn bulk_seed_is_fast_and_stop_frees_the_ports() {
+async fn bulk_seed_is_indexed_and_stop_frees_the_ports() {
     let Some(d) = start() else { return };
     let started = Instant::now();
     assert_eq!(d.seed_generated("bob", "INBOX", 2000).unwrap(), 2000);
     let seeded_in = started.elapsed();
-    assert!(seeded_in < Duration::from_secs(10), "{seeded_in:?}");
     let status = d
         .doveadm(
             &["mailbox", "status", "-u", "bob", "messages", "INBOX"],
@@ -176,11 +175,8 @@ async fn bulk_seed_is_fast_and_stop_frees_the_ports() {
     let dir = d.dir().to_owned();
     let stopping = Instant::now();
     d.stop();
-    assert!(
-        stopping.elapsed() < Duration::from_secs(2),
-        "stop took {:?}",
-        stopping.elapsed()
-    );
+    // Timings are reported, not asserted: speed lives in benches.
+    eprintln!("stopped in {:?}", stopping.elapsed());
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
     assert!(!dir.exists());
 }

@@ -3,8 +3,9 @@
 
 use std::io;
 
+use bytes::BytesMut;
 use inbound_imap_codec::types::{Response, Status};
-use inbound_imap_codec::{Fragment, Framer};
+use inbound_imap_codec::{Fragment, Framer, FramerEvent};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio_rustls::TlsAcceptor;
 
@@ -22,9 +23,9 @@ pub(crate) struct Wire {
     pub(crate) framer: Framer,
     pub(crate) transcript: Transcript,
     out: Vec<u8>,
-    /// Read buffer: its spare capacity takes what the socket gives (not zeroed per read,
-    /// and only the pages written become resident).
-    input: Vec<u8>,
+    /// Received octets the framer has not handed out yet; reads append to its spare
+    /// capacity (not zeroed per read, and only the pages written become resident).
+    input: BytesMut,
     /// Where, in `out`, each literal of the pending output starts and ends.
     literals: Vec<(usize, usize)>,
     faults: Faults,
@@ -38,7 +39,7 @@ impl Wire {
             framer,
             transcript,
             out: Vec::new(),
-            input: Vec::new(),
+            input: BytesMut::new(),
             literals: Vec::new(),
             faults: faults.clone(),
             eof: false,
@@ -63,13 +64,24 @@ impl Wire {
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "connection gone"))
     }
 
-    /// Reads more bytes into the framer; `Ok(false)` at end of stream.
+    /// The next framer event from the octets received so far; `None`: read more.
+    pub(crate) fn next_event(&mut self) -> Option<FramerEvent> {
+        self.framer.next_event(&mut self.input)
+    }
+
+    /// Drops a command whose synchronizing literal was refused.
+    pub(crate) fn discard_pending(&mut self) {
+        self.framer.discard_pending(&mut self.input);
+    }
+
+    /// Reads more bytes for the framer; `Ok(false)` at end of stream.
     pub(crate) async fn read_more(&mut self) -> io::Result<bool> {
         if self.eof {
             return Ok(false);
         }
-        self.input.clear();
-        self.input.reserve(READ_CHUNK);
+        if self.input.capacity() - self.input.len() < READ_CHUNK / 4 {
+            self.input.reserve(READ_CHUNK);
+        }
         let stream = self
             .stream
             .as_mut()
@@ -79,7 +91,6 @@ impl Wire {
             self.eof = true;
             return Ok(false);
         }
-        self.framer.feed(&self.input[..n]);
         Ok(true)
     }
 
@@ -199,6 +210,8 @@ impl Wire {
         let tls = stream.into_inner().start_tls(acceptor).await?;
         let config = *self.framer.config();
         self.framer = Framer::new(config);
+        // Octets sent before the handshake are never read as commands after it.
+        self.input.clear();
         self.stream = Some(self.faults.wrap(tls));
         Ok(())
     }

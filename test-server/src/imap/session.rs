@@ -439,7 +439,7 @@ impl Session {
     /// shutdown.
     pub(super) async fn next_event(&mut self) -> Res<FramerEvent> {
         loop {
-            if let Some(event) = self.wire.framer.next_event() {
+            if let Some(event) = self.wire.next_event() {
                 return Ok(event);
             }
             self.wait(false).await?;
@@ -525,7 +525,7 @@ impl Session {
                     None => self.untagged(StatusKind::Bad, None, msg),
                 }
                 if !literal_follows {
-                    self.wire.framer.discard_pending();
+                    self.wire.discard_pending();
                 }
             }
         }
@@ -885,7 +885,7 @@ impl Session {
             self.wire.go_silent();
         }
         loop {
-            if let Some(event) = self.wire.framer.next_event() {
+            if let Some(event) = self.wire.next_event() {
                 let frame = match event {
                     FramerEvent::Message(f) => f,
                     FramerEvent::ContinuationRequired { .. } | FramerEvent::Error(_) => {

@@ -7,7 +7,7 @@
     unreachable_pub
 )]
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use inbound_imap_codec::types::{AuthenticateData, Command, CommandBody, Greeting, Response};
 use inbound_imap_codec::{
     DecodeError, Frame, Framer, FramerConfig, FramerEvent, Quirks, ResponseDecoder,
@@ -71,9 +71,10 @@ pub fn decode_client(chunks: &[&[u8]]) -> Vec<Result<ClientMsg, DecodeError>> {
     let q = Quirks::default();
     let mut out = Vec::new();
     let mut mode = Mode::Command;
+    let mut buf = BytesMut::new();
     for chunk in chunks {
-        f.feed(chunk);
-        while let Some(ev) = f.next_event() {
+        buf.extend_from_slice(chunk);
+        while let Some(ev) = f.next_event(&mut buf) {
             let frame = match ev {
                 FramerEvent::ContinuationRequired { literal_len, .. } => {
                     out.push(Ok(ClientMsg::Continuation(literal_len)));
@@ -118,13 +119,18 @@ pub fn decode_server(chunks: &[&[u8]], greeting: bool) -> Vec<Result<ServerMsg, 
     let mut d = ResponseDecoder::new(Quirks::default());
     let mut out = Vec::new();
     let mut want_greeting = greeting;
+    let mut buf = BytesMut::new();
     for chunk in chunks {
-        d.feed(chunk);
+        buf.extend_from_slice(chunk);
         loop {
             let r = if want_greeting {
-                d.next_greeting().map(|r| r.map(ServerMsg::Greeting))
+                d.decode_greeting(&mut buf)
+                    .map(|r| r.map(ServerMsg::Greeting))
+                    .transpose()
             } else {
-                d.next_response().map(|r| r.map(ServerMsg::Response))
+                d.decode(&mut buf)
+                    .map(|r| r.map(ServerMsg::Response))
+                    .transpose()
             };
             let Some(r) = r else { break };
             want_greeting = false;

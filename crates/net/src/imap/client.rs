@@ -366,28 +366,29 @@ impl ImapClient {
     /// Reads more octets from the connection into the receiver, within the response
     /// timeout and the answer's minimum rate ([`Transport::read_paced`]).
     pub(super) async fn read_more(&mut self, during: &'static str) -> Result<(), ImapError> {
-        let mut spare = self.rx.spare(READ_CHUNK);
-        let read = self.transport.read_paced(&mut spare, during).await;
-        self.rx.feed_bytes(spare);
+        let read = self
+            .transport
+            .read_paced(self.rx.read_buffer(READ_CHUNK), during)
+            .await;
         match read {
             Ok(_) => Ok(()),
             Err(e) => Err(self.transport_failed(e)),
         }
     }
 
-    /// One read from the socket straight into the framer's buffer (no copy in between),
+    /// One read from the socket straight into the receive buffer (no copy in between),
     /// waiting at most `timeout`. At most [`READ_CHUNK`] octets are reserved at a time,
-    /// whatever length a literal claims. Cancellation-safe: a dropped read has read
-    /// nothing and the framer keeps what it had.
+    /// whatever length a literal claims. Cancellation-safe: octets are appended to the
+    /// buffer only as they are read, so a dropped read loses nothing.
     async fn receive(
         &mut self,
         timeout: Duration,
         during: &'static str,
     ) -> Result<(), TransportError> {
-        let mut spare = self.rx.spare(READ_CHUNK);
-        let read = self.transport.read_into(&mut spare, timeout, during).await;
-        self.rx.feed_bytes(spare);
-        read.map(drop)
+        self.transport
+            .read_into(self.rx.read_buffer(READ_CHUNK), timeout, during)
+            .await
+            .map(drop)
     }
 
     fn transport_failed(&mut self, e: TransportError) -> ImapError {

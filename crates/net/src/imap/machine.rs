@@ -22,6 +22,8 @@ use super::error::ImapError;
 #[derive(Debug)]
 pub(crate) struct Receiver {
     framer: Framer,
+    /// Received octets not yet handed out as messages; reads append to it.
+    buf: BytesMut,
     quirks: Quirks,
 }
 
@@ -37,6 +39,7 @@ impl Receiver {
     pub(crate) fn new(config: FramerConfig, quirks: Quirks) -> Self {
         Self {
             framer: Framer::new(config),
+            buf: BytesMut::new(),
             quirks,
         }
     }
@@ -48,28 +51,28 @@ impl Receiver {
 
     #[cfg(test)]
     pub(crate) fn feed(&mut self, data: &[u8]) {
-        self.framer.feed(data);
+        self.buf.extend_from_slice(data);
     }
 
-    /// An empty buffer to read into (see [`Framer::spare`]); give it back with
-    /// [`Receiver::feed_bytes`].
-    pub(crate) fn spare(&mut self, chunk: usize) -> BytesMut {
-        self.framer.spare(chunk)
-    }
-
-    /// Appends octets read into a [`Receiver::spare`] buffer, without copying them.
-    pub(crate) fn feed_bytes(&mut self, data: BytesMut) {
-        self.framer.feed_bytes(data);
+    /// The receive buffer for a socket read to append to (`read_buf` writes straight into
+    /// its spare capacity: no copy). At least `chunk / 4` octets of capacity are free: when
+    /// less is, `chunk` more are reserved. `chunk` is the caller's choice, never a length
+    /// the peer announced, so memory only grows with octets that actually arrive.
+    pub(crate) fn read_buffer(&mut self, chunk: usize) -> &mut BytesMut {
+        if self.buf.capacity() - self.buf.len() < chunk / 4 {
+            self.buf.reserve(chunk);
+        }
+        &mut self.buf
     }
 
     /// Octets received but not yet handed out as messages.
     pub(crate) fn buffered(&self) -> usize {
-        self.framer.buffered_len()
+        self.buf.len()
     }
 
     fn next_frame(&mut self) -> Option<Result<inbound_imap_codec::Frame, DecodeError>> {
         loop {
-            return match self.framer.next_event()? {
+            return match self.framer.next_event(&mut self.buf)? {
                 FramerEvent::Message(f) => Some(Ok(f)),
                 FramerEvent::Error(e) => Some(Err(e.into())),
                 // Only announced for command framers.
