@@ -33,10 +33,53 @@ use crate::backend::{BackendError, ErrorKind, ImapSession, RemoteMessage, SIZE_C
 use crate::pipeline::{Fetched, Pipeline, Stored, Unit};
 use crate::sync::run::{FLUSH_BYTES, Run, RunError};
 
-/// One full IMAP run on a logged-in session.
+/// One full IMAP run on a logged-in session. The steps, each below: finish actions an
+/// earlier run left pending, select the folder (and notice a UIDVALIDITY change), pick the
+/// UIDs to fetch, check their sizes, fetch and store them in batches acting on the server
+/// after each stored unit, then record how far the folder is handled.
 pub(crate) async fn sync<S: ImapSession>(s: &mut S, run: &mut Run<'_>) -> Result<(), RunError> {
     recover_pending(s, run).await?;
+    let (uidvalidity, highest) = select_folder(s, run).await?;
+    let Some(selection) = select_uids(s, run, uidvalidity, highest).await? else {
+        return Ok(());
+    };
+    let (to_fetch, sizes) = check_sizes(s, run, uidvalidity, &selection).await?;
 
+    // Content duplicates can only be messages stored under an older UIDVALIDITY: look for
+    // them only when the folder holds such messages (a UIDVALIDITY change, now or in a run
+    // that stopped half-way).
+    let account = run.account;
+    let rescan =
+        run.with_store(|st| st.has_other_uidvalidity(&account.name, &account.folder, uidvalidity))?;
+    let action = account.pending_action();
+    let mut pipeline = Pipeline::default();
+    for batch in to_fetch.chunks(account.batch_size as usize) {
+        let fetch = FetchBatch {
+            uidvalidity,
+            rescan,
+            action: action.as_ref(),
+            sizes: &sizes,
+        };
+        fetch_batch(s, run, &mut pipeline, &fetch, batch).await?;
+    }
+    if let Some(stored) = pipeline.finish(run)? {
+        act(s, run, &mut pipeline, stored, action.as_ref()).await?;
+    }
+    // Pass over what was skipped or vanished at the end of the selection, and (for `latest`)
+    // everything older than it. What was asked for and not delivered is in the retry set.
+    if let Some(top) = selection.top {
+        advance_highest(run, uidvalidity, top)?;
+    }
+    Ok(())
+}
+
+/// Selects the account's folder; returns its UIDVALIDITY and the highest UID handled
+/// under it (0 when the folder is new to the store, or its UIDVALIDITY changed: then the
+/// folder's state is reset and it is re-scanned).
+async fn select_folder<S: ImapSession>(
+    s: &mut S,
+    run: &mut Run<'_>,
+) -> Result<(u32, u32), RunError> {
     let account = run.account;
     let folder = account.folder.as_str();
     let status = s.select(folder).await?;
@@ -77,11 +120,31 @@ pub(crate) async fn sync<S: ImapSession>(s: &mut S, run: &mut Run<'_>) -> Result
             0
         }
     };
+    Ok((uidvalidity, highest))
+}
 
-    // UIDs earlier runs asked for and did not get whole: below the highest UID, so only the
-    // retry set names them.
+/// The UIDs one run asks for.
+struct Selection {
+    /// In ascending order: the retry set and the policy's pick of the new UIDs.
+    asked: Vec<u32>,
+    /// UIDs earlier runs asked for and did not get whole, ascending.
+    retry: Vec<u32>,
+    /// The highest UID the policy picked: handled up to here once the run is done.
+    top: Option<u32>,
+}
+
+/// The new UIDs above `highest` the policy picks, with the retry set (UIDs earlier runs
+/// asked for and did not get whole: below the highest UID, so only the retry set names
+/// them); `None` when there is nothing to ask for.
+async fn select_uids<S: ImapSession>(
+    s: &mut S,
+    run: &mut Run<'_>,
+    uidvalidity: u32,
+    highest: u32,
+) -> Result<Option<Selection>, RunError> {
+    let account = run.account;
     let retry: Vec<u32> = run
-        .with_store(|st| st.imap_retry(&account.name, folder, uidvalidity))?
+        .with_store(|st| st.imap_retry(&account.name, &account.folder, uidvalidity))?
         .into_iter()
         .map(|r| r.uid)
         .collect();
@@ -100,9 +163,22 @@ pub(crate) async fn sync<S: ImapSession>(s: &mut S, run: &mut Run<'_>) -> Result
     asked.sort_unstable();
     asked.dedup();
     if asked.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
+    Ok(Some(Selection { asked, retry, top }))
+}
 
+/// Asks for the RFC822.SIZE of every UID asked for; returns the UIDs to fetch and their
+/// announced sizes. Those over the size limit are skipped (reported), and retry UIDs that
+/// are gone or now too large leave the retry set.
+async fn check_sizes<S: ImapSession>(
+    s: &mut S,
+    run: &mut Run<'_>,
+    uidvalidity: u32,
+    selection: &Selection,
+) -> Result<(Vec<u32>, HashMap<u32, u64>), RunError> {
+    let account = run.account;
+    let asked = &selection.asked;
     let wanted: HashSet<u32> = asked.iter().copied().collect();
     let mut sizes: HashMap<u32, u64> = HashMap::with_capacity(asked.len());
     for chunk in asked.chunks(SIZE_CHUNK) {
@@ -116,7 +192,7 @@ pub(crate) async fn sync<S: ImapSession>(s: &mut S, run: &mut Run<'_>) -> Result
     let mut too_large = Vec::new();
     // Retry UIDs that no longer exist, and those now passed over: no retry any more.
     let mut settled: Vec<u32> = Vec::new();
-    for &uid in &asked {
+    for &uid in asked {
         match sizes.get(&uid) {
             // Gone since the search (or, for a retry, expunged since the last run).
             None => settled.push(uid),
@@ -131,39 +207,16 @@ pub(crate) async fn sync<S: ImapSession>(s: &mut S, run: &mut Run<'_>) -> Result
             }
         }
     }
-    settled.retain(|uid| retry.binary_search(uid).is_ok());
-    run.with_store(|st| st.forget_imap_uids(&account.name, folder, uidvalidity, &settled))?;
+    settled.retain(|uid| selection.retry.binary_search(uid).is_ok());
+    run.with_store(|st| {
+        st.forget_imap_uids(&account.name, &account.folder, uidvalidity, &settled)
+    })?;
     run.progress.messages_total += (to_fetch.len() + too_large.len()) as u64;
     run.events.on_progress(&run.progress);
     for (uid, size) in too_large {
         run.skip(format!("uid:{uid}"), size);
     }
-
-    // Content duplicates can only be messages stored under an older UIDVALIDITY: look for
-    // them only when the folder holds such messages (a UIDVALIDITY change, now or in a run
-    // that stopped half-way).
-    let rescan =
-        run.with_store(|st| st.has_other_uidvalidity(&account.name, folder, uidvalidity))?;
-    let action = account.pending_action();
-    let mut pipeline = Pipeline::default();
-    for batch in to_fetch.chunks(account.batch_size as usize) {
-        let fetch = FetchBatch {
-            uidvalidity,
-            rescan,
-            action: action.as_ref(),
-            sizes: &sizes,
-        };
-        fetch_batch(s, run, &mut pipeline, &fetch, batch).await?;
-    }
-    if let Some(stored) = pipeline.finish(run)? {
-        act(s, run, &mut pipeline, stored, action.as_ref()).await?;
-    }
-    // Pass over what was skipped or vanished at the end of the selection, and (for `latest`)
-    // everything older than it. What was asked for and not delivered is in the retry set.
-    if let Some(top) = top {
-        advance_highest(run, uidvalidity, top)?;
-    }
-    Ok(())
+    Ok((to_fetch, sizes))
 }
 
 /// Why a fetched message is not a delivered one, if it is not: an empty body (`BODY[]
@@ -200,92 +253,30 @@ async fn fetch_batch<S: ImapSession>(
     fetch: &FetchBatch<'_>,
     uids: &[u32],
 ) -> Result<(), RunError> {
-    let FetchBatch {
-        uidvalidity,
-        rescan,
-        action,
-        sizes,
-    } = *fetch;
     let account = run.account;
     // Every UID of the batch is in the retry set until its message is stored (in the same
     // transaction): a crash, a refusal or a message left out can never leave a UID below
     // the highest stored one without a record.
-    run.with_store(|st| st.expect_imap_uids(&account.name, &account.folder, uidvalidity, uids))?;
-    let mut wanted: HashSet<u32> = uids.iter().copied().collect();
-    let mut unit = Unit::default();
-    let mut done: Vec<Stored> = Vec::new();
-    let mut failure: Option<RunError> = None;
-    // Arrived but not a whole message, with the reason.
-    let mut incomplete: Vec<(u32, String)> = Vec::new();
-    // Arrived and settled without being stored (too large, a duplicate by content).
-    let mut settled: Vec<u32> = Vec::new();
-
-    let fetched = {
-        let mut on_message = |m: RemoteMessage| -> ControlFlow<()> {
-            if !wanted.remove(&m.uid) {
-                tracing::warn!(
-                    uid = m.uid,
-                    "server sent a message that was not asked for, or twice; ignored"
-                );
-                return ControlFlow::Continue(());
-            }
-            let len = m.body.len() as u64;
-            if let Some(reason) = undelivered_reason(len, sizes.get(&m.uid).copied()) {
-                run.report.bytes += len;
-                incomplete.push((m.uid, reason));
-                return ControlFlow::Continue(());
-            }
-            if run.too_large(len) {
-                run.skip(format!("uid:{}", m.uid), len);
-                settled.push(m.uid);
-                return ControlFlow::Continue(());
-            }
-            run.report.bytes += len;
-            match rescan
-                .then(|| rescan_duplicate(run, uidvalidity, &m.body))
-                .transpose()
-                .map(Option::flatten)
-            {
-                Ok(Some(_)) => {
-                    settled.push(m.uid);
-                    run.report.already_stored += 1;
-                    unit.push_duplicate(m.uid, len);
-                    run.message_done(len);
-                    return ControlFlow::Continue(());
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    failure = Some(e);
-                    return ControlFlow::Break(());
-                }
-            }
-            let server_ref = ServerRef::Imap {
-                uidvalidity,
-                uid: m.uid,
-            };
-            unit.push(Fetched {
-                key: m.uid,
-                server_ref,
-                body: m.body,
-            });
-            run.message_done(len);
-            if unit.bytes() >= FLUSH_BYTES {
-                match pipeline.step(run, std::mem::take(&mut unit), false, action) {
-                    Ok(stored) => done.extend(stored),
-                    Err(e) => {
-                        failure = Some(e);
-                        return ControlFlow::Break(());
-                    }
-                }
-            }
-            ControlFlow::Continue(())
-        };
-        s.fetch_messages(uids, &mut on_message).await
+    run.with_store(|st| {
+        st.expect_imap_uids(&account.name, &account.folder, fetch.uidvalidity, uids)
+    })?;
+    let mut intake = Intake {
+        wanted: uids.iter().copied().collect(),
+        unit: Unit::default(),
+        done: Vec::new(),
+        failure: None,
+        incomplete: Vec::new(),
+        settled: Vec::new(),
     };
-    if let Some(e) = failure {
+    let fetched = s
+        .fetch_messages(uids, &mut |m| intake.take(run, pipeline, fetch, m))
+        .await;
+    if let Some(e) = intake.failure {
         return Err(e);
     }
-    done.extend(pipeline.step(run, unit, true, action)?);
+    intake
+        .done
+        .extend(pipeline.step(run, intake.unit, true, fetch.action)?);
     let refused = match fetched {
         Err(e) if e.is_connection_error() => {
             // Whatever arrived whole is stored, even if the connection then failed; the
@@ -297,25 +288,134 @@ async fn fetch_batch<S: ImapSession>(
         Err(e) => Some(e),
         Ok(()) => None,
     };
-    // The server refused some (Exchange: "Some messages could not be FETCHed"), left them
-    // out or sent them incomplete: per message, not the run's failure.
-    let mut missing: Vec<u32> = wanted.into_iter().collect();
+    record_not_delivered(
+        run,
+        fetch.uidvalidity,
+        intake.wanted,
+        intake.incomplete,
+        &intake.settled,
+        refused.as_ref(),
+    )?;
+    for stored in intake.done {
+        act(s, run, pipeline, stored, fetch.action).await?;
+    }
+    Ok(())
+}
+
+/// What one batch's FETCH answer has brought so far.
+struct Intake {
+    /// UIDs asked for and not arrived yet.
+    wanted: HashSet<u32>,
+    /// Arrived whole, not yet handed to the pipeline.
+    unit: Unit,
+    /// Units the pipeline stored (the server is acted on after the FETCH).
+    done: Vec<Stored>,
+    /// A store failure that stopped the intake.
+    failure: Option<RunError>,
+    /// Arrived but not a whole message, with the reason.
+    incomplete: Vec<(u32, String)>,
+    /// Arrived and settled without being stored (too large, a duplicate by content).
+    settled: Vec<u32>,
+}
+
+impl Intake {
+    /// Takes one message of the FETCH answer: checks it is one asked for and whole, skips
+    /// it when too large or already stored (after a UIDVALIDITY change), and hands a unit
+    /// of [`FLUSH_BYTES`] to the pipeline as soon as it is full.
+    fn take(
+        &mut self,
+        run: &mut Run<'_>,
+        pipeline: &mut Pipeline,
+        fetch: &FetchBatch<'_>,
+        m: RemoteMessage,
+    ) -> ControlFlow<()> {
+        if !self.wanted.remove(&m.uid) {
+            tracing::warn!(
+                uid = m.uid,
+                "server sent a message that was not asked for, or twice; ignored"
+            );
+            return ControlFlow::Continue(());
+        }
+        let len = m.body.len() as u64;
+        if let Some(reason) = undelivered_reason(len, fetch.sizes.get(&m.uid).copied()) {
+            run.report.bytes += len;
+            self.incomplete.push((m.uid, reason));
+            return ControlFlow::Continue(());
+        }
+        if run.too_large(len) {
+            run.skip(format!("uid:{}", m.uid), len);
+            self.settled.push(m.uid);
+            return ControlFlow::Continue(());
+        }
+        run.report.bytes += len;
+        match fetch
+            .rescan
+            .then(|| rescan_duplicate(run, fetch.uidvalidity, &m.body))
+            .transpose()
+            .map(Option::flatten)
+        {
+            Ok(Some(_)) => {
+                self.settled.push(m.uid);
+                run.report.already_stored += 1;
+                self.unit.push_duplicate(m.uid, len);
+                run.message_done(len);
+                return ControlFlow::Continue(());
+            }
+            Ok(None) => {}
+            Err(e) => {
+                self.failure = Some(e);
+                return ControlFlow::Break(());
+            }
+        }
+        let server_ref = ServerRef::Imap {
+            uidvalidity: fetch.uidvalidity,
+            uid: m.uid,
+        };
+        self.unit.push(Fetched {
+            key: m.uid,
+            server_ref,
+            body: m.body,
+        });
+        run.message_done(len);
+        if self.unit.bytes() >= FLUSH_BYTES {
+            match pipeline.step(run, std::mem::take(&mut self.unit), false, fetch.action) {
+                Ok(stored) => self.done.extend(stored),
+                Err(e) => {
+                    self.failure = Some(e);
+                    return ControlFlow::Break(());
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Records the batch's UIDs that were not delivered whole (refused, as Exchange's "Some
+/// messages could not be FETCHed", left out, or incomplete): per message, not the run's
+/// failure; they stay in the retry set and are reported. Settled ones leave it.
+fn record_not_delivered(
+    run: &mut Run<'_>,
+    uidvalidity: u32,
+    missing: HashSet<u32>,
+    mut incomplete: Vec<(u32, String)>,
+    settled: &[u32],
+    refused: Option<&BackendError>,
+) -> Result<(), RunError> {
+    let account = run.account;
+    let mut missing: Vec<u32> = missing.into_iter().collect();
     missing.sort_unstable();
-    let left_out = match &refused {
+    let left_out = match refused {
         Some(e) => format!("not delivered: {e}"),
         None => "the server left it out of its FETCH answer".to_owned(),
     };
     incomplete.extend(missing.into_iter().map(|uid| (uid, left_out.clone())));
     incomplete.sort_unstable();
     run.with_store(|st| {
-        st.forget_imap_uids(&account.name, &account.folder, uidvalidity, &settled)?;
+        st.forget_imap_uids(&account.name, &account.folder, uidvalidity, settled)?;
         st.fail_imap_uids(&account.name, &account.folder, uidvalidity, &incomplete)
     })?;
     for (uid, reason) in incomplete {
         run.not_delivered(format!("uid:{uid}"), reason);
-    }
-    for stored in done {
-        act(s, run, pipeline, stored, action).await?;
     }
     Ok(())
 }
