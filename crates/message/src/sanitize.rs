@@ -14,10 +14,11 @@ use ammonia::{Builder, UrlRelative};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SanitizeConfig {
     /// Keep `cid:` URLs (references to parts of the same message). They load nothing by
-    /// themselves; rewrite them afterwards with [`InlineImages`](crate::InlineImages).
+    /// themselves; rewrite them afterwards with [`InlineImages`](crate::InlineImages). On by
+    /// default.
     pub allow_cid_urls: bool,
     /// Keep `<img src="data:image/...">` for raster image types (PNG, JPEG, GIF, WebP, BMP,
-    /// ICO). Every other `data:` URL is always removed.
+    /// ICO). Every other `data:` URL is always removed. On by default.
     pub allow_data_images: bool,
     /// Keep content the reader's client would load by itself from elsewhere: `img src` with
     /// any scheme but `cid:`/`data:` (http, https, ftp, ...) or a protocol-relative URL

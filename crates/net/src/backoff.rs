@@ -21,14 +21,15 @@ pub enum Jitter {
 /// A reconnection policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BackoffConfig {
-    /// The base delay (the first delay without jitter).
+    /// The base delay (the first delay without jitter); each next one doubles. Default 1 s.
     pub initial: Duration,
-    /// No delay is longer than this.
+    /// No delay is longer than this. Default 300 s.
     pub max: Duration,
-    /// How many delays [`Backoff::next_delay`] gives before returning `None`; `None` for no
-    /// limit.
+    /// How many delays [`Backoff::next_delay`] gives before returning `None`; `None` (the
+    /// default) for no limit.
     pub max_attempts: Option<u32>,
-    /// The randomness.
+    /// How much of each delay is random. Default [`Jitter::Full`] (uniform between zero
+    /// and the delay), so many clients that failed together do not retry together.
     pub jitter: Jitter,
 }
 

@@ -21,16 +21,18 @@ use crate::sync::{imap, pop3};
 /// How runs and subscriptions retry and wait.
 #[derive(Debug, Clone)]
 pub struct RetrieveConfig {
-    /// Connection attempts per run (the first one included) before a run fails.
+    /// Connection attempts per run (the first one included) before a run fails. Default 3;
+    /// 0 counts as 1.
     pub max_attempts: u32,
-    /// Delays between attempts, and between a subscription's reconnects.
+    /// Delays between attempts, and between a subscription's reconnects. Default: from 1 s
+    /// doubling up to 300 s, full jitter, at most 10 delays per run.
     pub backoff: BackoffConfig,
     /// The longest a subscription stays in one IDLE before renewing it, for every account
     /// (servers may drop an IDLE after 30 minutes, RFC 2177). Each account renews after its
     /// own `idle_renew_secs` (5 minutes by default) when that is shorter, which it is
-    /// unless this is lowered below it.
+    /// unless this is lowered below it. Default 25 minutes.
     pub idle_refresh: Duration,
-    /// TLS settings for OAuth token endpoints.
+    /// TLS settings for OAuth token endpoints. Default: the Mozilla root certificates.
     pub token_tls: inbound_net::TlsConfig,
     /// How long a secret command (`password_command`, ...) may run before it is killed.
     /// Default [`DEFAULT_COMMAND_TIMEOUT`] (30 s).

@@ -20,7 +20,7 @@ pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreConfig {
     /// How long to wait for a lock held by another connection before failing with
-    /// [`Error::Busy`].
+    /// [`Error::Busy`]. Default [`DEFAULT_BUSY_TIMEOUT`] (5 s).
     pub busy_timeout: Duration,
 }
 

@@ -53,11 +53,13 @@ pub struct ImapConfig {
     /// [`Keepalive::default`](crate::Keepalive::default) (60 s idle, 10 s between probes, 3
     /// probes).
     pub keepalive: Option<crate::Keepalive>,
-    /// The longest command line the client sends: long UID sets are split into several
-    /// commands under it.
+    /// The longest command line the client sends, in octets: long UID sets are split into
+    /// several commands under it. Default [`DEFAULT_MAX_LINE_LEN`] (8 KiB).
     pub max_line_len: usize,
-    /// The largest server message accepted (a FETCH response with its body); larger ones
-    /// are skipped and reported as [`ImapError::Protocol`](super::ImapError::Protocol).
+    /// The largest server message accepted (a FETCH response with its body), in octets;
+    /// larger ones are skipped and reported as
+    /// [`ImapError::Protocol`](super::ImapError::Protocol). Default
+    /// [`DEFAULT_MAX_MESSAGE_SIZE`] (64 MiB).
     pub max_message_size: usize,
     /// The most untagged responses accepted for one command (those a command collects, and
     /// during a `UID FETCH` those that are not one of its messages); beyond it the command
@@ -68,7 +70,8 @@ pub struct ImapConfig {
     /// response timeout, else the connection is unusable) and issued again. Default
     /// [`DEFAULT_IDLE_RENEWAL`] (5 minutes).
     pub idle_renewal: Duration,
-    /// Grammar leniency for servers that break it.
+    /// Grammar leniency for servers that break it. Default: strict except for the known
+    /// quirks of common servers ([`Quirks::default`]).
     pub quirks: Quirks,
 }
 

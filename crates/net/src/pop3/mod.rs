@@ -9,10 +9,10 @@
 //! # Connecting
 //! [`Pop3Client::connect`] runs one clear sequence:
 //! 1. TCP, and for [`Security::Tls`] the TLS handshake (host name verified);
-//! 2. the greeting (`-ERR` is [`Pop3Error::ServerError`](crate::Pop3Error::ServerError));
+//! 2. the greeting (`-ERR` is [`Pop3Error::ServerError`]);
 //! 3. `CAPA`;
 //! 4. for [`Security::StartTls`]: `STLS` (it must be offered: otherwise
-//!    [`Pop3Error::StartTlsNotOffered`](crate::Pop3Error::StartTlsNotOffered), before any credential is sent), then the TLS
+//!    [`Pop3Error::StartTlsNotOffered`], before any credential is sent), then the TLS
 //!    handshake, refusing any octet the server sent after its `+OK` in plaintext
 //!    ([`ConnectError::StartTlsInjection`](crate::ConnectError::StartTlsInjection)), then
 //!    `CAPA` again, forgetting what was said in plaintext.
@@ -39,7 +39,7 @@
 //! [`Pop3Client::retr_stream`] hands out a huge message in chunks;
 //! [`Pop3Client::retr_many`] keeps a window of `RETR` commands in flight when the server
 //! announces `PIPELINING` and yields the messages in order. A connection that drops in the
-//! middle of a message gives [`Pop3Error::ConnectionClosed`](crate::Pop3Error::ConnectionClosed) and never a partial message
+//! middle of a message gives [`Pop3Error::ConnectionClosed`] and never a partial message
 //! (a stream's consumer must discard what it got).
 //!
 //! Deletions (`DELE`) take effect only when [`Pop3Client::quit`] succeeds; dropping the
@@ -136,13 +136,14 @@ pub struct Pop3Config {
     /// [`Keepalive::default`](crate::Keepalive::default) (60 s idle, 10 s between probes, 3
     /// probes).
     pub keepalive: Option<crate::Keepalive>,
-    /// Largest message [`Pop3Client::retr`], [`Pop3Client::top`] and
-    /// [`Pop3Client::retr_many`] accept ([`Pop3Error::TooLarge`] beyond it).
+    /// Largest message, in octets, [`Pop3Client::retr`], [`Pop3Client::top`] and
+    /// [`Pop3Client::retr_many`] accept ([`Pop3Error::TooLarge`] beyond it). Default
+    /// [`DEFAULT_MAX_MESSAGE_SIZE`] (64 MiB).
     ///
     /// [`Pop3Error::TooLarge`]: crate::Pop3Error::TooLarge
     pub max_message_size: u64,
     /// How many RETR commands [`Pop3Client::retr_many`] keeps in flight when the server
-    /// announces PIPELINING (at least 1).
+    /// announces PIPELINING: at least 1, default [`DEFAULT_PIPELINE_WINDOW`] (32).
     pub pipeline_window: usize,
 }
 
