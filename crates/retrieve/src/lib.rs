@@ -82,8 +82,8 @@ mod sync;
 
 pub use account::{
     Account, AccountBuilder, AccountConfig, AfterReceive, AuthConfig, ConfigErrors, ConfigProblem,
-    FetchPolicy, InlineImageMode, MailProtocol, OAuthConfig, OAuthSettings, RemoteImages,
-    SecretSource,
+    FetchPolicy, InlineImageMode, LoginEndpoints, LoginSettings, MailProtocol, OAuthConfig,
+    OAuthProviderName, OAuthSettings, RemoteImages, SecretSource,
 };
 pub use backend::net::NetConnector;
 pub use backend::{
