@@ -95,6 +95,20 @@ pub(crate) struct Outcome {
 }
 
 impl Outcome {
+    /// A consent account whose refresh token was refused (`invalid_grant`) needs a new
+    /// sign-in: its last error says which command to run.
+    fn hint_login(&mut self, account: &Account) {
+        let Some(hint) = crate::accounts::login::needs_login_hint(account) else {
+            return;
+        };
+        if let Some(last) = self.errors.last_mut() {
+            if !self.ok && last.contains("invalid_grant") {
+                last.push_str("; ");
+                last.push_str(&hint);
+            }
+        }
+    }
+
     fn from_result(name: &str, folder: &str, result: inbound_retrieve::Result<Report>) -> Self {
         let (report, failure) = match result {
             Ok(report) => (report, None),
@@ -240,7 +254,11 @@ pub(crate) async fn run_fetch<C: Connector>(
     let outcomes: Vec<Outcome> = results
         .into_iter()
         .zip(accounts)
-        .map(|((name, result), account)| Outcome::from_result(&name, &account.folder, result))
+        .map(|((name, result), account)| {
+            let mut outcome = Outcome::from_result(&name, &account.folder, result);
+            outcome.hint_login(account);
+            outcome
+        })
         .collect();
     if display != Display::Silent {
         for o in outcomes.iter().filter(|o| !o.ok) {

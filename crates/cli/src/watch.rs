@@ -245,6 +245,10 @@ pub(crate) fn secret_env_vars(accounts: &[Account]) -> Vec<String> {
                 add(client_secret);
             }
             AuthConfig::OAuth(OAuthSettings::Static { token }) => add(token),
+            AuthConfig::OAuth(OAuthSettings::Login(l)) => {
+                add(&l.refresh_token);
+                add(&l.client_secret);
+            }
         }
     }
     vars

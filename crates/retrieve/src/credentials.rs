@@ -159,6 +159,21 @@ pub fn resolve_credentials(
     resolve_credentials_with(account, &mut lookup, &TlsConfig::new())
 }
 
+/// As [`resolve_credentials`], for a store shared with retrieval: a refresh token the endpoint
+/// rotates is saved in `store` the moment it arrives, and the one saved last is used. A
+/// one-off connection (a login test) must do this too, or the store is left holding a refresh
+/// token the endpoint has replaced (and a provider with reuse detection revokes them all when
+/// it comes back).
+///
+/// # Errors
+/// As [`resolve_credentials`].
+pub fn resolve_credentials_saving_rotated(
+    account: &Account,
+    store: &SharedStore,
+) -> Result<Credentials, CredentialError> {
+    crate::retriever::resolve_in_store(store, account, &TlsConfig::new(), DEFAULT_COMMAND_TIMEOUT)
+}
+
 /// Resolves the account's credentials with a custom stored-secret lookup and TLS settings for
 /// the OAuth token endpoint (the account's `ca_file` is added to them).
 ///

@@ -378,7 +378,7 @@ pub(crate) fn retryable(error: &BackendError, credentials: &Credentials) -> bool
 
 /// Resolves `account`'s credentials, reading stored secrets from `store` and saving rotated
 /// refresh tokens there.
-fn resolve_in_store(
+pub(crate) fn resolve_in_store(
     store: &SharedStore,
     account: &Account,
     token_tls: &inbound_net::TlsConfig,
