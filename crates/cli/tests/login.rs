@@ -246,13 +246,16 @@ fn browser_login_then_fetch_over_imap_and_pop3_with_rotated_tokens_kept() {
     restore_store(&w, &before_restart);
     let out = w.run_with(&["fetch", "--json", "--account", "outlook"], &with_key, "");
     assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
-    let err = json(&out)[0]["errors"].to_string();
+    let errors = json(&out)[0]["errors"].clone();
+    let err = errors.to_string();
     assert!(err.contains("invalid_grant"), "{err}");
     assert!(
         err.contains("run `inbound accounts login outlook`"),
         "{err}"
     );
-    assert!(registry.stats().refresh_token_reuses >= 1);
+    // A refused grant is final: no reconnect asks again with the same token.
+    assert_eq!(errors.as_array().unwrap().len(), 1, "{err}");
+    assert_eq!(registry.stats().refresh_token_reuses, 1);
 }
 
 /// Copies the store's files aside (name suffix `tag`); returns the copies.
