@@ -273,3 +273,70 @@ fn presets_fill_endpoints_and_scopes() {
     assert_eq!(g.scopes, ["https://mail.google.com/"]);
     assert!(!format!("{g:?}").contains("cs-value"));
 }
+
+fn tls(server: &inbound_test_server::server::TestServer) -> inbound_net::TlsConfig {
+    inbound_net::TlsConfig::new()
+        .with_builtin_roots(false)
+        .with_ca_file(server.ca_file())
+}
+
+#[tokio::test]
+async fn a_persons_token_logs_in_with_xoauth2_and_oauthbearer_over_imap_and_pop3() {
+    use inbound_net::sasl::Mechanism;
+    use inbound_net::{Credentials, ImapClient, Pop3Client, Security, imap, pop3};
+    use inbound_test_server::server::{ServerConfig, TestServer};
+
+    let config = ServerConfig::default().user("alice", "pw-alice");
+    config.registry.add_public_client("desktop-app");
+    let server = TestServer::start(config).await.unwrap();
+    let login = AuthorizationCodeLogin::start(
+        LoginConfig::microsoft(
+            Some(&server.oauth_authority()),
+            "common",
+            "desktop-app",
+            MICROSOFT_IMAP_SCOPE,
+        )
+        .with_login_hint("alice"),
+    )
+    .await
+    .unwrap();
+    let url = login.url().to_owned();
+    let finish = tokio::spawn(login.finish());
+    assert_eq!(browse(&url).await.status(), 200);
+    let tokens = finish.await.unwrap().unwrap();
+    let provider = std::sync::Arc::new(
+        RefreshTokenProvider::new(RefreshTokenConfig::new(
+            server.oauth_token_url("common"),
+            "desktop-app",
+            tokens.refresh_token,
+        ))
+        .unwrap(),
+    );
+    let credentials = Credentials::oauth("alice", provider);
+    for mechanism in [Mechanism::XOAuth2, Mechanism::OAuthBearer] {
+        let config = imap::ImapConfig::new("localhost", Security::Tls)
+            .with_port(server.imaps_addr().port())
+            .with_tls(tls(&server));
+        let mut client = ImapClient::connect(&config).await.unwrap();
+        let info = client
+            .login(&credentials, Some(imap::AuthMethod::Sasl(mechanism)))
+            .await
+            .unwrap_or_else(|e| panic!("IMAP {mechanism:?}: {e}"));
+        assert_eq!(info.method, imap::AuthMethod::Sasl(mechanism));
+        assert!(client.examine("INBOX").await.unwrap().exists > 0);
+        client.logout().await.unwrap();
+
+        let config = pop3::Pop3Config::new("localhost", Security::Tls)
+            .with_port(server.pop3s_addr().port())
+            .with_tls(tls(&server));
+        let mut client = Pop3Client::connect(&config).await.unwrap();
+        let info = client
+            .login(&credentials, Some(pop3::AuthMethod::Sasl(mechanism)))
+            .await
+            .unwrap_or_else(|e| panic!("POP3 {mechanism:?}: {e}"));
+        assert_eq!(info.method, pop3::AuthMethod::Sasl(mechanism));
+        assert!(client.stat().await.unwrap().count > 0);
+        client.quit().await.unwrap();
+    }
+    server.shutdown().await;
+}
