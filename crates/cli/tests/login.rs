@@ -113,15 +113,31 @@ struct LoginRun {
 
 impl LoginRun {
     fn start(w: &Workdir, key: &str, name: &str, args: &[&str]) -> Self {
-        let mut child = w
-            .cmd()
-            .args(["accounts", "login", name, "--no-browser", "--timeout", "30"])
+        Self::start_with_input(w, key, name, args, None)
+    }
+
+    /// As [`start`](Self::start), writing `input` to its standard input.
+    fn start_with_input(
+        w: &Workdir,
+        key: &str,
+        name: &str,
+        args: &[&str],
+        input: Option<&str>,
+    ) -> Self {
+        let mut cmd = w.cmd();
+        cmd.args(["accounts", "login", name, "--no-browser", "--timeout", "30"])
             .args(args)
             .env("INBOUND_ENCRYPTION_KEY", key)
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .stderr(Stdio::piped());
+        if input.is_some() {
+            cmd.stdin(Stdio::piped());
+        }
+        let mut child = cmd.spawn().unwrap();
+        if let Some(input) = input {
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(input.as_bytes()).unwrap();
+        }
         let out = BufReader::new(child.stdout.take().unwrap());
         Self { child, out }
     }
@@ -417,4 +433,78 @@ fn google_device_login_is_refused_with_the_reason() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn a_stored_account_with_a_confidential_client_signs_in_and_fetches() {
+    let (s, registry) = server(ServerConfig::default());
+    registry.add_client("web-app", "web-secret");
+    let w = Workdir::new();
+    w.write_config("");
+    let key = new_key();
+    let with_key = [("INBOUND_ENCRYPTION_KEY", key.as_str())];
+    let authority = s.server.oauth_authority();
+    let port = s.server.imaps_addr().port().to_string();
+    let ca = s.server.ca_file().display().to_string();
+    let auth_url = format!("{authority}/t/oauth2/v2.0/authorize");
+    let token_url = format!("{authority}/t/oauth2/v2.0/token");
+    let add = [
+        "accounts",
+        "add",
+        "mine",
+        "--protocol",
+        "imap",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--username",
+        "alice",
+        "--ca-file",
+        &ca,
+        "--oauth",
+        "authorization_code",
+        "--client-id",
+        "web-app",
+        "--auth-url",
+        &auth_url,
+        "--token-url",
+        &token_url,
+        "--scope",
+        "offline_access",
+    ];
+    let out = w.run_with(&add, &with_key, "");
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("next, sign in: `inbound accounts login mine`"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Without the client secret the provider refuses the client, and says so.
+    let mut run = LoginRun::start(&w, &key, "mine", &[]);
+    let url = run.url();
+    browse(&url);
+    let out = run.finish();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("check client_id and the client secret"),
+        "{}",
+        stderr(&out)
+    );
+
+    // With it (read from standard input): signed in, and the secret is stored sealed too.
+    let mut run =
+        LoginRun::start_with_input(&w, &key, "mine", &["--client-secret"], Some("web-secret\n"));
+    let url = run.url();
+    assert_eq!(browse(&url).0, 200);
+    let out = run.finish();
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let bytes = std::fs::read(w.store()).unwrap();
+    assert!(!bytes.windows(10).any(|win| win == b"web-secret"));
+
+    let out = w.run_with(&["fetch", "--json"], &with_key, "");
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert_eq!(json(&out)[0]["fetched"], 8);
+    assert_eq!(json(&out)[0]["account"], "mine");
 }
