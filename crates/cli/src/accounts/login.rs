@@ -197,8 +197,9 @@ async fn run(login: LoginConfig, args: &LoginArgs) -> CliResult<LoginTokens> {
             "To sign in to {name}, open\n\n  {uri}\n\nand enter the code {code}\n\n\
              Waiting for the sign-in (up to {minutes} min; Ctrl-C to stop)...",
             name = args.name,
-            uri = device.verification_uri(),
-            code = device.user_code(),
+            // Both come from the provider: escaped for the terminal.
+            uri = crate::output::escape_terminal(device.verification_uri()),
+            code = crate::output::escape_terminal(device.user_code()),
         ));
         return device.finish().await.map_err(failed);
     }

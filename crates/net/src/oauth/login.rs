@@ -75,6 +75,10 @@ pub struct LoginConfig {
     pub login_hint: Option<String>,
     /// How long to wait for the person; default [`DEFAULT_LOGIN_TIMEOUT`].
     pub timeout: Duration,
+    /// The host of the loopback redirect URI: `127.0.0.1` (RFC 8252's choice, the default)
+    /// or `localhost` (what a Microsoft app registration for desktop apps lists, so the
+    /// Microsoft preset uses it; the listener then also takes `[::1]` on the same port).
+    pub redirect_host: String,
     /// TLS settings for the endpoints.
     pub tls: TlsConfig,
 }
@@ -91,6 +95,7 @@ impl fmt::Debug for LoginConfig {
             .field("scopes", &self.scopes)
             .field("login_hint", &self.login_hint)
             .field("timeout", &self.timeout)
+            .field("redirect_host", &self.redirect_host)
             .finish_non_exhaustive()
     }
 }
@@ -121,6 +126,7 @@ impl LoginConfig {
             scopes: Vec::new(),
             login_hint: None,
             timeout: DEFAULT_LOGIN_TIMEOUT,
+            redirect_host: "127.0.0.1".to_owned(),
             tls: TlsConfig::new(),
         }
     }
@@ -152,6 +158,7 @@ impl LoginConfig {
             client_id,
         );
         c.provider = LoginProvider::Microsoft;
+        c.redirect_host = "localhost".to_owned();
         c.device_url = Some(microsoft_url(authority, tenant, "devicecode"));
         c.scopes = vec![scope.to_owned(), "offline_access".to_owned()];
         c
@@ -230,11 +237,12 @@ pub enum LoginError {
         /// The provider's explanation.
         description: Option<String>,
     },
-    /// The provider refused the redirect URI: the app registration must allow
-    /// `http://127.0.0.1` (any port) as a redirect for a desktop / mobile client.
+    /// The provider refused the redirect URI: the app registration must allow the loopback
+    /// redirect (`http://localhost` or `http://127.0.0.1`, any port) of a desktop client.
     #[error(
-        "the provider refused the redirect URI {redirect_uri}{}: register http://127.0.0.1 \
-         (desktop / public client, any port) as a redirect URI of the app",
+        "the provider refused the redirect URI {redirect_uri}{}: register http://localhost \
+         (Microsoft: platform \"Mobile and desktop applications\") or http://127.0.0.1 as a \
+         redirect URI of the app (the port changes with each login)",
         detail(.description)
     )]
     WrongRedirect {
@@ -258,7 +266,11 @@ pub enum LoginError {
     #[error("the device code expired before the sign-in was completed: run the login again")]
     DeviceCodeExpired,
     /// The person did not finish in time.
-    #[error("no sign-in within {0:?}: run the login again (or give it more time)")]
+    #[error(
+        "no sign-in within {0:?}: run the login again (or give it more time); if the browser \
+         showed an error about the application or the redirect URI, fix the app registration \
+         first"
+    )]
     Timeout(Duration),
     /// The provider does not allow the device flow for mail.
     #[error("{0}")]
@@ -401,6 +413,8 @@ pub struct AuthorizationCodeLogin {
     state: CsrfToken,
     verifier: oauth2::PkceCodeVerifier,
     listener: TcpListener,
+    /// `[::1]` on the same port, when the redirect names `localhost` and it could be bound.
+    listener_v6: Option<TcpListener>,
 }
 
 impl fmt::Debug for AuthorizationCodeLogin {
@@ -413,7 +427,8 @@ impl fmt::Debug for AuthorizationCodeLogin {
 }
 
 impl AuthorizationCodeLogin {
-    /// Opens the loopback listener (`127.0.0.1`, a random port) and builds the authorization
+    /// Opens the loopback listener (`127.0.0.1`, a random port; `[::1]` too for a `localhost`
+    /// redirect) and builds the authorization
     /// URL with a fresh `state` and PKCE `S256` challenge.
     ///
     /// # Errors
@@ -425,7 +440,20 @@ impl AuthorizationCodeLogin {
             .await
             .map_err(LoginError::Listener)?;
         let port = listener.local_addr().map_err(LoginError::Listener)?.port();
-        let redirect_uri = format!("http://127.0.0.1:{port}/");
+        let host = if config.redirect_host.eq_ignore_ascii_case("localhost") {
+            "localhost"
+        } else {
+            "127.0.0.1"
+        };
+        // `localhost` may resolve to ::1 in the browser: listen there too when possible.
+        let listener_v6 = if host == "localhost" {
+            TcpListener::bind((std::net::Ipv6Addr::LOCALHOST, port))
+                .await
+                .ok()
+        } else {
+            None
+        };
+        let redirect_uri = format!("http://{host}:{port}/");
         let client = base_client(&config)?
             .set_auth_uri(AuthUrl::from_url(auth))
             .set_redirect_uri(
@@ -454,6 +482,7 @@ impl AuthorizationCodeLogin {
             state,
             verifier,
             listener,
+            listener_v6,
         })
     }
 
@@ -463,7 +492,7 @@ impl AuthorizationCodeLogin {
         &self.url
     }
 
-    /// The loopback redirect URI (`http://127.0.0.1:PORT/`).
+    /// The loopback redirect URI (`http://127.0.0.1:PORT/`, or `http://localhost:PORT/`).
     #[must_use]
     pub fn redirect_uri(&self) -> &str {
         &self.redirect_uri
@@ -502,7 +531,14 @@ impl AuthorizationCodeLogin {
     /// Serves the loopback listener until a redirect with a code or an error arrives.
     async fn redirect(&self) -> Result<String, LoginError> {
         loop {
-            let (mut stream, _) = self.listener.accept().await.map_err(LoginError::Listener)?;
+            let accepted = match &self.listener_v6 {
+                Some(v6) => tokio::select! {
+                    a = self.listener.accept() => a,
+                    a = v6.accept() => a,
+                },
+                None => self.listener.accept().await,
+            };
+            let (mut stream, _) = accepted.map_err(LoginError::Listener)?;
             let Some(target) = read_request_target(&mut stream).await else {
                 continue;
             };
