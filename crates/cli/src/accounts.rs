@@ -265,7 +265,7 @@ pub(crate) async fn run_test(
         Some(store) => resolve_credentials_saving_rotated(account, store),
         None => resolve_credentials(account, None),
     }
-    .map_err(|e| CliError::usage(add::credential_error(&e)))?;
+    .map_err(|e| CliError::usage(add::credential_error(&e, account)))?;
     let hint = login::needs_login_hint(account);
     let mut lines: Vec<(&str, String)> = vec![
         ("account", account.name.clone()),

@@ -109,7 +109,12 @@ impl Outcome {
         }
     }
 
-    fn from_result(name: &str, folder: &str, result: inbound_retrieve::Result<Report>) -> Self {
+    fn from_result(
+        name: &str,
+        account: &Account,
+        result: inbound_retrieve::Result<Report>,
+    ) -> Self {
+        let folder = account.folder.as_str();
         let (report, failure) = match result {
             Ok(report) => (report, None),
             Err(inbound_retrieve::Error::Backend { report, source, .. }) => {
@@ -117,7 +122,7 @@ impl Outcome {
             }
             Err(inbound_retrieve::Error::Credentials(e)) => (
                 Report::default(),
-                Some(crate::accounts::add::credential_error(&e)),
+                Some(crate::accounts::add::credential_error(&e, account)),
             ),
             Err(e) => (Report::default(), Some(e.to_string())),
         };
@@ -255,7 +260,7 @@ pub(crate) async fn run_fetch<C: Connector>(
         .into_iter()
         .zip(accounts)
         .map(|((name, result), account)| {
-            let mut outcome = Outcome::from_result(&name, &account.folder, result);
+            let mut outcome = Outcome::from_result(&name, account, result);
             outcome.hint_login(account);
             outcome
         })

@@ -187,7 +187,14 @@ fn browser_login_then_fetch_over_imap_and_pop3_with_rotated_tokens_kept() {
     ));
     let with_key = [("INBOUND_ENCRYPTION_KEY", key.as_str())];
 
-    // Before signing in: fetch names the missing token; `accounts add` points to the login.
+    // Before signing in: fetch says to sign in; `accounts add` points to the login.
+    let out = w.run_with(&["fetch", "--json", "--account", "outlook"], &with_key, "");
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
+    let err = json(&out)[0]["errors"][0].as_str().unwrap().to_owned();
+    assert!(
+        err.contains("not signed in yet") && err.contains("run `inbound accounts login outlook`"),
+        "{err}"
+    );
     let out = w.run_with(&["accounts", "add", "outlook"], &with_key, "");
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(

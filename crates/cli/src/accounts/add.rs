@@ -634,10 +634,19 @@ pub(crate) fn read_secrets(name: &str, kinds: &[(SecretKind, String)]) -> CliRes
     Ok(out)
 }
 
-/// A credential error for people: a missing stored secret says how to store it.
-pub(crate) fn credential_error(e: &CredentialError) -> String {
+/// A credential error for people: a missing stored secret says how to store it (for an
+/// account that signs in with consent, its refresh token: how to sign in).
+pub(crate) fn credential_error(e: &CredentialError, of: &Account) -> String {
     match e {
         CredentialError::NotStored { account, secret } => {
+            if let AuthConfig::OAuth(OAuthSettings::Login(l)) = &of.auth {
+                if matches!(&l.refresh_token, SecretSource::Stored(slot) if slot == secret) {
+                    return format!(
+                        "account {account:?}: not signed in yet (no {secret} is stored for \
+                         it): run `inbound accounts login {account}`"
+                    );
+                }
+            }
             let option = if secret == SecretKind::Password.name() {
                 String::new()
             } else {

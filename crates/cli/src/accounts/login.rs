@@ -126,7 +126,7 @@ pub(crate) fn login(app: &App, args: &LoginArgs) -> CliResult<u8> {
             let mut none = |_: &str| Ok(None);
             Some(
                 inbound_retrieve::credentials::resolve_secret(&account.name, source, &mut none)
-                    .map_err(|e| CliError::usage(super::add::credential_error(&e)))?,
+                    .map_err(|e| CliError::usage(super::add::credential_error(&e, &account)))?,
             )
         }
     };
