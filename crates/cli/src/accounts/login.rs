@@ -136,9 +136,12 @@ pub(crate) fn login(app: &App, args: &LoginArgs) -> CliResult<u8> {
 
     // Store the refresh token (and the client secret given) with the account's other
     // secrets; a stored account keeps its sealed settings.
+    // (An account of the configuration file is saved as configured now, as `accounts add`
+    // saves it.)
+    let in_file = config.accounts.iter().any(|a| a.name == account.name);
     let config_json = match &stored {
-        Some(s) => s.config_json.clone(),
-        None => serde_json::to_string(&account)
+        Some(s) if !in_file => s.config_json.clone(),
+        _ => serde_json::to_string(&account)
             .map_err(|e| CliError::failed(format!("account {:?}: {e}", account.name)))?,
     };
     let mut secrets = stored.map(|s| s.secrets).unwrap_or_default();

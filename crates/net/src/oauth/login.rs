@@ -319,6 +319,10 @@ impl LoginError {
                 description,
             },
             "expired_token" => Self::DeviceCodeExpired,
+            "redirect_uri_mismatch" => Self::WrongRedirect {
+                redirect_uri: redirect_uri.to_owned(),
+                description,
+            },
             "invalid_grant" if about_redirect => Self::WrongRedirect {
                 redirect_uri: redirect_uri.to_owned(),
                 description,
@@ -746,5 +750,56 @@ impl DeviceLogin {
             })?;
         tracing::info!("device code sign-in completed");
         tokens(&response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_become_errors_a_person_can_act_on() {
+        let r = "http://localhost:1/";
+        let of = |code: &str, d: Option<&str>| LoginError::from_code(code, d.map(str::to_owned), r);
+        assert!(matches!(
+            of("access_denied", None),
+            LoginError::Denied { .. }
+        ));
+        assert!(matches!(
+            of("invalid_client", None),
+            LoginError::WrongClient { .. }
+        ));
+        assert!(matches!(
+            of("unauthorized_client", None),
+            LoginError::WrongClient { .. }
+        ));
+        assert!(matches!(
+            of("redirect_uri_mismatch", None),
+            LoginError::WrongRedirect { .. }
+        ));
+        assert!(matches!(
+            of(
+                "invalid_grant",
+                Some("AADSTS50148: the redirect_uri does not match")
+            ),
+            LoginError::WrongRedirect { .. }
+        ));
+        assert!(matches!(
+            of("invalid_grant", Some("expired")),
+            LoginError::InvalidGrant { .. }
+        ));
+        assert!(matches!(
+            of("expired_token", None),
+            LoginError::DeviceCodeExpired
+        ));
+        assert!(matches!(
+            of("server_error", None),
+            LoginError::Provider { .. }
+        ));
+        let text = of("redirect_uri_mismatch", None).to_string();
+        assert!(
+            text.contains("http://localhost:1/") && text.contains("register"),
+            "{text}"
+        );
     }
 }
