@@ -157,6 +157,33 @@ fn list(app: &App, json_out: bool) -> CliResult<u8> {
         None => Vec::new(),
     };
     let accounts = app::all_accounts(&config, store.as_ref())?;
+    // Consent accounts with no refresh token stored yet: they need `accounts login`.
+    let mut not_signed_in = Vec::new();
+    for a in &accounts {
+        if let AuthConfig::OAuth(OAuthSettings::Login(l)) = &a.auth {
+            if let SecretSource::Stored(slot) = &l.refresh_token {
+                let has = match &store {
+                    Some(s) => s
+                        .load_account(&a.name)?
+                        .is_some_and(|s| s.secrets.contains_key(slot)),
+                    None => false,
+                };
+                if !has {
+                    not_signed_in.push(a.name.clone());
+                }
+            }
+        }
+    }
+    let secret = |a: &Account| {
+        let mut text = secret_source(a);
+        if not_signed_in.contains(&a.name) {
+            text.push_str(&format!(
+                " (not signed in: run `inbound accounts login {}`)",
+                a.name
+            ));
+        }
+        text
+    };
     let origin = |a: &Account| {
         let in_file = config.accounts.iter().any(|c| c.name == a.name);
         match (in_file, stored.contains(&a.name)) {
@@ -179,7 +206,7 @@ fn list(app: &App, json_out: bool) -> CliResult<u8> {
                     "folder": a.folder,
                     "policy": policy(a),
                     "subscribe": a.subscribe,
-                    "secret": secret_source(a),
+                    "secret": secret(a),
                     "source": origin(a),
                 })
             })
@@ -209,7 +236,7 @@ fn list(app: &App, json_out: bool) -> CliResult<u8> {
             a.folder.clone(),
             policy(a),
             if a.subscribe { "yes" } else { "no" }.to_owned(),
-            secret_source(a),
+            secret(a),
             origin(a).to_owned(),
         ]);
     }

@@ -195,6 +195,11 @@ fn browser_login_then_fetch_over_imap_and_pop3_with_rotated_tokens_kept() {
         err.contains("not signed in yet") && err.contains("run `inbound accounts login outlook`"),
         "{err}"
     );
+    let list = json(&w.run_with(&["accounts", "list", "--json"], &with_key, ""));
+    assert_eq!(
+        list[0]["secret"],
+        "oauth microsoft: stored refresh_token (not signed in: run `inbound accounts login outlook`)"
+    );
     let out = w.run_with(&["accounts", "add", "outlook"], &with_key, "");
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
