@@ -495,7 +495,7 @@ pub(crate) fn add(app: &App, args: &AddArgs) -> CliResult<u8> {
             auth_description(&account),
             args.name
         );
-        return Ok(EXIT_OK);
+        return offer_login(app, &args.name);
     }
     if kinds.is_empty() && !matches!(origin, Origin::New) {
         return Err(CliError::usage(format!(
@@ -594,7 +594,29 @@ pub(crate) fn add(app: &App, args: &AddArgs) -> CliResult<u8> {
             );
         }
     }
+    if consent && !secrets.contains_key("refresh_token") {
+        return offer_login(app, &args.name);
+    }
     Ok(EXIT_OK)
+}
+
+/// On a terminal, offers to sign in to a consent account now (`inbound accounts login`);
+/// elsewhere (scripts, tests) only the command was printed.
+fn offer_login(app: &App, name: &str) -> CliResult<u8> {
+    if app.quiet || !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        return Ok(EXIT_OK);
+    }
+    eprint!("Sign in now? [Y/n] ");
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::failed(format!("reading the answer: {e}")))?;
+    if matches!(answer.trim(), "" | "y" | "Y" | "yes" | "Yes") {
+        super::login::login(app, &super::login::LoginArgs::new(name))
+    } else {
+        Ok(EXIT_OK)
+    }
 }
 
 /// Reads each secret: prompted for without echo on a terminal, else one line each from

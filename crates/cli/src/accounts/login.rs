@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use clap::Args;
 use inbound_net::TlsConfig;
-use inbound_net::oauth::{AuthorizationCodeLogin, DeviceLogin, LoginConfig, LoginTokens};
+use inbound_net::oauth::{
+    AuthorizationCodeLogin, DEFAULT_LOGIN_TIMEOUT, DeviceLogin, LoginConfig, LoginTokens,
+};
 use inbound_retrieve::{
     Account, AuthConfig, LoginSettings, OAuthProviderName, OAuthSettings, SecretSource,
 };
@@ -31,12 +33,25 @@ pub(crate) struct LoginArgs {
     #[arg(long)]
     no_browser: bool,
     /// How long to wait for the sign-in, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_LOGIN_TIMEOUT.as_secs())]
     timeout: u64,
     /// Also read the OAuth client secret (prompted for, or one line of standard input) and
     /// store it encrypted with the refresh token.
     #[arg(long)]
     client_secret: bool,
+}
+
+impl LoginArgs {
+    /// The browser flow for `name`, with the defaults (what `accounts add` offers).
+    pub(crate) fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            device: false,
+            no_browser: false,
+            timeout: DEFAULT_LOGIN_TIMEOUT.as_secs(),
+            client_secret: false,
+        }
+    }
 }
 
 /// The provider's name as written in the configuration.
