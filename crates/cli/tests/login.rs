@@ -520,3 +520,50 @@ fn a_stored_account_with_a_confidential_client_signs_in_and_fetches() {
     assert_eq!(json(&out)[0]["fetched"], 8);
     assert_eq!(json(&out)[0]["account"], "mine");
 }
+
+#[test]
+fn watch_stops_a_subscription_whose_refresh_token_is_refused_and_says_to_sign_in() {
+    let (s, registry) = server(ServerConfig::default());
+    let w = Workdir::new();
+    let key = new_key();
+    w.write_config(&s.account(
+        "outlook",
+        "imap",
+        "alice",
+        &format!("subscribe = true\n{}", microsoft(&s)),
+    ));
+    let mut run = LoginRun::start(&w, &key, "outlook", &[]);
+    let url = run.url();
+    assert_eq!(browse(&url).0, 200);
+    assert!(run.finish().status.success());
+    let with_key = [("INBOUND_ENCRYPTION_KEY", key.as_str())];
+    let old = copy_store(&w, "old");
+    let out = w.run_with(&["fetch", "--json"], &with_key, "");
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    // The token the old copy holds was rotated away: presenting it revokes the sign-in.
+    restore_store(&w, &old);
+
+    let mut child = w
+        .cmd()
+        .args(["watch", "--json"])
+        .env("INBOUND_ENCRYPTION_KEY", &key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        assert!(std::time::Instant::now() < deadline, "watch did not stop");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "outlook: the account needs a new sign-in: run `inbound accounts login outlook`"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(registry.stats().refresh_token_reuses, 1);
+}
