@@ -54,6 +54,18 @@ pub enum LoginProvider {
     Other,
 }
 
+/// The host name of the loopback redirect URI; the listener is on `127.0.0.1` either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RedirectHost {
+    /// `http://127.0.0.1:PORT/`, as RFC 8252 section 7.3 recommends.
+    #[default]
+    Ip,
+    /// `http://localhost:PORT/`, what Microsoft's app registrations for desktop apps list (so
+    /// the Microsoft preset uses it). The listener takes `[::1]` on the same port too, in
+    /// case the browser resolves `localhost` there.
+    Localhost,
+}
+
 /// Where and how to ask for consent.
 #[derive(Clone)]
 pub struct LoginConfig {
@@ -75,10 +87,8 @@ pub struct LoginConfig {
     pub login_hint: Option<String>,
     /// How long to wait for the person; default [`DEFAULT_LOGIN_TIMEOUT`].
     pub timeout: Duration,
-    /// The host of the loopback redirect URI: `127.0.0.1` (RFC 8252's choice, the default)
-    /// or `localhost` (what a Microsoft app registration for desktop apps lists, so the
-    /// Microsoft preset uses it; the listener then also takes `[::1]` on the same port).
-    pub redirect_host: String,
+    /// The host name in the loopback redirect URI.
+    pub redirect_host: RedirectHost,
     /// TLS settings for the endpoints.
     pub tls: TlsConfig,
 }
@@ -126,7 +136,7 @@ impl LoginConfig {
             scopes: Vec::new(),
             login_hint: None,
             timeout: DEFAULT_LOGIN_TIMEOUT,
-            redirect_host: "127.0.0.1".to_owned(),
+            redirect_host: RedirectHost::Ip,
             tls: TlsConfig::new(),
         }
     }
@@ -158,7 +168,7 @@ impl LoginConfig {
             client_id,
         );
         c.provider = LoginProvider::Microsoft;
-        c.redirect_host = "localhost".to_owned();
+        c.redirect_host = RedirectHost::Localhost;
         c.device_url = Some(microsoft_url(authority, tenant, "devicecode"));
         c.scopes = vec![scope.to_owned(), "offline_access".to_owned()];
         c
@@ -432,8 +442,8 @@ impl fmt::Debug for AuthorizationCodeLogin {
 
 impl AuthorizationCodeLogin {
     /// Opens the loopback listener (`127.0.0.1`, a random port; `[::1]` too for a `localhost`
-    /// redirect) and builds the authorization
-    /// URL with a fresh `state` and PKCE `S256` challenge.
+    /// redirect) and builds the authorization URL with a fresh `state` and PKCE `S256`
+    /// challenge.
     ///
     /// # Errors
     /// [`LoginError::OAuth`] for a bad endpoint URL, [`LoginError::Listener`] if no port can
@@ -444,18 +454,15 @@ impl AuthorizationCodeLogin {
             .await
             .map_err(LoginError::Listener)?;
         let port = listener.local_addr().map_err(LoginError::Listener)?.port();
-        let host = if config.redirect_host.eq_ignore_ascii_case("localhost") {
-            "localhost"
-        } else {
-            "127.0.0.1"
-        };
-        // `localhost` may resolve to ::1 in the browser: listen there too when possible.
-        let listener_v6 = if host == "localhost" {
-            TcpListener::bind((std::net::Ipv6Addr::LOCALHOST, port))
-                .await
-                .ok()
-        } else {
-            None
+        let (host, listener_v6) = match config.redirect_host {
+            RedirectHost::Ip => ("127.0.0.1", None),
+            // `localhost` may resolve to ::1 in the browser: listen there too when possible.
+            RedirectHost::Localhost => (
+                "localhost",
+                TcpListener::bind((std::net::Ipv6Addr::LOCALHOST, port))
+                    .await
+                    .ok(),
+            ),
         };
         let redirect_uri = format!("http://{host}:{port}/");
         let client = base_client(&config)?

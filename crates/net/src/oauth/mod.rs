@@ -28,7 +28,7 @@ use std::time::Instant;
 pub use cache::{Clock, SystemClock};
 pub use login::{
     AuthorizationCodeLogin, DEFAULT_LOGIN_TIMEOUT, DeviceLogin, GOOGLE_AUTH_URL, GOOGLE_DEVICE_URL,
-    LoginConfig, LoginError, LoginProvider, LoginTokens, microsoft_url,
+    LoginConfig, LoginError, LoginProvider, LoginTokens, RedirectHost, microsoft_url,
 };
 pub use providers::{
     ClientCredentialsProvider, DEFAULT_ENTRA_AUTHORITY, DEFAULT_ENTRA_SCOPE,
