@@ -5,6 +5,11 @@
 //!   token owned by the client id;
 //! - `grant_type=refresh_token`, `refresh_token`, `client_id`, `[client_secret]`: a new access
 //!   token owned by the refresh token's owner, and a rotated refresh token when rotation is on.
+//!   A refresh token presented again after it was rotated revokes its whole family (every
+//!   refresh token descending from the same consent), as RFC 9700 asks;
+//! - `grant_type=authorization_code` and the device-code grant, after the consent endpoints
+//!   (`/{tenant}/oauth2/v2.0/authorize`, `/{tenant}/oauth2/v2.0/devicecode`, `/device/approve`,
+//!   `/device/deny`): see the `consent` module and [`Consent`].
 //!
 //! The client secret may also come as HTTP Basic credentials. Success answers
 //! `{"token_type":"Bearer","expires_in":N,"ext_expires_in":N,"access_token":...}`; failures
@@ -25,6 +30,7 @@
 //! # Ok(()) }
 //! ```
 
+mod consent;
 mod http;
 mod registry;
 
@@ -39,10 +45,11 @@ use tokio::sync::oneshot;
 use tokio::task::JoinSet;
 
 pub use registry::{
-    DEFAULT_ACCESS_TOKEN_LIFETIME, Grant, RecordedRequest, TokenError, TokenInfo, TokenRegistry,
-    TokenStats,
+    Consent, DEFAULT_ACCESS_TOKEN_LIFETIME, Grant, RecordedRequest, TokenError, TokenInfo,
+    TokenRegistry, TokenStats,
 };
 
+use consent::Answer;
 use http::{ReadError, Request};
 
 /// The default cap on a request body.
@@ -237,19 +244,41 @@ async fn serve_connection(mut stream: TcpStream, config: TokenEndpointConfig) {
                 }
             };
         let close = request.close;
-        let (status, body) = handle(&config, &request);
-        if http::write_json(&mut stream, status, &body, close)
-            .await
-            .is_err()
-            || close
-        {
+        let base = stream
+            .local_addr()
+            .map(|a| format!("http://{a}"))
+            .unwrap_or_default();
+        let written = match route(&config, &request, &base) {
+            Answer::Json(status, body) => http::write_json(&mut stream, status, &body, close).await,
+            Answer::Redirect(location) => http::write_redirect(&mut stream, &location, close).await,
+            Answer::Text(status, body) => http::write_text(&mut stream, status, &body, close).await,
+        };
+        if written.is_err() || close {
             return;
         }
     }
 }
 
+/// The consent endpoints by path, else the token endpoint.
+fn route(config: &TokenEndpointConfig, request: &Request, base: &str) -> Answer {
+    let path = request.path.split('?').next().unwrap_or_default();
+    let post = request.method.eq_ignore_ascii_case("POST");
+    if path.ends_with("/oauth2/v2.0/authorize") && request.method.eq_ignore_ascii_case("GET") {
+        consent::authorize(config, &request.path)
+    } else if path.ends_with("/oauth2/v2.0/devicecode") && post {
+        consent::device_authorization(config, base, &request.body)
+    } else if path == "/device/approve" && post {
+        consent::device_decision(config, true, &request.body)
+    } else if path == "/device/deny" && post {
+        consent::device_decision(config, false, &request.body)
+    } else {
+        let (status, body) = handle(config, request);
+        Answer::Json(status, body)
+    }
+}
+
 /// An OAuth error answer.
-struct OAuthError {
+pub(crate) struct OAuthError {
     status: u16,
     error: &'static str,
     code: u32,
@@ -257,7 +286,12 @@ struct OAuthError {
 }
 
 impl OAuthError {
-    fn new(status: u16, error: &'static str, code: u32, description: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        status: u16,
+        error: &'static str,
+        code: u32,
+        description: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             error,
@@ -267,7 +301,7 @@ impl OAuthError {
     }
 }
 
-fn error_json(error: &str, code: u32, description: &str) -> String {
+pub(crate) fn error_json(error: &str, code: u32, description: &str) -> String {
     serde_json::json!({
         "error": error,
         "error_description": format!("AADSTS{code}: {description}"),
@@ -287,6 +321,10 @@ struct Form {
     client_secret: Option<String>,
     scope: Option<String>,
     refresh_token: Option<String>,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
+    device_code: Option<String>,
 }
 
 fn parse_form(body: &[u8]) -> Form {
@@ -298,6 +336,10 @@ fn parse_form(body: &[u8]) -> Form {
             "client_secret" => &mut form.client_secret,
             "scope" => &mut form.scope,
             "refresh_token" => &mut form.refresh_token,
+            "code" => &mut form.code,
+            "redirect_uri" => &mut form.redirect_uri,
+            "code_verifier" => &mut form.code_verifier,
+            "device_code" => &mut form.device_code,
             _ => continue,
         };
         *slot = Some(value.into_owned());
@@ -431,6 +473,21 @@ fn grant(
     match grant_type {
         "client_credentials" => client_credentials(config, client_id, form),
         "refresh_token" => refresh(config, client_id, form),
+        "authorization_code" | consent::DEVICE_GRANT => {
+            let grant = consent::GrantForm {
+                client_id,
+                client_secret: form.client_secret.as_deref(),
+                code: form.code.as_deref(),
+                redirect_uri: form.redirect_uri.as_deref(),
+                code_verifier: form.code_verifier.as_deref(),
+                device_code: form.device_code.as_deref(),
+            };
+            if grant_type == "authorization_code" {
+                consent::redeem_code(config, &grant)
+            } else {
+                consent::redeem_device(config, &grant)
+            }
+        }
         other => Err(OAuthError::new(
             400,
             "unsupported_grant_type",
@@ -440,7 +497,7 @@ fn grant(
     }
 }
 
-fn check_secret(
+pub(crate) fn check_secret(
     config: &TokenEndpointConfig,
     client_id: &str,
     secret: Option<&str>,
@@ -528,6 +585,15 @@ fn refresh(
         ));
     };
     let registry = &config.registry;
+    if registry.detect_reuse(old) {
+        return Err(OAuthError::new(
+            400,
+            "invalid_grant",
+            70_043,
+            "The refresh token was used after it had been replaced: it and every token of its \
+             sign-in are revoked. Sign in again.",
+        ));
+    }
     let binding = registry.refresh_binding(old).ok_or_else(|| {
         OAuthError::new(
             400,
@@ -560,7 +626,7 @@ fn refresh(
     ))
 }
 
-fn success(
+pub(crate) fn success(
     token: &str,
     lifetime: Duration,
     refresh_token: Option<&str>,

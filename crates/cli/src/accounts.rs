@@ -1,17 +1,19 @@
 //! `inbound accounts add|list|remove|test`.
 
 pub(crate) mod add;
+pub(crate) mod login;
 
 use clap::Subcommand;
 use inbound_net::{Credentials, ImapClient, Pop3Client};
 use inbound_retrieve::{
     Account, AfterReceive, AuthConfig, FetchPolicy, MailProtocol, NetConnector, OAuthSettings,
-    SecretSource, resolve_credentials,
+    SecretSource, resolve_credentials, resolve_credentials_saving_rotated,
 };
 use inbound_store::Store;
 use serde_json::{Value, json};
 
 use self::add::AddArgs;
+use self::login::LoginArgs;
 use crate::app::{self, App};
 use crate::error::{CliError, CliResult, EXIT_FAILED, EXIT_OK};
 use crate::output::{Align, Table, human_bytes, print_json};
@@ -45,6 +47,14 @@ pub(crate) enum AccountsCommand {
         /// The account.
         name: String,
     },
+    /// Sign in to a mailbox with OAuth (accounts with provider google, microsoft or
+    /// authorization_code) and store the refresh token encrypted.
+    ///
+    /// Prints the authorization URL and opens a browser when one is available; the provider
+    /// redirects back to a listener on 127.0.0.1. With --device, prints a code to enter on
+    /// another device instead (Microsoft; Google does not allow it for mail).
+    #[command(after_help = LOGIN_EXAMPLES)]
+    Login(LoginArgs),
     /// Connect, log in and report what the server offers.
     Test {
         /// The account.
@@ -59,12 +69,19 @@ Examples:
   inbound accounts add gmail --secret client_secret --secret refresh_token
   printf '%s\\n' \"$PW\" | inbound accounts add home   # a configured account, from a script";
 
-/// Runs `inbound accounts add|list|remove|test`.
+const LOGIN_EXAMPLES: &str = "\
+Examples:
+  inbound accounts login gmail                 # opens the browser, waits for the sign-in
+  inbound accounts login work --no-browser     # only prints the URL to open
+  inbound accounts login work --device         # a code to enter on another device";
+
+/// Runs `inbound accounts add|list|remove|login|test`.
 pub(crate) fn command(app: &App, cmd: AccountsCommand) -> CliResult<u8> {
     match cmd {
         AccountsCommand::Add(args) => add::add(app, &args),
         AccountsCommand::List { json } => list(app, json),
         AccountsCommand::Remove { name } => remove(app, &name),
+        AccountsCommand::Login(args) => login::login(app, &args),
         AccountsCommand::Test { name } => test(app, name),
     }
 }
@@ -77,6 +94,7 @@ fn test(app: &App, name: String) -> CliResult<u8> {
     let Some(account) = found.first() else {
         return Err(app::no_accounts(&config));
     };
+    let store = store.map(|s| std::sync::Arc::new(std::sync::Mutex::new(s)));
     app::block_on(run_test(&crate::connector::net(), account, store.as_ref()))?
 }
 
@@ -98,6 +116,13 @@ pub(crate) fn secret_source(account: &Account) -> String {
         }
         AuthConfig::OAuth(OAuthSettings::Static { token }) => {
             format!("oauth token: {}", source(token))
+        }
+        AuthConfig::OAuth(OAuthSettings::Login(l)) => {
+            format!(
+                "oauth {}: {}",
+                login::provider_name(l.provider),
+                source(&l.refresh_token)
+            )
         }
     }
 }
@@ -132,6 +157,33 @@ fn list(app: &App, json_out: bool) -> CliResult<u8> {
         None => Vec::new(),
     };
     let accounts = app::all_accounts(&config, store.as_ref())?;
+    // Consent accounts with no refresh token stored yet: they need `accounts login`.
+    let mut not_signed_in = Vec::new();
+    for a in &accounts {
+        if let AuthConfig::OAuth(OAuthSettings::Login(l)) = &a.auth {
+            if let SecretSource::Stored(slot) = &l.refresh_token {
+                let has = match &store {
+                    Some(s) => s
+                        .load_account(&a.name)?
+                        .is_some_and(|s| s.secrets.contains_key(slot)),
+                    None => false,
+                };
+                if !has {
+                    not_signed_in.push(a.name.clone());
+                }
+            }
+        }
+    }
+    let secret = |a: &Account| {
+        let mut text = secret_source(a);
+        if not_signed_in.contains(&a.name) {
+            text.push_str(&format!(
+                " (not signed in: run `inbound accounts login {}`)",
+                a.name
+            ));
+        }
+        text
+    };
     let origin = |a: &Account| {
         let in_file = config.accounts.iter().any(|c| c.name == a.name);
         match (in_file, stored.contains(&a.name)) {
@@ -154,7 +206,7 @@ fn list(app: &App, json_out: bool) -> CliResult<u8> {
                     "folder": a.folder,
                     "policy": policy(a),
                     "subscribe": a.subscribe,
-                    "secret": secret_source(a),
+                    "secret": secret(a),
                     "source": origin(a),
                 })
             })
@@ -184,7 +236,7 @@ fn list(app: &App, json_out: bool) -> CliResult<u8> {
             a.folder.clone(),
             policy(a),
             if a.subscribe { "yes" } else { "no" }.to_owned(),
-            secret_source(a),
+            secret(a),
             origin(a).to_owned(),
         ]);
     }
@@ -233,10 +285,15 @@ fn remove(app: &App, name: &str) -> CliResult<u8> {
 pub(crate) async fn run_test(
     connector: &NetConnector,
     account: &Account,
-    store: Option<&Store>,
+    store: Option<&std::sync::Arc<std::sync::Mutex<Store>>>,
 ) -> CliResult<u8> {
-    let credentials = resolve_credentials(account, store)
-        .map_err(|e| CliError::usage(add::credential_error(&e)))?;
+    // Rotated refresh tokens are saved as retrieval saves them: the next run needs them.
+    let credentials = match store {
+        Some(store) => resolve_credentials_saving_rotated(account, store),
+        None => resolve_credentials(account, None),
+    }
+    .map_err(|e| CliError::usage(add::credential_error(&e, account)))?;
+    let hint = login::needs_login_hint(account);
     let mut lines: Vec<(&str, String)> = vec![
         ("account", account.name.clone()),
         (
@@ -268,6 +325,10 @@ pub(crate) async fn run_test(
             Ok(EXIT_OK)
         }
         Err(e) => {
+            let e = match &hint {
+                Some(hint) if e.contains("invalid_grant") => format!("{e}; {hint}"),
+                _ => e,
+            };
             println!(
                 "{:<width$} FAILED: {}",
                 "result:",

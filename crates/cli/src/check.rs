@@ -56,6 +56,10 @@ pub(crate) fn command(app: &App) -> CliResult<u8> {
                 env(client_secret, "oauth.client_secret_env");
             }
             AuthConfig::OAuth(OAuthSettings::Static { token }) => env(token, "oauth.token_env"),
+            AuthConfig::OAuth(OAuthSettings::Login(l)) => {
+                env(&l.refresh_token, "oauth.refresh_token_env");
+                env(&l.client_secret, "oauth.client_secret_env");
+            }
         }
         if let Some(field) = inline_secret(a) {
             if let Some(mode) = crate::trust::readable_by_others(&path) {
@@ -121,5 +125,7 @@ fn inline_secret(account: &inbound_retrieve::Account) -> Option<&'static str> {
         AuthConfig::OAuth(OAuthSettings::Static { token }) => {
             inline(token).then_some("oauth.token")
         }
+        // Secrets of a consent account come from the store or the environment only.
+        AuthConfig::OAuth(OAuthSettings::Login(_)) => None,
     }
 }

@@ -95,7 +95,26 @@ pub(crate) struct Outcome {
 }
 
 impl Outcome {
-    fn from_result(name: &str, folder: &str, result: inbound_retrieve::Result<Report>) -> Self {
+    /// A consent account whose refresh token was refused (`invalid_grant`) needs a new
+    /// sign-in: its last error says which command to run.
+    fn hint_login(&mut self, account: &Account) {
+        let Some(hint) = crate::accounts::login::needs_login_hint(account) else {
+            return;
+        };
+        if let Some(last) = self.errors.last_mut() {
+            if !self.ok && last.contains("invalid_grant") {
+                last.push_str("; ");
+                last.push_str(&hint);
+            }
+        }
+    }
+
+    fn from_result(
+        name: &str,
+        account: &Account,
+        result: inbound_retrieve::Result<Report>,
+    ) -> Self {
+        let folder = account.folder.as_str();
         let (report, failure) = match result {
             Ok(report) => (report, None),
             Err(inbound_retrieve::Error::Backend { report, source, .. }) => {
@@ -103,7 +122,7 @@ impl Outcome {
             }
             Err(inbound_retrieve::Error::Credentials(e)) => (
                 Report::default(),
-                Some(crate::accounts::add::credential_error(&e)),
+                Some(crate::accounts::add::credential_error(&e, account)),
             ),
             Err(e) => (Report::default(), Some(e.to_string())),
         };
@@ -240,7 +259,11 @@ pub(crate) async fn run_fetch<C: Connector>(
     let outcomes: Vec<Outcome> = results
         .into_iter()
         .zip(accounts)
-        .map(|((name, result), account)| Outcome::from_result(&name, &account.folder, result))
+        .map(|((name, result), account)| {
+            let mut outcome = Outcome::from_result(&name, account, result);
+            outcome.hint_login(account);
+            outcome
+        })
         .collect();
     if display != Display::Silent {
         for o in outcomes.iter().filter(|o| !o.ok) {

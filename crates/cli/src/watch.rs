@@ -245,6 +245,10 @@ pub(crate) fn secret_env_vars(accounts: &[Account]) -> Vec<String> {
                 add(client_secret);
             }
             AuthConfig::OAuth(OAuthSettings::Static { token }) => add(token),
+            AuthConfig::OAuth(OAuthSettings::Login(l)) => {
+                add(&l.refresh_token);
+                add(&l.client_secret);
+            }
         }
     }
     vars
@@ -261,6 +265,11 @@ pub(crate) async fn run_watch<C: Connector>(
     let (subs, tx, mut rx) = subscriptions(retriever);
     let mut live: HashSet<String> = HashSet::new();
     let mut failed = false;
+    // What to tell about a consent account whose refresh token is refused.
+    let login_hints: Vec<(String, String)> = accounts
+        .iter()
+        .filter_map(|a| crate::accounts::login::needs_login_hint(a).map(|h| (a.name.clone(), h)))
+        .collect();
     for account in accounts {
         let name = account.name.clone();
         match subscribe(&subs, account, &tx) {
@@ -288,10 +297,12 @@ pub(crate) async fn run_watch<C: Connector>(
             }
             event = rx.recv() => {
                 let Some(event) = event else { break };
-                if let WatchEvent::State(name, state) = &event {
-                    if matches!(state, SubscriptionState::Failed { .. }) {
-                        live.remove(name);
-                        failed = true;
+                if let WatchEvent::State(name, SubscriptionState::Failed { error }) = &event {
+                    live.remove(name);
+                    failed = true;
+                    let hint = login_hints.iter().find(|(n, _)| n == name);
+                    if let (Some((_, hint)), true) = (hint, error.contains("invalid_grant")) {
+                        eprintln!("{}: {hint}", crate::output::escape_terminal(name));
                     }
                 }
                 handle(event, options).await;

@@ -88,7 +88,7 @@ fn check_config_accepts_the_example_file() {
     let out = w.run(&["check-config"]);
     assert!(out.status.success(), "stderr: {}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("ok, 4 account(s)"), "{text}");
+    assert!(text.contains("ok, 5 account(s)"), "{text}");
 }
 
 #[test]

@@ -29,7 +29,9 @@
 //!   buffered before the STARTTLS handshake), [`MailStream`] and [`Dialer`].
 //! - [`sasl`]: PLAIN, LOGIN, XOAUTH2, OAUTHBEARER as bytes, without I/O; mechanism choice.
 //! - [`oauth`]: the [`TokenProvider`](oauth::TokenProvider) trait with cached providers for
-//!   Entra ID client credentials, refresh tokens and static tokens.
+//!   Entra ID client credentials, refresh tokens and static tokens; a person's consent
+//!   ([`AuthorizationCodeLogin`](oauth::AuthorizationCodeLogin) with PKCE and a loopback
+//!   redirect, [`DeviceLogin`](oauth::DeviceLogin)) to obtain the refresh token.
 //! - [`transport`]: [`Transport`], a buffered connection with per-wait timeouts and redacted
 //!   TRACE logging, shared by the protocol clients; [`Timeouts`].
 //! - [`imap`]: the IMAP client, [`ImapClient`]: STARTTLS done right, SASL, streaming

@@ -23,7 +23,7 @@ use inbound_net::oauth::{
 use inbound_net::{Credentials, Secret, TlsConfig};
 use inbound_store::Store;
 
-use crate::account::{Account, AuthConfig, OAuthSettings, SecretSource};
+use crate::account::{Account, AuthConfig, MailProtocol, OAuthSettings, SecretSource};
 use crate::sync::run::SharedStore;
 
 /// How long a secret command may run before it is killed: 30 seconds.
@@ -159,6 +159,21 @@ pub fn resolve_credentials(
     resolve_credentials_with(account, &mut lookup, &TlsConfig::new())
 }
 
+/// As [`resolve_credentials`], for a store shared with retrieval: a refresh token the endpoint
+/// rotates is saved in `store` the moment it arrives, and the one saved last is used. A
+/// one-off connection (a login test) must do this too, or the store is left holding a refresh
+/// token the endpoint has replaced (and a provider with reuse detection revokes them all when
+/// it comes back).
+///
+/// # Errors
+/// As [`resolve_credentials`].
+pub fn resolve_credentials_saving_rotated(
+    account: &Account,
+    store: &SharedStore,
+) -> Result<Credentials, CredentialError> {
+    crate::retriever::resolve_in_store(store, account, &TlsConfig::new(), DEFAULT_COMMAND_TIMEOUT)
+}
+
 /// Resolves the account's credentials with a custom stored-secret lookup and TLS settings for
 /// the OAuth token endpoint (the account's `ca_file` is added to them).
 ///
@@ -203,7 +218,11 @@ impl Resolver<'_, '_> {
                 Ok(Credentials::password(account.username.clone(), password))
             }
             AuthConfig::OAuth(settings) => {
-                let provider = self.provider(settings, &token_tls_for(account, token_tls))?;
+                let provider = self.provider(
+                    settings,
+                    account.protocol,
+                    &token_tls_for(account, token_tls),
+                )?;
                 Ok(Credentials::oauth(account.username.clone(), provider))
             }
         }
@@ -229,6 +248,7 @@ impl Resolver<'_, '_> {
     fn provider(
         &mut self,
         settings: &OAuthSettings,
+        protocol: MailProtocol,
         tls: &TlsConfig,
     ) -> Result<Arc<dyn TokenProvider>, CredentialError> {
         let name = self.account;
@@ -261,27 +281,60 @@ impl Resolver<'_, '_> {
                 client_secret,
                 refresh_token,
                 scopes,
-            } => {
-                let configured = self.secret(refresh_token)?;
-                let refresh = self.rotated_refresh_token(&configured)?;
-                let mut c = RefreshTokenConfig::new(token_url, client_id, refresh)
-                    .with_scopes(scopes.iter().cloned())
-                    .with_tls(tls.clone());
-                // A client secret is optional here (public clients): a missing stored one is
-                // fine.
-                match self.secret(client_secret) {
-                    Ok(secret) => c = c.with_client_secret(secret),
-                    Err(CredentialError::NotStored { .. }) => {}
-                    Err(e) => return Err(e),
-                }
-                let mut provider = RefreshTokenProvider::new(c).map_err(oauth_err)?;
-                if let Some(store) = self.rotation {
-                    provider = provider.on_rotate(save_rotated(store.clone(), name, &configured));
-                }
-                Arc::new(provider)
+            } => self.refresh_provider(
+                token_url,
+                client_id,
+                client_secret,
+                refresh_token,
+                scopes,
+                tls,
+            )?,
+            OAuthSettings::Login(login) => {
+                let endpoints = login.endpoints(protocol);
+                self.refresh_provider(
+                    &endpoints.token_url,
+                    &login.client_id,
+                    &login.client_secret,
+                    &login.refresh_token,
+                    &endpoints.scopes,
+                    tls,
+                )?
             }
             OAuthSettings::Static { token } => Arc::new(StaticToken::new(self.secret(token)?)),
         })
+    }
+
+    /// A refresh-token provider; rotated tokens are saved when the resolver has a store.
+    fn refresh_provider(
+        &mut self,
+        token_url: &str,
+        client_id: &str,
+        client_secret: &SecretSource,
+        refresh_token: &SecretSource,
+        scopes: &[String],
+        tls: &TlsConfig,
+    ) -> Result<Arc<dyn TokenProvider>, CredentialError> {
+        let name = self.account;
+        let configured = self.secret(refresh_token)?;
+        let refresh = self.rotated_refresh_token(&configured)?;
+        let mut c = RefreshTokenConfig::new(token_url, client_id, refresh)
+            .with_scopes(scopes.iter().cloned())
+            .with_tls(tls.clone());
+        // A client secret is optional here (public clients): a missing stored one is fine.
+        match self.secret(client_secret) {
+            Ok(secret) => c = c.with_client_secret(secret),
+            Err(CredentialError::NotStored { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        let mut provider =
+            RefreshTokenProvider::new(c).map_err(|source| CredentialError::OAuth {
+                account: name.to_owned(),
+                source,
+            })?;
+        if let Some(store) = self.rotation {
+            provider = provider.on_rotate(save_rotated(store.clone(), name, &configured));
+        }
+        Ok(Arc::new(provider))
     }
 
     /// The refresh token to use: the one the endpoint rotated last, saved in the store, while

@@ -82,15 +82,15 @@ mod sync;
 
 pub use account::{
     Account, AccountBuilder, AccountConfig, AfterReceive, AuthConfig, ConfigErrors, ConfigProblem,
-    FetchPolicy, InlineImageMode, MailProtocol, OAuthConfig, OAuthSettings, RemoteImages,
-    SecretSource,
+    FetchPolicy, InlineImageMode, LoginEndpoints, LoginSettings, MailProtocol, OAuthConfig,
+    OAuthProviderName, OAuthSettings, RemoteImages, SecretSource,
 };
 pub use backend::net::NetConnector;
 pub use backend::{
     BackendError, BackendResult, Connector, ErrorKind, FolderStatus, IdleOutcome, ImapCapabilities,
     ImapSession, MessageSize, Pop3Session, Pop3Uidl, RemoteMessage, StopHandle, StopSignal,
 };
-pub use credentials::{CredentialError, resolve_credentials};
+pub use credentials::{CredentialError, resolve_credentials, resolve_credentials_saving_rotated};
 pub use error::{Error, Result};
 pub use events::{BatchDone, Events, NewMail, NoEvents, NotDelivered, Progress, Report, Skipped};
 pub use retriever::{RetrieveConfig, Retriever};

@@ -372,15 +372,35 @@ impl<C: Connector> Retriever<C> {
     }
 }
 
-/// Whether a run may reconnect after `error`.
+/// Whether a run may reconnect after `error`. An OAuth login failure is retried with a new
+/// token, unless the token endpoint refused the grant or the client itself: asking again with
+/// the same refresh token cannot succeed (and a provider that detects reuse counts each try).
 pub(crate) fn retryable(error: &BackendError, credentials: &Credentials) -> bool {
     error.is_connection_error()
-        || (error.kind() == ErrorKind::Auth && matches!(credentials, Credentials::OAuth { .. }))
+        || (error.kind() == ErrorKind::Auth
+            && matches!(credentials, Credentials::OAuth { .. })
+            && !oauth_refused(error))
+}
+
+/// Whether `error` is the token endpoint refusing the refresh token or the client
+/// (`invalid_grant`, `invalid_client`, `unauthorized_client`): only a new sign-in or new
+/// settings help.
+fn oauth_refused(error: &BackendError) -> bool {
+    let source = std::error::Error::source(error);
+    source
+        .and_then(|s| s.downcast_ref::<inbound_net::OAuthError>())
+        .is_some_and(|e| {
+            matches!(
+                e,
+                inbound_net::OAuthError::Endpoint { error, .. }
+                    if matches!(error.as_str(), "invalid_grant" | "invalid_client" | "unauthorized_client")
+            )
+        })
 }
 
 /// Resolves `account`'s credentials, reading stored secrets from `store` and saving rotated
 /// refresh tokens there.
-fn resolve_in_store(
+pub(crate) fn resolve_in_store(
     store: &SharedStore,
     account: &Account,
     token_tls: &inbound_net::TlsConfig,

@@ -399,3 +399,76 @@ fn remote_images_are_blocked_unless_allowed() {
         .contains(&"remote_images")
     );
 }
+
+#[test]
+fn consent_providers_fill_endpoints_and_name_what_is_missing() {
+    let file: File = toml::from_str(
+        r#"[[account]]
+        name = "gmail"
+        protocol = "imap"
+        host = "imap.gmail.com"
+        username = "me@gmail.com"
+        [account.oauth]
+        provider = "google"
+        client_id = "123.apps.googleusercontent.com"
+        client_secret_env = "GOOGLE_CLIENT_SECRET"
+
+        [[account]]
+        name = "outlook"
+        protocol = "pop3"
+        host = "outlook.office365.com"
+        username = "me@contoso.com"
+        [account.oauth]
+        provider = "microsoft"
+        tenant_id = "organizations"
+        client_id = "abc""#,
+    )
+    .unwrap();
+    let AuthConfig::OAuth(OAuthSettings::Login(g)) = &file.account[0].auth else {
+        panic!("{:?}", file.account[0].auth);
+    };
+    let e = g.endpoints(inbound_retrieve::MailProtocol::Imap);
+    assert_eq!(e.token_url, "https://oauth2.googleapis.com/token");
+    assert_eq!(e.scopes, ["https://mail.google.com/"]);
+    assert!(matches!(&g.client_secret, SecretSource::Env(v) if v == "GOOGLE_CLIENT_SECRET"));
+    assert!(matches!(&g.refresh_token, SecretSource::Stored(v) if v == "refresh_token"));
+    let AuthConfig::OAuth(OAuthSettings::Login(m)) = &file.account[1].auth else {
+        panic!("{:?}", file.account[1].auth);
+    };
+    let e = m.endpoints(inbound_retrieve::MailProtocol::Pop3);
+    assert_eq!(
+        e.auth_url,
+        "https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize"
+    );
+    assert_eq!(
+        e.scopes,
+        [
+            "https://outlook.office.com/POP.AccessAsUser.All",
+            "offline_access"
+        ]
+    );
+    // Written back, the table is the same.
+    let back = toml::to_string(&file.account[1]).unwrap();
+    assert!(back.contains("provider = \"microsoft\""), "{back}");
+    assert!(back.contains("tenant_id = \"organizations\""), "{back}");
+
+    let f = fields(
+        r#"[[account]]
+        name = "other"
+        protocol = "imap"
+        host = "h"
+        username = "u"
+        [account.oauth]
+        provider = "authorization_code"
+        tenant_id = "x""#,
+    );
+    for field in [
+        "oauth.client_id",
+        "oauth.auth_url",
+        "oauth.token_url",
+        "oauth.scope",
+        "oauth.tenant_id",
+    ] {
+        assert!(f.contains(&field), "{field}: {f:?}");
+    }
+}

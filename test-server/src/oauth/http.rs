@@ -127,6 +127,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<(usize, Request, usize)>, ReadError> 
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        302 => "Found",
         400 => "Bad Request",
         401 => "Unauthorized",
         404 => "Not Found",
@@ -137,6 +138,41 @@ fn reason(status: u16) -> &'static str {
         503 => "Service Unavailable",
         _ => "Error",
     }
+}
+
+/// Writes a `302 Found` to `location`.
+pub(crate) async fn write_redirect<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    location: &str,
+    close: bool,
+) -> std::io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 302 Found\r\nLocation: {location}\r\nCache-Control: no-store\r\n\
+         Content-Length: 0\r\n{}\r\n",
+        if close { "Connection: close\r\n" } else { "" },
+    );
+    stream.write_all(head.as_bytes()).await?;
+    stream.flush().await
+}
+
+/// Writes a plain-text answer (what a consent page shows when it cannot redirect).
+pub(crate) async fn write_text<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    status: u16,
+    body: &str,
+    close: bool,
+) -> std::io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Cache-Control: no-store\r\nContent-Length: {}\r\n{}\r\n",
+        reason(status),
+        body.len(),
+        if close { "Connection: close\r\n" } else { "" },
+    );
+    let mut out = head.into_bytes();
+    out.extend_from_slice(body.as_bytes());
+    stream.write_all(&out).await?;
+    stream.flush().await
 }
 
 /// Writes a JSON answer.

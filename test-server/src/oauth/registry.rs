@@ -25,6 +25,10 @@ pub enum Grant {
     ClientCredentials,
     /// `grant_type=refresh_token` at the HTTP endpoint.
     RefreshToken,
+    /// `grant_type=authorization_code` at the HTTP endpoint (after `/authorize`).
+    AuthorizationCode,
+    /// The device-code grant at the HTTP endpoint.
+    DeviceCode,
     /// [`TokenRegistry::issue_token`] called from code.
     Direct,
 }
@@ -84,6 +88,12 @@ pub struct TokenStats {
     pub errors: u64,
     /// [`TokenRegistry::validate`] / [`TokenRegistry::authorize`] calls.
     pub validations: u64,
+    /// Access tokens issued for `grant_type=authorization_code`.
+    pub authorization_code_grants: u64,
+    /// Access tokens issued for the device-code grant.
+    pub device_code_grants: u64,
+    /// Refresh tokens presented again after they were rotated (each revoked its family).
+    pub refresh_token_reuses: u64,
 }
 
 /// One request the endpoint received, as tests may want to check it. Holds no secret.
@@ -114,6 +124,48 @@ pub(crate) struct RefreshBinding {
     pub(crate) client_id: String,
     pub(crate) owner: String,
     pub(crate) scope: Option<String>,
+    /// The consent this token descends from; every rotation keeps it.
+    pub(crate) family: u64,
+}
+
+/// An authorization code `/authorize` issued, waiting for the token request.
+#[derive(Clone)]
+pub(crate) struct PendingCode {
+    pub(crate) client_id: String,
+    pub(crate) redirect_uri: String,
+    /// The PKCE `S256` challenge.
+    pub(crate) challenge: String,
+    pub(crate) owner: String,
+    pub(crate) scope: Option<String>,
+    pub(crate) expires_at: Instant,
+}
+
+/// Where a device code stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum DeviceStatus {
+    Pending,
+    Approved(String),
+    Denied,
+}
+
+/// A device code the device authorization endpoint issued.
+#[derive(Clone)]
+pub(crate) struct DeviceGrant {
+    pub(crate) client_id: String,
+    pub(crate) user_code: String,
+    pub(crate) scope: Option<String>,
+    pub(crate) status: DeviceStatus,
+    pub(crate) expires_at: Instant,
+}
+
+/// How `/authorize` answers, standing in for the person at the consent page.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Consent {
+    /// Consent is given for the user named by `login_hint` (or the default consent user).
+    #[default]
+    Approve,
+    /// The person declines: the redirect carries `error=access_denied`.
+    Deny,
 }
 
 struct AccessEntry {
@@ -134,6 +186,16 @@ struct State {
     fail_next: u32,
     stats: TokenStats,
     requests: Vec<RecordedRequest>,
+    consent: Consent,
+    consent_user: Option<String>,
+    codes: HashMap<String, PendingCode>,
+    devices: HashMap<String, DeviceGrant>,
+    device_interval: u64,
+    device_lifetime: Duration,
+    slow_down_next: u32,
+    next_family: u64,
+    /// Refresh tokens already rotated away, with their family: presenting one again is reuse.
+    retired: HashMap<String, u64>,
 }
 
 /// The tokens a fake authority has issued, with owners and expiry. Cheap to clone: clones
@@ -191,6 +253,15 @@ impl TokenRegistry {
                 fail_next: 0,
                 stats: TokenStats::default(),
                 requests: Vec::new(),
+                consent: Consent::Approve,
+                consent_user: None,
+                codes: HashMap::new(),
+                devices: HashMap::new(),
+                device_interval: 1,
+                device_lifetime: Duration::from_secs(900),
+                slow_down_next: 0,
+                next_family: 0,
+                retired: HashMap::new(),
             })),
         }
     }
@@ -283,14 +354,76 @@ impl TokenRegistry {
     ) {
         let mut state = self.lock();
         state.stats.refresh_tokens_issued += 1;
+        state.next_family += 1;
+        let family = state.next_family;
         state.refresh.insert(
             token.to_owned(),
             RefreshBinding {
                 client_id: client_id.to_owned(),
                 owner: owner.to_owned(),
                 scope: scope.map(str::to_owned),
+                family,
             },
         );
+    }
+
+    /// How `/authorize` answers from now on (approve by default).
+    pub fn set_consent(&self, consent: Consent) {
+        self.lock().consent = consent;
+    }
+
+    /// The user `/authorize` consents for when the request has no `login_hint`.
+    pub fn set_consent_user(&self, user: Option<&str>) {
+        self.lock().consent_user = user.map(str::to_owned);
+    }
+
+    /// The polling interval the device authorization endpoint asks for, in seconds
+    /// (default 1).
+    pub fn set_device_poll_interval(&self, secs: u64) {
+        self.lock().device_interval = secs;
+    }
+
+    /// How long device codes issued from now on live (default 15 minutes).
+    pub fn set_device_code_lifetime(&self, lifetime: Duration) {
+        self.lock().device_lifetime = lifetime;
+    }
+
+    /// The next `n` polls of a pending device code are answered `slow_down`.
+    pub fn slow_down_next_polls(&self, n: u32) {
+        self.lock().slow_down_next = n;
+    }
+
+    /// The person approves the device code `user_code` as `user` (what a test does instead of
+    /// a browser; also `POST /device/approve`). Returns whether the code was pending.
+    pub fn approve_device(&self, user_code: &str, user: &str) -> bool {
+        self.decide_device(user_code, DeviceStatus::Approved(user.to_owned()))
+    }
+
+    /// The person declines the device code `user_code` (also `POST /device/deny`). Returns
+    /// whether the code was pending.
+    pub fn deny_device(&self, user_code: &str) -> bool {
+        self.decide_device(user_code, DeviceStatus::Denied)
+    }
+
+    fn decide_device(&self, user_code: &str, status: DeviceStatus) -> bool {
+        let mut state = self.lock();
+        let now = Instant::now();
+        match state
+            .devices
+            .values_mut()
+            .find(|d| d.user_code.eq_ignore_ascii_case(user_code))
+        {
+            Some(d) if d.status == DeviceStatus::Pending && now < d.expires_at => {
+                d.status = status;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the endpoint would accept this refresh token now.
+    pub fn is_refresh_token_valid(&self, token: &str) -> bool {
+        self.lock().refresh.contains_key(token)
     }
 
     /// Forgets an access or refresh token: later use gives `Unknown` / `invalid_grant`.
@@ -400,6 +533,8 @@ impl TokenRegistry {
         match grant {
             Grant::ClientCredentials => state.stats.client_credentials_grants += 1,
             Grant::RefreshToken => state.stats.refresh_token_grants += 1,
+            Grant::AuthorizationCode => state.stats.authorization_code_grants += 1,
+            Grant::DeviceCode => state.stats.device_code_grants += 1,
             Grant::Direct => {}
         }
         let token = state.insert_access(owner, Some(client_id), scope, grant, lifetime);
@@ -410,6 +545,92 @@ impl TokenRegistry {
         self.lock().refresh.get(token).cloned()
     }
 
+    /// When `token` was rotated away already, revokes every refresh token of its family (RFC
+    /// 9700 section 4.14.2: a reused refresh token means it leaked) and returns true.
+    pub(crate) fn detect_reuse(&self, token: &str) -> bool {
+        let mut state = self.lock();
+        let Some(family) = state.retired.get(token).copied() else {
+            return false;
+        };
+        state.refresh.retain(|_, b| b.family != family);
+        state.stats.refresh_token_reuses += 1;
+        tracing::debug!(target: "inbound_test_server::oauth", family, "refresh token reused; family revoked");
+        true
+    }
+
+    pub(crate) fn consent(&self) -> (Consent, Option<String>) {
+        let state = self.lock();
+        (state.consent.clone(), state.consent_user.clone())
+    }
+
+    /// Records an authorization code and returns it.
+    pub(crate) fn insert_code(&self, pending: PendingCode) -> String {
+        let code = random_token("code_", 24);
+        self.lock().codes.insert(code.clone(), pending);
+        code
+    }
+
+    /// Takes an authorization code (codes are single use).
+    pub(crate) fn take_code(&self, code: &str) -> Option<PendingCode> {
+        let mut state = self.lock();
+        let pending = state.codes.remove(code)?;
+        (Instant::now() < pending.expires_at).then_some(pending)
+    }
+
+    /// Issues a device code: (device code, user code, interval, lifetime).
+    pub(crate) fn insert_device(
+        &self,
+        client_id: &str,
+        scope: Option<&str>,
+    ) -> (String, String, u64, Duration) {
+        let device_code = random_token("dc_", 24);
+        let mut raw = [0u8; 4];
+        rand::rngs::OsRng.fill_bytes(&mut raw);
+        let user_code = format!("{:08X}", u32::from_be_bytes(raw));
+        let mut state = self.lock();
+        let lifetime = state.device_lifetime;
+        let interval = state.device_interval;
+        state.devices.insert(
+            device_code.clone(),
+            DeviceGrant {
+                client_id: client_id.to_owned(),
+                user_code: user_code.clone(),
+                scope: scope.map(str::to_owned),
+                status: DeviceStatus::Pending,
+                expires_at: Instant::now() + lifetime,
+            },
+        );
+        (device_code, user_code, interval, lifetime)
+    }
+
+    /// One poll of a device code: the grant when decided (and then forgotten), else `None`
+    /// with the reason in `Err`.
+    pub(crate) fn poll_device(&self, device_code: &str) -> Result<DeviceGrant, &'static str> {
+        let mut state = self.lock();
+        let Some(grant) = state.devices.get(device_code).cloned() else {
+            return Err("invalid_grant");
+        };
+        if Instant::now() >= grant.expires_at {
+            state.devices.remove(device_code);
+            return Err("expired_token");
+        }
+        match grant.status {
+            DeviceStatus::Pending if state.slow_down_next > 0 => {
+                state.slow_down_next -= 1;
+                Err("slow_down")
+            }
+            DeviceStatus::Pending => Err("authorization_pending"),
+            DeviceStatus::Denied => {
+                state.devices.remove(device_code);
+                Err("access_denied")
+            }
+            DeviceStatus::Approved(_) => {
+                state.devices.remove(device_code);
+                Ok(grant)
+            }
+        }
+    }
+
     /// When rotation is on, replaces `old` by a new refresh token and returns it.
     pub(crate) fn rotate_refresh(&self, old: &str) -> Option<String> {
         let mut state = self.lock();
@@ -417,6 +638,7 @@ impl TokenRegistry {
             return None;
         }
         let binding = state.refresh.remove(old)?;
+        state.retired.insert(old.to_owned(), binding.family);
         let token = random_token("rt_", 32);
         state.refresh.insert(token.clone(), binding);
         state.stats.refresh_tokens_issued += 1;

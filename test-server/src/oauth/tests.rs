@@ -196,12 +196,7 @@ async fn refresh_grant_with_rotation() {
         .authorize(json["access_token"].as_str().unwrap(), "alice@example.test")
         .unwrap();
     assert_eq!(info.grant, Grant::RefreshToken);
-    // The old refresh token is gone; the new one works; another client cannot use it.
-    let (status, json) = post(&ep, "/common/oauth2/v2.0/token", &form).await;
-    assert_eq!(
-        (status, json["error"].as_str()),
-        (400, Some("invalid_grant"))
-    );
+    // Another client cannot use the new one.
     let (status, json) = post(
         &ep,
         "/common/oauth2/v2.0/token",
@@ -214,14 +209,21 @@ async fn refresh_grant_with_rotation() {
         (status, json["error"].as_str()),
         (400, Some("invalid_grant"))
     );
+    // The old refresh token presented again is reuse: refused, and the new one is revoked
+    // with it (the whole family).
+    let (status, json) = post(&ep, "/common/oauth2/v2.0/token", &form).await;
+    assert_eq!(
+        (status, json["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
     let (status, _) = post(
         &ep,
         "/common/oauth2/v2.0/token",
         &form.replace(&rt, &new_rt),
     )
     .await;
-    assert_eq!(status, 200);
-    assert_eq!(reg.stats().refresh_token_grants, 2);
+    assert_eq!(status, 400);
+    assert_eq!(reg.stats().refresh_token_grants, 1);
     // A public client may not use client credentials.
     let (status, json) = post(
         &ep,
@@ -289,4 +291,137 @@ fn which(name: &str) -> Result<std::path::PathBuf, ()> {
         .map(|d| d.join(name))
         .find(|p| p.is_file())
         .ok_or(())
+}
+
+/// `GET {target}` and returns the raw answer.
+async fn get(endpoint: &TokenEndpoint, target: &str) -> String {
+    let raw = format!("GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    exchange(endpoint, raw.as_bytes()).await
+}
+
+fn location(answer: &str) -> String {
+    answer
+        .lines()
+        .find_map(|l| l.strip_prefix("Location: "))
+        .unwrap_or_else(|| panic!("no redirect: {answer}"))
+        .to_owned()
+}
+
+fn query_value(url: &str, name: &str) -> Option<String> {
+    let q = url.split_once('?')?.1;
+    form_urlencoded::parse(q.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+const VERIFIER: &str = "a-verifier-of-at-least-forty-three-characters-0123456789";
+
+fn challenge() -> String {
+    use sha2::Digest as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(VERIFIER))
+}
+
+/// `/authorize` for `desktop` as alice; returns the code.
+async fn authorize_code(ep: &TokenEndpoint) -> String {
+    let target = format!(
+        "/common/oauth2/v2.0/authorize?response_type=code&client_id=desktop&\
+         redirect_uri=http%3A%2F%2F127.0.0.1%3A4711%2F&state=s1&code_challenge={}&\
+         code_challenge_method=S256&login_hint=alice&scope=offline_access",
+        challenge()
+    );
+    let answer = get(ep, &target).await;
+    assert!(answer.starts_with("HTTP/1.1 302"), "{answer}");
+    let to = location(&answer);
+    assert!(to.starts_with("http://127.0.0.1:4711/?"), "{to}");
+    assert_eq!(query_value(&to, "state").as_deref(), Some("s1"));
+    query_value(&to, "code").unwrap()
+}
+
+fn code_form(code: &str, verifier: &str) -> String {
+    format!(
+        "grant_type=authorization_code&client_id=desktop&code={code}&\
+         redirect_uri=http%3A%2F%2F127.0.0.1%3A4711%2F&code_verifier={verifier}"
+    )
+}
+
+#[tokio::test]
+async fn authorization_code_checks_the_pkce_verifier_and_is_single_use() {
+    let ep = endpoint().await;
+    ep.registry().add_public_client("desktop");
+    let path = "/common/oauth2/v2.0/token";
+
+    let code = authorize_code(&ep).await;
+    let (status, json) = post(&ep, path, &code_form(&code, "wrong-verifier")).await;
+    assert_eq!(
+        (status, json["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert!(
+        json["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("Code_Verifier")
+    );
+
+    let code = authorize_code(&ep).await;
+    let (status, json) = post(&ep, path, &code_form(&code, VERIFIER)).await;
+    assert_eq!(status, 200, "{json}");
+    let access = json["access_token"].as_str().unwrap();
+    assert_eq!(
+        ep.registry().authorize(access, "alice").unwrap().grant,
+        Grant::AuthorizationCode
+    );
+    assert!(json["refresh_token"].as_str().is_some());
+    let (status, json) = post(&ep, path, &code_form(&code, VERIFIER)).await;
+    assert_eq!(
+        (status, json["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+
+    // A redirect URI that is not loopback: no redirect at all.
+    let answer = get(
+        &ep,
+        "/common/oauth2/v2.0/authorize?response_type=code&client_id=desktop&\
+         redirect_uri=https%3A%2F%2Fevil.example%2F&state=s&code_challenge=x&code_challenge_method=S256",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("AADSTS50011"), "{answer}");
+}
+
+#[tokio::test]
+async fn reusing_a_rotated_refresh_token_revokes_the_family() {
+    let ep = endpoint().await;
+    let reg = ep.registry();
+    reg.add_public_client("desktop");
+    reg.set_refresh_token_rotation(true);
+    let path = "/common/oauth2/v2.0/token";
+    let code = authorize_code(&ep).await;
+    let (_, json) = post(&ep, path, &code_form(&code, VERIFIER)).await;
+    let first = json["refresh_token"].as_str().unwrap().to_owned();
+    let refresh =
+        |rt: &str| format!("grant_type=refresh_token&client_id=desktop&refresh_token={rt}");
+
+    let (status, json) = post(&ep, path, &refresh(&first)).await;
+    assert_eq!(status, 200, "{json}");
+    let second = json["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(first, second);
+    assert!(reg.is_refresh_token_valid(&second));
+
+    // The old token again (a leaked copy): refused, and the current one is revoked too.
+    let (status, json) = post(&ep, path, &refresh(&first)).await;
+    assert_eq!(
+        (status, json["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert!(
+        json["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("used after it had been replaced")
+    );
+    assert!(!reg.is_refresh_token_valid(&second));
+    let (status, _) = post(&ep, path, &refresh(&second)).await;
+    assert_eq!(status, 400);
+    assert_eq!(reg.stats().refresh_token_reuses, 1);
 }

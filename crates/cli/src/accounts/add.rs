@@ -42,7 +42,7 @@ impl SecretKind {
     ];
 
     /// The name on the command line and in the configuration (`client_secret`).
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Password => "password",
             Self::ClientSecret => "client_secret",
@@ -52,7 +52,7 @@ impl SecretKind {
     }
 
     /// For prompts.
-    fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Self::Password => "Password",
             Self::ClientSecret => "OAuth client secret",
@@ -192,6 +192,20 @@ pub(crate) struct AddArgs {
         help_heading = "OAuth 2.0 (for a new stored account)"
     )]
     token_url: Option<String>,
+    /// Authorization endpoint (provider authorization_code; replaces a preset's).
+    #[arg(
+        long,
+        value_name = "URL",
+        help_heading = "OAuth 2.0 (for a new stored account)"
+    )]
+    auth_url: Option<String>,
+    /// Device authorization endpoint (replaces the microsoft preset's).
+    #[arg(
+        long,
+        value_name = "URL",
+        help_heading = "OAuth 2.0 (for a new stored account)"
+    )]
+    device_url: Option<String>,
     /// Read the client secret from this variable at run time instead of storing it.
     #[arg(
         long,
@@ -225,6 +239,8 @@ impl AddArgs {
             scope: self.scope.clone(),
             authority: self.authority.clone(),
             token_url: self.token_url.clone(),
+            auth_url: self.auth_url.clone(),
+            device_url: self.device_url.clone(),
             client_secret_env: self.client_secret_env.clone(),
             refresh_token_env: self.refresh_token_env.clone(),
             token_env: self.token_env.clone(),
@@ -319,6 +335,12 @@ fn source_of(account: &Account, kind: SecretKind) -> Option<&SecretSource> {
             SecretKind::RefreshToken,
         ) => Some(refresh_token),
         (AuthConfig::OAuth(OAuthSettings::Static { token }), SecretKind::Token) => Some(token),
+        (AuthConfig::OAuth(OAuthSettings::Login(l)), SecretKind::ClientSecret) => {
+            Some(&l.client_secret)
+        }
+        (AuthConfig::OAuth(OAuthSettings::Login(l)), SecretKind::RefreshToken) => {
+            Some(&l.refresh_token)
+        }
         _ => None,
     }
 }
@@ -330,6 +352,11 @@ fn auth_description(account: &Account) -> &'static str {
         AuthConfig::OAuth(OAuthSettings::Entra { .. }) => "OAuth provider entra",
         AuthConfig::OAuth(OAuthSettings::RefreshToken { .. }) => "OAuth provider refresh_token",
         AuthConfig::OAuth(OAuthSettings::Static { .. }) => "OAuth provider static",
+        AuthConfig::OAuth(OAuthSettings::Login(l)) => match l.provider {
+            OAuthProviderName::Google => "OAuth provider google",
+            OAuthProviderName::Microsoft => "OAuth provider microsoft",
+            _ => "OAuth provider authorization_code",
+        },
     }
 }
 
@@ -344,12 +371,16 @@ fn secrets_to_store(
         return Ok(SecretKind::ALL
             .into_iter()
             .filter(|&kind| {
-                // A refresh_token provider's client secret is optional (public clients).
+                // A refresh_token provider's client secret is optional (public clients); a
+                // consent account's refresh token comes from `inbound accounts login`.
+                let consent = matches!(account.auth, AuthConfig::OAuth(OAuthSettings::Login(_)));
                 !(kind == SecretKind::ClientSecret
-                    && matches!(
-                        account.auth,
-                        AuthConfig::OAuth(OAuthSettings::RefreshToken { .. })
-                    ))
+                    && (consent
+                        || matches!(
+                            account.auth,
+                            AuthConfig::OAuth(OAuthSettings::RefreshToken { .. })
+                        )))
+                    && !(kind == SecretKind::RefreshToken && consent)
             })
             .filter_map(|kind| match source_of(account, kind) {
                 Some(SecretSource::Stored(stored)) => Some((kind, stored.clone())),
@@ -455,6 +486,17 @@ pub(crate) fn add(app: &App, args: &AddArgs) -> CliResult<u8> {
     };
 
     let kinds = secrets_to_store(&account, &args.secrets)?;
+    let consent = matches!(account.auth, AuthConfig::OAuth(OAuthSettings::Login(_)));
+    if kinds.is_empty() && consent && !matches!(origin, Origin::New) {
+        eprintln!(
+            "account {:?} signs in with {}: run `inbound accounts login {}` to sign in and \
+             store its refresh token",
+            args.name,
+            auth_description(&account),
+            args.name
+        );
+        return offer_login(app, &args.name);
+    }
     if kinds.is_empty() && !matches!(origin, Origin::New) {
         return Err(CliError::usage(format!(
             "account {:?} reads no secret from the store ({}); nothing to store",
@@ -528,7 +570,15 @@ pub(crate) fn add(app: &App, args: &AddArgs) -> CliResult<u8> {
                 store_path.display()
             ),
         };
-        eprintln!("{line}; try `inbound accounts test {}`", args.name);
+        if consent && !secrets.contains_key("refresh_token") {
+            eprintln!(
+                "{line}; next, sign in: `inbound accounts login {}` (--device on a machine \
+                 without a browser, Microsoft only)",
+                args.name
+            );
+        } else {
+            eprintln!("{line}; try `inbound accounts test {}`", args.name);
+        }
         if matches!(
             (&account.auth, source_of(&account, SecretKind::ClientSecret)),
             (
@@ -544,12 +594,34 @@ pub(crate) fn add(app: &App, args: &AddArgs) -> CliResult<u8> {
             );
         }
     }
+    if consent && !secrets.contains_key("refresh_token") {
+        return offer_login(app, &args.name);
+    }
     Ok(EXIT_OK)
+}
+
+/// On a terminal, offers to sign in to a consent account now (`inbound accounts login`);
+/// elsewhere (scripts, tests) only the command was printed.
+fn offer_login(app: &App, name: &str) -> CliResult<u8> {
+    if app.quiet || !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        return Ok(EXIT_OK);
+    }
+    eprint!("Sign in now? [Y/n] ");
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::failed(format!("reading the answer: {e}")))?;
+    if matches!(answer.trim(), "" | "y" | "Y" | "yes" | "Yes") {
+        super::login::login(app, &super::login::LoginArgs::new(name))
+    } else {
+        Ok(EXIT_OK)
+    }
 }
 
 /// Reads each secret: prompted for without echo on a terminal, else one line each from
 /// standard input, in order.
-fn read_secrets(name: &str, kinds: &[(SecretKind, String)]) -> CliResult<Vec<Secret>> {
+pub(crate) fn read_secrets(name: &str, kinds: &[(SecretKind, String)]) -> CliResult<Vec<Secret>> {
     let terminal = std::io::stdin().is_terminal();
     let mut out = Vec::with_capacity(kinds.len());
     for (kind, _) in kinds {
@@ -584,10 +656,19 @@ fn read_secrets(name: &str, kinds: &[(SecretKind, String)]) -> CliResult<Vec<Sec
     Ok(out)
 }
 
-/// A credential error for people: a missing stored secret says how to store it.
-pub(crate) fn credential_error(e: &CredentialError) -> String {
+/// A credential error for people: a missing stored secret says how to store it (for an
+/// account that signs in with consent, its refresh token: how to sign in).
+pub(crate) fn credential_error(e: &CredentialError, of: &Account) -> String {
     match e {
         CredentialError::NotStored { account, secret } => {
+            if let AuthConfig::OAuth(OAuthSettings::Login(l)) = &of.auth {
+                if matches!(&l.refresh_token, SecretSource::Stored(slot) if slot == secret) {
+                    return format!(
+                        "account {account:?}: not signed in yet (no {secret} is stored for \
+                         it): run `inbound accounts login {account}`"
+                    );
+                }
+            }
             let option = if secret == SecretKind::Password.name() {
                 String::new()
             } else {

@@ -10,10 +10,14 @@
 //!   with presets for Microsoft and Google ([`RefreshTokenConfig`]).
 //! - [`StaticToken`]: a token obtained elsewhere.
 //!
+//! [`AuthorizationCodeLogin`] and [`DeviceLogin`] obtain the refresh token in the first place:
+//! a person's consent through a browser (PKCE, loopback redirect) or a device code.
+//!
 //! HTTP goes through the `oauth2` crate and `reqwest`, with TLS from [`TlsConfig`](crate::TlsConfig)
 //! (rustls with the ring provider, no process-wide provider).
 
 mod cache;
+mod login;
 mod providers;
 
 use std::fmt;
@@ -22,6 +26,10 @@ use std::pin::Pin;
 use std::time::Instant;
 
 pub use cache::{Clock, SystemClock};
+pub use login::{
+    AuthorizationCodeLogin, DEFAULT_LOGIN_TIMEOUT, DeviceLogin, GOOGLE_AUTH_URL, GOOGLE_DEVICE_URL,
+    LoginConfig, LoginError, LoginProvider, LoginTokens, RedirectHost, microsoft_url,
+};
 pub use providers::{
     ClientCredentialsProvider, DEFAULT_ENTRA_AUTHORITY, DEFAULT_ENTRA_SCOPE,
     EntraClientCredentials, GOOGLE_MAIL_SCOPE, GOOGLE_TOKEN_URL, MICROSOFT_IMAP_SCOPE,

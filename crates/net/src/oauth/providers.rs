@@ -47,7 +47,7 @@ fn entra_token_url(authority: &str, tenant: &str) -> String {
 /// requests, and following one could send the secret elsewhere).
 ///
 /// Proxies from the environment apply, except to a loopback endpoint.
-fn http_client(tls: &TlsConfig, url: &TokenUrl) -> Result<reqwest::Client, OAuthError> {
+pub(super) fn http_client(tls: &TlsConfig, url: &TokenUrl) -> Result<reqwest::Client, OAuthError> {
     let config = tls.client_config()?;
     let mut builder = reqwest::Client::builder();
     if is_loopback(url) {
@@ -73,7 +73,7 @@ fn is_loopback(url: &TokenUrl) -> bool {
 }
 
 /// Parses a token URL and refuses plain HTTP except to the loopback interface.
-fn token_url(url: &str) -> Result<TokenUrl, OAuthError> {
+pub(super) fn token_url(url: &str) -> Result<TokenUrl, OAuthError> {
     let parsed = TokenUrl::new(url.to_owned()).map_err(|e| OAuthError::InvalidUrl {
         url: url.to_owned(),
         reason: e.to_string(),

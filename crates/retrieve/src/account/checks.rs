@@ -8,8 +8,8 @@ use inbound_net::Keepalive;
 use super::validate::Problems;
 use super::{
     AccountConfig, AfterReceive, AfterReceiveName, AuthConfig, FetchName, FetchPolicy,
-    InlineImageMode, InlineImagesName, MailProtocol, OAuthConfig, OAuthProviderName, OAuthSettings,
-    SecretSource,
+    InlineImageMode, InlineImagesName, LoginSettings, MailProtocol, OAuthConfig, OAuthProviderName,
+    OAuthSettings, SecretSource,
 };
 
 impl AccountConfig {
@@ -227,6 +227,8 @@ fn validate_oauth(p: &mut Problems, o: &OAuthConfig) -> OAuthSettings {
     let scope = p.optional("oauth.scope", o.scope.as_ref());
     let authority = p.optional("oauth.authority", o.authority.as_ref());
     let token_url = p.optional("oauth.token_url", o.token_url.as_ref());
+    let auth_url = p.optional("oauth.auth_url", o.auth_url.as_ref());
+    let device_url = p.optional("oauth.device_url", o.device_url.as_ref());
     let client_secret = secret(
         p,
         "oauth.client_secret_env",
@@ -243,6 +245,8 @@ fn validate_oauth(p: &mut Problems, o: &OAuthConfig) -> OAuthSettings {
     for (url_field, url) in [
         ("oauth.authority", &authority),
         ("oauth.token_url", &token_url),
+        ("oauth.auth_url", &auth_url),
+        ("oauth.device_url", &device_url),
     ] {
         if let Some(u) = url {
             if !u.starts_with("https://") && !u.starts_with("http://") {
@@ -253,7 +257,7 @@ fn validate_oauth(p: &mut Problems, o: &OAuthConfig) -> OAuthSettings {
     let Some(provider) = o.provider else {
         p.add(
             "oauth.provider",
-            "is required (entra, refresh_token or static)",
+            "is required (google, microsoft, authorization_code, entra, refresh_token or static)",
         );
         return OAuthSettings::Static { token };
     };
@@ -262,7 +266,59 @@ fn validate_oauth(p: &mut Problems, o: &OAuthConfig) -> OAuthSettings {
             p.add(field, format!("is not used by provider {provider:?}"));
         }
     };
+    if !matches!(
+        provider,
+        OAuthProviderName::Google
+            | OAuthProviderName::Microsoft
+            | OAuthProviderName::AuthorizationCode
+    ) {
+        unused(p, "oauth.auth_url", o.auth_url.is_some());
+        unused(p, "oauth.device_url", o.device_url.is_some());
+    }
     match provider {
+        OAuthProviderName::Google
+        | OAuthProviderName::Microsoft
+        | OAuthProviderName::AuthorizationCode => {
+            let name = match provider {
+                OAuthProviderName::Google => "google",
+                OAuthProviderName::Microsoft => "microsoft",
+                _ => "authorization_code",
+            };
+            if client.is_none() && o.client_id.is_none() {
+                p.add(
+                    "oauth.client_id",
+                    format!("is required for provider {name:?}"),
+                );
+            }
+            if provider == OAuthProviderName::AuthorizationCode {
+                for (field, given) in [
+                    ("oauth.auth_url", o.auth_url.is_some()),
+                    ("oauth.token_url", o.token_url.is_some()),
+                    ("oauth.scope", o.scope.is_some()),
+                ] {
+                    if !given {
+                        p.add(field, "is required for provider \"authorization_code\"");
+                    }
+                }
+            }
+            if provider != OAuthProviderName::Microsoft {
+                unused(p, "oauth.tenant_id", o.tenant_id.is_some());
+                unused(p, "oauth.authority", o.authority.is_some());
+            }
+            unused(p, "oauth.token_env", o.token_env.is_some());
+            OAuthSettings::Login(LoginSettings {
+                provider,
+                client_id: client.unwrap_or_default(),
+                client_secret,
+                refresh_token: refresh,
+                tenant_id: tenant,
+                authority,
+                auth_url,
+                token_url,
+                device_url,
+                scope,
+            })
+        }
         OAuthProviderName::Entra => {
             if tenant.is_none() && o.tenant_id.is_none() {
                 p.add("oauth.tenant_id", "is required for provider \"entra\"");

@@ -16,7 +16,7 @@ use super::{
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OAuthConfig {
-    /// `entra`, `refresh_token` or `static`.
+    /// `google`, `microsoft`, `authorization_code`, `entra`, `refresh_token` or `static`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<OAuthProviderName>,
     /// Entra tenant id or domain.
@@ -34,9 +34,17 @@ pub struct OAuthConfig {
     /// Entra authority (sovereign clouds, test endpoints).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authority: Option<String>,
-    /// Token endpoint for `refresh_token` providers other than Microsoft.
+    /// Token endpoint for `refresh_token` providers other than Microsoft, and for
+    /// `authorization_code` (replaces the preset's for `google` / `microsoft`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_url: Option<String>,
+    /// Authorization endpoint for `authorization_code` (replaces the preset's for `google` /
+    /// `microsoft`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_url: Option<String>,
+    /// Device authorization endpoint (RFC 8628; replaces the preset's for `microsoft`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_url: Option<String>,
     /// Environment variable holding the refresh token (else the store's `refresh_token`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token_env: Option<String>,
@@ -254,6 +262,19 @@ impl From<Account> for AccountConfig {
                     OAuthSettings::Static { token } => OAuthConfig {
                         provider: Some(OAuthProviderName::Static),
                         token_env: env_of(&token),
+                        ..OAuthConfig::default()
+                    },
+                    OAuthSettings::Login(l) => OAuthConfig {
+                        provider: Some(l.provider),
+                        client_id: Some(l.client_id),
+                        client_secret_env: env_of(&l.client_secret),
+                        refresh_token_env: env_of(&l.refresh_token),
+                        tenant_id: l.tenant_id,
+                        authority: l.authority,
+                        auth_url: l.auth_url,
+                        token_url: l.token_url,
+                        device_url: l.device_url,
+                        scope: l.scope,
                         ..OAuthConfig::default()
                     },
                 });

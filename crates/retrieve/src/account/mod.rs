@@ -18,6 +18,7 @@ use std::time::Duration;
 mod build;
 mod checks;
 mod file;
+mod login;
 mod model;
 mod names;
 mod size;
@@ -26,6 +27,7 @@ mod validate;
 pub use build::AccountBuilder;
 pub use file::{AccountConfig, OAuthConfig};
 pub use inbound_net::{MailProtocol, Security};
+pub use login::{DEFAULT_MICROSOFT_TENANT, LoginEndpoints, LoginSettings};
 pub use model::{
     Account, AfterReceive, AuthConfig, FetchPolicy, InlineImageMode, OAuthSettings, SecretSource,
 };

@@ -6,7 +6,7 @@ use std::time::Duration;
 use inbound_net::{Keepalive, Secret, Security};
 use serde::{Deserialize, Serialize};
 
-use super::{AccountConfig, ConfigErrors, MailProtocol, RemoteImages};
+use super::{AccountConfig, ConfigErrors, LoginSettings, MailProtocol, RemoteImages};
 
 /// Which messages a run fetches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -99,6 +99,9 @@ pub enum OAuthSettings {
         /// The token.
         token: SecretSource,
     },
+    /// A person's consent (`google`, `microsoft`, `authorization_code`): the refresh token
+    /// `inbound accounts login` stored.
+    Login(LoginSettings),
 }
 
 /// How an account authenticates.

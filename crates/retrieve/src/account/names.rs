@@ -87,4 +87,29 @@ pub enum OAuthProviderName {
     RefreshToken,
     /// A fixed access token.
     Static,
+    /// Google, with a person's consent (`inbound accounts login`).
+    #[cfg_attr(
+        feature = "clap",
+        value(
+            help = "Gmail / Google Workspace: the person signs in with `inbound accounts login`"
+        )
+    )]
+    Google,
+    /// Microsoft (Outlook.com, Microsoft 365), with a person's consent.
+    #[cfg_attr(
+        feature = "clap",
+        value(help = "Outlook / Microsoft 365: the person signs in with `inbound accounts login`")
+    )]
+    Microsoft,
+    /// Any authorization server (explicit `auth_url`, `token_url`, `scope`), with a person's
+    /// consent.
+    #[cfg_attr(
+        feature = "clap",
+        value(
+            name = "authorization_code",
+            alias = "authorization-code",
+            help = "Any OAuth 2.0 server (auth_url, token_url, scope): sign in with `inbound accounts login`"
+        )
+    )]
+    AuthorizationCode,
 }
