@@ -914,3 +914,90 @@ impl Pop3Session for MemoryPop3 {
         self.check(FaultPoint::QuitAfter).await
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::{AccountConfig, MailProtocol};
+
+    fn account() -> Account {
+        AccountConfig {
+            name: Some("t".into()),
+            protocol: Some(MailProtocol::Imap),
+            host: Some("mail.test".into()),
+            username: Some("me".into()),
+            password: Some("pw".into()),
+            ..AccountConfig::default()
+        }
+        .validate()
+        .unwrap()
+    }
+
+    fn imap(server: &MemoryServer, password: &str) -> BackendResult<MemoryImap> {
+        let credentials = Credentials::password("me", password);
+        block_on(server.connector().connect_imap(&account(), &credentials))
+    }
+
+    #[test]
+    fn faults_fire_at_their_nth_occurrence_and_queue() {
+        let server = MemoryServer::new();
+        server.fault(FaultPoint::Select, 2, FaultKind::Refuse);
+        server.fault(FaultPoint::Select, 1, FaultKind::Refuse);
+        let mut s = imap(&server, "x").unwrap();
+        let kinds: Vec<Option<ErrorKind>> = (0..4)
+            .map(|_| block_on(s.select("INBOX")).err().map(|e| e.kind()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                None,
+                Some(ErrorKind::Refused),
+                Some(ErrorKind::Refused),
+                None
+            ]
+        );
+    }
+
+    #[test]
+    fn a_connection_fault_kills_the_session_a_refusal_does_not() {
+        let server = MemoryServer::new();
+        server.fault(FaultPoint::Select, 1, FaultKind::Refuse);
+        let mut s = imap(&server, "x").unwrap();
+        assert!(block_on(s.select("INBOX")).is_err());
+        assert!(block_on(s.select("INBOX")).is_ok());
+        server.fault(FaultPoint::Search, 1, FaultKind::Bye);
+        assert_eq!(
+            block_on(s.uid_search(1)).unwrap_err().kind(),
+            ErrorKind::Bye
+        );
+        let after = block_on(s.select("INBOX")).unwrap_err();
+        assert_eq!(after.kind(), ErrorKind::Disconnected);
+        server.clear_faults();
+        assert!(imap(&server, "x").is_ok());
+    }
+
+    #[test]
+    fn renumbering_and_credentials() {
+        let server = MemoryServer::new();
+        server.deliver("INBOX", "a");
+        server.deliver("INBOX", "b");
+        server.remove_all("INBOX");
+        server.deliver("INBOX", "c");
+        assert_eq!(server.messages("INBOX")[0].0, 3);
+        assert!(server.renumber("INBOX", 7));
+        assert!(!server.renumber("Nowhere", 7));
+        assert_eq!(server.messages("INBOX"), [(1, Bytes::from("c"))]);
+
+        server.require_password(Some("secret"));
+        let refused = imap(&server, "wrong").unwrap_err();
+        assert_eq!(refused.kind(), ErrorKind::Auth);
+        let mut s = imap(&server, "secret").unwrap();
+        let status = block_on(s.select("INBOX")).unwrap();
+        assert_eq!((status.uidvalidity, status.uidnext), (7, Some(2)));
+        let counters = server.counters();
+        assert_eq!((counters.connections, counters.auth_failures), (1, 1));
+    }
+}
