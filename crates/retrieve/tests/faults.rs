@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::*;
 use inbound_retrieve::account::AfterReceiveName;
-use inbound_retrieve::{Account, NoEvents, Retriever, SharedStore};
+use inbound_retrieve::{Account, ImapCapabilities, NoEvents, Retriever, SharedStore};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -50,15 +50,18 @@ impl Mode {
         }
     }
 
-    fn server(self) -> FakeServer {
-        let server = FakeServer::new();
+    fn server(self) -> MemoryServer {
+        let server = new_server();
         if let Mode::ImapMove { has_move } = self {
-            server.state().caps.move_command = has_move;
+            server.set_capabilities(ImapCapabilities {
+                move_command: has_move,
+                ..server.capabilities()
+            });
         }
         server
     }
 
-    fn deliver(self, server: &FakeServer, range: std::ops::Range<u32>) {
+    fn deliver(self, server: &MemoryServer, range: std::ops::Range<u32>) {
         for i in range {
             if self.pop3() {
                 server.deliver_pop3(mail(i));
@@ -68,7 +71,7 @@ impl Mode {
         }
     }
 
-    fn inbox(self, server: &FakeServer) -> Vec<u32> {
+    fn inbox(self, server: &MemoryServer) -> Vec<u32> {
         if self.pop3() {
             pop3_numbers(server)
         } else {
@@ -78,7 +81,7 @@ impl Mode {
 }
 
 /// One run; a hanging server kills the client (the future is dropped) after a while.
-async fn run_once(r: &Retriever<FakeConnector>, acc: &Account) -> bool {
+async fn run_once(r: &Retriever<MemoryConnector>, acc: &Account) -> bool {
     matches!(
         inbound_net::rt::timeout(
             Duration::from_secs(30),
@@ -90,7 +93,7 @@ async fn run_once(r: &Retriever<FakeConnector>, acc: &Account) -> bool {
 }
 
 /// Nothing that is not stored is gone from the server; nothing is stored twice.
-fn check_safe(mode: Mode, server: &FakeServer, store: &SharedStore, delivered: u32, ctx: &str) {
+fn check_safe(mode: Mode, server: &MemoryServer, store: &SharedStore, delivered: u32, ctx: &str) {
     let stored = stored_numbers(store, "acc");
     let unique: HashSet<u32> = stored.iter().copied().collect();
     assert_eq!(
@@ -113,7 +116,7 @@ fn check_safe(mode: Mode, server: &FakeServer, store: &SharedStore, delivered: u
 }
 
 /// After a clean run: all stored exactly once, actions all done.
-fn check_final(mode: Mode, server: &FakeServer, store: &SharedStore, delivered: u32, ctx: &str) {
+fn check_final(mode: Mode, server: &MemoryServer, store: &SharedStore, delivered: u32, ctx: &str) {
     let all: Vec<u32> = (1..=delivered).collect();
     assert_eq!(stored_numbers(store, "acc"), all, "{ctx}: stored");
     assert_eq!(
@@ -149,11 +152,11 @@ const KINDS: [FaultKind; 5] = [
     FaultKind::Hang,
 ];
 
-fn points(mode: Mode) -> &'static [Point] {
+fn points(mode: Mode) -> &'static [FaultPoint] {
     if mode.pop3() {
-        ALL_POP3_POINTS
+        FaultPoint::POP3_RETRIEVAL
     } else {
-        ALL_IMAP_POINTS
+        FaultPoint::IMAP_RETRIEVAL
     }
 }
 
@@ -199,9 +202,9 @@ async fn a_fault_at_every_named_point() {
 #[tokio::test(start_paused = true)]
 async fn killed_between_store_and_action_is_completed_next_run() {
     for (mode, point) in [
-        (Mode::ImapDelete, Point::DeleteBefore),
-        (Mode::ImapMove { has_move: true }, Point::MoveBefore),
-        (Mode::Pop3Delete, Point::QuitBefore),
+        (Mode::ImapDelete, FaultPoint::DeleteBefore),
+        (Mode::ImapMove { has_move: true }, FaultPoint::MoveBefore),
+        (Mode::Pop3Delete, FaultPoint::QuitBefore),
     ] {
         let server = mode.server();
         mode.deliver(&server, 1..4);
@@ -229,9 +232,9 @@ async fn killed_between_store_and_action_is_completed_next_run() {
 #[tokio::test(start_paused = true)]
 async fn action_applied_but_answer_lost() {
     for (mode, point) in [
-        (Mode::ImapDelete, Point::DeleteAfter),
-        (Mode::ImapMove { has_move: true }, Point::MoveAfter),
-        (Mode::Pop3Delete, Point::QuitAfter),
+        (Mode::ImapDelete, FaultPoint::DeleteAfter),
+        (Mode::ImapMove { has_move: true }, FaultPoint::MoveAfter),
+        (Mode::Pop3Delete, FaultPoint::QuitAfter),
     ] {
         let server = mode.server();
         mode.deliver(&server, 1..4);
@@ -252,12 +255,12 @@ async fn action_applied_but_answer_lost() {
 /// A dropped connection mid-replication is retried within the run, resuming where it was.
 #[tokio::test(start_paused = true)]
 async fn replicate_all_resumes_after_a_drop() {
-    let server = FakeServer::new();
+    let server = new_server();
     server.deliver_many("INBOX", 1..101);
     let store = new_store();
     let acc = account("acc", |c| c.batch_size = Some(10));
     let r = retriever(&store, &server);
-    server.fault(Point::FetchMessage, 35, FaultKind::Drop);
+    server.fault(FaultPoint::FetchMessage, 35, FaultKind::Drop);
     let mut rec = Recorder::default();
     let rep = r.retrieve_with_events(&acc, &mut rec).await.unwrap();
     assert_eq!(rep.fetched, 100);
@@ -266,8 +269,7 @@ async fn replicate_all_resumes_after_a_drop() {
     assert_eq!(stored_numbers(&store, "acc"), (1..101).collect::<Vec<_>>());
     // Resumed: the messages before the drop were not downloaded again.
     let fetches: usize = server
-        .state()
-        .log
+        .log()
         .iter()
         .filter(|l| l.starts_with("FETCH"))
         .count();
@@ -277,7 +279,7 @@ async fn replicate_all_resumes_after_a_drop() {
     // resumes.
     server.deliver_many("INBOX", 101..131);
     for _ in 0..3 {
-        server.fault(Point::FetchMessage, 5, FaultKind::Timeout);
+        server.fault(FaultPoint::FetchMessage, 5, FaultKind::Timeout);
     }
     let err = r
         .retrieve_with_events(&acc, &mut NoEvents)

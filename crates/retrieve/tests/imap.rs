@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use inbound_retrieve::account::{AfterReceiveName, FetchName, SizeValue};
-use inbound_retrieve::{FetchPolicy, NoEvents};
+use inbound_retrieve::{FetchPolicy, ImapCapabilities, NoEvents};
 use inbound_store::MessageFilter;
 
 fn policy(
@@ -31,7 +31,7 @@ async fn every_strategy_at_the_edges() {
             (FetchName::Latest, Some(i64::from(BATCH) + 1)),
             (FetchName::Oldest, Some(1)),
         ] {
-            let server = FakeServer::new();
+            let server = new_server();
             server.deliver_many("INBOX", 1..n + 1);
             let store = new_store();
             let acc = account("a", policy(fetch, count, i64::from(BATCH)));
@@ -54,7 +54,10 @@ async fn every_strategy_at_the_edges() {
                 expected.len().div_ceil(BATCH as usize),
                 "{ctx}"
             );
-            assert!(server.state().max_uids_per_call <= BATCH as usize, "{ctx}");
+            assert!(
+                server.counters().max_uids_per_call <= BATCH as usize,
+                "{ctx}"
+            );
             assert_eq!(rec.completed, 1);
             let last = rec.progress.last().copied().unwrap_or_default();
             assert_eq!(last.messages_done, last.messages_total, "{ctx}");
@@ -85,7 +88,7 @@ async fn every_strategy_at_the_edges() {
 
 #[tokio::test]
 async fn new_mail_only_after_first_run_and_latest_passes_over_older() {
-    let server = FakeServer::new();
+    let server = new_server();
     server.deliver_many("INBOX", 1..11);
     let store = new_store();
     let acc = account("a", policy(FetchName::Latest, Some(2), 100));
@@ -100,7 +103,7 @@ async fn new_mail_only_after_first_run_and_latest_passes_over_older() {
 
 #[tokio::test]
 async fn messages_over_the_maximum_are_skipped_recorded_and_never_deleted() {
-    let server = FakeServer::new();
+    let server = new_server();
     server.deliver("INBOX", mail(1));
     server.deliver("INBOX", big_mail(2, 5000));
     server.deliver("INBOX", mail(3));
@@ -128,7 +131,7 @@ async fn messages_over_the_maximum_are_skipped_recorded_and_never_deleted() {
 
 #[tokio::test]
 async fn delete_after_store() {
-    let server = FakeServer::new();
+    let server = new_server();
     server.deliver_many("INBOX", 1..8);
     let store = new_store();
     let acc = account("a", |c| {
@@ -141,15 +144,18 @@ async fn delete_after_store() {
     assert_eq!(server.count("INBOX"), 0);
     assert_eq!(stored_numbers(&store, "a"), (1..8).collect::<Vec<_>>());
     assert_eq!(pending_count(&store, "a"), 0);
-    let log = server.state().log.clone();
+    let log = server.log();
     assert_eq!(log.iter().filter(|l| l.starts_with("DELETE")).count(), 3);
 }
 
 #[tokio::test]
 async fn move_with_and_without_the_move_capability() {
     for has_move in [true, false] {
-        let server = FakeServer::new();
-        server.state().caps.move_command = has_move;
+        let server = new_server();
+        server.set_capabilities(ImapCapabilities {
+            move_command: has_move,
+            ..server.capabilities()
+        });
         server.deliver_many("INBOX", 1..6);
         let store = new_store();
         let acc = account("a", |c| {
@@ -163,7 +169,7 @@ async fn move_with_and_without_the_move_capability() {
         assert_eq!(server.count("INBOX"), 0);
         // Created when missing, once.
         assert_eq!(server_numbers(&server, "Archive"), [1, 2, 3, 4, 5]);
-        let log = server.state().log.clone();
+        let log = server.log();
         assert_eq!(log.iter().filter(|l| l.starts_with("CREATE")).count(), 1);
         if has_move {
             assert!(log.iter().any(|l| l.starts_with("MOVE")));
@@ -179,8 +185,8 @@ async fn move_with_and_without_the_move_capability() {
 
 #[tokio::test]
 async fn move_to_an_existing_folder_does_not_fail() {
-    let server = FakeServer::new();
-    server.add_folder("Archive");
+    let server = new_server();
+    server.create_folder("Archive");
     server.deliver_many("INBOX", 1..3);
     let store = new_store();
     let acc = account("a", |c| {
@@ -197,7 +203,7 @@ async fn move_to_an_existing_folder_does_not_fail() {
 
 #[tokio::test]
 async fn uidvalidity_change_rescans_without_duplicates_or_gaps() {
-    let server = FakeServer::new();
+    let server = new_server();
     server.deliver_many("INBOX", 1..6);
     let store = new_store();
     let acc = account("a", |c| c.batch_size = Some(2));
@@ -222,25 +228,20 @@ async fn uidvalidity_change_rescans_without_duplicates_or_gaps() {
 
 #[tokio::test]
 async fn uidvalidity_change_with_pending_delete_never_deletes_the_wrong_message() {
-    let server = FakeServer::new();
+    let server = new_server();
     server.deliver_many("INBOX", 1..4);
     let store = new_store();
     let acc = account("a", |c| c.after_receive = Some(AfterReceiveName::Delete));
     // The delete never happens: the connection drops every time before it.
     for _ in 0..3 {
-        server.fault(Point::DeleteBefore, 1, FaultKind::Drop);
+        server.fault(FaultPoint::DeleteBefore, 1, FaultKind::Drop);
     }
     let r = retriever(&store, &server);
     assert!(r.retrieve_with_events(&acc, &mut NoEvents).await.is_err());
     assert_eq!(pending_count(&store, "a"), 3);
     // Renumber so that UID 1..3 now name other messages.
-    {
-        let mut st = server.state();
-        let f = st.folders.get_mut("INBOX").unwrap();
-        f.messages.clear();
-        f.uidvalidity = 3000;
-        f.uidnext = 1;
-    }
+    server.remove_all("INBOX");
+    server.renumber("INBOX", 3000);
     server.deliver_many("INBOX", 10..13);
     server.deliver_many("INBOX", 1..4);
     let rep = r.retrieve_with_events(&acc, &mut NoEvents).await.unwrap();
@@ -260,7 +261,7 @@ async fn uidvalidity_change_with_pending_delete_never_deletes_the_wrong_message(
 #[tokio::test]
 async fn html_is_sanitized_on_read_when_asked() {
     for sanitize in [true, false] {
-        let server = FakeServer::new();
+        let server = new_server();
         server.deliver("INBOX", mail(1));
         let store = new_store();
         let acc = account("a", |c| c.sanitize_html = Some(sanitize));
@@ -292,7 +293,7 @@ async fn replicate_all_of_a_large_folder_in_batches() {
     } else {
         100_000
     };
-    let server = FakeServer::new();
+    let server = new_server();
     server.deliver_many("INBOX", 1..n + 1);
     let store = new_store();
     let acc = account("a", |c| {
@@ -306,7 +307,7 @@ async fn replicate_all_of_a_large_folder_in_batches() {
         .unwrap();
     assert_eq!(rep.fetched, u64::from(n));
     assert_eq!(rec.batches.len(), n.div_ceil(500) as usize);
-    assert!(server.state().max_uids_per_call <= 500);
+    assert!(server.counters().max_uids_per_call <= 500);
     let count = store
         .lock()
         .unwrap()
@@ -317,7 +318,7 @@ async fn replicate_all_of_a_large_folder_in_batches() {
 
 #[tokio::test]
 async fn wrong_password_fails_without_retrying() {
-    let server = FakeServer::new();
+    let server = new_server();
     let store = new_store();
     let acc = account("a", |c| c.password = Some("nope".into()));
     let err = retriever(&store, &server)
@@ -325,14 +326,14 @@ async fn wrong_password_fails_without_retrying() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("authentication failed"), "{err}");
-    assert_eq!(server.state().auth_failures, 1);
+    assert_eq!(server.counters().auth_failures, 1);
 }
 
 #[tokio::test]
 async fn several_accounts_concurrently() {
-    let server = FakeServer::new();
+    let server = new_server();
     for f in ["A", "B", "C"] {
-        server.add_folder(f);
+        server.create_folder(f);
     }
     server.deliver_many("A", 1..4);
     server.deliver_many("B", 4..9);
@@ -355,7 +356,7 @@ async fn several_accounts_concurrently() {
 
 #[tokio::test]
 async fn report_serializes_for_json_output() {
-    let server = FakeServer::new();
+    let server = new_server();
     server.deliver_many("INBOX", 1..3);
     let store = new_store();
     let acc = account("work", |_| {});

@@ -15,7 +15,7 @@ async fn strategies_at_the_edges() {
             (FetchName::Latest, Some(2)),
             (FetchName::Oldest, Some(2)),
         ] {
-            let server = FakeServer::new();
+            let server = new_server();
             for i in 1..=n {
                 server.deliver_pop3(mail(i));
             }
@@ -53,7 +53,7 @@ async fn strategies_at_the_edges() {
 
 #[tokio::test]
 async fn delete_takes_effect_at_quit_only() {
-    let server = FakeServer::new();
+    let server = new_server();
     for i in 1..6 {
         server.deliver_pop3(mail(i));
     }
@@ -68,14 +68,14 @@ async fn delete_takes_effect_at_quit_only() {
     assert!(pop3_numbers(&server).is_empty());
     assert_eq!(stored_numbers(&store, "p"), [1, 2, 3, 4, 5]);
     assert_eq!(pending_count(&store, "p"), 0);
-    assert!(server.state().log.contains(&"QUIT deleted 5".to_owned()));
+    assert!(server.log().contains(&"QUIT deleted 5".to_owned()));
 
     // A connection dropped before QUIT deletes nothing; the next run re-sends the DELEs.
     for i in 6..9 {
         server.deliver_pop3(mail(i));
     }
     for _ in 0..3 {
-        server.fault(Point::QuitBefore, 1, FaultKind::Drop);
+        server.fault(FaultPoint::QuitBefore, 1, FaultKind::Drop);
     }
     assert!(r.retrieve_with_events(&acc, &mut NoEvents).await.is_err());
     assert_eq!(pop3_numbers(&server), [6, 7, 8]);
@@ -88,7 +88,7 @@ async fn delete_takes_effect_at_quit_only() {
 
 #[tokio::test]
 async fn too_large_messages_are_listed_not_retrieved() {
-    let server = FakeServer::new();
+    let server = new_server();
     server.deliver_pop3(mail(1));
     let big = server.deliver_pop3(big_mail(2, 10_000));
     let store = new_store();
@@ -108,8 +108,8 @@ async fn too_large_messages_are_listed_not_retrieved() {
 
 #[tokio::test]
 async fn a_server_without_uidl_is_refused_clearly() {
-    let server = FakeServer::new();
-    server.state().pop3_uidl = false;
+    let server = new_server();
+    server.set_pop3_uidl(false);
     server.deliver_pop3(mail(1));
     let store = new_store();
     let acc = pop3_account("p", |_| {});
@@ -125,7 +125,7 @@ async fn a_server_without_uidl_is_refused_clearly() {
 /// order, and reported as one batch; deletions still wait for QUIT.
 #[tokio::test]
 async fn batch_beyond_the_flush_size_is_stored_in_parts() {
-    let server = FakeServer::new();
+    let server = new_server();
     for i in 1..6 {
         server.deliver_pop3(big_mail(i, 3 * 1024 * 1024));
     }

@@ -11,15 +11,15 @@ use common::*;
 use inbound_net::Credentials;
 use inbound_net::oauth::{AccessToken, TokenFuture, TokenProvider};
 use inbound_retrieve::account::AfterReceiveName;
-use inbound_retrieve::{SubscriptionState, Subscriptions};
+use inbound_retrieve::{ImapCapabilities, SubscriptionState, Subscriptions};
 
 type States = Arc<Mutex<Vec<SubscriptionState>>>;
 type Seen = Arc<Mutex<Vec<String>>>;
 
 fn manager(
-    server: &FakeServer,
+    server: &MemoryServer,
     store: &inbound_retrieve::SharedStore,
-) -> (Subscriptions<FakeConnector>, States) {
+) -> (Subscriptions<MemoryConnector>, States) {
     let states: States = Arc::default();
     let s2 = states.clone();
     let subs = Subscriptions::new(retriever(store, server))
@@ -57,7 +57,7 @@ fn has(states: &States, want: &SubscriptionState) -> bool {
 
 #[tokio::test]
 async fn deliveries_are_seen_within_a_second_and_stored_and_acted_on() {
-    let server = FakeServer::new();
+    let server = new_server();
     server.deliver_many("INBOX", 1..3);
     let store = new_store();
     let (subs, states) = manager(&server, &store);
@@ -87,14 +87,14 @@ async fn deliveries_are_seen_within_a_second_and_stored_and_acted_on() {
 
     assert!(subs.unsubscribe("a").await);
     assert!(has(&states, &SubscriptionState::Unsubscribed));
-    assert!(server.state().log.contains(&"DONE".to_owned()));
-    assert_eq!(server.state().logouts, 1);
+    assert!(server.log().contains(&"DONE".to_owned()));
+    assert_eq!(server.counters().logouts, 1);
     assert!(!subs.unsubscribe("a").await);
 }
 
 #[tokio::test]
 async fn subscribing_twice_keeps_one_subscription() {
-    let server = FakeServer::new();
+    let server = new_server();
     let store = new_store();
     let (subs, states) = manager(&server, &store);
     let (seen, handler) = collector();
@@ -111,7 +111,7 @@ async fn subscribing_twice_keeps_one_subscription() {
         seen.lock().unwrap().len() == 1
     })
     .await;
-    assert_eq!(server.state().connections, 1);
+    assert_eq!(server.counters().connections, 1);
     assert_eq!(subs.accounts(), ["a"]);
     subs.unsubscribe_all().await;
     assert!(!subs.is_active("a"));
@@ -119,7 +119,7 @@ async fn subscribing_twice_keeps_one_subscription() {
 
 #[tokio::test]
 async fn survives_a_dropped_connection_and_catches_up() {
-    let server = FakeServer::new();
+    let server = new_server();
     let store = new_store();
     let (subs, states) = manager(&server, &store);
     let (seen, handler) = collector();
@@ -129,7 +129,7 @@ async fn survives_a_dropped_connection_and_catches_up() {
     })
     .await;
     // The connection drops, and the next connect attempt fails too; mail arrives meanwhile.
-    server.fault(Point::Connect, 1, FaultKind::Drop);
+    server.fault(FaultPoint::Connect, 1, FaultKind::Drop);
     server.drop_idlers();
     server.deliver("INBOX", mail(1));
     until(Duration::from_secs(2), "reconnected", || {
@@ -172,8 +172,8 @@ impl TokenProvider for RotatingToken {
 
 #[tokio::test]
 async fn survives_a_token_expiry_with_a_fresh_token() {
-    let server = FakeServer::new();
-    server.state().valid_token = Some("t1".into());
+    let server = new_server();
+    server.require_token(Some("t1"));
     let store = new_store();
     let (subs, states) = manager(&server, &store);
     let provider = Arc::new(RotatingToken::default());
@@ -187,7 +187,7 @@ async fn survives_a_token_expiry_with_a_fresh_token() {
     })
     .await;
     // The token expires: the server now only accepts the next one and drops the session.
-    server.state().valid_token = Some("t2".into());
+    server.require_token(Some("t2"));
     server.drop_idlers();
     until(Duration::from_secs(2), "reconnected", || {
         has(&states, &SubscriptionState::Reconnected)
@@ -204,12 +204,12 @@ async fn survives_a_token_expiry_with_a_fresh_token() {
 
 #[tokio::test(start_paused = true)]
 async fn retry_exhausted_then_failed() {
-    let server = FakeServer::new();
+    let server = new_server();
     let store = new_store();
     let (subs, states) = manager(&server, &store);
     let (_, handler) = collector();
     for _ in 0..10 {
-        server.fault(Point::Connect, 1, FaultKind::Drop);
+        server.fault(FaultPoint::Connect, 1, FaultKind::Drop);
     }
     subs.subscribe(account("a", |_| {}), handler).unwrap();
     until(Duration::from_secs(60), "failed", || {
@@ -231,7 +231,7 @@ async fn retry_exhausted_then_failed() {
 #[tokio::test(start_paused = true)]
 async fn polling_for_pop3_and_servers_without_idle() {
     // POP3, polled every 5 s.
-    let server = FakeServer::new();
+    let server = new_server();
     let store = new_store();
     let (subs, states) = manager(&server, &store);
     let (seen, handler) = collector();
@@ -256,8 +256,11 @@ async fn polling_for_pop3_and_servers_without_idle() {
     subs.unsubscribe("p").await;
 
     // IMAP without IDLE: refused unless a poll interval is set.
-    let server = FakeServer::new();
-    server.state().caps.idle = false;
+    let server = new_server();
+    server.set_capabilities(ImapCapabilities {
+        idle: false,
+        ..server.capabilities()
+    });
     let (subs, states) = manager(&server, &store);
     let (_, handler) = collector();
     subs.subscribe(account("a", |_| {}), handler).unwrap();
@@ -283,10 +286,10 @@ async fn polling_for_pop3_and_servers_without_idle() {
 
 #[tokio::test]
 async fn many_subscriptions_in_one_process() {
-    let server = FakeServer::new();
+    let server = new_server();
     let names: Vec<String> = (0..50).map(|i| format!("F{i}")).collect();
     for n in &names {
-        server.add_folder(n);
+        server.create_folder(n);
     }
     let store = new_store();
     let (subs, states) = manager(&server, &store);
@@ -318,5 +321,5 @@ async fn many_subscriptions_in_one_process() {
     })
     .await;
     subs.unsubscribe_all().await;
-    assert_eq!(server.state().logouts, 50);
+    assert_eq!(server.counters().logouts, 50);
 }

@@ -24,10 +24,10 @@ async fn until(what: &str, cond: impl Fn() -> bool) {
 
 #[tokio::test(start_paused = true)]
 async fn an_idle_that_never_ends_is_lost_after_the_renewal_plus_twice_the_timeout() {
-    let server = FakeServer::new();
+    let server = new_server();
     server.deliver("INBOX", mail(1));
     // The first IDLE hangs: no answer, no end, deaf to the time limit and to new mail.
-    server.fault(Point::Idle, 1, FaultKind::Hang);
+    server.fault(FaultPoint::Idle, 1, FaultKind::Hang);
     let store = new_store();
     let states: States = Arc::default();
     let recorded = states.clone();
