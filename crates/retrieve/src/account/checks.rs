@@ -215,56 +215,16 @@ impl AccountConfig {
     }
 }
 
+/// The `[account.oauth]` table: the fields every provider may use, checked once, then the
+/// provider's own rules (what it requires, what it does not use).
 fn validate_oauth(p: &mut Problems, o: &OAuthConfig) -> OAuthSettings {
-    let secret = |p: &mut Problems, field: &'static str, env: Option<&String>, stored: &str| match p
-        .optional(field, env)
-    {
-        Some(var) => SecretSource::Env(var),
-        None => SecretSource::Stored(stored.to_owned()),
-    };
-    let tenant = p.optional("oauth.tenant_id", o.tenant_id.as_ref());
-    let client = p.optional("oauth.client_id", o.client_id.as_ref());
-    let scope = p.optional("oauth.scope", o.scope.as_ref());
-    let authority = p.optional("oauth.authority", o.authority.as_ref());
-    let token_url = p.optional("oauth.token_url", o.token_url.as_ref());
-    let auth_url = p.optional("oauth.auth_url", o.auth_url.as_ref());
-    let device_url = p.optional("oauth.device_url", o.device_url.as_ref());
-    let client_secret = secret(
-        p,
-        "oauth.client_secret_env",
-        o.client_secret_env.as_ref(),
-        "client_secret",
-    );
-    let refresh = secret(
-        p,
-        "oauth.refresh_token_env",
-        o.refresh_token_env.as_ref(),
-        "refresh_token",
-    );
-    let token = secret(p, "oauth.token_env", o.token_env.as_ref(), "token");
-    for (url_field, url) in [
-        ("oauth.authority", &authority),
-        ("oauth.token_url", &token_url),
-        ("oauth.auth_url", &auth_url),
-        ("oauth.device_url", &device_url),
-    ] {
-        if let Some(u) = url {
-            if !u.starts_with("https://") && !u.starts_with("http://") {
-                p.add(url_field, "must be an http(s) URL");
-            }
-        }
-    }
+    let f = OAuthFields::read(p, o);
     let Some(provider) = o.provider else {
         p.add(
             "oauth.provider",
             "is required (google, microsoft, authorization_code, entra, refresh_token or static)",
         );
-        return OAuthSettings::Static { token };
-    };
-    let unused = |p: &mut Problems, field: &'static str, given: bool| {
-        if given {
-            p.add(field, format!("is not used by provider {provider:?}"));
-        }
+        return OAuthSettings::Static { token: f.token };
     };
     if !matches!(
         provider,
@@ -272,118 +232,15 @@ fn validate_oauth(p: &mut Problems, o: &OAuthConfig) -> OAuthSettings {
             | OAuthProviderName::Microsoft
             | OAuthProviderName::AuthorizationCode
     ) {
-        unused(p, "oauth.auth_url", o.auth_url.is_some());
-        unused(p, "oauth.device_url", o.device_url.is_some());
+        unused(p, provider, "oauth.auth_url", o.auth_url.is_some());
+        unused(p, provider, "oauth.device_url", o.device_url.is_some());
     }
     match provider {
         OAuthProviderName::Google
         | OAuthProviderName::Microsoft
-        | OAuthProviderName::AuthorizationCode => {
-            let name = match provider {
-                OAuthProviderName::Google => "google",
-                OAuthProviderName::Microsoft => "microsoft",
-                _ => "authorization_code",
-            };
-            if client.is_none() && o.client_id.is_none() {
-                p.add(
-                    "oauth.client_id",
-                    format!("is required for provider {name:?}"),
-                );
-            }
-            if provider == OAuthProviderName::AuthorizationCode {
-                for (field, given) in [
-                    ("oauth.auth_url", o.auth_url.is_some()),
-                    ("oauth.token_url", o.token_url.is_some()),
-                    ("oauth.scope", o.scope.is_some()),
-                ] {
-                    if !given {
-                        p.add(field, "is required for provider \"authorization_code\"");
-                    }
-                }
-            }
-            if provider != OAuthProviderName::Microsoft {
-                unused(p, "oauth.tenant_id", o.tenant_id.is_some());
-                unused(p, "oauth.authority", o.authority.is_some());
-            }
-            unused(p, "oauth.token_env", o.token_env.is_some());
-            OAuthSettings::Login(LoginSettings {
-                provider,
-                client_id: client.unwrap_or_default(),
-                client_secret,
-                refresh_token: refresh,
-                tenant_id: tenant,
-                authority,
-                auth_url,
-                token_url,
-                device_url,
-                scope,
-            })
-        }
-        OAuthProviderName::Entra => {
-            if tenant.is_none() && o.tenant_id.is_none() {
-                p.add("oauth.tenant_id", "is required for provider \"entra\"");
-            }
-            if client.is_none() && o.client_id.is_none() {
-                p.add("oauth.client_id", "is required for provider \"entra\"");
-            }
-            unused(p, "oauth.refresh_token_env", o.refresh_token_env.is_some());
-            unused(p, "oauth.token_env", o.token_env.is_some());
-            unused(p, "oauth.token_url", o.token_url.is_some());
-            OAuthSettings::Entra {
-                tenant_id: tenant.unwrap_or_default(),
-                client_id: client.unwrap_or_default(),
-                client_secret,
-                scope,
-                authority,
-            }
-        }
-        OAuthProviderName::RefreshToken => {
-            if client.is_none() && o.client_id.is_none() {
-                p.add(
-                    "oauth.client_id",
-                    "is required for provider \"refresh_token\"",
-                );
-            }
-            let url = match (&token_url, &tenant) {
-                (Some(url), None) => url.clone(),
-                (None, Some(tenant)) => format!(
-                    "{}/{tenant}/oauth2/v2.0/token",
-                    authority
-                        .as_deref()
-                        .unwrap_or(inbound_net::oauth::DEFAULT_ENTRA_AUTHORITY)
-                        .trim_end_matches('/')
-                ),
-                (Some(_), Some(_)) => {
-                    p.add(
-                        "oauth.token_url",
-                        "give either token_url or tenant_id (Microsoft), not both",
-                    );
-                    String::new()
-                }
-                (None, None) => {
-                    if o.token_url.is_none() && o.tenant_id.is_none() {
-                        p.add(
-                            "oauth.token_url",
-                            "is required for provider \"refresh_token\" (or give tenant_id for Microsoft)",
-                        );
-                    }
-                    String::new()
-                }
-            };
-            unused(p, "oauth.token_env", o.token_env.is_some());
-            if token_url.is_some() {
-                unused(p, "oauth.authority", o.authority.is_some());
-            }
-            OAuthSettings::RefreshToken {
-                token_url: url,
-                client_id: client.unwrap_or_default(),
-                client_secret,
-                refresh_token: refresh,
-                scopes: scope
-                    .map(|s| s.split_whitespace().map(str::to_owned).collect())
-                    .unwrap_or_default(),
-            }
-        }
+        | OAuthProviderName::AuthorizationCode => login_settings(p, o, f, provider),
+        OAuthProviderName::Entra => entra_settings(p, o, f),
+        OAuthProviderName::RefreshToken => refresh_token_settings(p, o, f),
         OAuthProviderName::Static => {
             for (field, given) in [
                 ("oauth.tenant_id", o.tenant_id.is_some()),
@@ -394,9 +251,203 @@ fn validate_oauth(p: &mut Problems, o: &OAuthConfig) -> OAuthSettings {
                 ("oauth.token_url", o.token_url.is_some()),
                 ("oauth.refresh_token_env", o.refresh_token_env.is_some()),
             ] {
-                unused(p, field, given);
+                unused(p, provider, field, given);
             }
-            OAuthSettings::Static { token }
+            OAuthSettings::Static { token: f.token }
         }
+    }
+}
+
+/// The OAuth fields as given (blank ones reported), URLs checked to be http(s).
+struct OAuthFields {
+    tenant: Option<String>,
+    client: Option<String>,
+    scope: Option<String>,
+    authority: Option<String>,
+    token_url: Option<String>,
+    auth_url: Option<String>,
+    device_url: Option<String>,
+    client_secret: SecretSource,
+    refresh: SecretSource,
+    token: SecretSource,
+}
+
+impl OAuthFields {
+    fn read(p: &mut Problems, o: &OAuthConfig) -> Self {
+        let secret =
+            |p: &mut Problems, field: &'static str, env: Option<&String>, stored: &str| match p
+                .optional(field, env)
+            {
+                Some(var) => SecretSource::Env(var),
+                None => SecretSource::Stored(stored.to_owned()),
+            };
+        let f = Self {
+            tenant: p.optional("oauth.tenant_id", o.tenant_id.as_ref()),
+            client: p.optional("oauth.client_id", o.client_id.as_ref()),
+            scope: p.optional("oauth.scope", o.scope.as_ref()),
+            authority: p.optional("oauth.authority", o.authority.as_ref()),
+            token_url: p.optional("oauth.token_url", o.token_url.as_ref()),
+            auth_url: p.optional("oauth.auth_url", o.auth_url.as_ref()),
+            device_url: p.optional("oauth.device_url", o.device_url.as_ref()),
+            client_secret: secret(
+                p,
+                "oauth.client_secret_env",
+                o.client_secret_env.as_ref(),
+                "client_secret",
+            ),
+            refresh: secret(
+                p,
+                "oauth.refresh_token_env",
+                o.refresh_token_env.as_ref(),
+                "refresh_token",
+            ),
+            token: secret(p, "oauth.token_env", o.token_env.as_ref(), "token"),
+        };
+        for (url_field, url) in [
+            ("oauth.authority", &f.authority),
+            ("oauth.token_url", &f.token_url),
+            ("oauth.auth_url", &f.auth_url),
+            ("oauth.device_url", &f.device_url),
+        ] {
+            if let Some(u) = url {
+                if !u.starts_with("https://") && !u.starts_with("http://") {
+                    p.add(url_field, "must be an http(s) URL");
+                }
+            }
+        }
+        f
+    }
+}
+
+/// Reports `field` when it is given to a provider that does not use it.
+fn unused(p: &mut Problems, provider: OAuthProviderName, field: &'static str, given: bool) {
+    if given {
+        p.add(field, format!("is not used by provider {provider:?}"));
+    }
+}
+
+/// `google`, `microsoft` and `authorization_code`: a person's consent (`accounts login`).
+fn login_settings(
+    p: &mut Problems,
+    o: &OAuthConfig,
+    f: OAuthFields,
+    provider: OAuthProviderName,
+) -> OAuthSettings {
+    let name = match provider {
+        OAuthProviderName::Google => "google",
+        OAuthProviderName::Microsoft => "microsoft",
+        _ => "authorization_code",
+    };
+    if f.client.is_none() && o.client_id.is_none() {
+        p.add(
+            "oauth.client_id",
+            format!("is required for provider {name:?}"),
+        );
+    }
+    if provider == OAuthProviderName::AuthorizationCode {
+        for (field, given) in [
+            ("oauth.auth_url", o.auth_url.is_some()),
+            ("oauth.token_url", o.token_url.is_some()),
+            ("oauth.scope", o.scope.is_some()),
+        ] {
+            if !given {
+                p.add(field, "is required for provider \"authorization_code\"");
+            }
+        }
+    }
+    if provider != OAuthProviderName::Microsoft {
+        unused(p, provider, "oauth.tenant_id", o.tenant_id.is_some());
+        unused(p, provider, "oauth.authority", o.authority.is_some());
+    }
+    unused(p, provider, "oauth.token_env", o.token_env.is_some());
+    OAuthSettings::Login(LoginSettings {
+        provider,
+        client_id: f.client.unwrap_or_default(),
+        client_secret: f.client_secret,
+        refresh_token: f.refresh,
+        tenant_id: f.tenant,
+        authority: f.authority,
+        auth_url: f.auth_url,
+        token_url: f.token_url,
+        device_url: f.device_url,
+        scope: f.scope,
+    })
+}
+
+/// `entra`: app-only client credentials.
+fn entra_settings(p: &mut Problems, o: &OAuthConfig, f: OAuthFields) -> OAuthSettings {
+    let provider = OAuthProviderName::Entra;
+    if f.tenant.is_none() && o.tenant_id.is_none() {
+        p.add("oauth.tenant_id", "is required for provider \"entra\"");
+    }
+    if f.client.is_none() && o.client_id.is_none() {
+        p.add("oauth.client_id", "is required for provider \"entra\"");
+    }
+    unused(
+        p,
+        provider,
+        "oauth.refresh_token_env",
+        o.refresh_token_env.is_some(),
+    );
+    unused(p, provider, "oauth.token_env", o.token_env.is_some());
+    unused(p, provider, "oauth.token_url", o.token_url.is_some());
+    OAuthSettings::Entra {
+        tenant_id: f.tenant.unwrap_or_default(),
+        client_id: f.client.unwrap_or_default(),
+        client_secret: f.client_secret,
+        scope: f.scope,
+        authority: f.authority,
+    }
+}
+
+/// `refresh_token`: a refresh token obtained elsewhere, at `token_url` or Microsoft's
+/// endpoint for `tenant_id`.
+fn refresh_token_settings(p: &mut Problems, o: &OAuthConfig, f: OAuthFields) -> OAuthSettings {
+    let provider = OAuthProviderName::RefreshToken;
+    if f.client.is_none() && o.client_id.is_none() {
+        p.add(
+            "oauth.client_id",
+            "is required for provider \"refresh_token\"",
+        );
+    }
+    let url = match (&f.token_url, &f.tenant) {
+        (Some(url), None) => url.clone(),
+        (None, Some(tenant)) => format!(
+            "{}/{tenant}/oauth2/v2.0/token",
+            f.authority
+                .as_deref()
+                .unwrap_or(inbound_net::oauth::DEFAULT_ENTRA_AUTHORITY)
+                .trim_end_matches('/')
+        ),
+        (Some(_), Some(_)) => {
+            p.add(
+                "oauth.token_url",
+                "give either token_url or tenant_id (Microsoft), not both",
+            );
+            String::new()
+        }
+        (None, None) => {
+            if o.token_url.is_none() && o.tenant_id.is_none() {
+                p.add(
+                    "oauth.token_url",
+                    "is required for provider \"refresh_token\" (or give tenant_id for Microsoft)",
+                );
+            }
+            String::new()
+        }
+    };
+    unused(p, provider, "oauth.token_env", o.token_env.is_some());
+    if f.token_url.is_some() {
+        unused(p, provider, "oauth.authority", o.authority.is_some());
+    }
+    OAuthSettings::RefreshToken {
+        token_url: url,
+        client_id: f.client.unwrap_or_default(),
+        client_secret: f.client_secret,
+        refresh_token: f.refresh,
+        scopes: f
+            .scope
+            .map(|s| s.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default(),
     }
 }
