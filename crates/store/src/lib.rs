@@ -88,6 +88,7 @@ mod error;
 mod files;
 mod key;
 mod messages;
+pub mod outbox;
 mod query;
 mod raw;
 mod retry;
@@ -103,6 +104,9 @@ pub use error::{Error, Result};
 pub use files::file_is_shared;
 pub use inbound_secret::Secret;
 pub use key::{KEY_ENV, KeyError};
+pub use outbox::{
+    Delivery, DeliveryFilter, DeliveryState, OutboxEvent, RetrySelection, TargetSpec,
+};
 pub use raw::MessageView;
 pub use retry::{RETRY_PENDING_REASON, RetryUid, RetryUidl};
 pub use schema::SCHEMA_VERSION;
