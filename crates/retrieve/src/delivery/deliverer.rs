@@ -267,6 +267,12 @@ impl Deliverer {
             return Ok(Outcome::Retrying);
         };
         let id = delivery.id;
+        // Stopped (HTTP 410) while this row waited in the same batch.
+        let stopped = lock(&self.store).target_stopped(&delivery.target)?;
+        if let Some(reason) = stopped {
+            lock(&self.store).delivery_dead(id, None, &format!("target stopped: {reason}"))?;
+            return Ok(Outcome::Dead);
+        }
         if !sink.wants(&delivery.event.kind) {
             lock(&self.store).delivery_done(id, None)?;
             return Ok(Outcome::Delivered);
