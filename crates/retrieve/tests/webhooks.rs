@@ -299,3 +299,191 @@ async fn a_delivery_is_given_up_after_max_attempts() {
     assert_eq!(dead[0].attempts, 3);
     assert_eq!(dead[0].last_status, Some(503));
 }
+
+/// A small JSON Schema check for the keywords `docs/webhook-event.schema.json` uses:
+/// `type`, `required`, `properties`, `items`, `enum`, `const`, `$ref` (to `#/$defs/...`),
+/// and `allOf` of `if`/`then`. Returns every violation with its path; a field that an
+/// object schema with a `type` does not list is one too.
+fn schema_errors(
+    root: &serde_json::Value,
+    schema: &serde_json::Value,
+    value: &serde_json::Value,
+    path: &str,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+        let name = r.strip_prefix("#/$defs/").unwrap();
+        return schema_errors(root, &root["$defs"][name], value, path, out);
+    }
+    if let Some(t) = schema.get("type") {
+        let types: Vec<&str> = match t {
+            Value::String(s) => vec![s.as_str()],
+            Value::Array(a) => a.iter().map(|v| v.as_str().unwrap()).collect(),
+            _ => panic!("bad type in schema"),
+        };
+        let ok = types.iter().any(|t| match *t {
+            "object" => value.is_object(),
+            "array" => value.is_array(),
+            "string" => value.is_string(),
+            "integer" => value.is_i64() || value.is_u64(),
+            "number" => value.is_number(),
+            "boolean" => value.is_boolean(),
+            "null" => value.is_null(),
+            other => panic!("unknown type {other}"),
+        });
+        if !ok {
+            out.push(format!("{path}: {value} is not of type {types:?}"));
+            return;
+        }
+    }
+    if let Some(e) = schema.get("enum").and_then(Value::as_array) {
+        if !e.contains(value) {
+            out.push(format!("{path}: {value} is not one of {e:?}"));
+        }
+    }
+    if let Some(c) = schema.get("const") {
+        if c != value {
+            out.push(format!("{path}: {value} is not {c}"));
+        }
+    }
+    if let (Some(required), Some(obj)) = (
+        schema.get("required").and_then(Value::as_array),
+        value.as_object(),
+    ) {
+        for r in required {
+            if !obj.contains_key(r.as_str().unwrap()) {
+                out.push(format!("{path}: {r} is required"));
+            }
+        }
+    }
+    if let (Some(props), Some(obj)) = (
+        schema.get("properties").and_then(Value::as_object),
+        value.as_object(),
+    ) {
+        for (k, v) in obj {
+            match props.get(k) {
+                Some(s) => schema_errors(root, s, v, &format!("{path}.{k}"), out),
+                // Every field sent is documented (where the schema spells out an object).
+                None if schema.get("type").is_some() => {
+                    out.push(format!("{path}.{k}: not in the schema"));
+                }
+                None => {}
+            }
+        }
+    }
+    if let (Some(items), Some(arr)) = (schema.get("items"), value.as_array()) {
+        for (i, v) in arr.iter().enumerate() {
+            schema_errors(root, items, v, &format!("{path}[{i}]"), out);
+        }
+    }
+    if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
+        for s in all {
+            let applies = match s.get("if") {
+                Some(cond) => {
+                    let mut e = Vec::new();
+                    schema_errors(root, cond, value, path, &mut e);
+                    e.is_empty()
+                }
+                None => true,
+            };
+            if applies {
+                let then = s.get("then").unwrap_or(s);
+                schema_errors(root, then, value, path, out);
+            }
+        }
+    }
+}
+
+fn check_against_schema(body: &[u8]) {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../../docs/webhook-event.schema.json")).unwrap();
+    let value: serde_json::Value = serde_json::from_slice(body).unwrap();
+    let mut errors = Vec::new();
+    schema_errors(&schema, &schema, &value, "$", &mut errors);
+    assert!(errors.is_empty(), "{errors:#?}\nin {value:#}");
+}
+
+#[test]
+fn the_schema_checker_catches_what_a_consumer_would_trip_on() {
+    let mut bad =
+        serde_json::json!({"type": "message.received", "timestamp": "x", "data": {"account": "a"}});
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../../docs/webhook-event.schema.json")).unwrap();
+    let mut errors = Vec::new();
+    schema_errors(&schema, &schema, &bad, "$", &mut errors);
+    assert!(
+        errors.iter().any(|e| e.contains("\"subject\" is required")),
+        "{errors:#?}"
+    );
+    bad["data"]["id"] = serde_json::json!("7");
+    let mut errors = Vec::new();
+    schema_errors(&schema, &schema, &bad, "$", &mut errors);
+    assert!(
+        errors.iter().any(|e| e.starts_with("$.data.id:")),
+        "{errors:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_payloads_match_the_json_schema() {
+    let receiver = Receiver::start(|_, _| Reply::Status(200)).await.unwrap();
+    let (_dir, store) = new_store();
+    let plain = sink(&receiver.url(), |_| {});
+    let raw = sink(&receiver.url(), |c| {
+        c.name = Some("raw".into());
+        c.include_raw = Some(true);
+    });
+    let deliverer = Deliverer::new(store.clone(), vec![plain, raw], DelivererConfig::default());
+    deliverer.fan_out().unwrap();
+    store_messages(&store, 1, 2);
+    {
+        // A message with no sender, subject, body or date, and an inline image.
+        let email = Email::parse(
+            &b"Content-Type: multipart/related; boundary=R\r\n\r\n--R\r\nContent-Type: image/png\r\n\
+               Content-ID: <img1@x>\r\nContent-Disposition: inline\r\n\r\nPNG\r\n--R--\r\n"[..],
+        );
+        let r = ServerRef::Pop3 { uidl: "u1".into() };
+        store
+            .lock()
+            .unwrap()
+            .insert_message(&NewMessage::new("home", "INBOX", &r, &email))
+            .unwrap();
+    }
+    store
+        .lock()
+        .unwrap()
+        .record_event(
+            "account.failed",
+            "work",
+            Some(r#"{"error":"login refused"}"#),
+        )
+        .unwrap();
+    let report = deliverer.deliver_due().await.unwrap();
+    assert_eq!(report.delivered, 8);
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 8);
+    for r in &requests {
+        check_against_schema(&r.body);
+    }
+    // The sample of `webhooks test` too.
+    let webhook = WebhookConfig {
+        name: Some("t".into()),
+        url: Some(receiver.url()),
+        secret_env: Some("UNUSED".into()),
+        ..WebhookConfig::default()
+    }
+    .validate()
+    .unwrap();
+    let tester = WebhookSink::new(webhook, WebhookSecret::parse(SECRET).unwrap()).unwrap();
+    let (id, answer) = tester.send_test().await.unwrap();
+    assert_eq!(answer.status, 200);
+    let sample = receiver.requests().pop().unwrap();
+    assert_eq!(sample.header("webhook-id"), Some(id.as_str()));
+    check_against_schema(&sample.body);
+    assert_signed(&[sample]);
+    assert!(requests.iter().any(|r| {
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        v["data"]["attachments"][0]["content_id"].is_string()
+    }));
+}
