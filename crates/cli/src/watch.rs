@@ -340,6 +340,7 @@ pub(crate) async fn run_watch<C: Connector>(
     // The deliverer runs beside the subscriptions, woken by each stored message.
     let (stop_delivery, delivery_stopped) = tokio::sync::oneshot::channel::<()>();
     let waker = deliverer.as_ref().map(|d| d.waker());
+    let deliverer_for_health = deliverer.clone();
     let delivery = deliverer.map(|d| {
         tokio::spawn(async move {
             d.run_until(async {
@@ -367,7 +368,13 @@ pub(crate) async fn run_watch<C: Connector>(
     if live.is_empty() {
         return Ok(EXIT_FAILED);
     }
-    let handle = |event| handle(event, options, waker.as_ref());
+    let mut health = crate::webhooks::AccountHealth::new(deliverer_for_health);
+    let mut handle = |event: WatchEvent| {
+        if let WatchEvent::State(name, state) = &event {
+            health.observe(name, state);
+        }
+        handle(event, options, waker.as_ref());
+    };
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         tokio::select! {

@@ -1,10 +1,12 @@
 //! `inbound webhooks`: the outbox's deliveries (list, requeue) and a signed test event;
 //! and the deliverer `watch` and `fetch` run beside retrieval.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::Subcommand;
+use inbound_retrieve::SubscriptionState;
 use inbound_retrieve::delivery::{
     Deliverer, DelivererConfig, DeliveryReport, RetryPolicy, Sink, WebhookSink, parse_duration,
 };
@@ -273,5 +275,118 @@ pub(crate) fn exec_retry(
         first_delay,
         max_age,
         max_attempts,
+    }
+}
+
+/// Turns subscription states into `account.failed` and `account.recovered` events, so an
+/// operator's system learns that a mailbox stopped (and started again) working: failed when
+/// the subscription ends in error or its third reconnection attempt is due, recovered when
+/// it is waiting for mail again after that.
+pub(crate) struct AccountHealth {
+    deliverer: Option<Arc<Deliverer>>,
+    failing: HashSet<String>,
+    last_error: HashMap<String, String>,
+}
+
+/// The reconnection attempt at which an account counts as failed.
+const FAILED_AFTER_ATTEMPTS: u32 = 3;
+
+impl AccountHealth {
+    /// Events go to `deliverer`'s outbox (none without one).
+    pub(crate) fn new(deliverer: Option<Arc<Deliverer>>) -> Self {
+        Self {
+            deliverer,
+            failing: HashSet::new(),
+            last_error: HashMap::new(),
+        }
+    }
+
+    /// Notes a subscription's new state, writing an event when the account's health
+    /// changed.
+    pub(crate) fn observe(&mut self, account: &str, state: &SubscriptionState) {
+        let Some(deliverer) = &self.deliverer else {
+            return;
+        };
+        let failed = match state {
+            SubscriptionState::ConnectionLost { error } => {
+                self.last_error.insert(account.to_owned(), error.clone());
+                None
+            }
+            SubscriptionState::Reconnecting { attempt, .. }
+                if *attempt >= FAILED_AFTER_ATTEMPTS =>
+            {
+                Some(self.last_error.get(account).cloned().unwrap_or_default())
+            }
+            SubscriptionState::Failed { error } => Some(error.clone()),
+            SubscriptionState::Subscribed | SubscriptionState::Resumed { .. } => {
+                if self.failing.remove(account) {
+                    let data = json!({ "state": state.name() });
+                    if let Err(e) = deliverer.record_event("account.recovered", account, &data) {
+                        tracing::warn!(error = %e, account, "recording account.recovered");
+                    }
+                }
+                None
+            }
+            _ => None,
+        };
+        if let Some(error) = failed {
+            if self.failing.insert(account.to_owned()) {
+                let data = json!({ "state": state.name(), "error": error });
+                if let Err(e) = deliverer.record_event("account.failed", account, &data) {
+                    tracing::warn!(error = %e, account, "recording account.failed");
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_fails_once_and_recovers_once() {
+        let store = Arc::new(Mutex::new(Store::open_in_memory(None).unwrap()));
+        let d = Arc::new(Deliverer::new(
+            store.clone(),
+            Vec::new(),
+            DelivererConfig::default(),
+        ));
+        let mut health = AccountHealth::new(Some(d));
+        let lost = SubscriptionState::ConnectionLost {
+            error: "connection reset".into(),
+        };
+        let retry = |attempt| SubscriptionState::Reconnecting {
+            attempt,
+            delay: Duration::from_secs(1),
+        };
+        for s in [
+            &lost,
+            &retry(1),
+            &retry(2),
+            &SubscriptionState::Resumed { caught_up: 0 },
+        ] {
+            health.observe("work", s);
+        }
+        assert!(
+            store.lock().unwrap().list_events(10).unwrap().is_empty(),
+            "a blip is no failure"
+        );
+        for s in [&lost, &retry(1), &retry(2), &retry(3), &retry(4)] {
+            health.observe("work", s);
+        }
+        health.observe("work", &SubscriptionState::Resumed { caught_up: 2 });
+        let events = store.lock().unwrap().list_events(10).unwrap();
+        let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["account.failed", "account.recovered"]);
+        assert!(
+            events[0]
+                .data
+                .as_deref()
+                .unwrap()
+                .contains("connection reset")
+        );
+        assert_eq!(events[0].account, "work");
     }
 }

@@ -235,9 +235,17 @@ fn dead_letters_are_listed_requeued_and_delivered_by_fetch() {
     let first = deliveries(&w, true)[0]["id"].as_i64().unwrap();
     let out = w.run(&["webhooks", "retry", &first.to_string()]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("requeued 1 delivery"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("requeued 1 delivery"),
+        "{}",
+        stderr(&out)
+    );
     let out = w.run(&["webhooks", "retry", "--all"]);
-    assert!(stderr(&out).contains("requeued 2 deliveries"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("requeued 2 deliveries"),
+        "{}",
+        stderr(&out)
+    );
     let out = w.run(&["webhooks", "retry", "99999"]);
     assert_eq!(out.status.code(), Some(2));
 
@@ -249,7 +257,11 @@ fn dead_letters_are_listed_requeued_and_delivered_by_fetch() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("delivered 3 events"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("delivered 3 events"),
+        "{}",
+        stderr(&out)
+    );
     assert!(deliveries(&w, true).is_empty());
     assert_eq!(states(&deliveries(&w, false), "done"), 3);
     verified_ids(&receiver.requests());
@@ -290,7 +302,10 @@ fn the_exec_hook_runs_from_the_outbox_and_is_retried_when_it_fails() {
     assert!(err.contains("exited with exit status: 3"), "{err}");
     let list = deliveries(&w, false);
     assert_eq!(states(&list, "done"), 3);
-    assert!(list.iter().all(|d| d["target"] == "exec" && d["attempts"] == 2));
+    assert!(
+        list.iter()
+            .all(|d| d["target"] == "exec" && d["attempts"] == 2)
+    );
     // The hook got the raw message on its standard input.
     let any = std::fs::read_dir(&dir)
         .unwrap()

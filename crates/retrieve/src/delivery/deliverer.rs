@@ -153,6 +153,23 @@ impl Deliverer {
         Waker(self.wake_tx.clone())
     }
 
+    /// Writes an event that announces no message (`account.failed`, `account.recovered`)
+    /// with `data` (a JSON object; `account` is added when delivered) and wakes the
+    /// deliverer; returns the event's id.
+    ///
+    /// # Errors
+    /// A store error.
+    pub fn record_event(
+        &self,
+        kind: &str,
+        account: &str,
+        data: &serde_json::Value,
+    ) -> Result<String, DeliveryError> {
+        let id = lock(&self.store).record_event(kind, account, Some(&data.to_string()))?;
+        self.waker().wake();
+        Ok(id)
+    }
+
     fn names(&self) -> Vec<&str> {
         self.sinks.iter().map(|s| s.name()).collect()
     }
