@@ -105,7 +105,8 @@ pub use files::file_is_shared;
 pub use inbound_secret::Secret;
 pub use key::{KEY_ENV, KeyError};
 pub use outbox::{
-    Delivery, DeliveryFilter, DeliveryState, OutboxEvent, RetrySelection, TargetSpec,
+    Delivery, DeliveryFilter, DeliveryOutcome, DeliveryState, OutboxEvent, RetrySelection,
+    TargetSpec,
 };
 pub use raw::MessageView;
 pub use retry::{RETRY_PENDING_REASON, RetryUid, RetryUidl};

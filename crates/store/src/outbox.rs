@@ -106,6 +106,21 @@ pub struct Delivery {
     pub updated_at_ms: i64,
 }
 
+/// The outcome of one attempt, for [`Store::finish_deliveries`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryOutcome {
+    /// The delivery row.
+    pub id: i64,
+    /// Done, pending (to retry at `next_at_ms`) or dead.
+    pub state: DeliveryState,
+    /// When to try again (pending only).
+    pub next_at_ms: Option<i64>,
+    /// The HTTP status, if an answer came.
+    pub status: Option<u16>,
+    /// What went wrong (`None` when done).
+    pub error: Option<String>,
+}
+
 /// A target the deliverer delivers to now.
 #[derive(Debug, Clone, Copy)]
 pub struct TargetSpec<'a> {
@@ -395,6 +410,33 @@ impl Store {
                  WHERE id = ?1",
             )?
             .execute(params![id, state, next_at, status, error, now_ms()])?;
+            Ok(())
+        })
+    }
+
+    /// Records the outcomes of many attempts in one transaction (one sync to disk rather
+    /// than one per delivery).
+    pub fn finish_deliveries(&mut self, outcomes: &[DeliveryOutcome]) -> Result<()> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        self.write(|tx| {
+            let now = now_ms();
+            for o in outcomes {
+                tx.prepare_cached(
+                    "UPDATE outbox_deliveries SET state = ?2, next_at = coalesce(?3, next_at),
+                         last_status = ?4, last_error = ?5, updated_at = ?6
+                     WHERE id = ?1",
+                )?
+                .execute(params![
+                    o.id,
+                    o.state.as_str(),
+                    o.next_at_ms,
+                    o.status,
+                    o.error,
+                    now
+                ])?;
+            }
             Ok(())
         })
     }

@@ -1,6 +1,7 @@
 //! The deliverer: fans events out, claims due deliveries, delivers them through their
 //! targets ([`Sink`]s) with bounded concurrency, and records each outcome.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -11,7 +12,9 @@ use inbound_net::TlsConfig;
 use inbound_net::rt;
 use inbound_net::webhook::{WebhookClient, WebhookRequest, WebhookResponse};
 use inbound_store::outbox::{MESSAGE_RECEIVED, new_event_id, now_ms};
-use inbound_store::{Delivery, OutboxEvent, StoredMessage, TargetSpec};
+use inbound_store::{
+    Delivery, DeliveryOutcome, DeliveryState, OutboxEvent, StoredMessage, TargetSpec,
+};
 
 use super::config::{RetryPolicy, Webhook};
 use super::sign::{ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookSecret};
@@ -228,16 +231,40 @@ impl Deliverer {
             if claimed.is_empty() {
                 return Ok(report);
             }
-            let outcomes: Vec<Result<Outcome, DeliveryError>> = futures::stream::iter(claimed)
-                .map(|d| self.attempt(d))
-                .buffer_unordered(self.config.concurrency.max(1))
-                .collect()
-                .await;
-            for outcome in outcomes {
-                match outcome? {
-                    Outcome::Delivered => report.delivered += 1,
-                    Outcome::Retrying => report.retrying += 1,
-                    Outcome::Dead => report.dead += 1,
+            // Targets stopped (HTTP 410) so far: their rows in this batch die unsent.
+            let stopped: Mutex<HashMap<String, String>> = Mutex::new(HashMap::new());
+            {
+                let store = lock(&self.store);
+                for name in &names {
+                    if let Some(reason) = store.target_stopped(name)? {
+                        stopped
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .insert((*name).to_owned(), reason);
+                    }
+                }
+            }
+            let outcomes: Vec<Result<DeliveryOutcome, DeliveryError>> =
+                futures::stream::iter(claimed)
+                    .map(|d| self.attempt(d, &stopped))
+                    .buffer_unordered(self.config.concurrency.max(1))
+                    .collect()
+                    .await;
+            let outcomes: Vec<DeliveryOutcome> = outcomes.into_iter().collect::<Result<_, _>>()?;
+            // One transaction for the batch's outcomes; a crash before it only means these
+            // are delivered again (at least once).
+            let mut store = lock(&self.store);
+            store.finish_deliveries(&outcomes)?;
+            for (name, reason) in stopped.into_inner().unwrap_or_else(PoisonError::into_inner) {
+                if store.target_stopped(&name)?.is_none() {
+                    store.stop_target(&name, &reason)?;
+                }
+            }
+            for o in &outcomes {
+                match o.state {
+                    DeliveryState::Done => report.delivered += 1,
+                    DeliveryState::Pending => report.retrying += 1,
+                    DeliveryState::Dead => report.dead += 1,
                 }
             }
         }
@@ -278,21 +305,34 @@ impl Deliverer {
         }
     }
 
-    /// One attempt of one claimed row, and its outcome recorded.
-    async fn attempt(&self, delivery: Delivery) -> Result<Outcome, DeliveryError> {
-        let Some(sink) = self.sinks.iter().find(|s| s.name() == delivery.target) else {
-            return Ok(Outcome::Retrying);
-        };
+    /// One attempt of one claimed row; its outcome, to be recorded.
+    async fn attempt(
+        &self,
+        delivery: Delivery,
+        stopped: &Mutex<HashMap<String, String>>,
+    ) -> Result<DeliveryOutcome, DeliveryError> {
         let id = delivery.id;
-        // Stopped (HTTP 410) while this row waited in the same batch.
-        let stopped = lock(&self.store).target_stopped(&delivery.target)?;
-        if let Some(reason) = stopped {
-            lock(&self.store).delivery_dead(id, None, &format!("target stopped: {reason}"))?;
-            return Ok(Outcome::Dead);
+        let outcome = |state, next_at_ms, status, error: Option<String>| DeliveryOutcome {
+            id,
+            state,
+            next_at_ms,
+            status,
+            error,
+        };
+        let Some(sink) = self.sinks.iter().find(|s| s.name() == delivery.target) else {
+            return Ok(outcome(DeliveryState::Pending, Some(now_ms()), None, None));
+        };
+        let stopped_by = stopped
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&delivery.target)
+            .cloned();
+        if let Some(reason) = stopped_by {
+            let error = format!("target stopped: {reason}");
+            return Ok(outcome(DeliveryState::Dead, None, None, Some(error)));
         }
         if !sink.wants(&delivery.event.kind) {
-            lock(&self.store).delivery_done(id, None)?;
-            return Ok(Outcome::Delivered);
+            return Ok(outcome(DeliveryState::Done, None, None, None));
         }
         let message = if delivery.event.kind == MESSAGE_RECEIVED {
             let found = match delivery.event.message {
@@ -300,8 +340,8 @@ impl Deliverer {
                 None => None,
             };
             if found.is_none() {
-                lock(&self.store).delivery_dead(id, None, "the message is no longer stored")?;
-                return Ok(Outcome::Dead);
+                let error = "the message is no longer stored".to_owned();
+                return Ok(outcome(DeliveryState::Dead, None, None, Some(error)));
             }
             found
         } else {
@@ -310,18 +350,18 @@ impl Deliverer {
         let item = DeliveryItem { delivery, message };
         let result = sink.deliver(&item).await;
         let d = &item.delivery;
-        let mut store = lock(&self.store);
-        match result {
+        Ok(match result {
             Attempt::Delivered { status } => {
                 tracing::debug!(event = %d.event.id, target = %d.target, attempts = d.attempts, "delivered");
-                store.delivery_done(id, status)?;
-                Ok(Outcome::Delivered)
+                outcome(DeliveryState::Done, None, status, None)
             }
             Attempt::Gone { error } => {
                 tracing::warn!(target = %d.target, %error, "the target is gone: not delivering to it any more (requeue with `webhooks retry`)");
-                store.delivery_dead(id, Some(410), &error)?;
-                store.stop_target(&d.target, &error)?;
-                Ok(Outcome::Dead)
+                stopped
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(d.target.clone(), error.clone());
+                outcome(DeliveryState::Dead, None, Some(410), Some(error))
             }
             Attempt::Failed { status, error } => {
                 let age =
@@ -329,29 +369,17 @@ impl Deliverer {
                 match sink.retry().next_delay(d.attempts, age) {
                     Some(delay) => {
                         tracing::info!(event = %d.event.id, target = %d.target, attempts = d.attempts, %error, retry_in_ms = delay.as_millis() as u64, "delivery failed; will retry");
-                        store.delivery_retry(
-                            id,
-                            status,
-                            &error,
-                            now_ms() + delay.as_millis() as i64,
-                        )?;
-                        Ok(Outcome::Retrying)
+                        let at = now_ms() + delay.as_millis() as i64;
+                        outcome(DeliveryState::Pending, Some(at), status, Some(error))
                     }
                     None => {
                         tracing::warn!(event = %d.event.id, target = %d.target, attempts = d.attempts, %error, "delivery failed; giving up");
-                        store.delivery_dead(id, status, &error)?;
-                        Ok(Outcome::Dead)
+                        outcome(DeliveryState::Dead, None, status, Some(error))
                     }
                 }
             }
-        }
+        })
     }
-}
-
-enum Outcome {
-    Delivered,
-    Retrying,
-    Dead,
 }
 
 /// A webhook: signed JSON POSTs.
