@@ -49,6 +49,10 @@
 //! - **Exactly once.** Messages are unique per account, folder and [`ServerRef`]; inserting the
 //!   same one again returns the stored id and writes nothing. The pending action recorded with
 //!   a message stays in [`Store::pending_actions`] until [`Store::complete_action`].
+//! - **Announced with the message.** Each newly stored message gets a `message.received`
+//!   event in the [`outbox`], in the same transaction, so a deliverer (webhooks, hooks) sees
+//!   every stored message even after a crash right after storing; deliveries are retried per
+//!   target and dead ones kept until requeued.
 //! - **Several processes.** A second process may open the same file. Readers never block;
 //!   writers wait for each other up to the busy timeout (5 s by default, see
 //!   [`StoreConfig`]) and then fail with [`Error::Busy`], never corrupting the file.

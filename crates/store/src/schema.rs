@@ -210,8 +210,8 @@ CREATE TABLE pop3_retry (
 /// through the due rows, retrying with backoff until done or dead. Times are in milliseconds.
 const V4: &str = r#"
 CREATE TABLE outbox_events (
-    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
-    id         TEXT NOT NULL UNIQUE,
+    seq        INTEGER PRIMARY KEY,
+    id         TEXT NOT NULL,
     type       TEXT NOT NULL,
     account    TEXT NOT NULL,
     message    INTEGER REFERENCES messages(id) ON DELETE SET NULL,
