@@ -93,6 +93,11 @@ impl Sink for ExecSink {
         self.options.exec_timeout + Duration::from_secs(5)
     }
 
+    /// One command at a time, messages in the order they were stored, as before.
+    fn in_order(&self) -> bool {
+        true
+    }
+
     fn deliver<'a>(&'a self, item: &'a DeliveryItem) -> BoxFuture<'a, Attempt> {
         Box::pin(async move {
             let Some(m) = &item.message else {

@@ -68,6 +68,11 @@ pub trait Sink: Send + Sync {
     fn retry(&self) -> RetryPolicy;
     /// The longest one attempt can take: a claimed row is not taken again before then.
     fn max_attempt_time(&self) -> Duration;
+    /// Whether its deliveries go one at a time, oldest first (a hook command that expects
+    /// messages in order), rather than [`DelivererConfig::concurrency`] at once.
+    fn in_order(&self) -> bool {
+        false
+    }
     /// Makes one attempt. Must end within [`Sink::max_attempt_time`].
     fn deliver<'a>(&'a self, item: &'a DeliveryItem) -> BoxFuture<'a, Attempt>;
 }
@@ -244,12 +249,26 @@ impl Deliverer {
                     }
                 }
             }
-            let outcomes: Vec<Result<DeliveryOutcome, DeliveryError>> =
-                futures::stream::iter(claimed)
-                    .map(|d| self.attempt(d, &stopped))
-                    .buffer_unordered(self.config.concurrency.max(1))
-                    .collect()
-                    .await;
+            let (in_order, parallel): (Vec<Delivery>, Vec<Delivery>) =
+                claimed.into_iter().partition(|d| {
+                    self.sinks
+                        .iter()
+                        .any(|s| s.name() == d.target && s.in_order())
+                });
+            let parallel = futures::stream::iter(parallel)
+                .map(|d| self.attempt(d, &stopped))
+                .buffer_unordered(self.config.concurrency.max(1))
+                .collect::<Vec<_>>();
+            let stopped_ref = &stopped;
+            let in_order = async move {
+                let mut out = Vec::with_capacity(in_order.len());
+                for d in in_order {
+                    out.push(self.attempt(d, stopped_ref).await);
+                }
+                out
+            };
+            let (mut outcomes, serial) = futures::future::join(parallel, in_order).await;
+            outcomes.extend(serial);
             let outcomes: Vec<DeliveryOutcome> = outcomes.into_iter().collect::<Result<_, _>>()?;
             // One transaction for the batch's outcomes; a crash before it only means these
             // are delivered again (at least once).
