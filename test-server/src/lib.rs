@@ -73,3 +73,4 @@ pub mod server;
 mod session;
 pub mod tls;
 pub mod transcript;
+pub mod webhook;

@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::accounts::AccountsCommand;
 use crate::keys::KeyCommand;
 use crate::messages::MessagesCommand;
+use crate::webhooks::WebhooksCommand;
 
 const AFTER_HELP: &str = "\
 Configuration: --config FILE, else ./inbound.toml, else $XDG_CONFIG_HOME/inbound/inbound.toml
@@ -63,6 +64,9 @@ pub(crate) enum Command {
     /// Generate or rotate the encryption key of stored secrets.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Deliveries of new mail to webhooks and the --exec hook: list, retry, test.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
 }
 
 /// `inbound demo`.
@@ -97,7 +101,8 @@ pub(crate) struct WatchArgs {
     /// Only this account (repeatable; it must have subscribe = true).
     #[arg(long = "account", short = 'a', value_name = "NAME")]
     pub(crate) accounts: Vec<String>,
-    /// Run this shell command for each new message: the raw message on standard input;
+    /// Run this shell command for each new message (retried when it fails; see
+    /// --exec-retry-delay): the raw message on standard input;
     /// INBOUND_ACCOUNT, INBOUND_FOLDER, INBOUND_ID, INBOUND_MESSAGE_ID, INBOUND_SUBJECT and
     /// INBOUND_FROM in the environment (control characters removed). It does not get
     /// INBOUND_ENCRYPTION_KEY nor the variables the accounts read secrets from.
@@ -111,6 +116,18 @@ pub(crate) struct WatchArgs {
         value_parser = clap::value_parser!(u64).range(1..=86_400)
     )]
     pub(crate) exec_timeout: u64,
+    /// Retry a failed or timed-out --exec command after this long (500ms, 30s, 5m),
+    /// doubling up to an hour. Deliveries survive restarts: a message stored but not yet
+    /// handed to the command is handed over by the next `watch --exec`.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = crate::webhooks::duration_arg)]
+    pub(crate) exec_retry_delay: std::time::Duration,
+    /// Give up retrying the --exec command for a message this long after its first try
+    /// (`inbound webhooks list --failed` shows it, `inbound webhooks retry` requeues it).
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = crate::webhooks::duration_arg)]
+    pub(crate) exec_max_age: std::time::Duration,
+    /// Give up after this many tries of the --exec command for a message.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) exec_max_attempts: Option<u32>,
     /// One JSON object per line on standard output: per new message {account, folder, id,
     /// message_id, subject, from, size}, and per subscription state change {state, account,
     /// message, ...}: state is subscribed, lost (with error), reconnecting (with attempt and

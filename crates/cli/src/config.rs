@@ -11,6 +11,7 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use inbound_retrieve::delivery::{Webhook, WebhookConfig};
 use inbound_retrieve::{Account, AccountConfig, OAuthConfig};
 use serde::Deserialize;
 use toml::Spanned;
@@ -32,6 +33,8 @@ pub(crate) struct ConfigFile {
     pub(crate) store: Option<PathBuf>,
     /// The accounts, in file order.
     pub(crate) accounts: Vec<Account>,
+    /// The `[[webhook]]` tables, in file order.
+    pub(crate) webhooks: Vec<Webhook>,
 }
 
 /// One problem in a configuration file.
@@ -255,11 +258,12 @@ fn check_document(c: &mut Checker<'_>, root: &DeTable<'_>, base: &Path, out: &mu
                 }
             }
             "account" => check_accounts(c, value, base, out),
+            "webhook" => check_webhooks(c, value, base, out),
             other => c.add(
                 key.span(),
                 "",
                 other,
-                "unknown section (expected [store] or [[account]])",
+                "unknown section (expected [store], [[account]] or [[webhook]])",
             ),
         }
     }
@@ -414,6 +418,102 @@ fn check_account(
             }
             None
         }
+    }
+}
+
+/// The name `watch --exec`'s deliveries go under: no webhook may take it.
+pub(crate) const EXEC_TARGET: &str = "exec";
+
+fn check_webhooks(
+    c: &mut Checker<'_>,
+    value: &Spanned<DeValue<'_>>,
+    base: &Path,
+    out: &mut ConfigFile,
+) {
+    let Some(items) = value.get_ref().as_array() else {
+        c.add(
+            value.span(),
+            "",
+            "webhook",
+            "must be an array of tables: write each webhook as [[webhook]]",
+        );
+        return;
+    };
+    let mut names: HashMap<String, usize> = HashMap::new();
+    for (index, item) in items.iter().enumerate() {
+        let Some(table) = item.get_ref().as_table() else {
+            c.add(
+                item.span(),
+                "",
+                "webhook",
+                "each webhook must be a table ([[webhook]])",
+            );
+            continue;
+        };
+        let context = match table.get("name").and_then(|v| v.get_ref().as_str()) {
+            Some(n) => format!("webhook {n:?}"),
+            None => format!("webhook #{}", index + 1),
+        };
+        let before = c.problems.len();
+        for (key, v) in table.iter() {
+            if let Err(e) = single_key::<WebhookConfig>(key, v) {
+                c.add(
+                    e.span().unwrap_or(key.span()),
+                    &context,
+                    key.get_ref().as_ref(),
+                    first_line(e.message()),
+                );
+            }
+        }
+        if c.problems.len() > before {
+            continue;
+        }
+        let config = match WebhookConfig::deserialize(ValueDeserializer::from(item.clone())) {
+            Ok(config) => config,
+            Err(e) => {
+                c.add(
+                    e.span().unwrap_or(item.span()),
+                    &context,
+                    "",
+                    first_line(e.message()),
+                );
+                continue;
+            }
+        };
+        let mut webhook = match config.validate() {
+            Ok(webhook) => webhook,
+            Err(errors) => {
+                for problem in &errors.problems {
+                    let span = field_span(table, problem.field).unwrap_or(item.span());
+                    c.add(span, &context, problem.field, problem.message.clone());
+                }
+                continue;
+            }
+        };
+        let name_span = table.get("name").map_or(item.span(), |v| v.span());
+        if webhook.name == EXEC_TARGET {
+            c.add(
+                name_span,
+                &context,
+                "name",
+                format!("{EXEC_TARGET:?} is taken by `watch --exec`; choose another name"),
+            );
+            continue;
+        }
+        if let Some(first) = names.get(&webhook.name) {
+            c.add(
+                name_span,
+                &context,
+                "name",
+                format!("is already used by webhook #{first}; names must be unique"),
+            );
+            continue;
+        }
+        names.insert(webhook.name.clone(), index + 1);
+        if let Some(ca) = &webhook.ca_file {
+            webhook.ca_file = Some(base.join(ca));
+        }
+        out.webhooks.push(webhook);
     }
 }
 
@@ -587,6 +687,57 @@ colour = 1
             p[0]
         );
         assert!(p[1].contains("accounts unknown section"), "{}", p[1]);
+    }
+
+    #[test]
+    fn webhooks_are_checked_like_accounts() {
+        let text = r#"[[webhook]]
+name = "app"
+url = "https://app.example.com/hook"
+secret_env = "APP_WHSEC"
+accounts = ["work"]
+retry_delay = "100ms"
+ca_file = "ca.pem"
+
+[[webhook]]
+name = "exec"
+url = "ftp://x"
+timeout_secs = "5"
+
+[[webhook]]
+url = "http://127.0.0.1:9/"
+secret_env = "S"
+max_age = "forever"
+"#;
+        let p = problems(text);
+        assert_eq!(p.len(), 3, "{p:#?}");
+        assert!(
+            p[0].starts_with("12:16 webhook \"exec\" timeout_secs invalid type"),
+            "{}",
+            p[0]
+        );
+        assert!(
+            p[1].starts_with("14:1 webhook #3 name is required"),
+            "{}",
+            p[1]
+        );
+        assert!(
+            p[2].starts_with("17:11 webhook #3 max_age must be a duration"),
+            "{}",
+            p[2]
+        );
+
+        let ok = parse(
+            &text[..text.find("\n\n").unwrap()],
+            "t.toml",
+            Path::new("/etc/i"),
+        )
+        .unwrap();
+        assert_eq!(ok.webhooks.len(), 1);
+        assert_eq!(ok.webhooks[0].accounts, Some(vec!["work".to_owned()]));
+        assert_eq!(ok.webhooks[0].ca_file, Some(PathBuf::from("/etc/i/ca.pem")));
+        let p = problems("[[webhook]]\nname = \"exec\"\nurl = \"http://h/\"\nsecret_env = \"S\"\n");
+        assert!(p[0].contains("name \"exec\" is taken"), "{p:#?}");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::app::{self, App};
 use crate::cli::FetchArgs;
-use crate::error::CliResult;
+use crate::error::{CliResult, EXIT_FAILED};
 use crate::output::{Align, Table, human_bytes, print_json};
 
 /// `inbound fetch`: retrieves the chosen accounts (all when none is named) and reports.
@@ -32,14 +32,45 @@ pub(crate) fn command(app: &App, args: &FetchArgs) -> CliResult<u8> {
         None => app.open_store(&config, None)?,
     };
     let display = Display::choose(app.quiet, args.json);
-    let retriever = Retriever::new(Arc::new(Mutex::new(store)), crate::connector::net());
-    let outcomes = app::block_on(run_fetch(
-        &retriever,
-        &accounts,
-        usize::from(args.concurrency),
-        display,
-    ))?;
-    report(&outcomes, args.json)
+    let sinks = crate::webhooks::webhook_sinks(&config)?;
+    let store = Arc::new(Mutex::new(store));
+    // Webhooks are recorded as targets before anything is stored.
+    let deliverer = crate::webhooks::deliverer(&store, sinks)?;
+    let retriever = Retriever::new(store, crate::connector::net());
+    let (outcomes, delivered) = app::block_on(async {
+        let outcomes = run_fetch(
+            &retriever,
+            &accounts,
+            usize::from(args.concurrency),
+            display,
+        )
+        .await;
+        // One round: what is due now. A failed delivery stays queued for the next `fetch`
+        // or `watch` rather than holding this command until its retry.
+        let delivered = match &deliverer {
+            Some(d) => Some(d.deliver_due().await),
+            None => None,
+        };
+        (outcomes, delivered)
+    })?;
+    let code = report(&outcomes, args.json)?;
+    match delivered {
+        Some(Ok(r)) => {
+            if !app.quiet && !args.json {
+                eprintln!("{}", crate::webhooks::report_line(&r));
+            }
+            Ok(if r.dead > 0 {
+                EXIT_FAILED.max(code)
+            } else {
+                code
+            })
+        }
+        Some(Err(e)) => {
+            eprintln!("error: delivering events: {e}");
+            Ok(EXIT_FAILED.max(code))
+        }
+        None => Ok(code),
+    }
 }
 
 /// How `fetch` shows what it does.

@@ -21,6 +21,7 @@ mod messages;
 mod output;
 mod trust;
 mod watch;
+mod webhooks;
 
 use std::process::ExitCode;
 
@@ -101,6 +102,7 @@ fn run(app: &App, command: Command) -> CliResult<u8> {
         Command::Messages(cmd) => messages::command(app, cmd),
         Command::CheckConfig => check::command(app),
         Command::Key(cmd) => keys::command(app, cmd),
+        Command::Webhooks(cmd) => webhooks::command(app, cmd),
     }
 }
 

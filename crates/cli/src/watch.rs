@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::future::BoxFuture;
+use inbound_retrieve::delivery::{Attempt, Deliverer, DeliveryItem, RetryPolicy, Sink, Waker};
 use inbound_retrieve::{
     Account, AuthConfig, Connector, NewMail, OAuthSettings, Retriever, SecretSource,
     SubscriptionState, Subscriptions,
@@ -25,8 +27,14 @@ pub(crate) fn command(app: &App, args: WatchArgs) -> CliResult<u8> {
     let config = app.config()?;
     let existing = app.open_existing_store(&config)?;
     let all = app::all_accounts(&config, existing.as_ref())?;
-    let hidden_env = secret_env_vars(&all);
+    let mut hidden_env = secret_env_vars(&all);
+    for var in crate::webhooks::secret_env_vars(&config) {
+        if !hidden_env.contains(&var) {
+            hidden_env.push(var);
+        }
+    }
     let accounts = watch_accounts(all, &args.accounts)?;
+    let mut sinks = crate::webhooks::webhook_sinks(&config)?;
     let store = match existing {
         Some(store) => store,
         None => app.open_store(&config, None)?,
@@ -38,14 +46,89 @@ pub(crate) fn command(app: &App, args: WatchArgs) -> CliResult<u8> {
         exec_timeout: Duration::from_secs(args.exec_timeout),
         hidden_env,
     };
-    let retriever = Retriever::new(
-        Arc::new(std::sync::Mutex::new(store)),
-        crate::connector::net(),
-    );
+    if let Some(cmd) = &options.exec {
+        sinks.push(Arc::new(ExecSink {
+            cmd: cmd.clone(),
+            options: options.clone(),
+            retry: crate::webhooks::exec_retry(
+                args.exec_retry_delay,
+                args.exec_max_age,
+                args.exec_max_attempts,
+            ),
+        }));
+    }
+    let store = Arc::new(std::sync::Mutex::new(store));
+    // Targets are recorded before anything is stored: every message stored from now on is
+    // delivered to each of them, even across a crash.
+    let deliverer = crate::webhooks::deliverer(&store, sinks)?;
+    let retriever = Retriever::new(store, crate::connector::net());
     app::block_on(async {
         let shutdown = shutdown_signal();
-        run_watch(retriever, accounts, &options, shutdown).await
+        run_watch(retriever, accounts, &options, deliverer, shutdown).await
     })?
+}
+
+/// `watch --exec`'s command as a delivery target of the outbox: run per message as before
+/// (scrubbed environment, timeout, process group killed), retried like a webhook when it
+/// fails or times out.
+pub(crate) struct ExecSink {
+    /// The shell command.
+    pub(crate) cmd: String,
+    /// Timeout, hidden variables.
+    pub(crate) options: WatchOptions,
+    /// When to retry.
+    pub(crate) retry: RetryPolicy,
+}
+
+impl Sink for ExecSink {
+    fn name(&self) -> &str {
+        crate::config::EXEC_TARGET
+    }
+
+    fn retry(&self) -> RetryPolicy {
+        self.retry
+    }
+
+    fn max_attempt_time(&self) -> Duration {
+        self.options.exec_timeout + Duration::from_secs(5)
+    }
+
+    /// One command at a time, messages in the order they were stored, as before.
+    fn in_order(&self) -> bool {
+        true
+    }
+
+    fn deliver<'a>(&'a self, item: &'a DeliveryItem) -> BoxFuture<'a, Attempt> {
+        Box::pin(async move {
+            let Some(m) = &item.message else {
+                return Attempt::Delivered { status: None };
+            };
+            let arrival = Arrival {
+                account: m.account.clone(),
+                folder: m.folder.clone(),
+                id: m.id.0,
+                message_id: m.email.message_id.clone(),
+                subject: m.email.subject.clone(),
+                from: m.email.from.first().map(address),
+                raw: m.email.raw.clone(),
+                _slot: None,
+            };
+            match exec(&self.cmd, &arrival, &self.options).await {
+                Ok(()) => Attempt::Delivered { status: None },
+                Err(e) => {
+                    eprintln!(
+                        "error: --exec for message #{}: {}",
+                        arrival.id,
+                        crate::output::escape_terminal(&e)
+                    );
+                    Attempt::Failed {
+                        status: None,
+                        error: e,
+                    }
+                }
+            }
+        })
+    }
 }
 
 /// The accounts `watch` subscribes: those given (each must have `subscribe = true`), else
@@ -260,8 +343,21 @@ pub(crate) async fn run_watch<C: Connector>(
     retriever: Retriever<C>,
     accounts: Vec<Account>,
     options: &WatchOptions,
+    deliverer: Option<Arc<Deliverer>>,
     shutdown: impl Future<Output = ()>,
 ) -> CliResult<u8> {
+    // The deliverer runs beside the subscriptions, woken by each stored message.
+    let (stop_delivery, delivery_stopped) = tokio::sync::oneshot::channel::<()>();
+    let waker = deliverer.as_ref().map(|d| d.waker());
+    let deliverer_for_health = deliverer.clone();
+    let delivery = deliverer.map(|d| {
+        tokio::spawn(async move {
+            d.run_until(async {
+                let _ = delivery_stopped.await;
+            })
+            .await;
+        })
+    });
     let (subs, tx, mut rx) = subscriptions(retriever);
     let mut live: HashSet<String> = HashSet::new();
     let mut failed = false;
@@ -286,6 +382,13 @@ pub(crate) async fn run_watch<C: Connector>(
     if live.is_empty() {
         return Ok(EXIT_FAILED);
     }
+    let mut health = crate::webhooks::AccountHealth::new(deliverer_for_health);
+    let mut handle = |event: WatchEvent| {
+        if let WatchEvent::State(name, state) = &event {
+            health.observe(name, state);
+        }
+        handle(event, options, waker.as_ref());
+    };
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         tokio::select! {
@@ -305,7 +408,7 @@ pub(crate) async fn run_watch<C: Connector>(
                         eprintln!("{}: {hint}", crate::output::escape_terminal(name));
                     }
                 }
-                handle(event, options).await;
+                handle(event);
                 if live.is_empty() {
                     eprintln!("error: every subscription has failed");
                     break;
@@ -316,12 +419,18 @@ pub(crate) async fn run_watch<C: Connector>(
     subs.unsubscribe_all().await;
     // Messages stored while shutting down are still handed over.
     while let Ok(event) = rx.try_recv() {
-        handle(event, options).await;
+        handle(event);
+    }
+    let _ = stop_delivery.send(());
+    if let Some(task) = delivery {
+        let _ = task.await;
     }
     Ok(if failed { EXIT_FAILED } else { EXIT_OK })
 }
 
-async fn handle(event: WatchEvent, options: &WatchOptions) {
+/// Reports an event; a new message also wakes the deliverer, which runs the `--exec`
+/// command and the webhooks for it from the outbox.
+fn handle(event: WatchEvent, options: &WatchOptions, waker: Option<&Waker>) {
     match event {
         WatchEvent::State(name, state) => {
             let is_error = matches!(
@@ -357,14 +466,8 @@ async fn handle(event: WatchEvent, options: &WatchOptions) {
             } else {
                 println!("{}", m.line());
             }
-            if let Some(cmd) = &options.exec {
-                if let Err(e) = exec(cmd, &m, options).await {
-                    eprintln!(
-                        "error: --exec for message #{}: {}",
-                        m.id,
-                        crate::output::escape_terminal(&e)
-                    );
-                }
+            if let Some(waker) = waker {
+                waker.wake();
             }
         }
     }

@@ -37,6 +37,8 @@
 //! - [`imap`]: the IMAP client, [`ImapClient`]: STARTTLS done right, SASL, streaming
 //!   `UID FETCH`, MOVE with fallback, IDLE.
 //! - [`pop3`]: the POP3 client, [`Pop3Client`].
+//! - [`webhook`]: HTTP POSTs to webhook endpoints ([`webhook::WebhookClient`]), no
+//!   redirects, a timeout per request.
 //! - [`backoff`]: reconnection delays.
 //! - [`rt`]: spawn, sleep and timeout, so the layers above need no runtime of their own.
 //! - [`redact`]: hiding secrets in protocol traces.
@@ -57,6 +59,7 @@ pub mod sasl;
 mod server_config;
 pub mod tls;
 pub mod transport;
+pub mod webhook;
 
 pub use connect::{Dialer, Keepalive, MailStream, connect_tcp, tls_handshake, upgrade_to_tls};
 pub use error::{ConnectError, Error, OAuthError, Result, TlsConfigError, TransportError};

@@ -73,6 +73,7 @@
 pub mod account;
 pub mod backend;
 pub mod credentials;
+pub mod delivery;
 mod error;
 mod events;
 mod pipeline;

@@ -49,6 +49,10 @@
 //! - **Exactly once.** Messages are unique per account, folder and [`ServerRef`]; inserting the
 //!   same one again returns the stored id and writes nothing. The pending action recorded with
 //!   a message stays in [`Store::pending_actions`] until [`Store::complete_action`].
+//! - **Announced with the message.** Each newly stored message gets a `message.received`
+//!   event in the [`outbox`], in the same transaction, so a deliverer (webhooks, hooks) sees
+//!   every stored message even after a crash right after storing; deliveries are retried per
+//!   target and dead ones kept until requeued.
 //! - **Several processes.** A second process may open the same file. Readers never block;
 //!   writers wait for each other up to the busy timeout (5 s by default, see
 //!   [`StoreConfig`]) and then fail with [`Error::Busy`], never corrupting the file.
@@ -88,6 +92,7 @@ mod error;
 mod files;
 mod key;
 mod messages;
+pub mod outbox;
 mod query;
 mod raw;
 mod retry;
@@ -103,6 +108,10 @@ pub use error::{Error, Result};
 pub use files::file_is_shared;
 pub use inbound_secret::Secret;
 pub use key::{KEY_ENV, KeyError};
+pub use outbox::{
+    Delivery, DeliveryFilter, DeliveryOutcome, DeliveryState, OutboxEvent, RetrySelection,
+    TargetSpec,
+};
 pub use raw::MessageView;
 pub use retry::{RETRY_PENDING_REASON, RetryUid, RetryUidl};
 pub use schema::SCHEMA_VERSION;

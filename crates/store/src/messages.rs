@@ -10,7 +10,7 @@ use crate::types::{Inserted, MessageId, NewMessage, PendingAction, ServerRef, ra
 
 impl Store {
     /// Stores one message, and in the same transaction records its pending server action (if
-    /// any) and advances the sync state (IMAP highest UID, POP3 UIDL seen).
+    /// any), writes its `message.received` event to the outbox ([`crate::outbox`]) and advances the sync state (IMAP highest UID, POP3 UIDL seen).
     ///
     /// Idempotent: if a message with the same account, folder and server ref is already
     /// stored, nothing is written except the pending action when that message has no identical
@@ -163,6 +163,14 @@ fn insert_in(tx: &Transaction<'_>, m: &NewMessage<'_>, hash: &[u8]) -> Result<In
     if let Some(action) = m.action {
         record_action(tx, id, action, now)?;
     }
+    // Announced in the same transaction: a stored message is never left unannounced.
+    crate::outbox::insert_event(
+        tx,
+        crate::outbox::MESSAGE_RECEIVED,
+        m.account,
+        Some(id),
+        None,
+    )?;
     sync::note_stored(tx, m.account, m.folder, m.server_ref, now)?;
     tracing::debug!(%id, account = m.account, folder = m.folder, size = email.raw.len(), "message stored");
     Ok(Inserted { id, created: true })

@@ -204,8 +204,49 @@ CREATE TABLE pop3_retry (
 ) STRICT, WITHOUT ROWID;
 "#;
 
+/// Migration 4: the outbox. A `message.received` event is written in the transaction that
+/// stores its message, so a crash right after storing never loses it; a deliverer fans each
+/// event out into one delivery row per configured target (a webhook, a hook command) and works
+/// through the due rows, retrying with backoff until done or dead. Times are in milliseconds.
+const V4: &str = r#"
+CREATE TABLE outbox_events (
+    seq        INTEGER PRIMARY KEY,
+    id         TEXT NOT NULL,
+    type       TEXT NOT NULL,
+    account    TEXT NOT NULL,
+    message    INTEGER REFERENCES messages(id) ON DELETE SET NULL,
+    data       TEXT,
+    created_at INTEGER NOT NULL,
+    fanned_out INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX outbox_events_new ON outbox_events(seq) WHERE fanned_out = 0;
+
+-- A target gets the events from the first one after it was first seen.
+CREATE TABLE outbox_targets (
+    name        TEXT PRIMARY KEY,
+    since_seq   INTEGER NOT NULL,
+    stopped_at  INTEGER,
+    stop_reason TEXT
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE outbox_deliveries (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_seq   INTEGER NOT NULL REFERENCES outbox_events(seq) ON DELETE CASCADE,
+    target      TEXT NOT NULL,
+    state       TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done', 'dead')),
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    next_at     INTEGER NOT NULL,
+    last_status INTEGER,
+    last_error  TEXT,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    UNIQUE (event_seq, target)
+) STRICT;
+CREATE INDEX outbox_deliveries_due ON outbox_deliveries(state, next_at);
+"#;
+
 /// Every migration, in order; entry `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
