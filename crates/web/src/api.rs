@@ -1,0 +1,192 @@
+//! The JSON API under `/api/v1`, mirroring the pages.
+
+use std::convert::Infallible;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::Stream;
+use inbound_store::{MessageId, StoredMessage};
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::json::{message_json, summary_json};
+use crate::pages::{ListQuery, auth_name, policy, security_name};
+use crate::state::{AppState, Shared};
+
+fn account_json(app: &AppState, a: &inbound_retrieve::Account, stored: u64) -> Value {
+    let s = app.status_of(&a.name);
+    json!({
+        "name": a.name,
+        "state": s.state,
+        "protocol": a.protocol.to_string(),
+        "security": security_name(a.security),
+        "host": a.host,
+        "port": a.port,
+        "username": a.username,
+        "auth": auth_name(a),
+        "folder": a.folder,
+        "policy": policy(a),
+        "subscribe": a.subscribe,
+        "progress": s.progress.map(|(done, total)| json!({"done": done, "total": total})),
+        "last_event": s.last_event,
+        "last_run": s.last_run,
+        "last_error": s.last_error,
+        "stored": stored,
+    })
+}
+
+/// `GET /api/v1/accounts`: every account with its state.
+pub(crate) async fn accounts(State(app): State<Shared>) -> Result<Json<Value>, ApiError> {
+    let counts = app.with_store(|s| Ok(s.count_by_account()?)).await?;
+    let list: Vec<Value> = app
+        .accounts()
+        .iter()
+        .map(|a| account_json(&app, a, counts.get(&a.name).copied().unwrap_or(0)))
+        .collect();
+    Ok(Json(Value::Array(list)))
+}
+
+fn no_account(name: &str) -> ApiError {
+    ApiError::not_found(format!("no account named {name:?}"))
+}
+
+/// `GET /api/v1/accounts/{name}`.
+pub(crate) async fn account(
+    State(app): State<Shared>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let a = app.account(&name).ok_or_else(|| no_account(&name))?;
+    let filter = inbound_store::MessageFilter::account(name);
+    let stored = app.with_store(move |s| Ok(s.count_messages(&filter)?)).await?;
+    Ok(Json(account_json(&app, &a, stored)))
+}
+
+/// `POST /api/v1/accounts/{name}/retrieve`: 202 with the run's id.
+pub(crate) async fn retrieve(
+    State(app): State<Shared>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let a = app.account(&name).ok_or_else(|| no_account(&name))?;
+    let run = app.start_run(a)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"run": run, "account": name})),
+    )
+        .into_response())
+}
+
+/// Query of `GET /api/v1/messages`.
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct MessagesQuery {
+    account: Option<String>,
+    #[serde(flatten)]
+    list: ListQuery,
+}
+
+/// `GET /api/v1/messages`: a page of messages, newest first, and the cursor of the next.
+pub(crate) async fn messages(
+    State(app): State<Shared>,
+    Query(q): Query<MessagesQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let query = q.list.page_query(q.account)?;
+    let page = app.with_store(move |s| Ok(s.list_page(&query)?)).await?;
+    Ok(Json(json!({
+        "messages": page.messages.iter().map(summary_json).collect::<Vec<_>>(),
+        "next": page.next.map(|c| c.encode()),
+    })))
+}
+
+fn no_message(id: i64) -> ApiError {
+    ApiError::not_found(format!("no message with id {id}"))
+}
+
+/// The HTML body `messages show --json` gives: the configured account decides whether (and
+/// how) it is sanitized; a message of an account no longer configured as it was stored.
+fn html_to_show(app: &AppState, m: &StoredMessage) -> (Option<String>, bool) {
+    match app.account(&m.account).map(|a| a.sanitize_mode()) {
+        Some(Some(mode)) if m.sanitize.as_ref() == Some(&mode) => {
+            (m.sanitized_html.clone(), true)
+        }
+        Some(Some(mode)) => (mode.apply(&m.email), true),
+        Some(None) => (m.email.html.clone(), false),
+        None if m.sanitize.is_some() => (m.sanitized_html.clone(), true),
+        None => (m.email.html.clone(), false),
+    }
+}
+
+/// `GET /api/v1/messages/{id}`: as `inbound messages show --json` prints it.
+pub(crate) async fn message(
+    State(app): State<Shared>,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let view = app
+        .with_store(move |s| s.get_message_lean(MessageId(id))?.ok_or_else(|| no_message(id)))
+        .await?;
+    let (html, sanitized) = html_to_show(&app, &view.message);
+    Ok(Json(message_json(
+        &view.message,
+        &view.attachments,
+        html.as_deref(),
+        sanitized,
+    )))
+}
+
+/// `GET /api/v1/messages/{id}/parts`: the attachments, with their download URLs.
+pub(crate) async fn parts(
+    State(app): State<Shared>,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let view = app
+        .with_store(move |s| s.get_message_lean(MessageId(id))?.ok_or_else(|| no_message(id)))
+        .await?;
+    let list: Vec<Value> = view
+        .attachments
+        .iter()
+        .enumerate()
+        .map(|(index, a)| {
+            json!({
+                "index": index,
+                "filename": a.filename,
+                "content_type": a.content_type,
+                "size": a.size,
+                "inline": a.inline,
+                "url": format!("/api/v1/messages/{id}/parts/{index}"),
+            })
+        })
+        .collect();
+    Ok(Json(Value::Array(list)))
+}
+
+/// `GET /api/v1/events`: server-sent events, one per account state change (`state`) and
+/// new message (`message`), each `{kind, account, state, detail}`.
+pub(crate) async fn events(
+    State(app): State<Shared>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let rx = app.events.subscribe();
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(ev) => {
+                    let data = serde_json::to_string(&ev).unwrap_or_default();
+                    return Some((Ok(Event::default().event(ev.kind).data(data)), rx));
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+/// `GET /healthz`.
+pub(crate) async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// Any other path under `/api`.
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::not_found("no such API endpoint")
+}
