@@ -3,6 +3,7 @@
 use std::convert::Infallible;
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -14,10 +15,11 @@ use serde_json::{Value, json};
 use crate::error::ApiError;
 use crate::json::{message_json, summary_json};
 use crate::pages::{ListQuery, auth_name, policy, security_name};
-use crate::state::{AppState, Shared};
+use crate::state::{AccountStatus, AppState, Shared};
 
-fn account_json(app: &AppState, a: &inbound_retrieve::Account, stored: u64) -> Value {
-    let s = app.status_of(&a.name);
+/// An account as JSON; `s` is its status, read before `stored` was counted (a finished run's
+/// messages are in the count).
+fn account_json(s: &AccountStatus, a: &inbound_retrieve::Account, stored: u64) -> Value {
     json!({
         "name": a.name,
         "state": s.state,
@@ -40,11 +42,13 @@ fn account_json(app: &AppState, a: &inbound_retrieve::Account, stored: u64) -> V
 
 /// `GET /api/v1/accounts`: every account with its state.
 pub(crate) async fn accounts(State(app): State<Shared>) -> Result<Json<Value>, ApiError> {
+    let accounts = app.accounts();
+    let statuses: Vec<AccountStatus> = accounts.iter().map(|a| app.status_of(&a.name)).collect();
     let counts = app.with_store(|s| Ok(s.count_by_account()?)).await?;
-    let list: Vec<Value> = app
-        .accounts()
+    let list: Vec<Value> = accounts
         .iter()
-        .map(|a| account_json(&app, a, counts.get(&a.name).copied().unwrap_or(0)))
+        .zip(statuses)
+        .map(|(a, s)| account_json(&s, a, counts.get(&a.name).copied().unwrap_or(0)))
         .collect();
     Ok(Json(Value::Array(list)))
 }
@@ -59,9 +63,12 @@ pub(crate) async fn account(
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let a = app.account(&name).ok_or_else(|| no_account(&name))?;
+    let status = app.status_of(&name);
     let filter = inbound_store::MessageFilter::account(name);
-    let stored = app.with_store(move |s| Ok(s.count_messages(&filter)?)).await?;
-    Ok(Json(account_json(&app, &a, stored)))
+    let stored = app
+        .with_store(move |s| Ok(s.count_messages(&filter)?))
+        .await?;
+    Ok(Json(account_json(&status, &a, stored)))
 }
 
 /// `POST /api/v1/accounts/{name}/retrieve`: 202 with the run's id.
@@ -82,16 +89,24 @@ pub(crate) async fn retrieve(
 #[derive(Debug, Default, serde::Deserialize)]
 pub(crate) struct MessagesQuery {
     account: Option<String>,
-    #[serde(flatten)]
-    list: ListQuery,
+    #[serde(default)]
+    q: String,
+    after: Option<String>,
+    limit: Option<u32>,
 }
 
 /// `GET /api/v1/messages`: a page of messages, newest first, and the cursor of the next.
 pub(crate) async fn messages(
     State(app): State<Shared>,
-    Query(q): Query<MessagesQuery>,
+    q: Result<Query<MessagesQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let query = q.list.page_query(q.account)?;
+    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let list = ListQuery {
+        q: q.q,
+        after: q.after,
+        limit: q.limit,
+    };
+    let query = list.page_query(q.account)?;
     let page = app.with_store(move |s| Ok(s.list_page(&query)?)).await?;
     Ok(Json(json!({
         "messages": page.messages.iter().map(summary_json).collect::<Vec<_>>(),
@@ -107,9 +122,7 @@ fn no_message(id: i64) -> ApiError {
 /// how) it is sanitized; a message of an account no longer configured as it was stored.
 fn html_to_show(app: &AppState, m: &StoredMessage) -> (Option<String>, bool) {
     match app.account(&m.account).map(|a| a.sanitize_mode()) {
-        Some(Some(mode)) if m.sanitize.as_ref() == Some(&mode) => {
-            (m.sanitized_html.clone(), true)
-        }
+        Some(Some(mode)) if m.sanitize.as_ref() == Some(&mode) => (m.sanitized_html.clone(), true),
         Some(Some(mode)) => (mode.apply(&m.email), true),
         Some(None) => (m.email.html.clone(), false),
         None if m.sanitize.is_some() => (m.sanitized_html.clone(), true),
@@ -123,7 +136,10 @@ pub(crate) async fn message(
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
     let view = app
-        .with_store(move |s| s.get_message_lean(MessageId(id))?.ok_or_else(|| no_message(id)))
+        .with_store(move |s| {
+            s.get_message_lean(MessageId(id))?
+                .ok_or_else(|| no_message(id))
+        })
         .await?;
     let (html, sanitized) = html_to_show(&app, &view.message);
     Ok(Json(message_json(
@@ -140,7 +156,10 @@ pub(crate) async fn parts(
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
     let view = app
-        .with_store(move |s| s.get_message_lean(MessageId(id))?.ok_or_else(|| no_message(id)))
+        .with_store(move |s| {
+            s.get_message_lean(MessageId(id))?
+                .ok_or_else(|| no_message(id))
+        })
         .await?;
     let list: Vec<Value> = view
         .attachments

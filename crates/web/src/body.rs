@@ -15,8 +15,7 @@ pub const BODY_CSP: &str = "sandbox allow-popups allow-popups-to-escape-sandbox;
 
 /// [`BODY_CSP`] when the reader asked for remote images for this one request: `https:`
 /// images allowed, nothing else.
-pub const BODY_CSP_REMOTE_IMAGES: &str =
-    "sandbox allow-popups allow-popups-to-escape-sandbox; \
+pub const BODY_CSP_REMOTE_IMAGES: &str = "sandbox allow-popups allow-popups-to-escape-sandbox; \
      default-src 'none'; img-src 'self' data: https:; \
      style-src 'unsafe-inline'; font-src 'none'; form-action 'none'; \
      base-uri 'none'; frame-ancestors 'self'";
@@ -97,7 +96,13 @@ mod tests {
     #[test]
     fn only_raster_images_keep_their_type() {
         assert_eq!(part_content_type("image/PNG"), "image/png");
-        for t in ["text/html", "image/svg+xml", "application/xml", "text/xml", ""] {
+        for t in [
+            "text/html",
+            "image/svg+xml",
+            "application/xml",
+            "text/xml",
+            "",
+        ] {
             assert_eq!(part_content_type(t), "application/octet-stream", "{t}");
         }
     }
@@ -107,7 +112,10 @@ mod tests {
         let d = attachment_disposition("a\"b\r\n;évil.html");
         assert!(d.starts_with("attachment; filename=\"a_b___"), "{d}");
         assert!(!d.contains('\r') && !d.contains('\n'));
-        assert!(d.contains("filename*=UTF-8''a%22b%0D%0A%3B%C3%A9vil.html"), "{d}");
+        assert!(
+            d.contains("filename*=UTF-8''a%22b%0D%0A%3B%C3%A9vil.html"),
+            "{d}"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::Form;
 use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -217,8 +218,9 @@ impl ListQuery {
 pub(crate) async fn messages(
     State(app): State<Shared>,
     Path(name): Path<String>,
-    Query(q): Query<ListQuery>,
+    q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()).page())?;
     if app.account(&name).is_none() {
         return Err(ApiError::not_found(format!("no account named {name:?}")).page());
     }
@@ -239,7 +241,10 @@ pub(crate) async fn messages(
             id: m.id.0,
             date: short_date(m.date.unwrap_or(m.stored_at)),
             from: addresses(&m.from),
-            subject: m.subject.clone().unwrap_or_else(|| "(no subject)".to_owned()),
+            subject: m
+                .subject
+                .clone()
+                .unwrap_or_else(|| "(no subject)".to_owned()),
             folder: m.folder.clone(),
             attachments: m.attachments.len(),
             size: m.size,
@@ -306,7 +311,10 @@ pub(crate) async fn message(
     Query(q): Query<ViewQuery>,
 ) -> Result<Response, ApiError> {
     let view = app
-        .with_store(move |s| s.get_message_lean(MessageId(id))?.ok_or_else(|| no_message(id)))
+        .with_store(move |s| {
+            s.get_message_lean(MessageId(id))?
+                .ok_or_else(|| no_message(id))
+        })
         .await
         .map_err(ApiError::page)?;
     let m = &view.message;
@@ -315,7 +323,10 @@ pub(crate) async fn message(
         id,
         account: m.account.clone(),
         folder: m.folder.clone(),
-        subject: e.subject.clone().unwrap_or_else(|| "(no subject)".to_owned()),
+        subject: e
+            .subject
+            .clone()
+            .unwrap_or_else(|| "(no subject)".to_owned()),
         from: addresses(&e.from),
         to: addresses(&e.to),
         cc: addresses(&e.cc),
@@ -373,17 +384,25 @@ pub(crate) async fn body(
     let remote = q.remote_images();
     let doc = app
         .with_store(move |s| {
-            let m = s.get_message_lean(MessageId(id))?.ok_or_else(|| no_message(id))?;
-            Ok(body_document(id, &m.message.email, remote).unwrap_or_else(|| {
-                "<!DOCTYPE html>\n<html><body><p>(no HTML body)</p></body></html>\n".to_owned()
-            }))
+            let m = s
+                .get_message_lean(MessageId(id))?
+                .ok_or_else(|| no_message(id))?;
+            Ok(
+                body_document(id, &m.message.email, remote).unwrap_or_else(|| {
+                    "<!DOCTYPE html>\n<html><body><p>(no HTML body)</p></body></html>\n".to_owned()
+                }),
+            )
         })
         .await
         .map_err(ApiError::page)?;
     let mut response = Html(doc).into_response();
     untrusted(
         response.headers_mut(),
-        if remote { BODY_CSP_REMOTE_IMAGES } else { BODY_CSP },
+        if remote {
+            BODY_CSP_REMOTE_IMAGES
+        } else {
+            BODY_CSP
+        },
     );
     Ok(response)
 }
@@ -407,14 +426,17 @@ pub(crate) async fn part(
 ) -> Result<Response, ApiError> {
     let (filename, content_type, content) = app
         .with_store(move |s| {
-            let m = s.get_message(MessageId(id))?.ok_or_else(|| no_message(id))?;
-            let a = m
-                .email
-                .attachments
-                .get(index)
-                .ok_or_else(|| ApiError::not_found(format!("message {id} has no part {index}")))?;
+            let m = s
+                .get_message(MessageId(id))?
+                .ok_or_else(|| no_message(id))?;
+            let a =
+                m.email.attachments.get(index).ok_or_else(|| {
+                    ApiError::not_found(format!("message {id} has no part {index}"))
+                })?;
             Ok((
-                a.filename.clone().unwrap_or_else(|| format!("part-{index}")),
+                a.filename
+                    .clone()
+                    .unwrap_or_else(|| format!("part-{index}")),
                 part_content_type(&a.content_type),
                 a.content.to_vec(),
             ))

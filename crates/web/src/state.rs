@@ -154,7 +154,12 @@ impl AppState {
     }
 
     /// Changes the status of `name` and tells the event stream.
-    pub(crate) fn update(&self, name: &str, kind: &'static str, f: impl FnOnce(&mut AccountStatus)) {
+    pub(crate) fn update(
+        &self,
+        name: &str,
+        kind: &'static str,
+        f: impl FnOnce(&mut AccountStatus),
+    ) {
         let event = {
             let mut all = self.status.lock().unwrap_or_else(PoisonError::into_inner);
             let status = all.entry(name.to_owned()).or_insert_with(|| AccountStatus {
@@ -205,7 +210,9 @@ impl AppState {
             s.last_event = Some(format!("retrieval {run} started"));
         });
         if busy {
-            return Err(ApiError::conflict(format!("{name} is being retrieved already")));
+            return Err(ApiError::conflict(format!(
+                "{name} is being retrieved already"
+            )));
         }
         let app = Arc::clone(self);
         tokio::spawn(async move {
