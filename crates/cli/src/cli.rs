@@ -63,6 +63,19 @@ pub(crate) enum Command {
     /// Generate or rotate the encryption key of stored secrets.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Serve the account overview web app and its JSON API.
+    Serve(ServeArgs),
+}
+
+/// `inbound serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// The address to listen on. Anything but a loopback address needs [web] credentials.
+    #[arg(long, value_name = "ADDR", default_value = inbound_web::DEFAULT_LISTEN)]
+    pub(crate) listen: std::net::SocketAddr,
+    /// Print the [web] tokens entry for the token read from standard input, and exit.
+    #[arg(long)]
+    pub(crate) hash_token: bool,
 }
 
 /// `inbound demo`.
