@@ -30,7 +30,7 @@ pub fn hostile_html(beacon: &str) -> String {
 <img src="{beacon}/remote-image.png" alt="remote">
 <img src="//127.0.0.1:1/protocol-relative.png">
 <a id="jslink" href="javascript:document.title='pwned-jslink';fetch('{beacon}/jslink')">click me</a>
-<a id="link" href="https://example.org/page">a normal link</a>
+<a id="link" href="{beacon}/link">a normal link</a>
 <svg onload="fetch('{beacon}/svg-onload')"><script>fetch("{beacon}/svg-script")</script>
 <image href="{beacon}/svg-image.png"/><foreignObject><img src="{beacon}/svg-fo.png"></foreignObject></svg>
 <form action="{beacon}/form" method="post"><input name="q" value="x"><button id="submit" type="submit">Send</button></form>
