@@ -3,7 +3,6 @@
 use std::io::{BufRead as _, Write as _};
 use std::sync::{Arc, Mutex};
 
-use inbound_retrieve::Retriever;
 use inbound_store::Secret;
 use inbound_web::{Access, WebApp};
 
@@ -26,10 +25,9 @@ pub(crate) fn command(app: &App, args: &ServeArgs) -> CliResult<u8> {
         None => app.open_store(&config, None)?,
     };
     let store = Arc::new(Mutex::new(store));
-    let retriever = Retriever::new(store.clone(), crate::connector::net());
     let web = WebApp::new(store, accounts)
         .with_access(access)
-        .with_runner(Arc::new(retriever));
+        .with_connector(crate::connector::net());
     web.check_listen(args.listen)
         .map_err(|e| CliError::usage(e.to_string()))?;
     let quiet = app.quiet;

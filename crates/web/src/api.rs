@@ -209,3 +209,64 @@ pub(crate) async fn healthz() -> Json<Value> {
 pub(crate) async fn not_found() -> ApiError {
     ApiError::not_found("no such API endpoint")
 }
+
+/// `POST /api/v1/accounts/{name}/test`: connect, TLS, login, select; each step's result.
+pub(crate) async fn test(
+    State(app): State<Shared>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let a = app.account(&name).ok_or_else(|| no_account(&name))?;
+    let steps = app.live()?.test(a).await;
+    let ok = steps.iter().all(|s| s.ok);
+    Ok(Json(json!({"account": name, "ok": ok, "steps": steps})))
+}
+
+/// `PUT /api/v1/accounts/{name}/subscription`: subscribes (a running subscription stays).
+pub(crate) async fn subscribe(
+    State(app): State<Shared>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let a = app.account(&name).ok_or_else(|| no_account(&name))?;
+    start_subscription(&app, a)?;
+    Ok(Json(json!({"account": name, "subscribed": true})))
+}
+
+/// Subscribes `a`, its state going to the overview.
+pub(crate) fn start_subscription(
+    app: &AppState,
+    a: inbound_retrieve::Account,
+) -> Result<(), ApiError> {
+    let live = app.live()?;
+    let name = a.name.clone();
+    if !live.is_subscribed(&name) {
+        app.update(&name, "state", |s| {
+            s.state = "connecting".to_owned();
+            s.last_event = Some("subscribing".to_owned());
+        });
+    }
+    live.subscribe(a).map_err(|e| {
+        app.update(&name, "state", |s| {
+            s.state = "failed".to_owned();
+            s.last_error = Some(e.clone());
+        });
+        ApiError::conflict(e)
+    })
+}
+
+/// `DELETE /api/v1/accounts/{name}/subscription`: ends the subscription.
+pub(crate) async fn unsubscribe(
+    State(app): State<Shared>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if app.account(&name).is_none() {
+        return Err(no_account(&name));
+    }
+    let was = app.live()?.unsubscribe(name.clone()).await;
+    app.update(&name, "state", |s| {
+        s.state = "off".to_owned();
+        s.last_event = Some("unsubscribed".to_owned());
+    });
+    Ok(Json(
+        json!({"account": name, "subscribed": false, "was_subscribed": was}),
+    ))
+}

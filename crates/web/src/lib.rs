@@ -27,27 +27,30 @@ mod api;
 mod body;
 mod error;
 mod json;
+mod live;
 mod pages;
 mod state;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use inbound_retrieve::{Account, SharedStore};
+use inbound_retrieve::{Account, Connector, SharedStore};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use access::{Access, SESSION_COOKIE};
 pub use body::{APP_CSP, BODY_CSP, BODY_CSP_REMOTE_IMAGES, FRAME_SANDBOX};
 pub use error::{ApiError, WebError};
-pub use state::{AccountStatus, LiveEvent, RunCounts, Runner};
+pub use live::TestStep;
+pub use state::{AccountStatus, LiveEvent, RunCounts};
 
-use crate::state::AppState;
+use crate::live::{Live, LiveConnector};
+use crate::state::{AppState, Shared};
 
 /// The address `inbound serve` listens on by default.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8025";
@@ -58,7 +61,8 @@ pub struct WebApp {
     store: SharedStore,
     accounts: Vec<Account>,
     access: Access,
-    runner: Option<Arc<dyn Runner>>,
+    live: Option<Arc<dyn Live>>,
+    cell: Arc<OnceLock<Weak<AppState>>>,
     secure_cookies: bool,
 }
 
@@ -79,7 +83,8 @@ impl WebApp {
             store,
             accounts,
             access: Access::default(),
-            runner: None,
+            live: None,
+            cell: Arc::default(),
             secure_cookies: false,
         }
     }
@@ -91,10 +96,12 @@ impl WebApp {
         self
     }
 
-    /// Runs "Retrieve now" with `runner` (a [`Retriever`](inbound_retrieve::Retriever)).
+    /// Talks to mail servers through `connector` (retrieve now, subscriptions, connection
+    /// tests): [`NetConnector`](inbound_retrieve::NetConnector) for real servers.
     #[must_use]
-    pub fn with_runner(mut self, runner: Arc<dyn Runner>) -> Self {
-        self.runner = Some(runner);
+    pub fn with_connector<C: Connector + Clone>(mut self, connector: C) -> Self {
+        let live = LiveConnector::new(self.store.clone(), connector, self.cell.clone());
+        self.live = Some(Arc::new(live));
         self
     }
 
@@ -119,6 +126,10 @@ impl WebApp {
 
     /// The routes, with the access rules and security headers.
     pub fn router(self) -> Router {
+        self.build().0
+    }
+
+    fn build(self) -> (Router, Shared) {
         let (events, _) = tokio::sync::broadcast::channel(256);
         let state = Arc::new(AppState {
             store: self.store,
@@ -126,15 +137,21 @@ impl WebApp {
             status: Mutex::default(),
             access: self.access,
             sessions: access::Sessions::default(),
-            runner: self.runner,
+            live: self.live,
             events,
             next_run: AtomicU64::new(0),
             secure_cookies: self.secure_cookies,
         });
+        let _ = self.cell.set(Arc::downgrade(&state));
         let api = Router::new()
             .route("/accounts", get(api::accounts))
             .route("/accounts/{name}", get(api::account))
             .route("/accounts/{name}/retrieve", post(api::retrieve))
+            .route("/accounts/{name}/test", post(api::test))
+            .route(
+                "/accounts/{name}/subscription",
+                axum::routing::put(api::subscribe).delete(api::unsubscribe),
+            )
             .route("/messages", get(api::messages))
             .route("/messages/{id}", get(api::message))
             .route("/messages/{id}/raw", get(pages::raw))
@@ -142,10 +159,13 @@ impl WebApp {
             .route("/messages/{id}/parts/{index}", get(pages::part))
             .route("/events", get(api::events))
             .fallback(api::not_found);
-        Router::new()
+        let router = Router::new()
             .route("/", get(pages::overview))
             .route("/accounts/{name}/messages", get(pages::messages))
             .route("/accounts/{name}/retrieve", post(pages::retrieve))
+            .route("/accounts/{name}/test", post(pages::test))
+            .route("/accounts/{name}/subscribe", post(pages::subscribe))
+            .route("/accounts/{name}/unsubscribe", post(pages::unsubscribe))
             .route("/messages/{id}", get(pages::message))
             .route("/messages/{id}/body", get(pages::body))
             .route("/messages/{id}/raw", get(pages::raw))
@@ -176,10 +196,13 @@ impl WebApp {
                 header::CACHE_CONTROL,
                 HeaderValue::from_static("no-store"),
             ))
-            .with_state(state)
+            .with_state(state.clone());
+        (router, state)
     }
 
-    /// Serves on `listener` until `shutdown` completes, then lets open requests finish.
+    /// Subscribes the accounts marked `subscribe` (when the app talks to servers), then
+    /// serves on `listener` until `shutdown` completes, lets open requests finish and ends
+    /// the subscriptions.
     ///
     /// # Errors
     /// [`WebError::Serve`] when accepting connections fails.
@@ -188,11 +211,27 @@ impl WebApp {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), WebError> {
-        let router = self.router();
-        axum::serve(listener, router)
+        let (router, state) = self.build();
+        if let Some(live) = &state.live {
+            for account in state.accounts().into_iter().filter(|a| a.subscribe) {
+                let name = account.name.clone();
+                if let Err(e) = live.subscribe(account) {
+                    tracing::warn!("cannot subscribe {name}: {e}");
+                    state.update(&name, "state", |s| {
+                        s.state = "failed".to_owned();
+                        s.last_error = Some(e);
+                    });
+                }
+            }
+        }
+        let served = axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await
-            .map_err(WebError::Serve)
+            .map_err(WebError::Serve);
+        if let Some(live) = &state.live {
+            live.stop_all().await;
+        }
+        served
     }
 }
 

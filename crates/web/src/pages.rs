@@ -56,6 +56,7 @@ pub(crate) struct AccountRow {
     pub(crate) last_run: String,
     pub(crate) last_error: String,
     pub(crate) stored: u64,
+    pub(crate) subscribed: bool,
 }
 
 /// `tls`, `starttls` or `plaintext`.
@@ -119,6 +120,7 @@ pub(crate) fn account_rows(app: &AppState, counts: &HashMap<String, u64>) -> Vec
                 }),
                 last_error: s.last_error.unwrap_or_default(),
                 stored: counts.get(&a.name).copied().unwrap_or(0),
+                subscribed: app.live.as_ref().is_some_and(|l| l.is_subscribed(&a.name)),
             }
         })
         .collect()
@@ -504,4 +506,56 @@ pub(crate) async fn logout(State(app): State<Shared>, headers: HeaderMap) -> Res
         app.sessions.remove(id);
     }
     Redirect::to("/login").into_response()
+}
+
+#[derive(Template)]
+#[template(path = "test.html")]
+struct TestPage {
+    account: String,
+    steps: Vec<crate::live::TestStep>,
+}
+
+fn find(app: &AppState, name: &str) -> Result<Account, ApiError> {
+    app.account(name)
+        .ok_or_else(|| ApiError::not_found(format!("no account named {name:?}")).page())
+}
+
+/// `POST /accounts/{name}/test`: the connection test's steps.
+pub(crate) async fn test(
+    State(app): State<Shared>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let account = find(&app, &name)?;
+    let steps = app.live().map_err(ApiError::page)?.test(account).await;
+    Ok(render(&TestPage {
+        account: name,
+        steps,
+    }))
+}
+
+/// `POST /accounts/{name}/subscribe`.
+pub(crate) async fn subscribe(
+    State(app): State<Shared>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let account = find(&app, &name)?;
+    crate::api::start_subscription(&app, account).map_err(ApiError::page)?;
+    Ok(Redirect::to("/").into_response())
+}
+
+/// `POST /accounts/{name}/unsubscribe`.
+pub(crate) async fn unsubscribe(
+    State(app): State<Shared>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    find(&app, &name)?;
+    app.live()
+        .map_err(ApiError::page)?
+        .unsubscribe(name.clone())
+        .await;
+    app.update(&name, "state", |s| {
+        s.state = "off".to_owned();
+        s.last_event = Some("unsubscribed".to_owned());
+    });
+    Ok(Redirect::to("/").into_response())
 }

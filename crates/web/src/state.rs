@@ -6,41 +6,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use futures::future::BoxFuture;
-use inbound_retrieve::{Account, Connector, Events, Progress, Report, Retriever, SharedStore};
+use inbound_retrieve::{Account, Events, Progress, Report, SharedStore};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
 use crate::access::{Access, Sessions};
 use crate::error::ApiError;
+use crate::live::Live;
 
 /// The state handlers see.
 pub(crate) type Shared = Arc<AppState>;
-
-/// Runs one retrieval of an account, reporting progress: the web app's view of a
-/// [`Retriever`], so the app is not generic over the connector.
-pub trait Runner: Send + Sync + 'static {
-    /// Retrieves `account`'s mail, telling `events` how it goes.
-    fn run(
-        &self,
-        account: Account,
-        events: Box<dyn Events>,
-    ) -> BoxFuture<'static, inbound_retrieve::Result<Report>>;
-}
-
-impl<C: Connector> Runner for Retriever<C> {
-    fn run(
-        &self,
-        account: Account,
-        mut events: Box<dyn Events>,
-    ) -> BoxFuture<'static, inbound_retrieve::Result<Report>> {
-        let retriever = self.clone();
-        Box::pin(async move {
-            let mut events: &mut dyn Events = &mut *events;
-            retriever.retrieve_with_events(&account, &mut events).await
-        })
-    }
-}
 
 /// The counts of an account's last retrieval.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -100,7 +75,7 @@ pub(crate) struct AppState {
     pub(crate) status: Mutex<HashMap<String, AccountStatus>>,
     pub(crate) access: Access,
     pub(crate) sessions: Sessions,
-    pub(crate) runner: Option<Arc<dyn Runner>>,
+    pub(crate) live: Option<Arc<dyn Live>>,
     pub(crate) events: broadcast::Sender<LiveEvent>,
     pub(crate) next_run: AtomicU64,
     pub(crate) secure_cookies: bool,
@@ -153,6 +128,13 @@ impl AppState {
             })
     }
 
+    /// The mail side, or 503 when this app does not talk to servers.
+    pub(crate) fn live(&self) -> Result<Arc<dyn Live>, ApiError> {
+        self.live
+            .clone()
+            .ok_or_else(|| ApiError::unavailable("this server does not talk to mail servers"))
+    }
+
     /// Changes the status of `name` and tells the event stream.
     pub(crate) fn update(
         &self,
@@ -194,7 +176,7 @@ impl AppState {
 
     /// Starts a retrieval of `account` in the background: its run id.
     pub(crate) fn start_run(self: &Arc<Self>, account: Account) -> Result<u64, ApiError> {
-        let Some(runner) = self.runner.clone() else {
+        let Some(live) = self.live.clone() else {
             return Err(ApiError::unavailable("this server does not retrieve mail"));
         };
         let run = self.next_run.fetch_add(1, Ordering::Relaxed) + 1;
@@ -220,7 +202,7 @@ impl AppState {
                 app: Arc::clone(&app),
                 account: name.clone(),
             });
-            let result = runner.run(account, events).await;
+            let result = live.run(account, events).await;
             app.update(&name, "state", |s| {
                 s.state = "off".to_owned();
                 s.progress = None;

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use inbound_message::Email;
 use inbound_retrieve::backend::memory::MemoryServer;
-use inbound_retrieve::{Account, Retriever, SecretSource};
+use inbound_retrieve::{Account, SecretSource};
 use inbound_store::{MessageId, NewMessage, ServerRef, Store};
 use inbound_web::{Access, WebApp};
 
@@ -144,8 +144,8 @@ pub fn fixture(beacon: &str) -> Fixture {
 impl Fixture {
     /// The app with "Retrieve now" against the in-memory server.
     pub fn app(&self) -> WebApp {
-        let retriever = Retriever::new(self.store.clone(), self.server.connector());
-        WebApp::new(self.store.clone(), self.accounts.clone()).with_runner(Arc::new(retriever))
+        WebApp::new(self.store.clone(), self.accounts.clone())
+            .with_connector(self.server.connector())
     }
 
     /// The app with a password and a token configured.
