@@ -50,6 +50,7 @@ pub(crate) trait Live: Send + Sync + 'static {
 
 /// [`Live`] over a connector.
 pub(crate) struct LiveConnector<C> {
+    app: Arc<OnceLock<Weak<AppState>>>,
     retriever: Retriever<C>,
     subscriptions: Arc<Subscriptions<C>>,
     connector: C,
@@ -64,7 +65,7 @@ impl<C: Connector + Clone> LiveConnector<C> {
         app: Arc<OnceLock<Weak<AppState>>>,
     ) -> Self {
         let retriever = Retriever::new(store, connector.clone());
-        let states = app;
+        let states = app.clone();
         let subscriptions = Subscriptions::new(retriever.clone()).on_state(move |name, state| {
             if let Some(app) = states.get().and_then(Weak::upgrade) {
                 app.update(name, "state", |s| {
@@ -82,6 +83,7 @@ impl<C: Connector + Clone> LiveConnector<C> {
             }
         });
         LiveConnector {
+            app,
             retriever,
             subscriptions: Arc::new(subscriptions),
             connector,
@@ -117,8 +119,17 @@ impl<C: Connector + Clone> Live for LiveConnector<C> {
     }
 
     fn subscribe(&self, account: Account) -> Result<(), String> {
+        let app = self.app.clone();
+        let name = account.name.clone();
         self.subscriptions
-            .subscribe(account, |_| {})
+            .subscribe(account, move |m| {
+                if let Some(app) = app.get().and_then(Weak::upgrade) {
+                    let subject = m.email.subject.clone().unwrap_or_default();
+                    app.update(&name, "message", |s| {
+                        s.last_event = Some(format!("new message: {subject}"));
+                    });
+                }
+            })
             .map(|_| ())
             .map_err(|e| e.to_string())
     }

@@ -66,6 +66,8 @@ pub struct LiveEvent {
     pub state: String,
     /// What happened, for people.
     pub detail: String,
+    /// The account's last error, if any.
+    pub last_error: Option<String>,
 }
 
 /// Everything the app holds.
@@ -154,6 +156,7 @@ impl AppState {
                 account: name.to_owned(),
                 state: status.state.clone(),
                 detail: status.last_event.clone().unwrap_or_default(),
+                last_error: status.last_error.clone(),
             }
         };
         // No subscriber is not an error.

@@ -430,3 +430,74 @@ async fn reqwest_like(url: &str) -> serde_json::Value {
     let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_shows_live_states_without_reloading() {
+    let Some(exe) = browser_or_skip("the_overview_shows_live_states_without_reloading") else {
+        return;
+    };
+    let mut f = fixture("https://127.0.0.1:9");
+    let mut broken = common::account("broken");
+    broken.folder = "Missing".to_owned();
+    f.accounts.push(broken);
+    let base = serve(&f).await;
+    let chrome = launch(&exe).await;
+    let page = chrome.browser.new_page(format!("{base}/")).await.unwrap();
+    page.wait_for_navigation().await.unwrap();
+    // The page marks itself so that a reload would show.
+    let _: bool = eval(&page, "(() => { window.__same = true; return true; })()").await;
+    let cell = |account: &str, field: &str| {
+        format!(
+            "document.querySelector('tr[data-account=\"{account}\"] [data-field=\"{field}\"]').textContent"
+        )
+    };
+    async fn wait_text(page: &Page, js: &str, want: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let text: String = eval(page, js).await;
+            if text.contains(want) {
+                return text;
+            }
+            assert!(Instant::now() < deadline, "{js}: {text:?} never showed {want:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    // The EventSource is connected once the page has loaded; give it a moment.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // A subscription.
+    let host = base.strip_prefix("http://").unwrap().to_owned();
+    http_send(&host, "PUT", "/api/v1/accounts/home/subscription").await;
+    wait_text(&page, &cell("home", "state"), "idle").await;
+    f.server.deliver("INBOX", common::plain_message(300));
+    wait_text(&page, &cell("home", "last_event"), "new message: Note 300").await;
+
+    // A retrieval that the server fails.
+    http_send(&host, "POST", "/api/v1/accounts/broken/retrieve").await;
+    wait_text(&page, &cell("broken", "last_event"), "failed").await;
+    let error: String = eval(&page, &cell("broken", "last_error")).await;
+    assert!(!error.is_empty());
+    screenshot(&page, "overview-live.png").await;
+
+    // A retrieval that works.
+    http_send(&host, "POST", "/api/v1/accounts/work/retrieve").await;
+    wait_text(&page, &cell("work", "last_event"), "done").await;
+    let same: bool = eval(&page, "window.__same === true").await;
+    assert!(same, "the page was reloaded");
+    chrome.close().await;
+}
+
+/// A bodiless request from a non-browser client (no Origin).
+async fn http_send(host: &str, method: &str, path: &str) {
+    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
+    s.write_all(
+        format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+            .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 2"), "{text}");
+}
