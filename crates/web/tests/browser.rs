@@ -458,7 +458,10 @@ async fn the_overview_shows_live_states_without_reloading() {
             if text.contains(want) {
                 return text;
             }
-            assert!(Instant::now() < deadline, "{js}: {text:?} never showed {want:?}");
+            assert!(
+                Instant::now() < deadline,
+                "{js}: {text:?} never showed {want:?}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
