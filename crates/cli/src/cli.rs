@@ -87,6 +87,13 @@ pub(crate) struct DemoArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Then keep the test server and its live delivery running and serve the account
+    /// overview (see `inbound serve`) until interrupted.
+    #[arg(long)]
+    pub(crate) serve: bool,
+    /// The address `--serve` listens on.
+    #[arg(long, value_name = "ADDR", default_value = inbound_web::DEFAULT_LISTEN, requires = "serve")]
+    pub(crate) listen: std::net::SocketAddr,
 }
 
 /// `inbound fetch`.

@@ -127,3 +127,56 @@ fn web_tokens_must_be_digests_not_tokens() {
     let o = w.run(&["check-config"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+#[test]
+fn demo_serve_shows_the_demo_accounts_with_mail() {
+    let w = Workdir::new();
+    let mut child = w
+        .cmd()
+        .args(["demo", "-q", "--serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut addr = None;
+    for _ in 0..50 {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        if let Some(rest) = line.split("http://").nth(1) {
+            addr = rest.split('/').next().map(str::to_owned);
+            break;
+        }
+    }
+    let addr = addr.expect("no URL line");
+    let (status, page) = http(&addr, "GET", "/", "");
+    assert_eq!(status, 200);
+    assert!(page.contains("data-account=\"demo-imap\""), "{page}");
+    assert!(page.contains("data-account=\"demo-pop3\""), "{page}");
+    let (_, body) = http(&addr, "GET", "/api/v1/accounts", "");
+    let accounts: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(accounts[0]["stored"].as_u64().unwrap() > 0, "{accounts}");
+    let (_, body) = http(&addr, "GET", "/api/v1/messages?limit=1", "");
+    let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let id = page["messages"][0]["id"].as_i64().unwrap();
+    let (status, view) = http(&addr, "GET", &format!("/messages/{id}"), "");
+    assert_eq!(status, 200, "{view}");
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let code = loop {
+        if let Some(code) = child.try_wait().unwrap() {
+            break code;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "demo --serve did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(code.success(), "{code:?}");
+}
