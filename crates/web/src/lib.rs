@@ -26,6 +26,7 @@ mod access;
 mod api;
 mod body;
 mod error;
+mod form;
 mod json;
 mod live;
 mod pages;
@@ -145,7 +146,10 @@ impl WebApp {
         let _ = self.cell.set(Arc::downgrade(&state));
         let api = Router::new()
             .route("/accounts", get(api::accounts))
-            .route("/accounts/{name}", get(api::account))
+            .route(
+                "/accounts/{name}",
+                get(api::account).delete(form::delete_api),
+            )
             .route("/accounts/{name}/retrieve", post(api::retrieve))
             .route("/accounts/{name}/test", post(api::test))
             .route(
@@ -162,6 +166,11 @@ impl WebApp {
         let router = Router::new()
             .route("/", get(pages::overview))
             .route("/accounts/{name}/messages", get(pages::messages))
+            .route("/accounts/new", get(form::new_form))
+            .route("/accounts", post(form::create))
+            .route("/accounts/{name}", post(form::update))
+            .route("/accounts/{name}/edit", get(form::edit_form))
+            .route("/accounts/{name}/delete", post(form::delete_page))
             .route("/accounts/{name}/retrieve", post(pages::retrieve))
             .route("/accounts/{name}/test", post(pages::test))
             .route("/accounts/{name}/subscribe", post(pages::subscribe))

@@ -177,6 +177,38 @@ impl AppState {
         .map_err(ApiError::internal)?
     }
 
+    /// Runs `f` with the store, writable, on a blocking thread.
+    pub(crate) async fn with_store_mut<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut inbound_store::Store) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut store = store.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&mut store)
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+
+    /// Replaces the account named `old` with `new` (either may be `None`: add, remove).
+    pub(crate) fn replace_account(&self, old: Option<&str>, new: impl Into<Option<Account>>) {
+        let new = new.into();
+        let mut all = self
+            .accounts
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let at = old.and_then(|o| all.iter().position(|a| a.name == o));
+        match (at, new) {
+            (Some(i), Some(a)) => all[i] = a,
+            (Some(i), None) => {
+                all.remove(i);
+            }
+            (None, Some(a)) => all.push(a),
+            (None, None) => {}
+        }
+    }
+
     /// Starts a retrieval of `account` in the background: its run id.
     pub(crate) fn start_run(self: &Arc<Self>, account: Account) -> Result<u64, ApiError> {
         let Some(live) = self.live.clone() else {

@@ -522,3 +522,184 @@ async fn test_connection_reports_each_step() {
     assert!(page.text().contains("connect, TLS and login"));
     assert!(!page.text().contains("hunter2"));
 }
+
+fn form_post(uri: &str, fields: &[(&str, &str)]) -> Request<Body> {
+    let body: String = fields
+        .iter()
+        .map(|(k, v)| {
+            let enc = |s: &str| -> String {
+                s.bytes()
+                    .map(|b| {
+                        if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
+                            char::from(b).to_string()
+                        } else {
+                            format!("%{b:02X}")
+                        }
+                    })
+                    .collect()
+            };
+            format!("{}={}", enc(k), enc(v))
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    Request::post(uri)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("sec-fetch-site", "same-origin")
+        .body(Body::from(body))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_account_form_round_trips_every_setting_and_never_returns_a_secret() {
+    let key = inbound_store::EncryptionKey::generate().unwrap();
+    let store = std::sync::Arc::new(std::sync::Mutex::new(
+        inbound_store::Store::open_in_memory(Some(key)).unwrap(),
+    ));
+    let router = WebApp::new(store.clone(), vec![common::account("work")]).router();
+    let form = get(&router, "/accounts/new").await.text();
+    for field in [
+        "name",
+        "host",
+        "oauth.tenant_id",
+        "max_message_size",
+        "tcp_keepalive_probes",
+    ] {
+        assert!(form.contains(&format!("name=\"{field}\"")), "{field}");
+    }
+    let settings: &[(&str, &str)] = &[
+        ("name", "added"),
+        ("protocol", "imap"),
+        ("host", "mail.example.net"),
+        ("port", "1993"),
+        ("security", "tls"),
+        ("username", "me@example.net"),
+        ("password", "s3cret-Passw0rd"),
+        ("folder", "Lists"),
+        ("fetch", "latest"),
+        ("count", "25"),
+        ("batch_size", "10"),
+        ("after_receive", "move"),
+        ("move_to", "Archive"),
+        ("sanitize_html", "true"),
+        ("timeout_secs", "45"),
+        ("max_message_size", "10 MiB"),
+        ("subscribe", "true"),
+        ("idle_renew_secs", "600"),
+    ];
+    let r = send(&router, form_post("/accounts", settings)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let listed = get(&router, "/api/v1/accounts/added").await.json();
+    assert_eq!(listed["host"], "mail.example.net");
+    assert_eq!(listed["port"], 1993);
+    assert_eq!(listed["policy"], "latest 25, batch 10, move to Archive");
+
+    let edit = get(&router, "/accounts/added/edit").await.text();
+    for (k, v) in settings.iter().filter(|(k, _)| *k != "password") {
+        assert!(
+            edit.contains(&format!("name=\"{k}\" value=\"{v}\"")) || *k == "max_message_size",
+            "{k}={v} not shown back"
+        );
+    }
+    assert!(
+        !edit.contains("s3cret-Passw0rd"),
+        "the password was sent back"
+    );
+    assert!(edit.contains("stored (blank keeps it)"));
+
+    // A blank password keeps the stored one; a changed setting is saved.
+    let mut changed: Vec<(&str, &str)> = settings
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "password")
+        .collect();
+    changed.push(("password", ""));
+    changed.retain(|(k, _)| *k != "host");
+    changed.push(("host", "mail2.example.net"));
+    let r = send(&router, form_post("/accounts/added", &changed)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let saved = store
+        .lock()
+        .unwrap()
+        .load_account("added")
+        .unwrap()
+        .unwrap();
+    assert_eq!(saved.secrets["password"].expose(), "s3cret-Passw0rd");
+    assert!(saved.config_json.contains("mail2.example.net"));
+    assert!(!saved.config_json.contains("s3cret"));
+
+    // The configuration file's messages, at the field.
+    let mut bad: Vec<(&str, &str)> = changed.clone();
+    bad.retain(|(k, _)| *k != "port");
+    bad.push(("port", "99999"));
+    let expected = inbound_retrieve::AccountConfig {
+        name: Some("x".into()),
+        protocol: Some(inbound_retrieve::MailProtocol::Imap),
+        host: Some("h".into()),
+        username: Some("u".into()),
+        port: Some(99999),
+        ..Default::default()
+    }
+    .validate()
+    .unwrap_err();
+    let message = &expected
+        .problems
+        .iter()
+        .find(|p| p.field == "port")
+        .unwrap()
+        .message;
+    let r = send(&router, form_post("/accounts/added", &bad)).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text().contains(&format!("port: {message}")),
+        "{}",
+        r.text()
+    );
+    assert!(!r.text().contains("s3cret"));
+
+    // Accounts of the configuration file are changed there.
+    let r = send(&router, form_post("/accounts/work", &changed)).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    let r = send(&router, same_origin_post("/api/v1/accounts/work", "DELETE")).await;
+    assert_eq!(r.json()["error"]["code"], "conflict");
+
+    let r = send(
+        &router,
+        same_origin_post("/api/v1/accounts/added", "DELETE"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert!(
+        store
+            .lock()
+            .unwrap()
+            .load_account("added")
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        get(&router, "/api/v1/accounts/added").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn saving_an_account_needs_the_encryption_key() {
+    let f = fixture(BEACON);
+    let router = f.app().router();
+    let r = send(
+        &router,
+        form_post(
+            "/accounts",
+            &[
+                ("name", "nokey"),
+                ("protocol", "imap"),
+                ("host", "h.example.net"),
+                ("username", "u"),
+                ("password", "pw-value-123"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(r.text().contains("INBOUND_ENCRYPTION_KEY"));
+}
