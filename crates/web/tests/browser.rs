@@ -229,6 +229,26 @@ async fn hostile_mail_runs_nothing_and_loads_nothing_until_asked() {
     .await;
     assert_eq!(names, ["work", "home"]);
     screenshot(&page, "overview.png").await;
+    page.goto(format!("{base}/accounts/work/messages"))
+        .await
+        .unwrap();
+    page.wait_for_navigation().await.unwrap();
+    let rows: i64 = eval(
+        &page,
+        "document.querySelectorAll('table.messages tbody tr').length",
+    )
+    .await;
+    assert_eq!(rows, 8);
+    screenshot(&page, "messages.png").await;
+    page.goto(format!("{base}/accounts/new")).await.unwrap();
+    page.wait_for_navigation().await.unwrap();
+    let secrets: i64 = eval(
+        &page,
+        "document.querySelectorAll('input[type=password]').length",
+    )
+    .await;
+    assert_eq!(secrets, 4);
+    screenshot(&page, "account-form.png").await;
 
     page.goto(format!("{base}/messages/{id}")).await.unwrap();
     page.wait_for_navigation().await.unwrap();
