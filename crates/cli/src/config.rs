@@ -176,6 +176,9 @@ pub(crate) struct WebSection {
     /// API tokens, each as `sha256:<64 hex digits>` (`inbound serve --hash-token`).
     #[serde(default)]
     pub(crate) tokens: Vec<String>,
+    /// Mark the session cookie `Secure` (the app is reached over TLS, through a proxy).
+    #[serde(default)]
+    pub(crate) secure_cookies: bool,
 }
 
 /// Maps byte offsets to lines and columns.

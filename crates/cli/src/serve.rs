@@ -27,6 +27,7 @@ pub(crate) fn command(app: &App, args: &ServeArgs) -> CliResult<u8> {
     let store = Arc::new(Mutex::new(store));
     let web = WebApp::new(store, accounts)
         .with_access(access)
+        .with_secure_cookies(config.web.secure_cookies)
         .with_connector(crate::connector::net());
     web.check_listen(args.listen)
         .map_err(|e| CliError::usage(e.to_string()))?;

@@ -703,3 +703,28 @@ async fn saving_an_account_needs_the_encryption_key() {
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert!(r.text().contains("INBOUND_ENCRYPTION_KEY"));
 }
+
+#[tokio::test]
+async fn behind_tls_the_session_cookie_is_secure() {
+    let f = fixture(BEACON);
+    let router = f.app_with_access().with_secure_cookies(true).router();
+    let r = send(
+        &router,
+        Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("sec-fetch-site", "same-origin")
+            .body(Body::from(format!(
+                "password={}",
+                PASSWORD.replace(' ', "+")
+            )))
+            .unwrap(),
+    )
+    .await;
+    let cookie = r.header("set-cookie");
+    assert!(
+        cookie.contains("; Secure")
+            && cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+}
