@@ -347,20 +347,37 @@ pub(crate) async fn edit_form(
 }
 
 /// `POST /accounts` (new) and `POST /accounts/{name}` (edit).
+/// With `json`, answers as the API does (JSON, errors with `code`), else as a page.
 pub(crate) async fn save(
     app: Shared,
     editing: Option<String>,
     form: HashMap<String, String>,
+    json: bool,
 ) -> Result<Response, ApiError> {
+    let shown = |e: ApiError| if json { e } else { e.page() };
     if let Some(name) = &editing {
         if app.account(name).is_none() {
-            return Err(ApiError::not_found(format!("no account named {name:?}")).page());
+            return Err(shown(ApiError::not_found(format!(
+                "no account named {name:?}"
+            ))));
         }
-        if !is_stored(&app, name).await.map_err(ApiError::page)? {
-            return Err(config_file_account(name).page());
+        if !is_stored(&app, name).await.map_err(shown)? {
+            return Err(shown(config_file_account(name)));
         }
     }
     let again = |problems: Vec<(String, String)>| {
+        if json {
+            let list: Vec<Value> = problems
+                .iter()
+                .map(|(f, m)| serde_json::json!({"field": f, "message": m}))
+                .collect();
+            let body = serde_json::json!({"error": {
+                "code": "invalid",
+                "message": "the account's settings have problems",
+                "problems": list,
+            }});
+            return (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(body)).into_response();
+        }
         let shown: Vec<String> = problems
             .iter()
             .map(|(f, m)| {
@@ -445,12 +462,21 @@ pub(crate) async fn save(
             Ok(Ok(()))
         })
         .await
-        .map_err(ApiError::page)?;
+        .map_err(shown)?;
     if let Err(problems) = result {
         return Ok(again(problems));
     }
+    let name = account.name.clone();
     app.replace_account(editing.as_deref(), account);
     tracing::info!("account saved from the web app");
+    if json {
+        let status = if editing.is_some() {
+            StatusCode::OK
+        } else {
+            StatusCode::CREATED
+        };
+        return Ok((status, axum::Json(serde_json::json!({"name": name}))).into_response());
+    }
     Ok(Redirect::to("/").into_response())
 }
 
@@ -459,7 +485,7 @@ pub(crate) async fn create(
     State(app): State<Shared>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    save(app, None, form).await
+    save(app, None, form, false).await
 }
 
 /// `POST /accounts/{name}`.
@@ -468,7 +494,64 @@ pub(crate) async fn update(
     Path(name): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    save(app, Some(name), form).await
+    save(app, Some(name), form, false).await
+}
+
+/// A JSON account (the `[[account]]` keys, `oauth` as an object, secrets included to set
+/// them) as the form's fields.
+fn fields_of_json(body: &Value) -> Result<HashMap<String, String>, ApiError> {
+    let Value::Object(map) = body else {
+        return Err(ApiError::bad_request("the body must be a JSON object"));
+    };
+    let mut out = HashMap::new();
+    let mut put = |key: String, v: &Value| -> Result<(), ApiError> {
+        let text = match v {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Null => return Ok(()),
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "{key}: must be a plain value"
+                )));
+            }
+        };
+        if !FIELDS.iter().any(|(name, _, _)| *name == key) {
+            return Err(ApiError::bad_request(format!("{key}: unknown setting")));
+        }
+        out.insert(key, text);
+        Ok(())
+    };
+    for (k, v) in map {
+        match v {
+            Value::Object(inner) if k == "oauth" => {
+                for (ik, iv) in inner {
+                    put(format!("oauth.{ik}"), iv)?;
+                }
+            }
+            _ => put(k.clone(), v)?,
+        }
+    }
+    Ok(out)
+}
+
+/// `POST /api/v1/accounts`: 201, or 422 with every problem (`field`, `message`).
+pub(crate) async fn create_api(
+    State(app): State<Shared>,
+    axum::Json(body): axum::Json<Value>,
+) -> Result<Response, ApiError> {
+    let form = fields_of_json(&body)?;
+    save(app, None, form, true).await
+}
+
+/// `PUT /api/v1/accounts/{name}`: the whole account; secrets left out keep the stored ones.
+pub(crate) async fn update_api(
+    State(app): State<Shared>,
+    Path(name): Path<String>,
+    axum::Json(body): axum::Json<Value>,
+) -> Result<Response, ApiError> {
+    let form = fields_of_json(&body)?;
+    save(app, Some(name), form, true).await
 }
 
 /// Removes a stored account (ending its subscription first).

@@ -145,10 +145,12 @@ impl WebApp {
         });
         let _ = self.cell.set(Arc::downgrade(&state));
         let api = Router::new()
-            .route("/accounts", get(api::accounts))
+            .route("/accounts", get(api::accounts).post(form::create_api))
             .route(
                 "/accounts/{name}",
-                get(api::account).delete(form::delete_api),
+                get(api::account)
+                    .put(form::update_api)
+                    .delete(form::delete_api),
             )
             .route("/accounts/{name}/retrieve", post(api::retrieve))
             .route("/accounts/{name}/test", post(api::test))

@@ -728,3 +728,85 @@ async fn behind_tls_the_session_cookie_is_secure() {
         "{cookie}"
     );
 }
+
+fn json_request(method: &str, uri: &str, body: &Value) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_api_creates_updates_and_refuses_accounts_with_every_problem() {
+    let key = inbound_store::EncryptionKey::generate().unwrap();
+    let store = std::sync::Arc::new(std::sync::Mutex::new(
+        inbound_store::Store::open_in_memory(Some(key)).unwrap(),
+    ));
+    let router = WebApp::new(store.clone(), Vec::new()).router();
+    let entra = serde_json::json!({
+        "name": "entra", "protocol": "imap", "host": "outlook.office365.com",
+        "username": "box@example.onmicrosoft.com",
+        "oauth": {"provider": "entra", "tenant_id": "tenant-1", "client_id": "client-1",
+                  "client_secret": "entra-Secret-value"},
+    });
+    let r = send(&router, json_request("POST", "/api/v1/accounts", &entra)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let got = get(&router, "/api/v1/accounts/entra").await;
+    assert_eq!(got.json()["auth"], "XOAUTH2 (Entra ID)");
+    assert!(!got.text().contains("entra-Secret-value"));
+    let saved = store
+        .lock()
+        .unwrap()
+        .load_account("entra")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        saved.secrets["client_secret"].expose(),
+        "entra-Secret-value"
+    );
+
+    // The client secret left out is kept.
+    let mut changed = entra.clone();
+    changed["oauth"]["client_secret"] = Value::Null;
+    changed["folder"] = "Reports".into();
+    let r = send(
+        &router,
+        json_request("PUT", "/api/v1/accounts/entra", &changed),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let saved = store
+        .lock()
+        .unwrap()
+        .load_account("entra")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        saved.secrets["client_secret"].expose(),
+        "entra-Secret-value"
+    );
+    assert_eq!(
+        get(&router, "/api/v1/accounts/entra").await.json()["folder"],
+        "Reports"
+    );
+
+    let bad = serde_json::json!({"name": "bad", "protocol": "imap", "port": 0, "fetch": "latest"});
+    let r = send(&router, json_request("POST", "/api/v1/accounts", &bad)).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let body = r.json();
+    assert_eq!(body["error"]["code"], "invalid");
+    let fields: Vec<&str> = body["error"]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["field"].as_str().unwrap())
+        .collect();
+    for field in ["host", "username", "port"] {
+        assert!(fields.contains(&field), "{field} not in {fields:?}");
+    }
+    let unknown = serde_json::json!({"name": "x", "colour": "blue"});
+    let r = send(&router, json_request("POST", "/api/v1/accounts", &unknown)).await;
+    assert_eq!(r.json()["error"]["code"], "bad_request");
+}
