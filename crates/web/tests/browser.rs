@@ -304,6 +304,17 @@ async fn hostile_mail_runs_nothing_and_loads_nothing_until_asked() {
         .await
         .unwrap();
     page.wait_for_navigation().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !beacon
+        .seen()
+        .iter()
+        .any(|l| l.starts_with("GET /remote-image.png "))
+    {
+        if Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     settle().await;
     let seen = beacon.seen();
     assert!(
