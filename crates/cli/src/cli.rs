@@ -67,6 +67,19 @@ pub(crate) enum Command {
     /// Deliveries of new mail to webhooks and the --exec hook: list, retry, test.
     #[command(subcommand)]
     Webhooks(WebhooksCommand),
+    /// Serve the account overview web app and its JSON API.
+    Serve(ServeArgs),
+}
+
+/// `inbound serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// The address to listen on. Anything but a loopback address needs [web] credentials.
+    #[arg(long, value_name = "ADDR", default_value = inbound_web::DEFAULT_LISTEN)]
+    pub(crate) listen: std::net::SocketAddr,
+    /// Print the [web] tokens entry for the token read from standard input, and exit.
+    #[arg(long)]
+    pub(crate) hash_token: bool,
 }
 
 /// `inbound demo`.
@@ -78,6 +91,13 @@ pub(crate) struct DemoArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Then keep the test server and its live delivery running and serve the account
+    /// overview (see `inbound serve`) until interrupted.
+    #[arg(long)]
+    pub(crate) serve: bool,
+    /// The address `--serve` listens on.
+    #[arg(long, value_name = "ADDR", default_value = inbound_web::DEFAULT_LISTEN, requires = "serve")]
+    pub(crate) listen: std::net::SocketAddr,
 }
 
 /// `inbound fetch`.

@@ -35,6 +35,8 @@ pub(crate) struct ConfigFile {
     pub(crate) accounts: Vec<Account>,
     /// The `[[webhook]]` tables, in file order.
     pub(crate) webhooks: Vec<Webhook>,
+    /// `[web]`: who may use `inbound serve`.
+    pub(crate) web: WebSection,
 }
 
 /// One problem in a configuration file.
@@ -168,6 +170,20 @@ struct StoreSection {
     path: Option<PathBuf>,
 }
 
+/// `[web]`: the credentials of `inbound serve` (needed to listen on a non-loopback address).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WebSection {
+    /// The environment variable holding the login password.
+    pub(crate) password_env: Option<String>,
+    /// API tokens, each as `sha256:<64 hex digits>` (`inbound serve --hash-token`).
+    #[serde(default)]
+    pub(crate) tokens: Vec<String>,
+    /// Mark the session cookie `Secure` (the app is reached over TLS, through a proxy).
+    #[serde(default)]
+    pub(crate) secure_cookies: bool,
+}
+
 /// Maps byte offsets to lines and columns.
 struct Lines<'a> {
     text: &'a str,
@@ -259,11 +275,16 @@ fn check_document(c: &mut Checker<'_>, root: &DeTable<'_>, base: &Path, out: &mu
             }
             "account" => check_accounts(c, value, base, out),
             "webhook" => check_webhooks(c, value, base, out),
+            "web" => {
+                if let Some(section) = check_web(c, value) {
+                    out.web = section;
+                }
+            }
             other => c.add(
                 key.span(),
                 "",
                 other,
-                "unknown section (expected [store], [[account]] or [[webhook]])",
+                "unknown section (expected [store], [web], [[account]] or [[webhook]])",
             ),
         }
     }
@@ -290,6 +311,47 @@ fn check_store(c: &mut Checker<'_>, value: &Spanned<DeValue<'_>>) -> Option<Stor
         return None;
     }
     StoreSection::deserialize(ValueDeserializer::from(value.clone())).ok()
+}
+
+fn check_web(c: &mut Checker<'_>, value: &Spanned<DeValue<'_>>) -> Option<WebSection> {
+    let Some(table) = value.get_ref().as_table() else {
+        c.add(value.span(), "", "web", "must be a table: [web]");
+        return None;
+    };
+    let before = c.problems.len();
+    for (key, v) in table.iter() {
+        let name = key.get_ref().as_ref();
+        match single_key::<WebSection>(key, v) {
+            Err(e) => c.add(
+                e.span().unwrap_or(key.span()),
+                "[web]",
+                name,
+                first_line(e.message()),
+            ),
+            Ok(section) => {
+                if let Some(bad) = section
+                    .tokens
+                    .iter()
+                    .find(|t| inbound_web::Access::parse_token_hash(t).is_none())
+                {
+                    let shown: String = bad.chars().take(12).collect();
+                    c.add(
+                        v.span(),
+                        "[web]",
+                        name,
+                        format!(
+                            "{shown:?}... is not a token digest: write sha256:<64 hex digits> \
+                             (`inbound serve --hash-token` prints it), never the token itself"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    if c.problems.len() > before {
+        return None;
+    }
+    WebSection::deserialize(ValueDeserializer::from(value.clone())).ok()
 }
 
 /// Deserializes a table holding only `key = value` as `T`: checks one key's name and type.

@@ -33,6 +33,7 @@ pub(crate) fn command(app: &crate::app::App, args: &crate::cli::DemoArgs) -> Cli
         crate::connector::net(),
         &args.demo_store,
         &options,
+        args.serve.then_some(args.listen),
     ))?
 }
 
@@ -74,10 +75,13 @@ pub(crate) struct DemoOptions {
 }
 
 /// Runs the demo with the connector `connect` builds, storing into `store_path` (replaced).
-pub(crate) async fn run_demo<C: Connector>(
+/// With `serve`, then keeps the test server and a delivery every 20 seconds running and
+/// serves the web app on that address until SIGINT or SIGTERM.
+pub(crate) async fn run_demo<C: Connector + Clone>(
     connector: C,
     store_path: &Path,
     options: &DemoOptions,
+    serve: Option<std::net::SocketAddr>,
 ) -> CliResult<u8> {
     let say = |line: &str| {
         if !options.quiet {
@@ -109,7 +113,7 @@ pub(crate) async fn run_demo<C: Connector>(
         pop.name
     ));
     let shared = Arc::new(Mutex::new(store));
-    let retriever = Retriever::new(shared.clone(), connector);
+    let retriever = Retriever::new(shared.clone(), connector.clone());
     let accounts = vec![imap.clone(), pop.clone()];
     let display = if options.quiet {
         Display::Silent
@@ -176,7 +180,13 @@ pub(crate) async fn run_demo<C: Connector>(
         rows
     };
     let server_state = server_state(&server);
-    server.shutdown().await;
+    let server = match serve {
+        None => {
+            server.shutdown().await;
+            None
+        }
+        Some(_) => Some(server),
+    };
 
     if options.json {
         print_json(&serde_json::json!({ "accounts": rows, "server": server_state }))?;
@@ -193,7 +203,51 @@ pub(crate) async fn run_demo<C: Connector>(
         ));
     }
     let expected_ok = rows.iter().all(|r| r.fetched > 0);
+    if let (Some(listen), Some(server)) = (serve, server) {
+        let web = inbound_web::WebApp::new(shared.clone(), vec![imap.clone(), pop.clone()])
+            .with_connector(connector);
+        let served = serve_demo(web, &server, listen).await;
+        server.shutdown().await;
+        served?;
+    }
     Ok(if expected_ok { EXIT_OK } else { EXIT_FAILED })
+}
+
+/// Serves the overview on `listen` while a new message reaches the demo's IMAP inbox every
+/// 20 seconds, until SIGINT or SIGTERM.
+async fn serve_demo(
+    web: inbound_web::WebApp,
+    server: &TestServer,
+    listen: std::net::SocketAddr,
+) -> CliResult<()> {
+    web.check_listen(listen)
+        .map_err(|e| CliError::usage(e.to_string()))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| CliError::failed(format!("cannot listen on {listen}: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::failed(format!("cannot listen on {listen}: {e}")))?;
+    let serving = web.serve(listener, watch::shutdown_signal());
+    println!("inbound: serving http://{addr}/ (a new message every 20 s; Ctrl-C stops)");
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    tokio::pin!(serving);
+    let mut tick = tokio::time::interval(Duration::from_secs(20));
+    tick.tick().await;
+    let mut i = DELIVERIES;
+    loop {
+        tokio::select! {
+            served = &mut serving => {
+                return served.map_err(|e| CliError::failed(e.to_string()));
+            }
+            _ = tick.tick() => {
+                i += 1;
+                if let Err(e) = server.store().deliver(IMAP_USER, "INBOX", delivery(i)) {
+                    tracing::warn!("demo delivery {i}: {e}");
+                }
+            }
+        }
+    }
 }
 
 /// Messages left on the server after the demo.

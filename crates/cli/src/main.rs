@@ -19,6 +19,7 @@ mod fetch;
 mod keys;
 mod messages;
 mod output;
+mod serve;
 mod trust;
 mod watch;
 mod webhooks;
@@ -103,6 +104,7 @@ fn run(app: &App, command: Command) -> CliResult<u8> {
         Command::CheckConfig => check::command(app),
         Command::Key(cmd) => keys::command(app, cmd),
         Command::Webhooks(cmd) => webhooks::command(app, cmd),
+        Command::Serve(args) => serve::command(app, &args),
     }
 }
 

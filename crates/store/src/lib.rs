@@ -93,6 +93,7 @@ mod files;
 mod key;
 mod messages;
 pub mod outbox;
+mod page;
 mod query;
 mod raw;
 mod retry;
@@ -112,6 +113,7 @@ pub use outbox::{
     Delivery, DeliveryFilter, DeliveryOutcome, DeliveryState, OutboxEvent, RetrySelection,
     TargetSpec,
 };
+pub use page::{Page, PageCursor, PageQuery};
 pub use raw::MessageView;
 pub use retry::{RETRY_PENDING_REASON, RetryUid, RetryUidl};
 pub use schema::SCHEMA_VERSION;

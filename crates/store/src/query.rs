@@ -15,13 +15,13 @@ use crate::types::{
 };
 
 /// The `messages` columns every read takes, in [`MessageRow::from_row`] order.
-const COLUMNS: &str = "id, account, folder, uidvalidity, uid, uidl, message_id, subject, \
+pub(crate) const COLUMNS: &str = "id, account, folder, uidvalidity, uid, uidl, message_id, subject, \
      from_addrs, sender, reply_to, to_addrs, cc_addrs, bcc_addrs, date, in_reply_to, refs, \
      stored_at, size, attachments, sanitize";
 
 /// One `messages` row, columns still encoded.
-struct MessageRow {
-    id: i64,
+pub(crate) struct MessageRow {
+    pub(crate) id: i64,
     account: String,
     folder: String,
     uidvalidity: Option<i64>,
@@ -45,7 +45,7 @@ struct MessageRow {
 }
 
 impl MessageRow {
-    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+    pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
             id: row.get(0)?,
             account: row.get(1)?,
@@ -278,7 +278,7 @@ impl Store {
     }
 }
 
-fn summary(row: MessageRow) -> Result<MessageSummary> {
+pub(crate) fn summary(row: MessageRow) -> Result<MessageSummary> {
     Ok(MessageSummary {
         id: MessageId(row.id),
         server_ref: codec::ref_from_columns(row.uidvalidity, row.uid, row.uidl)?,
