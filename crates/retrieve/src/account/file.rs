@@ -216,10 +216,6 @@ impl From<Account> for AccountConfig {
                 c.inline_image_url = Some(url);
             }
         }
-        let env_of = |s: &SecretSource| match s {
-            SecretSource::Env(v) => Some(v.clone()),
-            _ => None,
-        };
         match a.auth {
             AuthConfig::Password(src) => match src {
                 SecretSource::Inline(s) => c.password = Some(s),
@@ -227,59 +223,67 @@ impl From<Account> for AccountConfig {
                 SecretSource::Command(cmd) => c.password_command = Some(cmd),
                 SecretSource::Stored(_) => {}
             },
-            AuthConfig::OAuth(o) => {
-                c.oauth = Some(match o {
-                    OAuthSettings::Entra {
-                        tenant_id,
-                        client_id,
-                        client_secret,
-                        scope,
-                        authority,
-                    } => OAuthConfig {
-                        provider: Some(OAuthProviderName::Entra),
-                        tenant_id: Some(tenant_id),
-                        client_id: Some(client_id),
-                        client_secret_env: env_of(&client_secret),
-                        scope,
-                        authority,
-                        ..OAuthConfig::default()
-                    },
-                    OAuthSettings::RefreshToken {
-                        token_url,
-                        client_id,
-                        client_secret,
-                        refresh_token,
-                        scopes,
-                    } => OAuthConfig {
-                        provider: Some(OAuthProviderName::RefreshToken),
-                        client_id: Some(client_id),
-                        token_url: Some(token_url),
-                        client_secret_env: env_of(&client_secret),
-                        refresh_token_env: env_of(&refresh_token),
-                        scope: (!scopes.is_empty()).then(|| scopes.join(" ")),
-                        ..OAuthConfig::default()
-                    },
-                    OAuthSettings::Static { token } => OAuthConfig {
-                        provider: Some(OAuthProviderName::Static),
-                        token_env: env_of(&token),
-                        ..OAuthConfig::default()
-                    },
-                    OAuthSettings::Login(l) => OAuthConfig {
-                        provider: Some(l.provider),
-                        client_id: Some(l.client_id),
-                        client_secret_env: env_of(&l.client_secret),
-                        refresh_token_env: env_of(&l.refresh_token),
-                        tenant_id: l.tenant_id,
-                        authority: l.authority,
-                        auth_url: l.auth_url,
-                        token_url: l.token_url,
-                        device_url: l.device_url,
-                        scope: l.scope,
-                        ..OAuthConfig::default()
-                    },
-                });
-            }
+            AuthConfig::OAuth(o) => c.oauth = Some(oauth_file_form(o)),
         }
         c
+    }
+}
+
+/// The `[account.oauth]` table that gives these settings (secrets kept in the store are not
+/// named in the file: only environment variables are).
+fn oauth_file_form(o: OAuthSettings) -> OAuthConfig {
+    let env_of = |s: &SecretSource| match s {
+        SecretSource::Env(v) => Some(v.clone()),
+        _ => None,
+    };
+    match o {
+        OAuthSettings::Entra {
+            tenant_id,
+            client_id,
+            client_secret,
+            scope,
+            authority,
+        } => OAuthConfig {
+            provider: Some(OAuthProviderName::Entra),
+            tenant_id: Some(tenant_id),
+            client_id: Some(client_id),
+            client_secret_env: env_of(&client_secret),
+            scope,
+            authority,
+            ..OAuthConfig::default()
+        },
+        OAuthSettings::RefreshToken {
+            token_url,
+            client_id,
+            client_secret,
+            refresh_token,
+            scopes,
+        } => OAuthConfig {
+            provider: Some(OAuthProviderName::RefreshToken),
+            client_id: Some(client_id),
+            token_url: Some(token_url),
+            client_secret_env: env_of(&client_secret),
+            refresh_token_env: env_of(&refresh_token),
+            scope: (!scopes.is_empty()).then(|| scopes.join(" ")),
+            ..OAuthConfig::default()
+        },
+        OAuthSettings::Static { token } => OAuthConfig {
+            provider: Some(OAuthProviderName::Static),
+            token_env: env_of(&token),
+            ..OAuthConfig::default()
+        },
+        OAuthSettings::Login(l) => OAuthConfig {
+            provider: Some(l.provider),
+            client_id: Some(l.client_id),
+            client_secret_env: env_of(&l.client_secret),
+            refresh_token_env: env_of(&l.refresh_token),
+            tenant_id: l.tenant_id,
+            authority: l.authority,
+            auth_url: l.auth_url,
+            token_url: l.token_url,
+            device_url: l.device_url,
+            scope: l.scope,
+            ..OAuthConfig::default()
+        },
     }
 }

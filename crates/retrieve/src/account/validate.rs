@@ -1,12 +1,13 @@
 //! Validation: the entry point, [`AccountConfig::validate`], and the problem list it fills.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{
     Account, AccountConfig, DEFAULT_BATCH_SIZE, DEFAULT_FOLDER, DEFAULT_IDLE_RENEW,
-    DEFAULT_TIMEOUT, MAX_BATCH_SIZE, MAX_IDLE_RENEW_SECS, MAX_TIMEOUT_SECS, MailProtocol,
-    RemoteImages, Security, parse_size,
+    DEFAULT_TIMEOUT, InlineImageMode, MAX_BATCH_SIZE, MAX_IDLE_RENEW_SECS, MAX_TIMEOUT_SECS,
+    MailProtocol, RemoteImages, Security, parse_size,
 };
 
 /// One problem in an account's configuration.
@@ -116,6 +117,8 @@ impl Problems {
 
 impl AccountConfig {
     /// Checks everything and builds the [`Account`], or reports every problem by field.
+    /// The steps, each a method: the server and how to reach it, credentials, what to fetch
+    /// and what to do after, how HTML is kept, limits, and subscribing.
     pub fn validate(&self) -> Result<Account, ConfigErrors> {
         let mut p = Problems(Vec::new());
         let name = p.required("name", self.name.as_ref());
@@ -134,33 +137,8 @@ impl AccountConfig {
         };
         let username = p.required("username", self.username.as_ref());
         let auth = self.validate_auth(&mut p);
-        let ca_file = match &self.ca_file {
-            Some(path) if path.as_os_str().is_empty() => {
-                p.add("ca_file", "must not be empty when given");
-                None
-            }
-            other => other.clone(),
-        };
-        let danger = self.danger_accept_invalid_certs.unwrap_or(false);
-        if danger && security == Security::Plaintext {
-            p.add(
-                "danger_accept_invalid_certs",
-                "has no meaning with security = \"plain\" (there is no certificate)",
-            );
-        }
-
-        let folder = match (protocol, self.folder.as_ref()) {
-            (_, None) => DEFAULT_FOLDER.to_owned(),
-            (MailProtocol::Pop3, Some(f)) if !f.eq_ignore_ascii_case(DEFAULT_FOLDER) => {
-                p.add("folder", "POP3 has only INBOX; remove this setting");
-                DEFAULT_FOLDER.to_owned()
-            }
-            (MailProtocol::Pop3, Some(_)) => DEFAULT_FOLDER.to_owned(),
-            (MailProtocol::Imap, Some(f)) => p
-                .optional("folder", Some(f))
-                .unwrap_or_else(|| DEFAULT_FOLDER.to_owned()),
-        };
-
+        let (ca_file, danger) = self.validate_certificates(&mut p, security);
+        let folder = self.validate_folder(&mut p, protocol);
         let fetch = self.validate_fetch(&mut p);
         let batch_size = match self.batch_size {
             None => DEFAULT_BATCH_SIZE,
@@ -169,53 +147,9 @@ impl AccountConfig {
                 .map_or(DEFAULT_BATCH_SIZE, |v| v as u32),
         };
         let after_receive = self.validate_after_receive(&mut p, protocol, &folder);
-
-        let sanitize_html = self.sanitize_html.unwrap_or(true);
-        let inline_images = self.validate_inline(&mut p, sanitize_html);
-        let remote_images = self.remote_images.unwrap_or_default();
-        if remote_images == RemoteImages::Allow && !sanitize_html {
-            p.add(
-                "remote_images",
-                "applies to sanitized HTML only; set sanitize_html = true",
-            );
-        }
-        let timeout = match self.timeout_secs {
-            None => DEFAULT_TIMEOUT,
-            Some(v) => Duration::from_secs(
-                p.range("timeout_secs", v, 1, MAX_TIMEOUT_SECS)
-                    .map_or(DEFAULT_TIMEOUT.as_secs(), |v| v as u64),
-            ),
-        };
-        let max_message_size = match &self.max_message_size {
-            None => None,
-            Some(v) => match parse_size(v) {
-                Ok(0) => {
-                    p.add("max_message_size", "must be more than 0 bytes");
-                    None
-                }
-                Ok(n) => Some(n),
-                Err(e) => {
-                    p.add("max_message_size", e);
-                    None
-                }
-            },
-        };
-        let subscribe = self.subscribe.unwrap_or(false);
-        let poll_interval = self.poll_interval_secs.and_then(|v| {
-            p.range("poll_interval_secs", v, 1, 86_400)
-                .map(|v| Duration::from_secs(v as u64))
-        });
-        if subscribe && protocol == MailProtocol::Pop3 && self.poll_interval_secs.is_none() {
-            p.add(
-                "poll_interval_secs",
-                "is required to subscribe to a POP3 account (POP3 has no IDLE; polling is chosen explicitly)",
-            );
-        }
-
-        let idle_renew = self.idle_renew_secs.map_or(DEFAULT_IDLE_RENEW, |v| {
-            p.range("idle_renew_secs", v, 1, MAX_IDLE_RENEW_SECS)
-                .map_or(DEFAULT_IDLE_RENEW, |v| Duration::from_secs(v as u64))
-        });
+        let (sanitize_html, inline_images, remote_images) = self.validate_html(&mut p);
+        let (timeout, max_message_size) = self.validate_limits(&mut p);
+        let (subscribe, poll_interval, idle_renew) = self.validate_subscription(&mut p, protocol);
         let keepalive = self.validate_keepalive(&mut p);
 
         if p.0.is_empty() {
@@ -249,5 +183,108 @@ impl AccountConfig {
                 problems: p.0,
             })
         }
+    }
+
+    /// `ca_file` and `danger_accept_invalid_certs`.
+    fn validate_certificates(
+        &self,
+        p: &mut Problems,
+        security: Security,
+    ) -> (Option<PathBuf>, bool) {
+        let ca_file = match &self.ca_file {
+            Some(path) if path.as_os_str().is_empty() => {
+                p.add("ca_file", "must not be empty when given");
+                None
+            }
+            other => other.clone(),
+        };
+        let danger = self.danger_accept_invalid_certs.unwrap_or(false);
+        if danger && security == Security::Plaintext {
+            p.add(
+                "danger_accept_invalid_certs",
+                "has no meaning with security = \"plain\" (there is no certificate)",
+            );
+        }
+        (ca_file, danger)
+    }
+
+    /// `folder`: IMAP's folder to read, INBOX by default; POP3 has only INBOX.
+    fn validate_folder(&self, p: &mut Problems, protocol: MailProtocol) -> String {
+        match (protocol, self.folder.as_ref()) {
+            (_, None) => DEFAULT_FOLDER.to_owned(),
+            (MailProtocol::Pop3, Some(f)) if !f.eq_ignore_ascii_case(DEFAULT_FOLDER) => {
+                p.add("folder", "POP3 has only INBOX; remove this setting");
+                DEFAULT_FOLDER.to_owned()
+            }
+            (MailProtocol::Pop3, Some(_)) => DEFAULT_FOLDER.to_owned(),
+            (MailProtocol::Imap, Some(f)) => p
+                .optional("folder", Some(f))
+                .unwrap_or_else(|| DEFAULT_FOLDER.to_owned()),
+        }
+    }
+
+    /// `sanitize_html`, `inline_images` (with `inline_image_url`) and `remote_images`.
+    fn validate_html(&self, p: &mut Problems) -> (bool, InlineImageMode, RemoteImages) {
+        let sanitize_html = self.sanitize_html.unwrap_or(true);
+        let inline_images = self.validate_inline(p, sanitize_html);
+        let remote_images = self.remote_images.unwrap_or_default();
+        if remote_images == RemoteImages::Allow && !sanitize_html {
+            p.add(
+                "remote_images",
+                "applies to sanitized HTML only; set sanitize_html = true",
+            );
+        }
+        (sanitize_html, inline_images, remote_images)
+    }
+
+    /// `timeout_secs` and `max_message_size`.
+    fn validate_limits(&self, p: &mut Problems) -> (Duration, Option<u64>) {
+        let timeout = match self.timeout_secs {
+            None => DEFAULT_TIMEOUT,
+            Some(v) => Duration::from_secs(
+                p.range("timeout_secs", v, 1, MAX_TIMEOUT_SECS)
+                    .map_or(DEFAULT_TIMEOUT.as_secs(), |v| v as u64),
+            ),
+        };
+        let max_message_size = match &self.max_message_size {
+            None => None,
+            Some(v) => match parse_size(v) {
+                Ok(0) => {
+                    p.add("max_message_size", "must be more than 0 bytes");
+                    None
+                }
+                Ok(n) => Some(n),
+                Err(e) => {
+                    p.add("max_message_size", e);
+                    None
+                }
+            },
+        };
+        (timeout, max_message_size)
+    }
+
+    /// `subscribe`, `poll_interval_secs` (required for POP3, which has no IDLE) and
+    /// `idle_renew_secs`.
+    fn validate_subscription(
+        &self,
+        p: &mut Problems,
+        protocol: MailProtocol,
+    ) -> (bool, Option<Duration>, Duration) {
+        let subscribe = self.subscribe.unwrap_or(false);
+        let poll_interval = self.poll_interval_secs.and_then(|v| {
+            p.range("poll_interval_secs", v, 1, 86_400)
+                .map(|v| Duration::from_secs(v as u64))
+        });
+        if subscribe && protocol == MailProtocol::Pop3 && self.poll_interval_secs.is_none() {
+            p.add(
+                "poll_interval_secs",
+                "is required to subscribe to a POP3 account (POP3 has no IDLE; polling is chosen explicitly)",
+            );
+        }
+        let idle_renew = self.idle_renew_secs.map_or(DEFAULT_IDLE_RENEW, |v| {
+            p.range("idle_renew_secs", v, 1, MAX_IDLE_RENEW_SECS)
+                .map_or(DEFAULT_IDLE_RENEW, |v| Duration::from_secs(v as u64))
+        });
+        (subscribe, poll_interval, idle_renew)
     }
 }
