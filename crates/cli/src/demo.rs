@@ -146,39 +146,7 @@ pub(crate) async fn run_demo<C: Connector + Clone>(
         }
     };
 
-    let rows = {
-        let store = shared.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut rows = Vec::new();
-        for o in &outcomes {
-            let (extra, extra_bytes) = if o.account == imap.name {
-                (watched.count, watched.bytes)
-            } else {
-                (0, 0)
-            };
-            // A message is moved once its pending action is done: the subscription's
-            // moves count when nothing is left pending.
-            let pending = store.pending_actions(&o.account)?.len() as u64;
-            let moved = if o.account == imap.name {
-                o.moved + extra.saturating_sub(pending)
-            } else {
-                o.moved
-            };
-            let attachments: u64 = store
-                .list_messages(&MessageFilter::account(o.account.clone()))?
-                .iter()
-                .map(|m| m.attachments.len() as u64)
-                .sum();
-            rows.push(DemoRow {
-                account: o.account.clone(),
-                fetched: o.fetched + extra,
-                moved,
-                deleted: o.deleted,
-                attachments,
-                bytes: o.bytes + extra_bytes,
-            });
-        }
-        rows
-    };
+    let rows = summary_rows(&shared, &outcomes, &imap.name, &watched)?;
     let server_state = server_state(&server);
     let server = match serve {
         None => {
@@ -188,20 +156,7 @@ pub(crate) async fn run_demo<C: Connector + Clone>(
         Some(_) => Some(server),
     };
 
-    if options.json {
-        print_json(&serde_json::json!({ "accounts": rows, "server": server_state }))?;
-    } else {
-        say("");
-        print!("{}", summary_table(&rows));
-        say(&format!(
-            "Server afterwards: {IMAP_USER} INBOX {} / Archive {}, {POP_USER} INBOX {}.",
-            server_state.imap_inbox, server_state.imap_archive, server_state.pop_inbox
-        ));
-        say(&format!(
-            "Look at the mail: inbound --store {} messages list",
-            store_path.display()
-        ));
-    }
+    print_summary(options, &rows, &server_state, store_path)?;
     let expected_ok = rows.iter().all(|r| r.fetched > 0);
     if let (Some(listen), Some(server)) = (serve, server) {
         let web = inbound_web::WebApp::new(shared.clone(), vec![imap.clone(), pop.clone()])
@@ -211,6 +166,76 @@ pub(crate) async fn run_demo<C: Connector + Clone>(
         served?;
     }
     Ok(if expected_ok { EXIT_OK } else { EXIT_FAILED })
+}
+
+/// The summary table (or JSON) and where to look next.
+fn print_summary(
+    options: &DemoOptions,
+    rows: &[DemoRow],
+    server_state: &ServerState,
+    store_path: &Path,
+) -> CliResult<()> {
+    let say = |line: &str| {
+        if !options.quiet {
+            eprintln!("{line}");
+        }
+    };
+    if options.json {
+        print_json(&serde_json::json!({ "accounts": rows, "server": server_state }))?;
+    } else {
+        say("");
+        print!("{}", summary_table(rows));
+        say(&format!(
+            "Server afterwards: {IMAP_USER} INBOX {} / Archive {}, {POP_USER} INBOX {}.",
+            server_state.imap_inbox, server_state.imap_archive, server_state.pop_inbox
+        ));
+        say(&format!(
+            "Look at the mail: inbound --store {} messages list",
+            store_path.display()
+        ));
+    }
+    Ok(())
+}
+
+/// One summary row per account: what the fetch got, plus what the subscription got for the
+/// IMAP account (`watched_account`).
+fn summary_rows(
+    shared: &Mutex<Store>,
+    outcomes: &[fetch::Outcome],
+    watched_account: &str,
+    watched: &Watched,
+) -> CliResult<Vec<DemoRow>> {
+    let store = shared.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut rows = Vec::new();
+    for o in outcomes {
+        let (extra, extra_bytes) = if o.account == watched_account {
+            (watched.count, watched.bytes)
+        } else {
+            (0, 0)
+        };
+        // A message is moved once its pending action is done: the subscription's
+        // moves count when nothing is left pending.
+        let pending = store.pending_actions(&o.account)?.len() as u64;
+        let moved = if o.account == watched_account {
+            o.moved + extra.saturating_sub(pending)
+        } else {
+            o.moved
+        };
+        let attachments: u64 = store
+            .list_messages(&MessageFilter::account(o.account.clone()))?
+            .iter()
+            .map(|m| m.attachments.len() as u64)
+            .sum();
+        rows.push(DemoRow {
+            account: o.account.clone(),
+            fetched: o.fetched + extra,
+            moved,
+            deleted: o.deleted,
+            attachments,
+            bytes: o.bytes + extra_bytes,
+        });
+    }
+    Ok(rows)
 }
 
 /// Serves the overview on `listen` while a new message reaches the demo's IMAP inbox every

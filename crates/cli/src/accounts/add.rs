@@ -16,6 +16,7 @@ use inbound_retrieve::{
 use inbound_store::Secret;
 
 use crate::app::App;
+use crate::config::ConfigFile;
 use crate::error::{CliError, CliResult, EXIT_OK};
 
 /// A secret `accounts add` can store.
@@ -437,54 +438,11 @@ enum Origin {
     New,
 }
 
-/// Runs `inbound accounts add`.
+/// Runs `inbound accounts add`: resolve the account, store its settings and secrets (sealed
+/// with the key), report, and offer to sign in when it needs consent.
 pub(crate) fn add(app: &App, args: &AddArgs) -> CliResult<u8> {
     let config = app.config()?;
-    let settings = args.settings();
-    let configured = config.accounts.iter().find(|a| a.name == args.name);
-    let (account, origin) = match (configured, settings) {
-        (Some(account), None) => (
-            account.clone(),
-            Origin::File(config.path.clone().unwrap_or_default()),
-        ),
-        (Some(_), Some(_)) => {
-            let options: Vec<String> = args.given().into_iter().map(flag).collect();
-            return Err(CliError::usage(format!(
-                "account {:?} is configured in {}; change its settings there, not with {} \
-                 (`inbound accounts add {}` alone stores its secrets)",
-                args.name,
-                config
-                    .path
-                    .as_deref()
-                    .map_or_else(String::new, |p| p.display().to_string()),
-                options.join(", "),
-                args.name
-            )));
-        }
-        (None, Some(table)) => (args.account(table)?, Origin::New),
-        (None, None) => {
-            let stored = match app.open_existing_store(&config)? {
-                Some(store) => store.load_account(&args.name)?,
-                None => None,
-            };
-            match stored {
-                Some(stored) => {
-                    let account: Account =
-                        serde_json::from_str(&stored.config_json).map_err(|e| {
-                            CliError::usage(format!(
-                                "stored account {:?} has an invalid configuration: {e}; \
-                                 add it again with --replace and all its settings",
-                                args.name
-                            ))
-                        })?;
-                    (account, Origin::Stored(stored.config_json))
-                }
-                // Not configured, not stored: the checks name the missing settings.
-                None => (args.account(AccountConfig::default())?, Origin::New),
-            }
-        }
-    };
-
+    let (account, origin) = resolve(app, &config, args)?;
     let kinds = secrets_to_store(&account, &args.secrets)?;
     let consent = matches!(account.auth, AuthConfig::OAuth(OAuthSettings::Login(_)));
     if kinds.is_empty() && consent && !matches!(origin, Origin::New) {
@@ -541,63 +499,127 @@ pub(crate) fn add(app: &App, args: &AddArgs) -> CliResult<u8> {
         .collect();
     store.save_account(&args.name, &config_json, &pairs)?;
 
-    if !app.quiet {
-        let names: Vec<&str> = kinds.iter().map(|(k, _)| k.name()).collect();
-        let store_path = app.store_path(&config);
-        let line = match &origin {
-            Origin::New if names.is_empty() => format!(
-                "stored account {:?} in {} (its secret is read at run time)",
-                args.name,
-                store_path.display()
-            ),
-            Origin::New => format!(
-                "stored account {:?} in {} with its {} encrypted",
-                args.name,
-                store_path.display(),
-                names.join(" and ")
-            ),
-            Origin::File(path) => format!(
-                "stored the {} of account {:?} (configured in {}) encrypted in {}",
-                names.join(" and "),
-                args.name,
-                path.display(),
-                store_path.display()
-            ),
-            Origin::Stored(_) => format!(
-                "updated the {} of stored account {:?} in {}",
-                names.join(" and "),
-                args.name,
-                store_path.display()
-            ),
-        };
-        if consent && !secrets.contains_key("refresh_token") {
-            eprintln!(
-                "{line}; next, sign in: `inbound accounts login {}` (--device on a machine \
-                 without a browser, Microsoft only)",
-                args.name
-            );
-        } else {
-            eprintln!("{line}; try `inbound accounts test {}`", args.name);
-        }
-        if matches!(
-            (&account.auth, source_of(&account, SecretKind::ClientSecret)),
-            (
-                AuthConfig::OAuth(OAuthSettings::RefreshToken { .. }),
-                Some(SecretSource::Stored(_))
-            )
-        ) && !secrets.contains_key(SecretKind::ClientSecret.name())
-        {
-            eprintln!(
-                "note: no client secret is stored; if the OAuth client is confidential, \
-                 store it with `inbound accounts add {} --secret client_secret`",
-                args.name
-            );
-        }
-    }
+    report(app, &config, args, &account, &origin, &kinds, &secrets);
     if consent && !secrets.contains_key("refresh_token") {
         return offer_login(app, &args.name);
     }
     Ok(EXIT_OK)
+}
+
+/// Which account is meant, and where it comes from: the configuration file, the store, or
+/// the options given.
+fn resolve(app: &App, config: &ConfigFile, args: &AddArgs) -> CliResult<(Account, Origin)> {
+    let settings = args.settings();
+    let configured = config.accounts.iter().find(|a| a.name == args.name);
+    Ok(match (configured, settings) {
+        (Some(account), None) => (
+            account.clone(),
+            Origin::File(config.path.clone().unwrap_or_default()),
+        ),
+        (Some(_), Some(_)) => {
+            let options: Vec<String> = args.given().into_iter().map(flag).collect();
+            return Err(CliError::usage(format!(
+                "account {:?} is configured in {}; change its settings there, not with {} \
+                 (`inbound accounts add {}` alone stores its secrets)",
+                args.name,
+                config
+                    .path
+                    .as_deref()
+                    .map_or_else(String::new, |p| p.display().to_string()),
+                options.join(", "),
+                args.name
+            )));
+        }
+        (None, Some(table)) => (args.account(table)?, Origin::New),
+        (None, None) => {
+            let stored = match app.open_existing_store(config)? {
+                Some(store) => store.load_account(&args.name)?,
+                None => None,
+            };
+            match stored {
+                Some(stored) => {
+                    let account: Account =
+                        serde_json::from_str(&stored.config_json).map_err(|e| {
+                            CliError::usage(format!(
+                                "stored account {:?} has an invalid configuration: {e}; \
+                                 add it again with --replace and all its settings",
+                                args.name
+                            ))
+                        })?;
+                    (account, Origin::Stored(stored.config_json))
+                }
+                // Not configured, not stored: the checks name the missing settings.
+                None => (args.account(AccountConfig::default())?, Origin::New),
+            }
+        }
+    })
+}
+
+/// Says what was stored, and what to do next.
+fn report(
+    app: &App,
+    config: &ConfigFile,
+    args: &AddArgs,
+    account: &Account,
+    origin: &Origin,
+    kinds: &[(SecretKind, String)],
+    secrets: &BTreeMap<String, Secret>,
+) {
+    let consent = matches!(account.auth, AuthConfig::OAuth(OAuthSettings::Login(_)));
+    if app.quiet {
+        return;
+    }
+    let names: Vec<&str> = kinds.iter().map(|(k, _)| k.name()).collect();
+    let store_path = app.store_path(config);
+    let line = match origin {
+        Origin::New if names.is_empty() => format!(
+            "stored account {:?} in {} (its secret is read at run time)",
+            args.name,
+            store_path.display()
+        ),
+        Origin::New => format!(
+            "stored account {:?} in {} with its {} encrypted",
+            args.name,
+            store_path.display(),
+            names.join(" and ")
+        ),
+        Origin::File(path) => format!(
+            "stored the {} of account {:?} (configured in {}) encrypted in {}",
+            names.join(" and "),
+            args.name,
+            path.display(),
+            store_path.display()
+        ),
+        Origin::Stored(_) => format!(
+            "updated the {} of stored account {:?} in {}",
+            names.join(" and "),
+            args.name,
+            store_path.display()
+        ),
+    };
+    if consent && !secrets.contains_key("refresh_token") {
+        eprintln!(
+            "{line}; next, sign in: `inbound accounts login {}` (--device on a machine \
+             without a browser, Microsoft only)",
+            args.name
+        );
+    } else {
+        eprintln!("{line}; try `inbound accounts test {}`", args.name);
+    }
+    if matches!(
+        (&account.auth, source_of(account, SecretKind::ClientSecret)),
+        (
+            AuthConfig::OAuth(OAuthSettings::RefreshToken { .. }),
+            Some(SecretSource::Stored(_))
+        )
+    ) && !secrets.contains_key(SecretKind::ClientSecret.name())
+    {
+        eprintln!(
+            "note: no client secret is stored; if the OAuth client is confidential, \
+             store it with `inbound accounts add {} --secret client_secret`",
+            args.name
+        );
+    }
 }
 
 /// On a terminal, offers to sign in to a consent account now (`inbound accounts login`);
