@@ -341,6 +341,46 @@ fn tls_error(e: TlsError) -> io::Error {
     io::Error::other(e)
 }
 
+/// Adds the users (the default one when none is given) and their mail: the files of
+/// `mail_dir` (then watched for new ones), or the sample mailbox when asked for.
+async fn seed(config: &ServerConfig, store: &MailStore) -> io::Result<Option<DirWatcher>> {
+    let mut users = config.users.clone();
+    if users.is_empty() {
+        users.push(UserSpec {
+            name: DEFAULT_USER.to_owned(),
+            password: DEFAULT_PASSWORD.to_owned(),
+        });
+    }
+    for user in &users {
+        store.add_user(&user.name, &user.password);
+    }
+    Ok(match &config.mail_dir {
+        Some(dir) => {
+            let mut seeder = DirSeeder::new(dir, DEFAULT_PASSWORD);
+            let (seeder, loaded) = tokio::task::spawn_blocking({
+                let store = store.clone();
+                move || {
+                    let loaded = seeder.load_all(&store);
+                    (seeder, loaded)
+                }
+            })
+            .await
+            .map_err(io::Error::other)?;
+            let loaded = loaded?;
+            tracing::info!(target: "inbound_test_server::store", dir = %dir.display(), loaded, "seeded mail directory");
+            Some(seeder.watch(store.clone(), DEFAULT_POLL_INTERVAL))
+        }
+        None => {
+            if config.seed_sample {
+                for user in &users {
+                    sample::seed_store(store, &user.name, "INBOX").map_err(io::Error::other)?;
+                }
+            }
+            None
+        }
+    })
+}
+
 impl TestServer {
     /// Makes the PKI and the users, seeds mail, binds every listener on `127.0.0.1` and
     /// serves in tasks of the current tokio runtime.
@@ -359,42 +399,7 @@ impl TestServer {
         let acceptor = pki.acceptor().map_err(tls_error)?;
 
         let store = config.store.clone();
-        let mut users = config.users.clone();
-        if users.is_empty() {
-            users.push(UserSpec {
-                name: DEFAULT_USER.to_owned(),
-                password: DEFAULT_PASSWORD.to_owned(),
-            });
-        }
-        for user in &users {
-            store.add_user(&user.name, &user.password);
-        }
-        let watcher = match &config.mail_dir {
-            Some(dir) => {
-                let mut seeder = DirSeeder::new(dir, DEFAULT_PASSWORD);
-                let (seeder, loaded) = tokio::task::spawn_blocking({
-                    let store = store.clone();
-                    move || {
-                        let loaded = seeder.load_all(&store);
-                        (seeder, loaded)
-                    }
-                })
-                .await
-                .map_err(io::Error::other)?;
-                let loaded = loaded?;
-                tracing::info!(target: "inbound_test_server::store", dir = %dir.display(), loaded, "seeded mail directory");
-                Some(seeder.watch(store.clone(), DEFAULT_POLL_INTERVAL))
-            }
-            None => {
-                if config.seed_sample {
-                    for user in &users {
-                        sample::seed_store(&store, &user.name, "INBOX")
-                            .map_err(io::Error::other)?;
-                    }
-                }
-                None
-            }
-        };
+        let watcher = seed(&config, &store).await?;
 
         for (id, secret) in &config.oauth_clients {
             config.registry.add_client(id, secret);
