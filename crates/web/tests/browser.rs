@@ -471,6 +471,7 @@ async fn the_overview_shows_live_states_without_reloading() {
     let mut broken = common::account("broken");
     broken.folder = "Missing".to_owned();
     f.accounts.push(broken);
+    f.accounts.push(common::account("fresh"));
     let base = serve(&f).await;
     let chrome = launch(&exe).await;
     let page = chrome.browser.new_page(format!("{base}/")).await.unwrap();
@@ -517,17 +518,21 @@ async fn the_overview_shows_live_states_without_reloading() {
     // A retrieval that works: the row shows its progress, then the final counts.
     let _: bool = eval(
         &page,
-        "(() => { window.__states = [];            const cell = document.querySelector('tr[data-account=\"work\"] [data-field=\"state\"]');            new MutationObserver(() => window.__states.push(cell.textContent))              .observe(cell, { childList: true, characterData: true, subtree: true });            return true; })()",
+        "(() => { window.__states = []; \
+           const cell = document.querySelector('tr[data-account=\"fresh\"] [data-field=\"state\"]'); \
+           new MutationObserver(() => window.__states.push(cell.textContent)) \
+             .observe(cell, { childList: true, characterData: true, subtree: true }); \
+           return true; })()",
     )
     .await;
     for i in 0..3 {
         f.server.deliver("INBOX", common::plain_message(400 + i));
     }
-    http_send(&host, "POST", "/api/v1/accounts/work/retrieve").await;
-    wait_text(&page, &cell("work", "last_event"), "done").await;
-    let last_run = wait_text(&page, &cell("work", "last_run"), " new, ").await;
+    http_send(&host, "POST", "/api/v1/accounts/fresh/retrieve").await;
+    wait_text(&page, &cell("fresh", "last_event"), "done").await;
+    let last_run = wait_text(&page, &cell("fresh", "last_run"), " new, ").await;
     assert!(!last_run.contains("failed"), "{last_run}");
-    let api = reqwest_like(&format!("{base}/api/v1/accounts/work")).await;
+    let api = reqwest_like(&format!("{base}/api/v1/accounts/fresh")).await;
     let fetched = api["last_run"]["fetched"].as_u64().unwrap();
     assert!(fetched >= 3, "{api}");
     assert!(last_run.contains(&format!(": {fetched} new, ")), "{last_run}");
