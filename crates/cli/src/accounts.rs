@@ -188,10 +188,7 @@ fn list(app: &App, json_out: bool) -> CliResult<u8> {
                 a.name
             ));
         } else if refusal(a).is_some() {
-            text.push_str(&format!(
-                " (needs sign-in: run `{}`)",
-                a.sign_in_command()
-            ));
+            text.push_str(&format!(" (needs sign-in: run `{}`)", a.sign_in_command()));
         }
         text
     };

@@ -388,8 +388,12 @@ pub(crate) fn retryable(error: &BackendError, credentials: &Credentials) -> bool
 /// (`invalid_grant`, `invalid_client`, `unauthorized_client`): only a new sign-in or new
 /// settings help.
 fn oauth_refused(error: &BackendError) -> bool {
-    endpoint_error(error)
-        .is_some_and(|e| matches!(e, "invalid_grant" | "invalid_client" | "unauthorized_client"))
+    endpoint_error(error).is_some_and(|e| {
+        matches!(
+            e,
+            "invalid_grant" | "invalid_client" | "unauthorized_client"
+        )
+    })
 }
 
 /// The OAuth error code the token endpoint answered with, when that is what `error` is.
@@ -414,8 +418,13 @@ pub(crate) fn note_refused_grant(store: &SharedStore, account: &str, error: &Bac
         .unwrap_or_else(PoisonError::into_inner)
         .mark_needs_login(account, &error.to_string());
     match result {
-        Ok(()) => tracing::warn!(account, "the refresh token was refused: the account needs a new sign-in"),
-        Err(e) => tracing::warn!(account, error = %e, "recording that the account needs a new sign-in"),
+        Ok(()) => tracing::warn!(
+            account,
+            "the refresh token was refused: the account needs a new sign-in"
+        ),
+        Err(e) => {
+            tracing::warn!(account, error = %e, "recording that the account needs a new sign-in")
+        }
     }
 }
 

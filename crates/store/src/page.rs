@@ -140,7 +140,10 @@ impl Store {
 
     /// The server action still pending for each of `ids` that has one (a listing's column:
     /// delete, or move to a folder); messages without one are absent.
-    pub fn pending_actions_of(&self, ids: &[MessageId]) -> Result<HashMap<MessageId, PendingAction>> {
+    pub fn pending_actions_of(
+        &self,
+        ids: &[MessageId],
+    ) -> Result<HashMap<MessageId, PendingAction>> {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
@@ -264,7 +267,10 @@ mod tests {
             (3, Some(PendingAction::MoveTo("Archive".to_owned()))),
         ] {
             let email = Email::parse(&b"Subject: x\r\n\r\nbody\r\n"[..]);
-            let r = ServerRef::Imap { uidvalidity: 1, uid };
+            let r = ServerRef::Imap {
+                uidvalidity: 1,
+                uid,
+            };
             ids.push(
                 store
                     .insert_message(

@@ -101,9 +101,7 @@ impl Store {
     pub fn accounts_needing_login(&self) -> Result<Vec<NeedsLogin>> {
         let rows: Vec<(String, Vec<u8>)> = self.read(|conn| {
             Ok(conn
-                .prepare(
-                    "SELECT key, value FROM meta WHERE key >= ?1 AND key < ?2 ORDER BY key",
-                )?
+                .prepare("SELECT key, value FROM meta WHERE key >= ?1 AND key < ?2 ORDER BY key")?
                 .query_map(params![PREFIX, "needs_login;"], |row| {
                     Ok((row.get(0)?, row.get(1)?))
                 })?

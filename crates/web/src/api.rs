@@ -9,11 +9,11 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
-use inbound_store::{MessageId, NeedsLogin, PendingAction, StoredMessage};
+use inbound_store::{MessageId, NeedsLogin, PendingAction};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
-use crate::json::{message_json, rfc3339, summary_json};
+use crate::json::{rfc3339, show_message, summary_json};
 use crate::pages::{ListQuery, auth_name, policy, security_name};
 use crate::state::{AccountStatus, AppState, Shared, shown_state};
 
@@ -165,36 +165,25 @@ fn no_message(id: i64) -> ApiError {
     ApiError::not_found(format!("no message with id {id}"))
 }
 
-/// The HTML body `messages show --json` gives: the configured account decides whether (and
-/// how) it is sanitized; a message of an account no longer configured as it was stored.
-fn html_to_show(app: &AppState, m: &StoredMessage) -> (Option<String>, bool) {
-    match app.account(&m.account).map(|a| a.sanitize_mode()) {
-        Some(Some(mode)) if m.sanitize.as_ref() == Some(&mode) => (m.sanitized_html.clone(), true),
-        Some(Some(mode)) => (mode.apply(&m.email), true),
-        Some(None) => (m.email.html.clone(), false),
-        None if m.sanitize.is_some() => (m.sanitized_html.clone(), true),
-        None => (m.email.html.clone(), false),
-    }
-}
-
-/// `GET /api/v1/messages/{id}`: as `inbound messages show --json` prints it.
+/// `GET /api/v1/messages/{id}`: as `inbound messages show --json` prints it (the same
+/// function makes both).
 pub(crate) async fn message(
     State(app): State<Shared>,
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    let view = app
+    let accounts = app.accounts();
+    let sanitizes = move |name: &str| {
+        accounts
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.sanitize_mode())
+    };
+    let value = app
         .with_store(move |s| {
-            s.get_message_lean(MessageId(id))?
-                .ok_or_else(|| no_message(id))
+            show_message(s, MessageId(id), &sanitizes)?.ok_or_else(|| no_message(id))
         })
         .await?;
-    let (html, sanitized) = html_to_show(&app, &view.message);
-    Ok(Json(message_json(
-        &view.message,
-        &view.attachments,
-        html.as_deref(),
-        sanitized,
-    )))
+    Ok(Json(value))
 }
 
 /// `GET /api/v1/messages/{id}/parts`: the attachments, with their download URLs.

@@ -57,7 +57,10 @@ pub struct AccountStatus {
 
 /// The state an account shows: `needs_login` when the token endpoint refused its refresh
 /// token (and no run is going on), else its live state.
-pub(crate) fn shown_state(s: &AccountStatus, refused: Option<&inbound_store::NeedsLogin>) -> String {
+pub(crate) fn shown_state(
+    s: &AccountStatus,
+    refused: Option<&inbound_store::NeedsLogin>,
+) -> String {
     match refused {
         Some(_) if s.state != "retrieving" => "needs_login".to_owned(),
         _ => s.state.clone(),
@@ -197,7 +200,11 @@ impl AppState {
                     .progress
                     .map(|(done, total)| RunProgress { done, total }),
                 last_run: status.last_run.clone(),
-                last_run_text: status.last_run.as_ref().map(last_run_text).unwrap_or_default(),
+                last_run_text: status
+                    .last_run
+                    .as_ref()
+                    .map(last_run_text)
+                    .unwrap_or_default(),
             }
         };
         // No subscriber is not an error.

@@ -535,7 +535,10 @@ async fn the_overview_shows_live_states_without_reloading() {
     let api = reqwest_like(&format!("{base}/api/v1/accounts/fresh")).await;
     let fetched = api["last_run"]["fetched"].as_u64().unwrap();
     assert!(fetched >= 3, "{api}");
-    assert!(last_run.contains(&format!(": {fetched} new, ")), "{last_run}");
+    assert!(
+        last_run.contains(&format!(": {fetched} new, ")),
+        "{last_run}"
+    );
     let states: Vec<String> = eval(&page, "window.__states").await;
     assert!(
         states.iter().any(|s| {

@@ -275,7 +275,11 @@ async fn messages_show_their_attachment_count_and_pending_server_action() {
     {
         let mut store = f.store.lock().unwrap();
         for (uid, raw, action) in [
-            (1, common::hostile_message(BEACON), Some(PendingAction::Delete)),
+            (
+                1,
+                common::hostile_message(BEACON),
+                Some(PendingAction::Delete),
+            ),
             (
                 2,
                 common::plain_message(1),
@@ -289,7 +293,9 @@ async fn messages_show_their_attachment_count_and_pending_server_action() {
                 uid,
             };
             store
-                .insert_message(&NewMessage::new("home", "INBOX", &r, &email).with_action(action.as_ref()))
+                .insert_message(
+                    &NewMessage::new("home", "INBOX", &r, &email).with_action(action.as_ref()),
+                )
                 .unwrap();
         }
     }
@@ -302,7 +308,10 @@ async fn messages_show_their_attachment_count_and_pending_server_action() {
             .to_owned()
     };
     let hostile = row("Hostile corpus");
-    assert!(hostile.contains("<td class=\"pending\">delete</td>"), "{hostile}");
+    assert!(
+        hostile.contains("<td class=\"pending\">delete</td>"),
+        "{hostile}"
+    );
     assert!(hostile.contains("<td class=\"count\">3</td>"), "{hostile}");
     assert!(
         row("Note 1").contains("<td class=\"pending\">move to Archive &#60;old&#62;</td>")
@@ -310,8 +319,16 @@ async fn messages_show_their_attachment_count_and_pending_server_action() {
         "{}",
         row("Note 1")
     );
-    assert!(row("Note 2").contains("<td class=\"pending\">none</td>"), "{}", row("Note 2"));
-    assert!(row("Note 2").contains("<td class=\"count\">0</td>"), "{}", row("Note 2"));
+    assert!(
+        row("Note 2").contains("<td class=\"pending\">none</td>"),
+        "{}",
+        row("Note 2")
+    );
+    assert!(
+        row("Note 2").contains("<td class=\"count\">0</td>"),
+        "{}",
+        row("Note 2")
+    );
 
     let list = get(&router, "/api/v1/messages?account=home").await.json();
     let by_subject = |subject: &str| {
@@ -503,7 +520,9 @@ async fn retrieve_now_runs_in_the_background_and_reports() {
 
 #[tokio::test]
 async fn an_account_whose_refresh_token_was_refused_says_to_sign_in_again() {
-    use inbound_retrieve::{AuthConfig, LoginSettings, OAuthProviderName, OAuthSettings, SecretSource};
+    use inbound_retrieve::{
+        AuthConfig, LoginSettings, OAuthProviderName, OAuthSettings, SecretSource,
+    };
     let mut f = fixture(BEACON);
     f.accounts[1].auth = AuthConfig::OAuth(OAuthSettings::Login(LoginSettings {
         provider: OAuthProviderName::Microsoft,
@@ -545,7 +564,10 @@ async fn an_account_whose_refresh_token_was_refused_says_to_sign_in_again() {
         row.contains("needs sign-in: run `inbound accounts login home`"),
         "{row}"
     );
-    assert!(!page.contains("<b>revoked"), "the reason is text, never markup");
+    assert!(
+        !page.contains("<b>revoked"),
+        "the reason is text, never markup"
+    );
 
     // A new sign-in (`inbound accounts login`) clears the mark.
     assert!(f.store.lock().unwrap().clear_needs_login("home").unwrap());

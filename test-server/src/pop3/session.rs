@@ -377,7 +377,8 @@ impl Pop3State {
         if let Some(refused) = self.login_refusal() {
             return refused;
         }
-        let Some(mechanism) = Mechanism::find(mechanism.as_str()).filter(|m| !self.mechanism_hidden(*m))
+        let Some(mechanism) =
+            Mechanism::find(mechanism.as_str()).filter(|m| !self.mechanism_hidden(*m))
         else {
             return self.err("Unsupported SASL mechanism");
         };
