@@ -417,14 +417,13 @@ pub(crate) fn note_refused_grant(store: &SharedStore, account: &str, error: &Bac
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .mark_needs_login(account, &error.to_string());
-    match result {
-        Ok(()) => tracing::warn!(
+    if let Err(e) = result {
+        tracing::warn!(account, error = %e, "recording that the account needs a new sign-in");
+    } else {
+        tracing::warn!(
             account,
             "the refresh token was refused: the account needs a new sign-in"
-        ),
-        Err(e) => {
-            tracing::warn!(account, error = %e, "recording that the account needs a new sign-in")
-        }
+        );
     }
 }
 
