@@ -310,6 +310,37 @@ fn browser_login_then_fetch_over_imap_and_pop3_with_rotated_tokens_kept() {
         table.contains("needs sign-in: run `inbound accounts login outlook`"),
         "{table}"
     );
+    // The web app says so too: the API's state and the overview's row.
+    let mut serve = w
+        .cmd()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("INBOUND_ENCRYPTION_KEY", &key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(serve.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .trim_end_matches('/')
+        .to_owned();
+    let (status, _, body) = http("GET", &format!("{base}/api/v1/accounts"), "");
+    assert_eq!(status, 200, "{body}");
+    let accounts: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(accounts[0]["state"], "needs_login", "{accounts}");
+    assert_eq!(accounts[1]["state"], "off", "{accounts}");
+    let (_, _, page) = http("GET", &format!("{base}/"), "");
+    assert!(
+        page.contains("needs sign-in: run `inbound accounts login outlook`"),
+        "{page}"
+    );
+    serve.kill().unwrap();
+    serve.wait().unwrap();
 
     let mut run = LoginRun::start(&w, &key, "outlook", &[]);
     let url = run.url();
