@@ -413,10 +413,13 @@ pub(crate) fn note_refused_grant(store: &SharedStore, account: &str, error: &Bac
     if endpoint_error(error) != Some("invalid_grant") {
         return;
     }
+    // The endpoint's own words (its error and description), not only the login failure.
+    let reason = std::error::Error::source(error)
+        .map_or_else(|| error.to_string(), |source| source.to_string());
     let result = store
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .mark_needs_login(account, &error.to_string());
+        .mark_needs_login(account, &reason);
     if let Err(e) = result {
         tracing::warn!(account, error = %e, "recording that the account needs a new sign-in");
     } else {

@@ -62,10 +62,15 @@ pub(crate) fn shown_state(
     refused: Option<&inbound_store::NeedsLogin>,
 ) -> String {
     match refused {
-        Some(_) if s.state != "retrieving" => "needs_login".to_owned(),
+        Some(_) if s.state != "retrieving" => NEEDS_LOGIN.to_owned(),
+        // Signed in again since (`inbound accounts login` in another process).
+        None if s.state == NEEDS_LOGIN => "off".to_owned(),
         _ => s.state.clone(),
     }
 }
+
+/// The state of an account whose refresh token was refused.
+const NEEDS_LOGIN: &str = "needs_login";
 
 /// One event of `GET /api/v1/events`.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -285,9 +290,22 @@ impl AppState {
                 app: Arc::clone(&app),
                 account: name.clone(),
             });
+            let sign_in = account.sign_in_command();
             let result = live.run(account, events).await;
+            // A run that found the refresh token refused marked the account in the store.
+            let refused = if result.is_err() {
+                let account = name.clone();
+                app.with_store(move |s| Ok(s.needs_login(&account)?.is_some()))
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(account = %name, error = ?e, "reading the sign-in mark");
+                        false
+                    })
+            } else {
+                false
+            };
             app.update(&name, "state", |s| {
-                s.state = "off".to_owned();
+                s.state = if refused { NEEDS_LOGIN } else { "off" }.to_owned();
                 s.progress = None;
                 let (report, error) = match result {
                     Ok(report) => (report, None),
@@ -309,6 +327,9 @@ impl AppState {
                 });
                 s.last_event = Some(match &error {
                     None => format!("retrieval {run} done: {} new", report.fetched),
+                    Some(_) if refused => {
+                        format!("retrieval {run} failed: needs sign-in: run `{sign_in}`")
+                    }
                     Some(_) => format!("retrieval {run} failed"),
                 });
                 if error.is_some() {

@@ -575,6 +575,85 @@ async fn an_account_whose_refresh_token_was_refused_says_to_sign_in_again() {
     assert_eq!(accounts[1]["state"], "off", "{accounts}");
 }
 
+/// A connector whose token endpoint refuses the refresh token (`invalid_grant`).
+#[derive(Clone)]
+struct RefusedGrant;
+
+impl inbound_retrieve::Connector for RefusedGrant {
+    type Imap = inbound_retrieve::backend::memory::MemoryImap;
+    type Pop3 = inbound_retrieve::backend::memory::MemoryPop3;
+
+    async fn connect_imap(
+        &self,
+        _: &inbound_retrieve::Account,
+        _: &inbound_net::Credentials,
+    ) -> inbound_retrieve::BackendResult<Self::Imap> {
+        Err(refused())
+    }
+
+    async fn connect_pop3(
+        &self,
+        _: &inbound_retrieve::Account,
+        _: &inbound_net::Credentials,
+    ) -> inbound_retrieve::BackendResult<Self::Pop3> {
+        Err(refused())
+    }
+}
+
+fn refused() -> inbound_retrieve::BackendError {
+    inbound_retrieve::BackendError::new(inbound_retrieve::ErrorKind::Auth, "token refused")
+        .with_source(inbound_net::OAuthError::Endpoint {
+            url: "https://login.example.org/token".to_owned(),
+            error: "invalid_grant".to_owned(),
+            description: Some("the refresh token was revoked".to_owned()),
+            uri: None,
+        })
+}
+
+#[tokio::test]
+async fn retrieve_now_with_a_refused_refresh_token_shows_the_sign_in_to_run() {
+    let f = fixture(BEACON);
+    let router = WebApp::new(f.store.clone(), f.accounts.clone())
+        .with_connector(RefusedGrant)
+        .router();
+    let r = send(
+        &router,
+        Request::post("/api/v1/accounts/home/retrieve")
+            .header(header::HOST, "127.0.0.1:8025")
+            .header(header::ORIGIN, "http://127.0.0.1:8025")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
+    let run = r.json()["run"].as_u64().unwrap();
+    let mut account = Value::Null;
+    for _ in 0..200 {
+        account = get(&router, "/api/v1/accounts/home").await.json();
+        if account["last_run"]["run"] == run {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(account["last_run"]["ok"], false, "{account}");
+    assert_eq!(account["state"], "needs_login", "{account}");
+    assert!(
+        account["last_event"]
+            .as_str()
+            .unwrap()
+            .contains("needs sign-in: run `inbound accounts add home --secret refresh_token`"),
+        "{account}"
+    );
+    let reason = account["needs_login"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("invalid_grant") && reason.contains("the refresh token was revoked"),
+        "{account}"
+    );
+    // Another account is not affected.
+    let work = get(&router, "/api/v1/accounts/work").await.json();
+    assert_eq!(work["state"], "off", "{work}");
+}
+
 #[test]
 fn a_non_loopback_address_needs_credentials() {
     let f = fixture(BEACON);
