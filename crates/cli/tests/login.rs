@@ -668,4 +668,7 @@ fn watch_stops_a_subscription_whose_refresh_token_is_refused_and_says_to_sign_in
         stderr(&out)
     );
     assert_eq!(registry.stats().refresh_token_reuses, 1);
+    // Remembered after watch ended.
+    let list = json(&w.run_with(&["accounts", "list", "--json"], &with_key, ""));
+    assert_eq!(list[0]["state"], "needs_login", "{list}");
 }

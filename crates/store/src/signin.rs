@@ -144,5 +144,8 @@ mod tests {
         assert!(!store.clear_needs_login("work").unwrap());
         assert_eq!(store.needs_login("work").unwrap(), None);
         assert!(store.needs_login("home").unwrap().is_some());
+        // Removing the account removes its mark.
+        store.remove_account("home").unwrap();
+        assert_eq!(store.needs_login("home").unwrap(), None);
     }
 }
