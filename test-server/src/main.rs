@@ -63,7 +63,8 @@ struct Args {
     #[arg(long)]
     login_disabled_before_tls: bool,
     /// Hide an IMAP capability (SASL-IR, LITERAL+, AUTH=PLAIN, STARTTLS, MOVE, UIDPLUS, ...):
-    /// not advertised, and what it stands for is refused; repeatable.
+    /// not advertised, and what it stands for is refused; repeatable. `AUTH=<MECHANISM>`
+    /// also hides the SASL mechanism from POP3 (`CAPA` and `AUTH`).
     #[arg(long = "hide-capability", value_name = "NAME")]
     hide_capabilities: Vec<String>,
     /// Make one message fail, by UID (POP3: its INBOX UID): `refused` (IMAP: left out of a

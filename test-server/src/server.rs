@@ -124,7 +124,7 @@ pub struct ServerConfig {
     pub registry: TokenRegistry,
     /// Also keep every session's transcript here (they always go to `tracing`).
     pub transcript: Option<TranscriptCapture>,
-    /// IMAP capabilities to hide, upper case (see [`hide_capability`](Self::hide_capability)).
+    /// Capabilities to hide, upper case (see [`hide_capability`](Self::hide_capability)).
     pub hidden_capabilities: BTreeSet<String>,
 }
 
@@ -278,7 +278,8 @@ impl ServerConfig {
     ///   `APPENDUID`/`COPYUID`.
     /// - `ESEARCH`: SEARCH with `RETURN (...)` is `BAD`.
     ///
-    /// Other names are only left out of the lists. POP3 is not affected.
+    /// Other names are only left out of the lists. POP3 honours the `AUTH=` names: the
+    /// mechanism is left out of `CAPA`'s `SASL` line and `AUTH` with it is refused.
     #[must_use]
     pub fn hide_capability(mut self, name: &str) -> Self {
         self.hidden_capabilities.insert(name.to_ascii_uppercase());

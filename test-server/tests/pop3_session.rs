@@ -542,3 +542,26 @@ async fn idle_sessions_are_logged_out_without_deleting() {
     let (mut c, _) = connect_greeted(server.pop3_addr()).await;
     c.login_ok("demo", "demo").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hidden_sasl_mechanism_is_neither_offered_nor_accepted() {
+    let server = start(ServerConfig::default().hide_capability("auth=xoauth2")).await;
+    let (mut c, _) = connect_greeted(server.pop3_addr()).await;
+    let capa = c.listing("CAPA").await;
+    assert!(
+        capa.iter().any(|l| l == "SASL PLAIN OAUTHBEARER"),
+        "{capa:?}"
+    );
+    assert!(
+        c.cmd(&format!(
+            "AUTH XOAUTH2 {}",
+            b64(b"user=demo\x01auth=Bearer x\x01\x01")
+        ))
+        .await
+        .starts_with("-ERR"),
+    );
+    // The others still work.
+    let answer = c.cmd(&format!("AUTH PLAIN {}", b64(b"\0demo\0demo"))).await;
+    assert!(answer.starts_with("+OK"), "{answer}");
+    c.quit().await;
+}

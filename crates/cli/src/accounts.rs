@@ -174,6 +174,12 @@ fn list(app: &App, json_out: bool) -> CliResult<u8> {
             }
         }
     }
+    // Accounts whose refresh token the endpoint refused (`invalid_grant`) on a run.
+    let refused = match &store {
+        Some(s) => s.accounts_needing_login()?,
+        None => Vec::new(),
+    };
+    let refusal = |a: &Account| refused.iter().find(|r| r.account == a.name);
     let secret = |a: &Account| {
         let mut text = secret_source(a);
         if not_signed_in.contains(&a.name) {
@@ -181,8 +187,17 @@ fn list(app: &App, json_out: bool) -> CliResult<u8> {
                 " (not signed in: run `inbound accounts login {}`)",
                 a.name
             ));
+        } else if refusal(a).is_some() {
+            text.push_str(&format!(" (needs sign-in: run `{}`)", a.sign_in_command()));
         }
         text
+    };
+    let state = |a: &Account| {
+        if not_signed_in.contains(&a.name) || refusal(a).is_some() {
+            "needs_login"
+        } else {
+            "ok"
+        }
     };
     let origin = |a: &Account| {
         let in_file = config.accounts.iter().any(|c| c.name == a.name);
@@ -208,6 +223,12 @@ fn list(app: &App, json_out: bool) -> CliResult<u8> {
                     "subscribe": a.subscribe,
                     "secret": secret(a),
                     "source": origin(a),
+                    "state": state(a),
+                    "needs_login": refusal(a).map(|r| json!({
+                        "since": crate::output::rfc3339(r.since_ms.div_euclid(1000)),
+                        "reason": r.reason,
+                        "command": a.sign_in_command(),
+                    })),
                 })
             })
             .collect();

@@ -4,16 +4,15 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
-use inbound_store::{
-    AttachmentInfo, MessageFilter, MessageId, MessageView, SanitizeHtml, Store, StoredMessage,
-};
+use inbound_store::{MessageFilter, MessageId, MessageView, SanitizeHtml, Store};
 
 use crate::app::App;
 use crate::error::{CliError, CliResult, EXIT_OK};
 use crate::output::{
-    Align, Html, Table, addresses, clip, escape_terminal_text, human_bytes, message_json,
-    print_json, rfc3339, short_date, summary_json,
+    Align, Table, addresses, clip, escape_terminal_text, human_bytes, print_json, rfc3339,
+    short_date, summary_json,
 };
+use inbound_retrieve::json::{needs_whole, show_message};
 
 /// `inbound messages ...`.
 #[derive(Debug, Subcommand)]
@@ -207,6 +206,12 @@ fn show(store: &Store, args: &ShowArgs, sanitizes: SanitizeLookup<'_>) -> CliRes
         stdout.flush()?;
         return Ok(EXIT_OK);
     }
+    if format == ShowFormat::Json {
+        // The one JSON form, shared with the web API's `GET /api/v1/messages/{id}`.
+        let value = show_message(store, id, sanitizes)?.ok_or_else(|| no_such(args.id))?;
+        print_json(&value)?;
+        return Ok(EXIT_OK);
+    }
     // Large attachments are not decoded for showing: their descriptions come from the store.
     let MessageView {
         message: mut m,
@@ -217,11 +222,6 @@ fn show(store: &Store, args: &ShowArgs, sanitizes: SanitizeLookup<'_>) -> CliRes
     let configured = sanitizes(&m.account);
     if needs_whole(&m, &attachments, configured.as_ref()) {
         m = store.get_message(id)?.ok_or_else(|| no_such(args.id))?;
-    }
-    if format == ShowFormat::Json {
-        let html = html_to_show(&m, configured);
-        print_json(&message_json(&m, &attachments, &html))?;
-        return Ok(EXIT_OK);
     }
     let e = &m.email;
     let mut out = String::new();
@@ -275,41 +275,6 @@ fn write_raw(store: &Store, id: MessageId, out: &mut dyn std::io::Write) -> CliR
         Ok(None) => Err(no_such(id.0)),
         Err(inbound_store::Error::Output(e)) => Err(e.into()),
         Err(e) => Err(e.into()),
-    }
-}
-
-/// True when `m`, read without its large attachments decoded, must be read whole to show
-/// it: its account is configured to embed inline images in the HTML
-/// ([`CidImages::DataUrl`](inbound_store::CidImages::DataUrl)) and some attachment was left undecoded. (A message stored
-/// in that mode is read whole by the store already.)
-fn needs_whole(
-    m: &StoredMessage,
-    attachments: &[AttachmentInfo],
-    configured: Option<&Option<SanitizeHtml>>,
-) -> bool {
-    let undecoded = m.email.attachments.len() != attachments.len()
-        || m.email
-            .attachments
-            .iter()
-            .zip(attachments)
-            .any(|(a, info)| a.size() as u64 != info.size);
-    undecoded && matches!(configured, Some(Some(s)) if s.cid == inbound_store::CidImages::DataUrl)
-}
-
-/// The HTML body `show` gives for `m`, whose account is configured to sanitize as
-/// `configured` says (`None`: the account is not configured). The configured account
-/// decides; a message of an account no longer configured is shown as it was stored
-/// (sanitized if its account sanitized then). Sanitized HTML comes from the store, which
-/// sanitizes on read, or is made here when the configuration asks for another mode.
-fn html_to_show(m: &StoredMessage, configured: Option<Option<SanitizeHtml>>) -> Html {
-    match configured {
-        Some(Some(mode)) if m.sanitize.as_ref() == Some(&mode) => {
-            Html::Sanitized(m.sanitized_html.clone())
-        }
-        Some(Some(mode)) => Html::Sanitized(mode.apply(&m.email)),
-        Some(None) => Html::AsSent(m.email.html.clone()),
-        None if m.sanitize.is_some() => Html::Sanitized(m.sanitized_html.clone()),
-        None => Html::AsSent(m.email.html.clone()),
     }
 }
 
@@ -460,7 +425,8 @@ fn hostname() -> String {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use inbound_message::Email;
-    use inbound_store::{NewMessage, ServerRef};
+    use inbound_retrieve::json::{ShownHtml as Html, html_to_show};
+    use inbound_store::{NewMessage, ServerRef, StoredMessage};
 
     use super::*;
 

@@ -3,10 +3,7 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use inbound_message::Address;
-use inbound_store::{AttachmentInfo, MessageSummary, StoredMessage};
 use serde::Serialize;
-use serde_json::{Value, json};
 
 /// Column alignment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,146 +154,13 @@ pub(crate) fn human_bytes(n: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
-/// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (UTC).
-pub(crate) fn rfc3339(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 /// Seconds since the epoch as `YYYY-MM-DD HH:MM` (UTC), for tables.
 pub(crate) fn short_date(secs: i64) -> String {
     let full = rfc3339(secs);
     full.get(..16).map_or(full.clone(), |s| s.replace('T', " "))
 }
 
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-/// An address as `Name <addr>`, or the address alone.
-pub(crate) fn address(a: &Address) -> String {
-    match &a.name {
-        Some(name) if !name.is_empty() => format!("{name} <{}>", a.address),
-        _ => a.address.clone(),
-    }
-}
-
-/// A list of addresses joined with `, `.
-pub(crate) fn addresses(list: &[Address]) -> String {
-    let mut out = String::new();
-    for (i, a) in list.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        let _ = write!(out, "{}", address(a));
-    }
-    out
-}
-
-/// One attachment in JSON.
-#[derive(Debug, Serialize)]
-pub(crate) struct AttachmentJson<'a> {
-    filename: Option<&'a str>,
-    content_type: &'a str,
-    size: u64,
-    inline: bool,
-}
-
-fn attachment_json(a: &AttachmentInfo) -> AttachmentJson<'_> {
-    AttachmentJson {
-        filename: a.filename.as_deref(),
-        content_type: &a.content_type,
-        size: a.size,
-        inline: a.inline,
-    }
-}
-
-/// `messages list --json`: one object per message.
-pub(crate) fn summary_json(m: &MessageSummary) -> Value {
-    json!({
-        "id": m.id.0,
-        "account": m.account,
-        "folder": m.folder,
-        "message_id": m.message_id,
-        "subject": m.subject,
-        "from": addresses(&m.from),
-        "date": m.date.map(rfc3339),
-        "stored_at": rfc3339(m.stored_at),
-        "size": m.size,
-        "server_ref": server_ref(&m.server_ref),
-        "attachments": m.attachments.iter().map(attachment_json).collect::<Vec<_>>(),
-    })
-}
-
-/// The HTML body `messages show` gives.
-pub(crate) enum Html {
-    /// Sanitized (the account sanitizes); `None` when the message has no HTML body.
-    Sanitized(Option<String>),
-    /// As sent (the account does not sanitize).
-    AsSent(Option<String>),
-}
-
-/// `messages show --json`: the summary fields plus bodies and addresses; the attachments as
-/// the store describes them (large ones are not decoded to show a message).
-pub(crate) fn message_json(
-    m: &StoredMessage,
-    attachments: &[AttachmentInfo],
-    html: &Html,
-) -> Value {
-    let e = &m.email;
-    let (html, sanitized) = match html {
-        Html::Sanitized(html) => (html.as_deref(), html.is_some()),
-        Html::AsSent(html) => (html.as_deref(), false),
-    };
-    json!({
-        "id": m.id.0,
-        "account": m.account,
-        "folder": m.folder,
-        "message_id": e.message_id,
-        "subject": e.subject,
-        "from": addresses(&e.from),
-        "to": addresses(&e.to),
-        "cc": addresses(&e.cc),
-        "date": e.date.map(rfc3339),
-        "stored_at": rfc3339(m.stored_at),
-        "size": e.raw.len(),
-        "server_ref": server_ref(&m.server_ref),
-        "attachments": attachments.iter().map(|a| json!({
-            "filename": a.filename,
-            "content_type": a.content_type,
-            "size": a.size,
-            "inline": a.inline,
-        })).collect::<Vec<_>>(),
-        "text": e.text,
-        "html": html,
-        "html_sanitized": sanitized,
-        "warnings": e.warnings.iter().map(|w| json!({"kind": w.kind, "detail": w.detail})).collect::<Vec<_>>(),
-    })
-}
-
-fn server_ref(r: &inbound_store::ServerRef) -> String {
-    match r {
-        inbound_store::ServerRef::Imap { uidvalidity, uid } => format!("imap:{uidvalidity}:{uid}"),
-        inbound_store::ServerRef::Pop3 { uidl } => format!("pop3:{uidl}"),
-    }
-}
+pub(crate) use inbound_retrieve::json::{address, addresses, rfc3339, summary_json};
 
 /// Prints JSON to standard output, pretty when it goes to a terminal.
 pub(crate) fn print_json(value: &impl Serialize) -> Result<(), crate::error::CliError> {

@@ -284,6 +284,74 @@ fn browser_login_then_fetch_over_imap_and_pop3_with_rotated_tokens_kept() {
     // A refused grant is final: no reconnect asks again with the same token.
     assert_eq!(errors.as_array().unwrap().len(), 1, "{err}");
     assert_eq!(registry.stats().refresh_token_reuses, 1);
+
+    // The refusal is remembered in the store: `accounts list` says what to run, in every
+    // later process, until the person signs in again.
+    let list = json(&w.run_with(&["accounts", "list", "--json"], &with_key, ""));
+    assert_eq!(list[0]["state"], "needs_login", "{list}");
+    assert_eq!(
+        list[0]["needs_login"]["command"],
+        "inbound accounts login outlook"
+    );
+    assert!(
+        list[0]["needs_login"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("invalid_grant"),
+        "{list}"
+    );
+    assert_eq!(
+        list[0]["secret"],
+        "oauth microsoft: stored refresh_token (needs sign-in: run `inbound accounts login outlook`)"
+    );
+    assert_eq!(list[1]["state"], "ok", "{list}");
+    let table = stdout(&w.run_with(&["accounts", "list"], &with_key, ""));
+    assert!(
+        table.contains("needs sign-in: run `inbound accounts login outlook`"),
+        "{table}"
+    );
+    // The web app says so too: the API's state and the overview's row.
+    let mut serve = w
+        .cmd()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("INBOUND_ENCRYPTION_KEY", &key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(serve.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .trim_end_matches('/')
+        .to_owned();
+    let (status, _, body) = http("GET", &format!("{base}/api/v1/accounts"), "");
+    assert_eq!(status, 200, "{body}");
+    let accounts: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(accounts[0]["state"], "needs_login", "{accounts}");
+    assert_eq!(accounts[1]["state"], "off", "{accounts}");
+    let (_, _, page) = http("GET", &format!("{base}/"), "");
+    assert!(
+        page.contains("needs sign-in: run `inbound accounts login outlook`"),
+        "{page}"
+    );
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+
+    let mut run = LoginRun::start(&w, &key, "outlook", &[]);
+    let url = run.url();
+    assert_eq!(browse(&url).0, 200);
+    assert!(run.finish().status.success());
+    let list = json(&w.run_with(&["accounts", "list", "--json"], &with_key, ""));
+    assert_eq!(list[0]["state"], "ok", "{list}");
+    assert!(list[0]["needs_login"].is_null(), "{list}");
+    assert_eq!(list[0]["secret"], "oauth microsoft: stored refresh_token");
+    let out = w.run_with(&["fetch", "--json", "--account", "outlook"], &with_key, "");
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
 }
 
 /// Copies the store's files aside (name suffix `tag`); returns the copies.
@@ -333,6 +401,40 @@ fn oauthbearer_over_imap_after_login() {
     let with_key = [("INBOUND_ENCRYPTION_KEY", key.as_str())];
     let out = w.run_with(&["accounts", "test", "outlook"], &with_key, "");
     assert!(out.status.success(), "{}", stdout(&out));
+    assert!(
+        field(&stdout(&out), "mechanism").contains("OAUTHBEARER"),
+        "{}",
+        stdout(&out)
+    );
+    let out = w.run_with(&["fetch", "--json"], &with_key, "");
+    assert!(
+        out.status.success(),
+        "stdout: {}\nstderr: {}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(json(&out)[0]["fetched"], 8);
+}
+
+#[test]
+fn oauthbearer_over_pop3_after_login() {
+    let (s, _) = server(ServerConfig::default().hide_capability("AUTH=XOAUTH2"));
+    let w = Workdir::new();
+    let key = new_key();
+    w.write_config(&s.account("outlook", "pop3", "alice", &microsoft(&s)));
+    let mut run = LoginRun::start(&w, &key, "outlook", &[]);
+    let url = run.url();
+    assert_eq!(browse(&url).0, 200);
+    assert!(run.finish().status.success());
+    let with_key = [("INBOUND_ENCRYPTION_KEY", key.as_str())];
+    let out = w.run_with(&["accounts", "test", "outlook"], &with_key, "");
+    assert!(out.status.success(), "{}", stdout(&out));
+    let capabilities = field(&stdout(&out), "capabilities");
+    assert!(
+        capabilities.contains("OAUTHBEARER") && !capabilities.contains("XOAUTH2"),
+        "{}",
+        stdout(&out)
+    );
     assert!(
         field(&stdout(&out), "mechanism").contains("OAUTHBEARER"),
         "{}",
@@ -566,4 +668,7 @@ fn watch_stops_a_subscription_whose_refresh_token_is_refused_and_says_to_sign_in
         stderr(&out)
     );
     assert_eq!(registry.stats().refresh_token_reuses, 1);
+    // Remembered after watch ended.
+    let list = json(&w.run_with(&["accounts", "list", "--json"], &with_key, ""));
+    assert_eq!(list[0]["state"], "needs_login", "{list}");
 }

@@ -180,3 +180,53 @@ fn demo_serve_shows_the_demo_accounts_with_mail() {
     };
     assert!(code.success(), "{code:?}");
 }
+
+#[test]
+fn the_api_gives_each_message_byte_for_byte_as_messages_show_json_prints_it() {
+    let s = Server::start();
+    let w = Workdir::new();
+    w.write_config(&s.account("work", "imap", "alice", "password = \"pw-alice\"\n"));
+    let out = w.run(&["fetch"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = w.run(&["messages", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<i64> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_i64().unwrap())
+        .collect();
+    assert!(ids.len() >= 3, "{list}");
+    let shown: Vec<String> = ids
+        .iter()
+        .map(|id| {
+            let out = w.run(&["messages", "show", &id.to_string(), "--json"]);
+            assert!(out.status.success(), "{}", stderr(&out));
+            String::from_utf8(out.stdout).unwrap().trim_end().to_owned()
+        })
+        .collect();
+
+    let mut child = w
+        .cmd()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_owned();
+    for (id, cli) in ids.iter().zip(&shown) {
+        let (status, body) = http(&addr, "GET", &format!("/api/v1/messages/{id}"), "");
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(&body, cli, "message {id}");
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

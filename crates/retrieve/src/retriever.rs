@@ -275,6 +275,7 @@ impl<C: Connector> Retriever<C> {
                 .await;
             let error = match result {
                 Ok(()) => {
+                    note_signed_in(&self.store, &account.name);
                     events.on_complete(&report);
                     return Ok(report);
                 }
@@ -294,6 +295,7 @@ impl<C: Connector> Retriever<C> {
             };
             let retry = retryable(&error, credentials) && attempt < self.options.max_attempts;
             if !retry {
+                note_refused_grant(&self.store, &account.name, &error);
                 return Err(Error::Backend {
                     account: account.name.clone(),
                     source: error,
@@ -386,16 +388,57 @@ pub(crate) fn retryable(error: &BackendError, credentials: &Credentials) -> bool
 /// (`invalid_grant`, `invalid_client`, `unauthorized_client`): only a new sign-in or new
 /// settings help.
 fn oauth_refused(error: &BackendError) -> bool {
-    let source = std::error::Error::source(error);
-    source
+    endpoint_error(error).is_some_and(|e| {
+        matches!(
+            e,
+            "invalid_grant" | "invalid_client" | "unauthorized_client"
+        )
+    })
+}
+
+/// The OAuth error code the token endpoint answered with, when that is what `error` is.
+fn endpoint_error(error: &BackendError) -> Option<&str> {
+    std::error::Error::source(error)
         .and_then(|s| s.downcast_ref::<inbound_net::OAuthError>())
-        .is_some_and(|e| {
-            matches!(
-                e,
-                inbound_net::OAuthError::Endpoint { error, .. }
-                    if matches!(error.as_str(), "invalid_grant" | "invalid_client" | "unauthorized_client")
-            )
+        .and_then(|e| match e {
+            inbound_net::OAuthError::Endpoint { error, .. } => Some(error.as_str()),
+            _ => None,
         })
+}
+
+/// After a failed run: when the token endpoint refused the refresh token (`invalid_grant`),
+/// records in the store that `account` needs a new sign-in (kept across processes, shown by
+/// `accounts list` and the web overview, removed by a sign-in or a run that logs in).
+pub(crate) fn note_refused_grant(store: &SharedStore, account: &str, error: &BackendError) {
+    if endpoint_error(error) != Some("invalid_grant") {
+        return;
+    }
+    // The endpoint's own words (its error and description), not only the login failure.
+    let reason = std::error::Error::source(error)
+        .map_or_else(|| error.to_string(), |source| source.to_string());
+    let result = store
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .mark_needs_login(account, &reason);
+    if let Err(e) = result {
+        tracing::warn!(account, error = %e, "recording that the account needs a new sign-in");
+    } else {
+        tracing::warn!(
+            account,
+            "the refresh token was refused: the account needs a new sign-in"
+        );
+    }
+}
+
+/// After a run or connection that logged in: `account` no longer needs a new sign-in.
+pub(crate) fn note_signed_in(store: &SharedStore, account: &str) {
+    let result = store
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear_needs_login(account);
+    if let Err(e) = result {
+        tracing::warn!(account, error = %e, "clearing the account's needs-sign-in mark");
+    }
 }
 
 /// Resolves `account`'s credentials, reading stored secrets from `store` and saving rotated

@@ -381,7 +381,14 @@ impl<C: Connector> Worker<C> {
                 refresh_token(&e, &self.credentials);
                 Outcome::Lost(e)
             }
-            RunError::Backend(e) => Outcome::Fatal(e.to_string()),
+            RunError::Backend(e) => {
+                crate::retriever::note_refused_grant(
+                    self.retriever.store(),
+                    &self.account.name,
+                    &e,
+                );
+                Outcome::Fatal(e.to_string())
+            }
             RunError::Store(e) => Outcome::Fatal(format!("store error: {e}")),
             RunError::Unsupported(what) => Outcome::Fatal(what),
         }
@@ -390,6 +397,9 @@ impl<C: Connector> Worker<C> {
     /// The first sync of a connection succeeded, storing `caught_up` messages.
     fn connected(&self, connected_before: &mut bool, backoff: &mut Backoff, caught_up: u64) {
         backoff.reset();
+        if !*connected_before {
+            crate::retriever::note_signed_in(self.retriever.store(), &self.account.name);
+        }
         if *connected_before {
             self.report(&SubscriptionState::Reconnected);
             self.report(&SubscriptionState::Resumed { caught_up });

@@ -149,6 +149,7 @@ impl Store {
             let removed = tx.execute("DELETE FROM accounts WHERE name = ?1", [name])?;
             tx.execute("DELETE FROM imap_folders WHERE account = ?1", [name])?;
             tx.execute("DELETE FROM pop3_uidls WHERE account = ?1", [name])?;
+            crate::signin::remove_mark(tx, name)?;
             tx.execute(
                 "DELETE FROM pending_actions
                  WHERE message_id IN (SELECT id FROM messages WHERE account = ?1)",

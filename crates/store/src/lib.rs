@@ -99,6 +99,7 @@ mod raw;
 mod retry;
 mod rotated;
 mod schema;
+mod signin;
 mod store;
 mod sync;
 mod types;
@@ -117,6 +118,7 @@ pub use page::{Page, PageCursor, PageQuery};
 pub use raw::MessageView;
 pub use retry::{RETRY_PENDING_REASON, RetryUid, RetryUidl};
 pub use schema::SCHEMA_VERSION;
+pub use signin::NeedsLogin;
 pub use store::{DEFAULT_BUSY_TIMEOUT, Store, StoreConfig};
 pub use sync::ImapFolderState;
 pub use types::{

@@ -10,7 +10,7 @@ use rusqlite::types::Value;
 use crate::error::Result;
 use crate::query::{COLUMNS, MessageRow, summary};
 use crate::store::Store;
-use crate::types::MessageSummary;
+use crate::types::{MessageId, MessageSummary, PendingAction};
 
 /// Where a page of messages starts: just after this message, in newest-first order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +138,45 @@ impl Store {
         })
     }
 
+    /// The server action still pending for each of `ids` that has one (a listing's column:
+    /// delete, or move to a folder); messages without one are absent.
+    pub fn pending_actions_of(
+        &self,
+        ids: &[MessageId],
+    ) -> Result<HashMap<MessageId, PendingAction>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        self.read(|conn| {
+            let marks = vec!["?"; ids.len()].join(", ");
+            let sql = format!(
+                "SELECT message_id, action, target FROM pending_actions
+                 WHERE state = 'pending' AND message_id IN ({marks}) ORDER BY id"
+            );
+            let mut stmt = conn.prepare(&sql)?;
+            let rows = stmt
+                .query_map(params_from_iter(ids.iter().map(|id| id.0)), |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, Option<String>>(2)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows
+                .into_iter()
+                .filter_map(|(id, action, target)| {
+                    let action = match (action.as_str(), target) {
+                        ("delete", _) => PendingAction::Delete,
+                        ("move", Some(folder)) => PendingAction::MoveTo(folder),
+                        _ => return None,
+                    };
+                    Some((MessageId(id), action))
+                })
+                .collect())
+        })
+    }
+
     /// How many messages each account has stored (accounts with none are absent).
     pub fn count_by_account(&self) -> Result<HashMap<String, u64>> {
         self.read(|conn| {
@@ -216,6 +255,41 @@ mod tests {
         let mut sorted = seen.clone();
         sorted.sort_by(|a, b| b.cmp(a));
         assert_eq!(seen, sorted);
+    }
+
+    #[test]
+    fn a_listing_reads_each_message_s_pending_action() {
+        let mut store = Store::open_in_memory(None).unwrap();
+        let mut ids = Vec::new();
+        for (uid, action) in [
+            (1, None),
+            (2, Some(PendingAction::Delete)),
+            (3, Some(PendingAction::MoveTo("Archive".to_owned()))),
+        ] {
+            let email = Email::parse(&b"Subject: x\r\n\r\nbody\r\n"[..]);
+            let r = ServerRef::Imap {
+                uidvalidity: 1,
+                uid,
+            };
+            ids.push(
+                store
+                    .insert_message(
+                        &NewMessage::new("a", "INBOX", &r, &email).with_action(action.as_ref()),
+                    )
+                    .unwrap()
+                    .id,
+            );
+        }
+        let pending = store.pending_actions_of(&ids).unwrap();
+        assert_eq!(pending.get(&ids[0]), None);
+        assert_eq!(pending.get(&ids[1]), Some(&PendingAction::Delete));
+        assert_eq!(
+            pending.get(&ids[2]),
+            Some(&PendingAction::MoveTo("Archive".to_owned()))
+        );
+        let done = store.pending_actions("a").unwrap()[0].id;
+        store.complete_action(done).unwrap();
+        assert_eq!(store.pending_actions_of(&ids).unwrap().get(&ids[1]), None);
     }
 
     #[test]

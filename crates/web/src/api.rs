@@ -9,20 +9,30 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
-use inbound_store::{MessageId, StoredMessage};
+use inbound_store::{MessageId, NeedsLogin, PendingAction};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
-use crate::json::{message_json, summary_json};
+use crate::json::{rfc3339, show_message, summary_json};
 use crate::pages::{ListQuery, auth_name, policy, security_name};
-use crate::state::{AccountStatus, AppState, Shared};
+use crate::state::{AccountStatus, AppState, Shared, shown_state};
 
 /// An account as JSON; `s` is its status, read before `stored` was counted (a finished run's
-/// messages are in the count).
-fn account_json(s: &AccountStatus, a: &inbound_retrieve::Account, stored: u64) -> Value {
+/// messages are in the count); `refused` is set when the account needs a new sign-in.
+fn account_json(
+    s: &AccountStatus,
+    a: &inbound_retrieve::Account,
+    stored: u64,
+    refused: Option<&NeedsLogin>,
+) -> Value {
     json!({
         "name": a.name,
-        "state": s.state,
+        "state": shown_state(s, refused),
+        "needs_login": refused.map(|r| json!({
+            "since": rfc3339(r.since_ms.div_euclid(1000)),
+            "reason": r.reason,
+            "command": a.sign_in_command(),
+        })),
         "protocol": a.protocol.to_string(),
         "security": security_name(a.security),
         "host": a.host,
@@ -44,11 +54,16 @@ fn account_json(s: &AccountStatus, a: &inbound_retrieve::Account, stored: u64) -
 pub(crate) async fn accounts(State(app): State<Shared>) -> Result<Json<Value>, ApiError> {
     let accounts = app.accounts();
     let statuses: Vec<AccountStatus> = accounts.iter().map(|a| app.status_of(&a.name)).collect();
-    let counts = app.with_store(|s| Ok(s.count_by_account()?)).await?;
+    let (counts, refused) = app
+        .with_store(|s| Ok((s.count_by_account()?, s.accounts_needing_login()?)))
+        .await?;
     let list: Vec<Value> = accounts
         .iter()
         .zip(statuses)
-        .map(|(a, s)| account_json(&s, a, counts.get(&a.name).copied().unwrap_or(0)))
+        .map(|(a, s)| {
+            let stored = counts.get(&a.name).copied().unwrap_or(0);
+            account_json(&s, a, stored, refused.iter().find(|r| r.account == a.name))
+        })
         .collect();
     Ok(Json(Value::Array(list)))
 }
@@ -64,11 +79,11 @@ pub(crate) async fn account(
 ) -> Result<Json<Value>, ApiError> {
     let a = app.account(&name).ok_or_else(|| no_account(&name))?;
     let status = app.status_of(&name);
-    let filter = inbound_store::MessageFilter::account(name);
-    let stored = app
-        .with_store(move |s| Ok(s.count_messages(&filter)?))
+    let filter = inbound_store::MessageFilter::account(name.clone());
+    let (stored, refused) = app
+        .with_store(move |s| Ok((s.count_messages(&filter)?, s.needs_login(&name)?)))
         .await?;
-    Ok(Json(account_json(&status, &a, stored)))
+    Ok(Json(account_json(&status, &a, stored, refused.as_ref())))
 }
 
 /// `POST /api/v1/accounts/{name}/retrieve`: 202 with the run's id.
@@ -107,47 +122,68 @@ pub(crate) async fn messages(
         limit: q.limit,
     };
     let query = list.page_query(q.account)?;
-    let page = app.with_store(move |s| Ok(s.list_page(&query)?)).await?;
+    let (page, pending) = app
+        .with_store(move |s| {
+            let page = s.list_page(&query)?;
+            let ids: Vec<MessageId> = page.messages.iter().map(|m| m.id).collect();
+            let pending = s.pending_actions_of(&ids)?;
+            Ok((page, pending))
+        })
+        .await?;
+    let list: Vec<Value> = page
+        .messages
+        .iter()
+        .map(|m| {
+            let mut v = summary_json(m);
+            if let Value::Object(fields) = &mut v {
+                fields.insert("attachment_count".to_owned(), m.attachments.len().into());
+                fields.insert(
+                    "pending_action".to_owned(),
+                    pending_json(pending.get(&m.id)),
+                );
+            }
+            v
+        })
+        .collect();
     Ok(Json(json!({
-        "messages": page.messages.iter().map(summary_json).collect::<Vec<_>>(),
+        "messages": list,
         "next": page.next.map(|c| c.encode()),
     })))
+}
+
+/// A pending server action as JSON: `null`, `{"action": "delete"}` or
+/// `{"action": "move", "target": FOLDER}`.
+fn pending_json(action: Option<&PendingAction>) -> Value {
+    match action {
+        None => Value::Null,
+        Some(PendingAction::Delete) => json!({"action": "delete"}),
+        Some(PendingAction::MoveTo(folder)) => json!({"action": "move", "target": folder}),
+    }
 }
 
 fn no_message(id: i64) -> ApiError {
     ApiError::not_found(format!("no message with id {id}"))
 }
 
-/// The HTML body `messages show --json` gives: the configured account decides whether (and
-/// how) it is sanitized; a message of an account no longer configured as it was stored.
-fn html_to_show(app: &AppState, m: &StoredMessage) -> (Option<String>, bool) {
-    match app.account(&m.account).map(|a| a.sanitize_mode()) {
-        Some(Some(mode)) if m.sanitize.as_ref() == Some(&mode) => (m.sanitized_html.clone(), true),
-        Some(Some(mode)) => (mode.apply(&m.email), true),
-        Some(None) => (m.email.html.clone(), false),
-        None if m.sanitize.is_some() => (m.sanitized_html.clone(), true),
-        None => (m.email.html.clone(), false),
-    }
-}
-
-/// `GET /api/v1/messages/{id}`: as `inbound messages show --json` prints it.
+/// `GET /api/v1/messages/{id}`: as `inbound messages show --json` prints it (the same
+/// function makes both).
 pub(crate) async fn message(
     State(app): State<Shared>,
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    let view = app
+    let accounts = app.accounts();
+    let sanitizes = move |name: &str| {
+        accounts
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.sanitize_mode())
+    };
+    let value = app
         .with_store(move |s| {
-            s.get_message_lean(MessageId(id))?
-                .ok_or_else(|| no_message(id))
+            show_message(s, MessageId(id), &sanitizes)?.ok_or_else(|| no_message(id))
         })
         .await?;
-    let (html, sanitized) = html_to_show(&app, &view.message);
-    Ok(Json(message_json(
-        &view.message,
-        &view.attachments,
-        html.as_deref(),
-        sanitized,
-    )))
+    Ok(Json(value))
 }
 
 /// `GET /api/v1/messages/{id}/parts`: the attachments, with their download URLs.

@@ -48,7 +48,7 @@ pub use access::{Access, SESSION_COOKIE};
 pub use body::{APP_CSP, BODY_CSP, BODY_CSP_REMOTE_IMAGES, FRAME_SANDBOX};
 pub use error::{ApiError, WebError};
 pub use live::TestStep;
-pub use state::{AccountStatus, LiveEvent, RunCounts};
+pub use state::{AccountStatus, LiveEvent, RunCounts, RunProgress};
 
 use crate::live::{Live, LiveConnector};
 use crate::state::{AppState, Shared};

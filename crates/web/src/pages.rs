@@ -14,7 +14,7 @@ use inbound_net::Security;
 use inbound_retrieve::{
     Account, AfterReceive, AuthConfig, FetchPolicy, OAuthProviderName, OAuthSettings,
 };
-use inbound_store::{MessageId, PageCursor, PageQuery};
+use inbound_store::{MessageId, NeedsLogin, PageCursor, PageQuery, PendingAction};
 use serde::Deserialize;
 
 use crate::access::{session_cookie, session_set_cookie};
@@ -23,7 +23,7 @@ use crate::body::{
 };
 use crate::error::ApiError;
 use crate::json::{addresses, rfc3339, short_date};
-use crate::state::{AppState, Shared};
+use crate::state::{AppState, Shared, last_run_text, shown_state};
 
 /// Renders a template to a page; a template error is logged and becomes a 500.
 pub(crate) fn render(t: &impl Template) -> Response {
@@ -100,11 +100,19 @@ pub(crate) fn policy(a: &Account) -> String {
     format!("{fetch}, batch {}, {after}", a.batch_size)
 }
 
-pub(crate) fn account_rows(app: &AppState, counts: &HashMap<String, u64>) -> Vec<AccountRow> {
+pub(crate) fn account_rows(
+    app: &AppState,
+    counts: &HashMap<String, u64>,
+    refused: &[NeedsLogin],
+) -> Vec<AccountRow> {
     app.accounts()
         .iter()
         .map(|a| {
-            let s = app.status_of(&a.name);
+            let mut s = app.status_of(&a.name);
+            let refusal = refused.iter().find(|r| r.account == a.name);
+            if shown_state(&s, refusal) == "needs_login" {
+                s.state = format!("needs sign-in: run `{}`", a.sign_in_command());
+            }
             AccountRow {
                 name: a.name.clone(),
                 protocol: a.protocol.to_string(),
@@ -115,16 +123,7 @@ pub(crate) fn account_rows(app: &AppState, counts: &HashMap<String, u64>) -> Vec
                 progress: s.progress.map(|(d, t)| format!("{d}/{t}")),
                 state: s.state,
                 last_event: s.last_event.unwrap_or_default(),
-                last_run: s.last_run.map_or_else(String::new, |r| {
-                    format!(
-                        "{}: {} new, {} skipped, {} not delivered{}",
-                        short_date(r.finished_at),
-                        r.fetched,
-                        r.skipped,
-                        r.not_delivered,
-                        if r.ok { "" } else { " (failed)" }
-                    )
-                }),
+                last_run: s.last_run.as_ref().map(last_run_text).unwrap_or_default(),
                 last_error: s.last_error.unwrap_or_default(),
                 stored: counts.get(&a.name).copied().unwrap_or(0),
                 subscribed: app.live.as_ref().is_some_and(|l| l.is_subscribed(&a.name)),
@@ -151,12 +150,12 @@ pub(crate) async fn overview(
     State(app): State<Shared>,
     Query(q): Query<OverviewQuery>,
 ) -> Result<Response, ApiError> {
-    let counts = app
-        .with_store(|s| Ok(s.count_by_account()?))
+    let (counts, refused) = app
+        .with_store(|s| Ok((s.count_by_account()?, s.accounts_needing_login()?)))
         .await
         .map_err(ApiError::page)?;
     Ok(render(&Overview {
-        rows: account_rows(&app, &counts),
+        rows: account_rows(&app, &counts, &refused),
         notice: q.started.map(|run| format!("Retrieval {run} started.")),
     }))
 }
@@ -181,6 +180,16 @@ struct MessageRow {
     folder: String,
     attachments: usize,
     size: u64,
+    pending: String,
+}
+
+/// A message's pending server action for people: `delete`, `move to X` or `none`.
+pub(crate) fn pending_text(action: Option<&PendingAction>) -> String {
+    match action {
+        None => "none".to_owned(),
+        Some(PendingAction::Delete) => "delete".to_owned(),
+        Some(PendingAction::MoveTo(folder)) => format!("move to {folder}"),
+    }
 }
 
 #[derive(Template)]
@@ -235,11 +244,13 @@ pub(crate) async fn messages(
     }
     let query = q.page_query(Some(name.clone())).map_err(ApiError::page)?;
     let account = name.clone();
-    let (page, total) = app
+    let (page, total, pending) = app
         .with_store(move |s| {
             let page = s.list_page(&query)?;
             let total = s.count_messages(&inbound_store::MessageFilter::account(account))?;
-            Ok((page, total))
+            let ids: Vec<MessageId> = page.messages.iter().map(|m| m.id).collect();
+            let pending = s.pending_actions_of(&ids)?;
+            Ok((page, total, pending))
         })
         .await
         .map_err(ApiError::page)?;
@@ -257,6 +268,7 @@ pub(crate) async fn messages(
             folder: m.folder.clone(),
             attachments: m.attachments.len(),
             size: m.size,
+            pending: pending_text(pending.get(&m.id)),
         })
         .collect();
     Ok(render(&Messages {

@@ -55,6 +55,23 @@ pub struct AccountStatus {
     pub last_error: Option<String>,
 }
 
+/// The state an account shows: `needs_login` when the token endpoint refused its refresh
+/// token (and no run is going on), else its live state.
+pub(crate) fn shown_state(
+    s: &AccountStatus,
+    refused: Option<&inbound_store::NeedsLogin>,
+) -> String {
+    match refused {
+        Some(_) if s.state != "retrieving" => NEEDS_LOGIN.to_owned(),
+        // Signed in again since (`inbound accounts login` in another process).
+        None if s.state == NEEDS_LOGIN => "off".to_owned(),
+        _ => s.state.clone(),
+    }
+}
+
+/// The state of an account whose refresh token was refused.
+const NEEDS_LOGIN: &str = "needs_login";
+
 /// One event of `GET /api/v1/events`.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct LiveEvent {
@@ -68,6 +85,33 @@ pub struct LiveEvent {
     pub detail: String,
     /// The account's last error, if any.
     pub last_error: Option<String>,
+    /// The running retrieval's progress, if one is running.
+    pub progress: Option<RunProgress>,
+    /// The last retrieval's counts, if there was one.
+    pub last_run: Option<RunCounts>,
+    /// The last retrieval as the overview's cell shows it (empty before the first).
+    pub last_run_text: String,
+}
+
+/// A running retrieval's progress in a [`LiveEvent`].
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct RunProgress {
+    /// Messages done.
+    pub done: u64,
+    /// Messages the run will fetch (0 until known).
+    pub total: u64,
+}
+
+/// A retrieval's counts for people: `2026-12-07 10:00: 2 new, 0 skipped, 0 not delivered`.
+pub(crate) fn last_run_text(r: &RunCounts) -> String {
+    format!(
+        "{}: {} new, {} skipped, {} not delivered{}",
+        crate::json::short_date(r.finished_at),
+        r.fetched,
+        r.skipped,
+        r.not_delivered,
+        if r.ok { "" } else { " (failed)" }
+    )
 }
 
 /// Everything the app holds.
@@ -157,6 +201,15 @@ impl AppState {
                 state: status.state.clone(),
                 detail: status.last_event.clone().unwrap_or_default(),
                 last_error: status.last_error.clone(),
+                progress: status
+                    .progress
+                    .map(|(done, total)| RunProgress { done, total }),
+                last_run: status.last_run.clone(),
+                last_run_text: status
+                    .last_run
+                    .as_ref()
+                    .map(last_run_text)
+                    .unwrap_or_default(),
             }
         };
         // No subscriber is not an error.
@@ -237,9 +290,22 @@ impl AppState {
                 app: Arc::clone(&app),
                 account: name.clone(),
             });
+            let sign_in = account.sign_in_command();
             let result = live.run(account, events).await;
+            // A run that found the refresh token refused marked the account in the store.
+            let refused = if result.is_err() {
+                let account = name.clone();
+                app.with_store(move |s| Ok(s.needs_login(&account)?.is_some()))
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(account = %name, error = ?e, "reading the sign-in mark");
+                        false
+                    })
+            } else {
+                false
+            };
             app.update(&name, "state", |s| {
-                s.state = "off".to_owned();
+                s.state = if refused { NEEDS_LOGIN } else { "off" }.to_owned();
                 s.progress = None;
                 let (report, error) = match result {
                     Ok(report) => (report, None),
@@ -261,6 +327,9 @@ impl AppState {
                 });
                 s.last_event = Some(match &error {
                     None => format!("retrieval {run} done: {} new", report.fetched),
+                    Some(_) if refused => {
+                        format!("retrieval {run} failed: needs sign-in: run `{sign_in}`")
+                    }
                     Some(_) => format!("retrieval {run} failed"),
                 });
                 if error.is_some() {

@@ -11,8 +11,11 @@
     var rows = document.querySelectorAll("tr[data-account]");
     for (var i = 0; i < rows.length; i++) {
       if (rows[i].getAttribute("data-account") !== ev.account) { continue; }
-      set(rows[i], "state", ev.state);
+      var state = ev.state;
+      if (ev.progress) { state += " (" + ev.progress.done + "/" + ev.progress.total + ")"; }
+      set(rows[i], "state", state);
       set(rows[i], "last_event", ev.detail);
+      if (ev.last_run_text) { set(rows[i], "last_run", ev.last_run_text); }
       if (ev.last_error) { set(rows[i], "last_error", ev.last_error); }
     }
   }

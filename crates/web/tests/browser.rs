@@ -471,6 +471,7 @@ async fn the_overview_shows_live_states_without_reloading() {
     let mut broken = common::account("broken");
     broken.folder = "Missing".to_owned();
     f.accounts.push(broken);
+    f.accounts.push(common::account("fresh"));
     let base = serve(&f).await;
     let chrome = launch(&exe).await;
     let page = chrome.browser.new_page(format!("{base}/")).await.unwrap();
@@ -506,16 +507,48 @@ async fn the_overview_shows_live_states_without_reloading() {
     f.server.deliver("INBOX", common::plain_message(300));
     wait_text(&page, &cell("home", "last_event"), "new message: Note 300").await;
 
-    // A retrieval that the server fails.
+    // A retrieval that the server fails: its row's last retrieval says so.
     http_send(&host, "POST", "/api/v1/accounts/broken/retrieve").await;
     wait_text(&page, &cell("broken", "last_event"), "failed").await;
     let error: String = eval(&page, &cell("broken", "last_error")).await;
     assert!(!error.is_empty());
+    wait_text(&page, &cell("broken", "last_run"), "(failed)").await;
     screenshot(&page, "overview-live.png").await;
 
-    // A retrieval that works.
-    http_send(&host, "POST", "/api/v1/accounts/work/retrieve").await;
-    wait_text(&page, &cell("work", "last_event"), "done").await;
+    // A retrieval that works: the row shows its progress, then the final counts.
+    let _: bool = eval(
+        &page,
+        "(() => { window.__states = []; \
+           const cell = document.querySelector('tr[data-account=\"fresh\"] [data-field=\"state\"]'); \
+           new MutationObserver(() => window.__states.push(cell.textContent)) \
+             .observe(cell, { childList: true, characterData: true, subtree: true }); \
+           return true; })()",
+    )
+    .await;
+    for i in 0..3 {
+        f.server.deliver("INBOX", common::plain_message(400 + i));
+    }
+    http_send(&host, "POST", "/api/v1/accounts/fresh/retrieve").await;
+    wait_text(&page, &cell("fresh", "last_event"), "done").await;
+    let last_run = wait_text(&page, &cell("fresh", "last_run"), " new, ").await;
+    assert!(!last_run.contains("failed"), "{last_run}");
+    let api = reqwest_like(&format!("{base}/api/v1/accounts/fresh")).await;
+    let fetched = api["last_run"]["fetched"].as_u64().unwrap();
+    assert!(fetched >= 3, "{api}");
+    assert!(
+        last_run.contains(&format!(": {fetched} new, ")),
+        "{last_run}"
+    );
+    let states: Vec<String> = eval(&page, "window.__states").await;
+    assert!(
+        states.iter().any(|s| {
+            s.strip_prefix("retrieving (")
+                .and_then(|rest| rest.split_once('/'))
+                .and_then(|(done, _)| done.parse::<u64>().ok())
+                .is_some_and(|done| done >= 1)
+        }),
+        "no progress shown: {states:?}"
+    );
     let same: bool = eval(&page, "window.__same === true").await;
     assert!(same, "the page was reloaded");
     chrome.close().await;

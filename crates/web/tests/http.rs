@@ -269,6 +269,89 @@ async fn the_api_lists_accounts_and_pages_messages() {
 }
 
 #[tokio::test]
+async fn messages_show_their_attachment_count_and_pending_server_action() {
+    use inbound_store::{NewMessage, PendingAction, ServerRef};
+    let f = fixture(BEACON);
+    {
+        let mut store = f.store.lock().unwrap();
+        for (uid, raw, action) in [
+            (
+                1,
+                common::hostile_message(BEACON),
+                Some(PendingAction::Delete),
+            ),
+            (
+                2,
+                common::plain_message(1),
+                Some(PendingAction::MoveTo("Archive <old>".to_owned())),
+            ),
+            (3, common::plain_message(2), None),
+        ] {
+            let email = inbound_message::Email::parse(raw);
+            let r = ServerRef::Imap {
+                uidvalidity: 1,
+                uid,
+            };
+            store
+                .insert_message(
+                    &NewMessage::new("home", "INBOX", &r, &email).with_action(action.as_ref()),
+                )
+                .unwrap();
+        }
+    }
+    let router = f.app().router();
+    let page = get(&router, "/accounts/home/messages").await.text();
+    let row = |subject: &str| {
+        page.split("<tr>")
+            .find(|r| r.contains(subject))
+            .unwrap_or_else(|| panic!("no row {subject}: {page}"))
+            .to_owned()
+    };
+    let hostile = row("Hostile corpus");
+    assert!(
+        hostile.contains("<td class=\"pending\">delete</td>"),
+        "{hostile}"
+    );
+    assert!(hostile.contains("<td class=\"count\">3</td>"), "{hostile}");
+    assert!(
+        row("Note 1").contains("<td class=\"pending\">move to Archive &#60;old&#62;</td>")
+            || row("Note 1").contains("<td class=\"pending\">move to Archive &lt;old&gt;</td>"),
+        "{}",
+        row("Note 1")
+    );
+    assert!(
+        row("Note 2").contains("<td class=\"pending\">none</td>"),
+        "{}",
+        row("Note 2")
+    );
+    assert!(
+        row("Note 2").contains("<td class=\"count\">0</td>"),
+        "{}",
+        row("Note 2")
+    );
+
+    let list = get(&router, "/api/v1/messages?account=home").await.json();
+    let by_subject = |subject: &str| {
+        list["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["subject"] == subject)
+            .unwrap()
+            .clone()
+    };
+    let hostile = by_subject("Hostile corpus");
+    assert_eq!(hostile["attachment_count"], 3, "{hostile}");
+    assert_eq!(hostile["pending_action"]["action"], "delete");
+    let moved = by_subject("Note 1");
+    assert_eq!(moved["pending_action"]["action"], "move");
+    assert_eq!(moved["pending_action"]["target"], "Archive <old>");
+    let kept = by_subject("Note 2");
+    assert_eq!(kept["attachment_count"], 0);
+    assert!(kept["pending_action"].is_null(), "{kept}");
+}
+
+#[tokio::test]
 async fn the_messages_page_pages_and_searches() {
     let f = fixture(BEACON);
     let router = f.app().router();
@@ -433,6 +516,142 @@ async fn retrieve_now_runs_in_the_background_and_reports() {
     )
     .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn an_account_whose_refresh_token_was_refused_says_to_sign_in_again() {
+    use inbound_retrieve::{
+        AuthConfig, LoginSettings, OAuthProviderName, OAuthSettings, SecretSource,
+    };
+    let mut f = fixture(BEACON);
+    f.accounts[1].auth = AuthConfig::OAuth(OAuthSettings::Login(LoginSettings {
+        provider: OAuthProviderName::Microsoft,
+        client_id: "desktop-app".to_owned(),
+        client_secret: SecretSource::Stored("client_secret".to_owned()),
+        refresh_token: SecretSource::Stored("refresh_token".to_owned()),
+        tenant_id: None,
+        authority: None,
+        auth_url: None,
+        token_url: None,
+        device_url: None,
+        scope: None,
+    }));
+    // What a run records when the token endpoint answers `invalid_grant`.
+    f.store
+        .lock()
+        .unwrap()
+        .mark_needs_login("home", "token endpoint: invalid_grant: <b>revoked</b>")
+        .unwrap();
+    let router = f.app().router();
+    let accounts = get(&router, "/api/v1/accounts").await.json();
+    assert_eq!(accounts[0]["state"], "off", "{accounts}");
+    assert!(accounts[0]["needs_login"].is_null());
+    assert_eq!(accounts[1]["state"], "needs_login", "{accounts}");
+    assert_eq!(
+        accounts[1]["needs_login"]["command"],
+        "inbound accounts login home"
+    );
+    let one = get(&router, "/api/v1/accounts/home").await.json();
+    assert_eq!(one["state"], "needs_login");
+
+    let page = get(&router, "/").await.text();
+    let row = page
+        .split("<tr data-account=\"home\">")
+        .nth(1)
+        .and_then(|r| r.split("</tr>").next())
+        .unwrap();
+    assert!(
+        row.contains("needs sign-in: run `inbound accounts login home`"),
+        "{row}"
+    );
+    assert!(
+        !page.contains("<b>revoked"),
+        "the reason is text, never markup"
+    );
+
+    // A new sign-in (`inbound accounts login`) clears the mark.
+    assert!(f.store.lock().unwrap().clear_needs_login("home").unwrap());
+    let accounts = get(&router, "/api/v1/accounts").await.json();
+    assert_eq!(accounts[1]["state"], "off", "{accounts}");
+}
+
+/// A connector whose token endpoint refuses the refresh token (`invalid_grant`).
+#[derive(Clone)]
+struct RefusedGrant;
+
+impl inbound_retrieve::Connector for RefusedGrant {
+    type Imap = inbound_retrieve::backend::memory::MemoryImap;
+    type Pop3 = inbound_retrieve::backend::memory::MemoryPop3;
+
+    async fn connect_imap(
+        &self,
+        _: &inbound_retrieve::Account,
+        _: &inbound_net::Credentials,
+    ) -> inbound_retrieve::BackendResult<Self::Imap> {
+        Err(refused())
+    }
+
+    async fn connect_pop3(
+        &self,
+        _: &inbound_retrieve::Account,
+        _: &inbound_net::Credentials,
+    ) -> inbound_retrieve::BackendResult<Self::Pop3> {
+        Err(refused())
+    }
+}
+
+fn refused() -> inbound_retrieve::BackendError {
+    inbound_retrieve::BackendError::new(inbound_retrieve::ErrorKind::Auth, "token refused")
+        .with_source(inbound_net::OAuthError::Endpoint {
+            url: "https://login.example.org/token".to_owned(),
+            error: "invalid_grant".to_owned(),
+            description: Some("the refresh token was revoked".to_owned()),
+            uri: None,
+        })
+}
+
+#[tokio::test]
+async fn retrieve_now_with_a_refused_refresh_token_shows_the_sign_in_to_run() {
+    let f = fixture(BEACON);
+    let router = WebApp::new(f.store.clone(), f.accounts.clone())
+        .with_connector(RefusedGrant)
+        .router();
+    let r = send(
+        &router,
+        Request::post("/api/v1/accounts/home/retrieve")
+            .header(header::HOST, "127.0.0.1:8025")
+            .header(header::ORIGIN, "http://127.0.0.1:8025")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
+    let run = r.json()["run"].as_u64().unwrap();
+    let mut account = Value::Null;
+    for _ in 0..200 {
+        account = get(&router, "/api/v1/accounts/home").await.json();
+        if account["last_run"]["run"] == run {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(account["last_run"]["ok"], false, "{account}");
+    assert_eq!(account["state"], "needs_login", "{account}");
+    assert!(
+        account["last_event"]
+            .as_str()
+            .unwrap()
+            .contains("needs sign-in: run `inbound accounts add home --secret refresh_token`"),
+        "{account}"
+    );
+    let reason = account["needs_login"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("invalid_grant") && reason.contains("the refresh token was revoked"),
+        "{account}"
+    );
+    // Another account is not affected.
+    let work = get(&router, "/api/v1/accounts/work").await.json();
+    assert_eq!(work["state"], "off", "{work}");
 }
 
 #[test]

@@ -239,6 +239,15 @@ impl Pop3State {
         }
     }
 
+    /// Whether the SASL `mechanism` is hidden: its IMAP capability name (`AUTH=XOAUTH2`) is
+    /// among the server's hidden capabilities, so it is neither in `CAPA`'s `SASL` line nor
+    /// accepted by `AUTH`.
+    fn mechanism_hidden(&self, mechanism: Mechanism) -> bool {
+        self.shared
+            .hidden_capabilities
+            .contains(&format!("AUTH={}", mechanism.name()))
+    }
+
     fn capa(&mut self) -> Action {
         let mut capabilities = vec![Capability::Top, Capability::Uidl];
         let login = self.login_allowed();
@@ -253,6 +262,7 @@ impl Pop3State {
         if login {
             let mechanisms = Mechanism::ALL
                 .iter()
+                .filter(|m| !self.mechanism_hidden(**m))
                 .filter_map(|m| CodecMechanism::new(m.name()).ok())
                 .collect();
             capabilities.push(Capability::Sasl(mechanisms));
@@ -367,7 +377,9 @@ impl Pop3State {
         if let Some(refused) = self.login_refusal() {
             return refused;
         }
-        let Some(mechanism) = Mechanism::find(mechanism.as_str()) else {
+        let Some(mechanism) =
+            Mechanism::find(mechanism.as_str()).filter(|m| !self.mechanism_hidden(*m))
+        else {
             return self.err("Unsupported SASL mechanism");
         };
         match initial {

@@ -169,6 +169,9 @@ pub(crate) fn login(app: &App, args: &LoginArgs) -> CliResult<u8> {
         .map(|(k, v)| (k.as_str(), v.clone()))
         .collect();
     store.save_account(&account.name, &config_json, &pairs)?;
+    if store.clear_needs_login(&account.name)? {
+        tracing::info!(account = %account.name, "signed in again: the refused refresh token is replaced");
+    }
     if !app.quiet {
         eprintln!(
             "signed in: stored the refresh token of account {:?} encrypted in {}; try \

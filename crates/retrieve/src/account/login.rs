@@ -126,6 +126,20 @@ impl LoginSettings {
     }
 }
 
+impl super::Account {
+    /// The command that gives this account a new refresh token after the token endpoint
+    /// refused its token (`invalid_grant`): `inbound accounts login NAME` for an account that
+    /// signs in with consent, else storing a new token with `inbound accounts add`.
+    pub fn sign_in_command(&self) -> String {
+        match &self.auth {
+            super::AuthConfig::OAuth(super::OAuthSettings::Login(_)) => {
+                format!("inbound accounts login {}", self.name)
+            }
+            _ => format!("inbound accounts add {} --secret refresh_token", self.name),
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
