@@ -85,6 +85,7 @@
 //! keeps the page size it was made with.
 
 mod accounts;
+mod backend;
 mod checkpoint;
 mod codec;
 mod crypto;
@@ -94,6 +95,8 @@ mod key;
 mod messages;
 pub mod outbox;
 mod page;
+#[cfg(feature = "postgres")]
+mod pg;
 mod query;
 mod raw;
 mod retry;
@@ -104,6 +107,7 @@ mod sync;
 mod types;
 
 pub use accounts::StoredAccount;
+pub use backend::StoreBackend;
 pub use crypto::EncryptionKey;
 pub use error::{Error, Result};
 pub use files::file_is_shared;
@@ -113,6 +117,8 @@ pub use outbox::{
     Delivery, DeliveryFilter, DeliveryOutcome, DeliveryState, OutboxEvent, RetrySelection,
     TargetSpec,
 };
+#[cfg(feature = "postgres")]
+pub use pg::{PgConfig, PgStore};
 pub use page::{Page, PageCursor, PageQuery};
 pub use raw::MessageView;
 pub use retry::{RETRY_PENDING_REASON, RetryUid, RetryUidl};

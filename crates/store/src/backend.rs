@@ -1,0 +1,188 @@
+//! The store's operations as one trait, so the retrieval layer and the CLI can work on either
+//! backend: the SQLite file ([`Store`]) or a PostgreSQL database (`PgStore`, with the
+//! `postgres` feature).
+//!
+//! Both give the same guarantees: a message, its pending server action and its outbox event
+//! are written in one transaction; storing the same message twice stores it once; account
+//! settings and secrets are sealed with AES-256-GCM under the same key and associated data,
+//! so a sealed value means the same in both.
+//!
+//! The methods are the inherent ones of [`Store`] under the same names (slices in place of
+//! iterators, so the trait can be used as `dyn StoreBackend`).
+
+use std::collections::HashSet;
+
+use bytes::Bytes;
+
+use crate::accounts::StoredAccount;
+use crate::error::Result;
+use crate::outbox::OutboxEvent;
+use crate::retry::{RetryUid, RetryUidl};
+use crate::store::Store;
+use crate::sync::ImapFolderState;
+use crate::types::{
+    Inserted, MessageFilter, MessageId, MessageSummary, NewMessage, Pending, ServerRef,
+    StoredMessage,
+};
+use inbound_secret::Secret;
+
+/// What the retrieval layer and the CLI need of a store; see [`Store`] for each method's
+/// contract, which every backend keeps.
+pub trait StoreBackend: Send {
+    /// [`Store::insert_message`].
+    fn insert_message(&mut self, message: &NewMessage<'_>) -> Result<Inserted>;
+    /// [`Store::insert_messages`].
+    fn insert_messages(&mut self, messages: &[NewMessage<'_>]) -> Result<Vec<Inserted>>;
+    /// [`Store::message_sha256`].
+    fn message_sha256(&self, id: MessageId) -> Result<Option<[u8; 32]>>;
+    /// [`Store::list_messages`].
+    fn list_messages(&self, filter: &MessageFilter) -> Result<Vec<MessageSummary>>;
+    /// [`Store::count_messages`].
+    fn count_messages(&self, filter: &MessageFilter) -> Result<u64>;
+    /// [`Store::get_message`].
+    fn get_message(&self, id: MessageId) -> Result<Option<StoredMessage>>;
+    /// [`Store::export_eml`].
+    fn export_eml(&self, id: MessageId) -> Result<Option<Bytes>>;
+    /// [`Store::is_stored`].
+    fn is_stored(&self, account: &str, folder: &str, server_ref: &ServerRef) -> Result<bool>;
+    /// [`Store::find_duplicate`].
+    fn find_duplicate(&self, account: &str, raw: &[u8]) -> Result<Option<MessageId>>;
+    /// [`Store::list_events`].
+    fn list_events(&self, limit: usize) -> Result<Vec<OutboxEvent>>;
+
+    /// [`Store::imap_state`].
+    fn imap_state(&self, account: &str, folder: &str) -> Result<Option<ImapFolderState>>;
+    /// [`Store::set_imap_state`].
+    fn set_imap_state(&mut self, account: &str, folder: &str, state: ImapFolderState)
+    -> Result<usize>;
+    /// [`Store::reset_imap_state`].
+    fn reset_imap_state(&mut self, account: &str, folder: &str, uidvalidity: u32)
+    -> Result<usize>;
+    /// [`Store::pop3_seen_uidls`].
+    fn pop3_seen_uidls(&self, account: &str) -> Result<HashSet<String>>;
+    /// [`Store::mark_pop3_seen`].
+    fn mark_pop3_seen(&mut self, account: &str, uidls: &[&str]) -> Result<()>;
+    /// [`Store::retain_pop3_uidls`].
+    fn retain_pop3_uidls(&mut self, account: &str, present: &HashSet<String>) -> Result<usize>;
+    /// [`Store::forget_pop3_uidls`].
+    fn forget_pop3_uidls(&mut self, account: &str, uidls: &[&str]) -> Result<usize>;
+
+    /// [`Store::pending_actions`].
+    fn pending_actions(&self, account: &str) -> Result<Vec<Pending>>;
+    /// [`Store::abandoned_actions`].
+    fn abandoned_actions(&self, account: &str) -> Result<Vec<Pending>>;
+    /// [`Store::complete_action`].
+    fn complete_action(&mut self, id: i64) -> Result<()>;
+    /// [`Store::complete_actions`].
+    fn complete_actions(&mut self, ids: &[i64]) -> Result<usize>;
+    /// [`Store::fail_action`].
+    fn fail_action(&mut self, id: i64, error: &str) -> Result<()>;
+    /// [`Store::move_copied`].
+    fn move_copied(&mut self, id: i64, error: &str) -> Result<()>;
+    /// [`Store::abandon_action`].
+    fn abandon_action(&mut self, id: i64, reason: &str) -> Result<()>;
+
+    /// [`Store::expect_imap_uids`].
+    fn expect_imap_uids(
+        &mut self,
+        account: &str,
+        folder: &str,
+        uidvalidity: u32,
+        uids: &[u32],
+    ) -> Result<()>;
+    /// [`Store::fail_imap_uids`].
+    fn fail_imap_uids(
+        &mut self,
+        account: &str,
+        folder: &str,
+        uidvalidity: u32,
+        failures: &[(u32, String)],
+    ) -> Result<()>;
+    /// [`Store::forget_imap_uids`].
+    fn forget_imap_uids(
+        &mut self,
+        account: &str,
+        folder: &str,
+        uidvalidity: u32,
+        uids: &[u32],
+    ) -> Result<()>;
+    /// [`Store::imap_retry`].
+    fn imap_retry(&self, account: &str, folder: &str, uidvalidity: u32) -> Result<Vec<RetryUid>>;
+    /// [`Store::fail_pop3_uidl`].
+    fn fail_pop3_uidl(&mut self, account: &str, uidl: &str, reason: &str) -> Result<()>;
+    /// [`Store::pop3_retry`].
+    fn pop3_retry(&self, account: &str) -> Result<Vec<RetryUidl>>;
+
+    /// [`Store::save_account`].
+    fn save_account(
+        &mut self,
+        name: &str,
+        config_json: &str,
+        secrets: &[(&str, Secret)],
+    ) -> Result<()>;
+    /// [`Store::load_account`].
+    fn load_account(&self, name: &str) -> Result<Option<StoredAccount>>;
+    /// [`Store::list_accounts`].
+    fn list_accounts(&self) -> Result<Vec<String>>;
+    /// [`Store::remove_account`].
+    fn remove_account(&mut self, name: &str) -> Result<bool>;
+}
+
+/// Forwards each trait method to the inherent method of the same name: `read fn` takes
+/// `&self`, `write fn` takes `&mut self`.
+macro_rules! forward {
+    ($( $kind:ident fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty; )*) => {
+        $( forward!(@one $kind $name ($($arg: $ty),*) $ret); )*
+    };
+    (@one read $name:ident ($($arg:ident: $ty:ty),*) $ret:ty) => {
+        fn $name(&self, $($arg: $ty),*) -> $ret { Store::$name(self, $($arg),*) }
+    };
+    (@one write $name:ident ($($arg:ident: $ty:ty),*) $ret:ty) => {
+        fn $name(&mut self, $($arg: $ty),*) -> $ret { Store::$name(self, $($arg),*) }
+    };
+}
+
+impl StoreBackend for Store {
+    forward! {
+        write fn insert_message(message: &NewMessage<'_>) -> Result<Inserted>;
+        write fn insert_messages(messages: &[NewMessage<'_>]) -> Result<Vec<Inserted>>;
+        read fn message_sha256(id: MessageId) -> Result<Option<[u8; 32]>>;
+        read fn list_messages(filter: &MessageFilter) -> Result<Vec<MessageSummary>>;
+        read fn count_messages(filter: &MessageFilter) -> Result<u64>;
+        read fn get_message(id: MessageId) -> Result<Option<StoredMessage>>;
+        read fn export_eml(id: MessageId) -> Result<Option<Bytes>>;
+        read fn is_stored(account: &str, folder: &str, server_ref: &ServerRef) -> Result<bool>;
+        read fn find_duplicate(account: &str, raw: &[u8]) -> Result<Option<MessageId>>;
+        read fn list_events(limit: usize) -> Result<Vec<OutboxEvent>>;
+        read fn imap_state(account: &str, folder: &str) -> Result<Option<ImapFolderState>>;
+        write fn set_imap_state(account: &str, folder: &str, state: ImapFolderState) -> Result<usize>;
+        write fn reset_imap_state(account: &str, folder: &str, uidvalidity: u32) -> Result<usize>;
+        read fn pop3_seen_uidls(account: &str) -> Result<HashSet<String>>;
+        write fn retain_pop3_uidls(account: &str, present: &HashSet<String>) -> Result<usize>;
+        read fn pending_actions(account: &str) -> Result<Vec<Pending>>;
+        read fn abandoned_actions(account: &str) -> Result<Vec<Pending>>;
+        write fn complete_action(id: i64) -> Result<()>;
+        write fn complete_actions(ids: &[i64]) -> Result<usize>;
+        write fn fail_action(id: i64, error: &str) -> Result<()>;
+        write fn move_copied(id: i64, error: &str) -> Result<()>;
+        write fn abandon_action(id: i64, reason: &str) -> Result<()>;
+        write fn expect_imap_uids(account: &str, folder: &str, uidvalidity: u32, uids: &[u32]) -> Result<()>;
+        write fn fail_imap_uids(account: &str, folder: &str, uidvalidity: u32, failures: &[(u32, String)]) -> Result<()>;
+        write fn forget_imap_uids(account: &str, folder: &str, uidvalidity: u32, uids: &[u32]) -> Result<()>;
+        read fn imap_retry(account: &str, folder: &str, uidvalidity: u32) -> Result<Vec<RetryUid>>;
+        write fn fail_pop3_uidl(account: &str, uidl: &str, reason: &str) -> Result<()>;
+        read fn pop3_retry(account: &str) -> Result<Vec<RetryUidl>>;
+        write fn save_account(name: &str, config_json: &str, secrets: &[(&str, Secret)]) -> Result<()>;
+        read fn load_account(name: &str) -> Result<Option<StoredAccount>>;
+        read fn list_accounts() -> Result<Vec<String>>;
+        write fn remove_account(name: &str) -> Result<bool>;
+    }
+
+    fn mark_pop3_seen(&mut self, account: &str, uidls: &[&str]) -> Result<()> {
+        Store::mark_pop3_seen(self, account, uidls.iter().copied())
+    }
+
+    fn forget_pop3_uidls(&mut self, account: &str, uidls: &[&str]) -> Result<usize> {
+        Store::forget_pop3_uidls(self, account, uidls.iter().copied())
+    }
+}
