@@ -49,6 +49,22 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Runs SQL in this database with `psql` (as a user with another client would), for
+    /// tests that change rows behind the store's back.
+    pub fn psql(&self, sql: &str) -> String {
+        let out = self.cluster.run(
+            "psql",
+            &[
+                "-h", "127.0.0.1", "-p", &self.cluster.port.to_string(), "-U", "postgres",
+                "-d", &self.name, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql,
+            ],
+        );
+        assert!(out.status.success(), "psql failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+}
+
 static SHARED: Mutex<Weak<Cluster>> = Mutex::new(Weak::new());
 static NEXT_DB: AtomicU32 = AtomicU32::new(0);
 

@@ -1,0 +1,474 @@
+//! The same checks on both backends: the SQLite file and PostgreSQL (with the `postgres`
+//! feature, on a throwaway cluster: see `pg_cluster`). Each test body takes a
+//! `&mut dyn StoreBackend`, so what passes here behaves the same on either.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+#[cfg(feature = "postgres")]
+mod pg_cluster;
+
+use std::collections::HashSet;
+
+use inbound_message::Email;
+use inbound_store::{
+    EncryptionKey, Error, ImapFolderState, MessageFilter, NewMessage, PendingAction, Secret,
+    ServerRef, Store, StoreBackend,
+};
+
+/// Runs `body` on a fresh SQLite store, then on a fresh PostgreSQL database (skipped with a
+/// message when PostgreSQL is not installed; see `pg_cluster`).
+fn on_each_backend(key: Option<EncryptionKey>, body: impl Fn(&mut dyn StoreBackend)) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sqlite = Store::open(dir.path().join("store.sqlite"), key.clone()).unwrap();
+    body(&mut sqlite);
+    drop(sqlite);
+    postgres(key, body);
+}
+
+#[cfg(feature = "postgres")]
+fn postgres(key: Option<EncryptionKey>, body: impl Fn(&mut dyn StoreBackend)) {
+    let Some(db) = pg_cluster::database() else {
+        return;
+    };
+    let mut pg = open_pg(&db, key);
+    body(&mut pg);
+}
+
+#[cfg(not(feature = "postgres"))]
+fn postgres(_key: Option<EncryptionKey>, _body: impl Fn(&mut dyn StoreBackend)) {
+    if std::env::var("INBOUND_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+        panic!("INBOUND_REQUIRE_POSTGRES=1 but inbound-store was built without `postgres`");
+    }
+    eprintln!("skipping the PostgreSQL half: built without the `postgres` feature");
+}
+
+#[cfg(feature = "postgres")]
+fn open_pg(db: &pg_cluster::TestDb, key: Option<EncryptionKey>) -> inbound_store::PgStore {
+    let config = inbound_store::PgConfig::new(Secret::new(db.url()));
+    inbound_store::PgStore::open(&config, key).unwrap()
+}
+
+fn mail(subject: &str, date: Option<i64>) -> Email {
+    let date_header = date.map_or(String::new(), |_| "Date: Tue, 14 Nov 2023 22:13:20 +0000\r\n".into());
+    let email = Email::parse(format!(
+        "Subject: {subject}\r\nFrom: Ann <ann@example.com>\r\n{date_header}\r\nBody of {subject}\r\n"
+    ));
+    Email { date, ..email }
+}
+
+fn imap(uid: u32) -> ServerRef {
+    ServerRef::Imap {
+        uidvalidity: 7,
+        uid,
+    }
+}
+
+#[test]
+fn a_message_its_action_and_its_event_are_stored_together_and_once() {
+    on_each_backend(None, |s| {
+        let email = mail("Hello", Some(1_700_000_000));
+        let r = imap(42);
+        let message = NewMessage::new("work", "INBOX", &r, &email)
+            .with_action(Some(&PendingAction::Delete));
+        let first = s.insert_message(&message).unwrap();
+        assert!(first.created);
+        let again = s.insert_message(&message).unwrap();
+        assert_eq!((again.id, again.created), (first.id, false));
+
+        assert_eq!(s.count_messages(&MessageFilter::account("work")).unwrap(), 1);
+        let pending = s.pending_actions("work").unwrap();
+        assert_eq!(pending.len(), 1, "the same action is not recorded twice");
+        assert_eq!(pending[0].message, first.id);
+        assert_eq!(pending[0].server_ref, r);
+        assert_eq!(pending[0].action, PendingAction::Delete);
+        let events = s.list_events(10).unwrap();
+        assert_eq!(events.len(), 1, "one event per stored message");
+        assert_eq!(events[0].kind, "message.received");
+        assert_eq!(events[0].message, Some(first.id));
+        assert!(events[0].id.starts_with("evt_"));
+
+        assert_eq!(
+            s.imap_state("work", "INBOX").unwrap(),
+            Some(ImapFolderState {
+                uidvalidity: 7,
+                highest_uid: 42
+            })
+        );
+        assert!(s.is_stored("work", "INBOX", &r).unwrap());
+        assert!(!s.is_stored("work", "INBOX", &imap(43)).unwrap());
+        assert_eq!(s.export_eml(first.id).unwrap().as_deref(), Some(&email.raw[..]));
+        assert_eq!(s.find_duplicate("work", &email.raw).unwrap(), Some(first.id));
+        assert_eq!(
+            s.message_sha256(first.id).unwrap(),
+            Some(inbound_store::raw_sha256(&email.raw))
+        );
+        let stored = s.get_message(first.id).unwrap().unwrap();
+        assert_eq!(stored.email.subject.as_deref(), Some("Hello"));
+        assert_eq!(stored.email.from[0].address, "ann@example.com");
+        assert_eq!(stored.email.text.as_deref().map(str::trim), Some("Body of Hello"));
+    });
+}
+
+#[test]
+fn a_batch_is_stored_whole_and_listed_newest_first() {
+    on_each_backend(None, |s| {
+        let emails: Vec<Email> = (0..5)
+            .map(|i| mail(&format!("m{i}"), Some(1_700_000_000 + i64::from(i))))
+            .collect();
+        let refs: Vec<ServerRef> = (1..=5).map(imap).collect();
+        let batch: Vec<NewMessage<'_>> = emails
+            .iter()
+            .zip(&refs)
+            .map(|(e, r)| NewMessage::new("a", "INBOX", r, e))
+            .collect();
+        let stored = s.insert_messages(&batch).unwrap();
+        assert!(stored.iter().all(|i| i.created));
+        let other = mail("elsewhere", Some(1_800_000_000));
+        s.insert_message(&NewMessage::new("b", "Archive", &imap(1), &other))
+            .unwrap();
+
+        let subjects = |filter: &MessageFilter| -> Vec<String> {
+            s.list_messages(filter)
+                .unwrap()
+                .into_iter()
+                .map(|m| m.subject.unwrap_or_default())
+                .collect()
+        };
+        assert_eq!(subjects(&MessageFilter::account("a")), ["m4", "m3", "m2", "m1", "m0"]);
+        let oldest = MessageFilter {
+            oldest_first: true,
+            offset: 1,
+            ..MessageFilter::account("a").limit(2)
+        };
+        assert_eq!(subjects(&oldest), ["m1", "m2"]);
+        let dated = MessageFilter::account("a").dated(Some(1_700_000_001), Some(1_700_000_003));
+        assert_eq!(subjects(&dated), ["m2", "m1"]);
+        assert_eq!(s.count_messages(&dated).unwrap(), 2);
+        assert_eq!(subjects(&MessageFilter::default().limit(1)), ["elsewhere"]);
+        assert_eq!(s.count_messages(&MessageFilter::default()).unwrap(), 6);
+        let listed = s.list_messages(&MessageFilter::account("b")).unwrap();
+        assert_eq!(listed[0].folder, "Archive");
+        assert_eq!(listed[0].size, other.raw.len() as u64);
+        assert_eq!(s.list_events(100).unwrap().len(), 6);
+    });
+}
+
+#[test]
+fn pending_actions_are_completed_failed_copied_and_abandoned() {
+    on_each_backend(None, |s| {
+        let emails: Vec<Email> = (0..4).map(|i| mail(&format!("m{i}"), None)).collect();
+        let refs: Vec<ServerRef> = (1..=4).map(imap).collect();
+        let archive = PendingAction::MoveTo("Archive".into());
+        for (i, (e, r)) in emails.iter().zip(&refs).enumerate() {
+            let action = if i % 2 == 0 { PendingAction::Delete } else { archive.clone() };
+            s.insert_message(&NewMessage::new("a", "INBOX", r, e).with_action(Some(&action)))
+                .unwrap();
+        }
+        let ids: Vec<i64> = s.pending_actions("a").unwrap().iter().map(|p| p.id).collect();
+        assert_eq!(ids.len(), 4);
+
+        s.complete_action(ids[0]).unwrap();
+        assert!(matches!(s.complete_action(ids[0]), Err(Error::NoSuchAction(_))));
+        s.fail_action(ids[2], "server said NO").unwrap();
+        s.fail_action(ids[2], "server said NO again").unwrap();
+        s.move_copied(ids[1], "copied; expunge failed").unwrap();
+        s.abandon_action(ids[3], "gave up").unwrap();
+        assert!(matches!(s.fail_action(999_999, "x"), Err(Error::NoSuchAction(999_999))));
+
+        let pending = s.pending_actions("a").unwrap();
+        let view: Vec<_> = pending
+            .iter()
+            .map(|p| (p.id, p.action.clone(), p.attempts, p.last_error.clone()))
+            .collect();
+        assert_eq!(
+            view,
+            [
+                (ids[1], PendingAction::Delete, 1, Some("copied; expunge failed".into())),
+                (ids[2], PendingAction::Delete, 2, Some("server said NO again".into())),
+            ]
+        );
+        let abandoned = s.abandoned_actions("a").unwrap();
+        assert_eq!(abandoned.len(), 1);
+        assert_eq!((abandoned[0].id, abandoned[0].action.clone()), (ids[3], archive));
+        assert_eq!(s.complete_actions(&[ids[1], ids[2], ids[0]]).unwrap(), 2);
+        assert!(s.pending_actions("a").unwrap().is_empty());
+        assert_eq!(s.complete_actions(&[]).unwrap(), 0);
+    });
+}
+
+#[test]
+fn a_new_uidvalidity_abandons_actions_and_forgets_retries() {
+    on_each_backend(None, |s| {
+        let email = mail("old", None);
+        let r = imap(5);
+        s.set_imap_state("a", "INBOX", ImapFolderState { uidvalidity: 7, highest_uid: 0 })
+            .unwrap();
+        s.insert_message(
+            &NewMessage::new("a", "INBOX", &r, &email).with_action(Some(&PendingAction::Delete)),
+        )
+        .unwrap();
+        s.expect_imap_uids("a", "INBOX", 7, &[3, 4]).unwrap();
+        assert_eq!(s.imap_state("a", "INBOX").unwrap().unwrap().highest_uid, 5);
+
+        // A message under another UIDVALIDITY does not move the high-water mark.
+        let stray = mail("stray", None);
+        let other = ServerRef::Imap { uidvalidity: 8, uid: 99 };
+        s.insert_message(&NewMessage::new("a", "INBOX", &other, &stray)).unwrap();
+        assert_eq!(
+            s.imap_state("a", "INBOX").unwrap(),
+            Some(ImapFolderState { uidvalidity: 7, highest_uid: 5 })
+        );
+
+        assert_eq!(s.reset_imap_state("a", "INBOX", 9).unwrap(), 1);
+        assert_eq!(
+            s.imap_state("a", "INBOX").unwrap(),
+            Some(ImapFolderState { uidvalidity: 9, highest_uid: 0 })
+        );
+        assert!(s.pending_actions("a").unwrap().is_empty());
+        let abandoned = s.abandoned_actions("a").unwrap();
+        assert_eq!(abandoned.len(), 1);
+        assert_eq!(
+            abandoned[0].last_error.as_deref(),
+            Some("UIDVALIDITY changed to 9; the UID no longer names this message")
+        );
+        assert!(s.imap_retry("a", "INBOX", 7).unwrap().is_empty());
+        // The stored messages are kept.
+        assert_eq!(s.count_messages(&MessageFilter::account("a")).unwrap(), 2);
+    });
+}
+
+#[test]
+fn imap_retry_sets_keep_what_was_not_delivered() {
+    on_each_backend(None, |s| {
+        s.expect_imap_uids("a", "INBOX", 7, &[10, 11, 12]).unwrap();
+        s.expect_imap_uids("a", "INBOX", 7, &[10]).unwrap();
+        s.fail_imap_uids("a", "INBOX", 7, &[(11, "BODY[] NIL".into())]).unwrap();
+        s.fail_imap_uids("a", "INBOX", 7, &[(11, "NO".into()), (13, "partial".into())])
+            .unwrap();
+        let email = mail("twelve", None);
+        s.insert_message(&NewMessage::new("a", "INBOX", &imap(12), &email)).unwrap();
+        s.forget_imap_uids("a", "INBOX", 7, &[13]).unwrap();
+        let retry: Vec<_> = s
+            .imap_retry("a", "INBOX", 7)
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.uid, r.reason, r.attempts))
+            .collect();
+        assert_eq!(
+            retry,
+            [
+                (10, inbound_store::RETRY_PENDING_REASON.to_owned(), 0),
+                (11, "NO".to_owned(), 2),
+            ]
+        );
+        assert!(s.imap_retry("a", "INBOX", 8).unwrap().is_empty());
+        assert!(s.imap_retry("b", "INBOX", 7).unwrap().is_empty());
+    });
+}
+
+#[test]
+fn pop3_uidls_are_seen_retried_and_told_apart_by_content() {
+    on_each_backend(None, |s| {
+        let first = mail("first", None);
+        let reused = mail("other bytes, same UIDL", None);
+        let r = ServerRef::Pop3 { uidl: "u1".into() };
+        let a = s
+            .insert_message(
+                &NewMessage::new("p", "INBOX", &r, &first)
+                    .with_action(Some(&PendingAction::Delete)),
+            )
+            .unwrap();
+        let again = s.insert_message(&NewMessage::new("p", "INBOX", &r, &first)).unwrap();
+        assert_eq!((again.id, again.created), (a.id, false));
+        let b = s.insert_message(&NewMessage::new("p", "INBOX", &r, &reused)).unwrap();
+        assert!(b.created && b.id != a.id, "a reused UIDL with other bytes is a new message");
+        assert_eq!(s.count_messages(&MessageFilter::account("p")).unwrap(), 2);
+
+        s.fail_pop3_uidl("p", "u3", "RETR refused").unwrap();
+        s.fail_pop3_uidl("p", "u3", "empty answer").unwrap();
+        s.fail_pop3_uidl("p", "u2", "RETR refused").unwrap();
+        s.mark_pop3_seen("p", &["u2", "u4"]).unwrap();
+        let retry: Vec<_> = s
+            .pop3_retry("p")
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.uidl, r.reason, r.attempts))
+            .collect();
+        assert_eq!(retry, [("u3".to_owned(), "empty answer".to_owned(), 2)]);
+
+        let seen = |s: &dyn StoreBackend| {
+            let mut v: Vec<String> = s.pop3_seen_uidls("p").unwrap().into_iter().collect();
+            v.sort();
+            v
+        };
+        assert_eq!(seen(s), ["u1", "u2", "u4"]);
+        let present: HashSet<String> = ["u1", "u2"].map(String::from).into();
+        assert_eq!(s.retain_pop3_uidls("p", &present).unwrap(), 1);
+        assert!(s.pop3_retry("p").unwrap().is_empty(), "u3 is gone from the server");
+        assert_eq!(s.forget_pop3_uidls("p", &["u2", "nope"]).unwrap(), 1);
+        assert_eq!(seen(s), ["u1"]);
+        assert!(s.pop3_seen_uidls("other").unwrap().is_empty());
+    });
+}
+
+#[test]
+fn accounts_are_sealed_listed_replaced_and_removed() {
+    let key = EncryptionKey::generate().unwrap();
+    on_each_backend(Some(key), |s| {
+        s.save_account(
+            "work",
+            r#"{"host":"imap.example.com"}"#,
+            &[
+                ("password", Secret::new("hunter2")),
+                ("Z-upper", Secret::new("z")),
+                ("a-lower", Secret::new("a")),
+            ],
+        )
+        .unwrap();
+        s.save_account("Home", "{}", &[]).unwrap();
+        s.save_account("archive", "{}", &[]).unwrap();
+        assert_eq!(s.list_accounts().unwrap(), ["Home", "archive", "work"], "byte order");
+
+        let loaded = s.load_account("work").unwrap().unwrap();
+        assert_eq!(loaded.config_json, r#"{"host":"imap.example.com"}"#);
+        assert_eq!(loaded.secrets["password"].expose(), "hunter2");
+        assert_eq!(loaded.secrets.len(), 3);
+        assert!(!format!("{loaded:?}").contains("hunter2"));
+
+        s.save_account("work", r#"{"host":"new"}"#, &[("password", Secret::new("new"))])
+            .unwrap();
+        let loaded = s.load_account("work").unwrap().unwrap();
+        assert_eq!(loaded.config_json, r#"{"host":"new"}"#);
+        assert_eq!(loaded.secrets.len(), 1);
+        assert!(matches!(
+            s.save_account("bad", "{not json", &[]),
+            Err(Error::InvalidConfig { .. })
+        ));
+        assert!(s.load_account("nobody").unwrap().is_none());
+
+        s.set_imap_state("work", "INBOX", ImapFolderState { uidvalidity: 1, highest_uid: 3 })
+            .unwrap();
+        assert!(s.remove_account("work").unwrap());
+        assert!(!s.remove_account("work").unwrap());
+        assert!(s.load_account("work").unwrap().is_none());
+        assert!(s.imap_state("work", "INBOX").unwrap().is_none());
+    });
+}
+
+#[test]
+fn without_a_key_accounts_are_refused_but_mail_works() {
+    on_each_backend(None, |s| {
+        assert!(matches!(s.save_account("a", "{}", &[]), Err(Error::NoKey(_))));
+        let email = mail("x", None);
+        assert!(s.insert_message(&NewMessage::new("a", "INBOX", &imap(1), &email)).unwrap().created);
+    });
+}
+
+#[cfg(feature = "postgres")]
+mod postgres_only {
+    use super::*;
+    use inbound_store::{PgConfig, PgStore, SCHEMA_VERSION};
+
+    #[test]
+    fn a_wrong_key_is_refused_and_a_moved_secret_does_not_open() {
+        let Some(db) = pg_cluster::database() else { return };
+        let key = EncryptionKey::generate().unwrap();
+        let mut s = open_pg(&db, Some(key.clone()));
+        s.save_account("a", r#"{"host":"a"}"#, &[("password", Secret::new("pa"))]).unwrap();
+        s.save_account("b", r#"{"host":"b"}"#, &[("password", Secret::new("pb"))]).unwrap();
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+        drop(s);
+
+        let config = PgConfig::new(Secret::new(db.url()));
+        let other = EncryptionKey::generate().unwrap();
+        assert!(matches!(PgStore::open(&config, Some(other)), Err(Error::WrongKey)));
+
+        // Someone with write access to the database but no key moves b's settings to a.
+        db.psql(
+            "UPDATE accounts SET config = (SELECT config FROM accounts WHERE name = 'b')
+             WHERE name = 'a'",
+        );
+        let s = PgStore::open(&config, Some(key)).unwrap();
+        assert!(matches!(s.load_account("a"), Err(Error::AccountTampered { .. })));
+        assert_eq!(s.load_account("b").unwrap().unwrap().secrets["password"].expose(), "pb");
+    }
+
+    #[test]
+    fn a_database_from_a_newer_build_is_refused() {
+        let Some(db) = pg_cluster::database() else { return };
+        drop(open_pg(&db, None));
+        // Opening again migrates nothing.
+        drop(open_pg(&db, None));
+        db.psql("UPDATE inbound_schema SET version = 99");
+        let config = PgConfig::new(Secret::new(db.url()));
+        assert!(matches!(
+            PgStore::open(&config, None),
+            Err(Error::SchemaTooNew { found: 99, .. })
+        ));
+    }
+
+    #[test]
+    fn two_processes_storing_the_same_message_at_once_store_it_once() {
+        let Some(db) = pg_cluster::database() else { return };
+        let email = mail("race", None);
+        let r = imap(1);
+        let outcomes: Vec<bool> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    // Each its own store and pool, as separate processes would have.
+                    let mut s = open_pg(&db, None);
+                    let (email, r) = (&email, &r);
+                    scope.spawn(move || {
+                        (0..20)
+                            .map(|_| {
+                                s.insert_message(
+                                    &NewMessage::new("a", "INBOX", r, email)
+                                        .with_action(Some(&PendingAction::Delete)),
+                                )
+                                .unwrap()
+                                .created
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(outcomes.iter().filter(|c| **c).count(), 1);
+        let s = open_pg(&db, None);
+        assert_eq!(s.count_messages(&MessageFilter::default()).unwrap(), 1);
+        assert_eq!(s.list_events(10).unwrap().len(), 1);
+        assert_eq!(s.pending_actions("a").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn the_store_works_from_inside_an_async_task() {
+        // The retrieval pipeline calls the store from its tasks; this must not panic
+        // (no runtime nested in another) and must not deadlock on a one-thread runtime.
+        let Some(db) = pg_cluster::database() else { return };
+        let mut s = open_pg(&db, None);
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let count = runtime.block_on(async move {
+            let email = mail("async", None);
+            s.insert_message(&NewMessage::new("a", "INBOX", &imap(1), &email)).unwrap();
+            let count = s.count_messages(&MessageFilter::default()).unwrap();
+            drop(s); // dropped inside the task too
+            count
+        });
+        assert_eq!(count, 1);
+    }
+
+    #[test]
+    fn the_password_in_the_url_never_shows() {
+        let config = PgConfig::new(Secret::new(
+            "postgresql://inbound:hunter2-secret@127.0.0.1:1/db?sslmode=disable",
+        ));
+        assert!(!format!("{config:?}").contains("hunter2"));
+        let error = PgStore::open(&config, None).unwrap_err();
+        assert!(!format!("{error} {error:?}").contains("hunter2"), "{error}");
+        let bad = PgConfig::new(Secret::new("postgresql://u:hunter2@host:notaport/db"));
+        let error = PgStore::open(&bad, None).unwrap_err();
+        assert!(matches!(error, Error::InvalidUrl(_)));
+        assert!(!format!("{error} {error:?}").contains("hunter2"), "{error}");
+    }
+}
