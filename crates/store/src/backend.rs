@@ -53,11 +53,14 @@ pub trait StoreBackend: Send {
     /// [`Store::imap_state`].
     fn imap_state(&self, account: &str, folder: &str) -> Result<Option<ImapFolderState>>;
     /// [`Store::set_imap_state`].
-    fn set_imap_state(&mut self, account: &str, folder: &str, state: ImapFolderState)
-    -> Result<usize>;
+    fn set_imap_state(
+        &mut self,
+        account: &str,
+        folder: &str,
+        state: ImapFolderState,
+    ) -> Result<usize>;
     /// [`Store::reset_imap_state`].
-    fn reset_imap_state(&mut self, account: &str, folder: &str, uidvalidity: u32)
-    -> Result<usize>;
+    fn reset_imap_state(&mut self, account: &str, folder: &str, uidvalidity: u32) -> Result<usize>;
     /// [`Store::pop3_seen_uidls`].
     fn pop3_seen_uidls(&self, account: &str) -> Result<HashSet<String>>;
     /// [`Store::mark_pop3_seen`].

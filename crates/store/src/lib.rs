@@ -117,9 +117,9 @@ pub use outbox::{
     Delivery, DeliveryFilter, DeliveryOutcome, DeliveryState, OutboxEvent, RetrySelection,
     TargetSpec,
 };
+pub use page::{Page, PageCursor, PageQuery};
 #[cfg(feature = "postgres")]
 pub use pg::{PgConfig, PgStore};
-pub use page::{Page, PageCursor, PageQuery};
 pub use raw::MessageView;
 pub use retry::{RETRY_PENDING_REASON, RetryUid, RetryUidl};
 pub use schema::SCHEMA_VERSION;

@@ -74,7 +74,11 @@ impl MessageRow {
 
 /// A stored message from its row and its parsed raw bytes (the envelope as stored), its HTML
 /// sanitized as recorded. Shared by both backends.
-pub(crate) fn stored_message(id: MessageId, row: MessageRow, parsed: Email) -> Result<StoredMessage> {
+pub(crate) fn stored_message(
+    id: MessageId,
+    row: MessageRow,
+    parsed: Email,
+) -> Result<StoredMessage> {
     let email = Email {
         message_id: row.message_id,
         subject: row.subject,

@@ -53,7 +53,6 @@ use inbound_secret::Secret;
 use crate::crypto::{EncryptionKey, KEY_CHECK_AAD, KEY_CHECK_PLAIN};
 use crate::error::{Error, Result};
 
-
 /// Settings for [`PgStore::open`].
 #[derive(Debug, Clone)]
 pub struct PgConfig {

@@ -546,7 +546,10 @@ impl StoreBackend for PgStore {
             };
             let row = message_row(&row)?;
             let raw: Option<Vec<u8>> = tx
-                .query_opt("SELECT raw FROM message_raw WHERE message_id = $1", &[&id.0])
+                .query_opt(
+                    "SELECT raw FROM message_raw WHERE message_id = $1",
+                    &[&id.0],
+                )
                 .await?
                 .map(|r| r.try_get(0))
                 .transpose()?;
@@ -565,7 +568,10 @@ impl StoreBackend for PgStore {
         self.run(async move {
             let client = pool.get().await?;
             let row = client
-                .query_opt("SELECT raw FROM message_raw WHERE message_id = $1", &[&id.0])
+                .query_opt(
+                    "SELECT raw FROM message_raw WHERE message_id = $1",
+                    &[&id.0],
+                )
                 .await?;
             Ok(row
                 .map(|r| r.try_get::<_, Vec<u8>>(0))
@@ -736,7 +742,10 @@ impl StoreBackend for PgStore {
         self.run(async move {
             let client = pool.get().await?;
             let rows = client
-                .query("SELECT uidl FROM pop3_uidls WHERE account = $1", &[&account])
+                .query(
+                    "SELECT uidl FROM pop3_uidls WHERE account = $1",
+                    &[&account],
+                )
                 .await?;
             rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
         })

@@ -221,7 +221,11 @@ pub(crate) async fn migrate(client: &mut tokio_postgres::Client) -> Result<()> {
     }
     let start = usize::try_from(found).unwrap_or(0);
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(start) {
-        tracing::info!(from = index, to = index + 1, "migrating PostgreSQL store schema");
+        tracing::info!(
+            from = index,
+            to = index + 1,
+            "migrating PostgreSQL store schema"
+        );
         tx.batch_execute(sql).await?;
     }
     tx.execute("UPDATE inbound_schema SET version = $1", &[&SCHEMA_VERSION])

@@ -10,7 +10,13 @@
 //! Without the binaries (`/usr/lib/postgresql/15/bin`, or `INBOUND_PG_BIN`), [`database`]
 //! prints why and returns `None` (the test skips), or panics when
 //! `INBOUND_REQUIRE_POSTGRES=1`.
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -56,11 +62,26 @@ impl TestDb {
         let out = self.cluster.run(
             "psql",
             &[
-                "-h", "127.0.0.1", "-p", &self.cluster.port.to_string(), "-U", "postgres",
-                "-d", &self.name, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql,
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.cluster.port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                &self.name,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-At",
+                "-c",
+                sql,
             ],
         );
-        assert!(out.status.success(), "psql failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "psql failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 }
@@ -71,7 +92,8 @@ static NEXT_DB: AtomicU32 = AtomicU32::new(0);
 /// A fresh, empty database for one test, or `None` when PostgreSQL is not installed (and not
 /// required).
 pub fn database() -> Option<TestDb> {
-    let bin = std::env::var_os("INBOUND_PG_BIN").map_or_else(|| PathBuf::from(DEFAULT_BIN), PathBuf::from);
+    let bin = std::env::var_os("INBOUND_PG_BIN")
+        .map_or_else(|| PathBuf::from(DEFAULT_BIN), PathBuf::from);
     if !bin.join("initdb").exists() || !bin.join("pg_ctl").exists() {
         if std::env::var(REQUIRE_ENV).as_deref() == Ok("1") {
             panic!(
@@ -87,7 +109,9 @@ pub fn database() -> Option<TestDb> {
         return None;
     }
     let cluster = {
-        let mut shared = SHARED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut shared = SHARED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         match shared.upgrade() {
             Some(cluster) => cluster,
             None => {
@@ -104,7 +128,15 @@ pub fn database() -> Option<TestDb> {
     );
     cluster.run_ok(
         "createdb",
-        &["-h", "127.0.0.1", "-p", &cluster.port.to_string(), "-U", "postgres", &name],
+        &[
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &cluster.port.to_string(),
+            "-U",
+            "postgres",
+            &name,
+        ],
     );
     Some(TestDb { cluster, name })
 }
@@ -121,8 +153,14 @@ fn is_root() -> bool {
 }
 
 fn id_of(user: &str, flag: &str) -> u32 {
-    let out = Command::new("id").args([flag, user]).output().expect("run id");
-    String::from_utf8_lossy(&out.stdout).trim().parse().expect("a numeric id")
+    let out = Command::new("id")
+        .args([flag, user])
+        .output()
+        .expect("run id");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("a numeric id")
 }
 
 impl Cluster {
@@ -187,8 +225,12 @@ impl Cluster {
             }
             last = Some(out);
         }
-        let log = std::fs::read_to_string(cluster.dir.path().join("server.log")).unwrap_or_default();
-        panic!("pg_ctl start failed: {:?}\nlog:\n{log}", last.map(|o| String::from_utf8_lossy(&o.stderr).into_owned()));
+        let log =
+            std::fs::read_to_string(cluster.dir.path().join("server.log")).unwrap_or_default();
+        panic!(
+            "pg_ctl start failed: {:?}\nlog:\n{log}",
+            last.map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+        );
     }
 
     fn data(&self) -> PathBuf {
@@ -233,10 +275,20 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         let out = self.run(
             "pg_ctl",
-            &["-D", &self.data().to_string_lossy(), "-m", "immediate", "-w", "stop"],
+            &[
+                "-D",
+                &self.data().to_string_lossy(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
         );
         if !out.status.success() {
-            eprintln!("pg_ctl stop failed: {}", String::from_utf8_lossy(&out.stderr));
+            eprintln!(
+                "pg_ctl stop failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
 }
