@@ -10,13 +10,16 @@
 //! The methods are the inherent ones of [`Store`] under the same names (slices in place of
 //! iterators, so the trait can be used as `dyn StoreBackend`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
 
 use bytes::Bytes;
 
 use crate::accounts::StoredAccount;
 use crate::error::Result;
 use crate::outbox::OutboxEvent;
+use crate::page::{Page, PageQuery};
+use crate::raw::MessageView;
 use crate::retry::{RetryUid, RetryUidl};
 use crate::store::Store;
 use crate::sync::ImapFolderState;
@@ -49,6 +52,27 @@ pub trait StoreBackend: Send {
     fn find_duplicate(&self, account: &str, raw: &[u8]) -> Result<Option<MessageId>>;
     /// [`Store::list_events`].
     fn list_events(&self, limit: usize) -> Result<Vec<OutboxEvent>>;
+    /// [`Store::get_summary`].
+    fn get_summary(&self, id: MessageId) -> Result<Option<MessageSummary>>;
+    /// [`Store::get_message_lean`].
+    fn get_message_lean(&self, id: MessageId) -> Result<Option<MessageView>>;
+    /// [`Store::write_raw_to`].
+    fn write_raw_to(&self, id: MessageId, out: &mut dyn Write) -> Result<Option<u64>>;
+    /// [`Store::find_by_server_ref`].
+    fn find_by_server_ref(
+        &self,
+        account: &str,
+        folder: &str,
+        server_ref: &ServerRef,
+    ) -> Result<Option<MessageId>>;
+    /// [`Store::find_by_message_id`].
+    fn find_by_message_id(&self, account: &str, message_id: &str) -> Result<Vec<MessageId>>;
+    /// [`Store::has_other_uidvalidity`].
+    fn has_other_uidvalidity(&self, account: &str, folder: &str, uidvalidity: u32) -> Result<bool>;
+    /// [`Store::list_page`].
+    fn list_page(&self, query: &PageQuery) -> Result<Page>;
+    /// [`Store::count_by_account`].
+    fn count_by_account(&self) -> Result<HashMap<String, u64>>;
 
     /// [`Store::imap_state`].
     fn imap_state(&self, account: &str, folder: &str) -> Result<Option<ImapFolderState>>;
@@ -129,6 +153,23 @@ pub trait StoreBackend: Send {
     fn list_accounts(&self) -> Result<Vec<String>>;
     /// [`Store::remove_account`].
     fn remove_account(&mut self, name: &str) -> Result<bool>;
+    /// [`Store::has_key`].
+    fn has_key(&self) -> bool;
+    /// [`Store::save_rotated_secret`].
+    fn save_rotated_secret(
+        &mut self,
+        account: &str,
+        slot: &str,
+        origin: &Secret,
+        current: &Secret,
+    ) -> Result<()>;
+    /// [`Store::load_rotated_secret`].
+    fn load_rotated_secret(
+        &self,
+        account: &str,
+        slot: &str,
+        origin: &Secret,
+    ) -> Result<Option<Secret>>;
 }
 
 /// Forwards each trait method to the inherent method of the same name: `read fn` takes
@@ -157,6 +198,16 @@ impl StoreBackend for Store {
         read fn is_stored(account: &str, folder: &str, server_ref: &ServerRef) -> Result<bool>;
         read fn find_duplicate(account: &str, raw: &[u8]) -> Result<Option<MessageId>>;
         read fn list_events(limit: usize) -> Result<Vec<OutboxEvent>>;
+        read fn get_summary(id: MessageId) -> Result<Option<MessageSummary>>;
+        read fn get_message_lean(id: MessageId) -> Result<Option<MessageView>>;
+        read fn write_raw_to(id: MessageId, out: &mut dyn Write) -> Result<Option<u64>>;
+        read fn find_by_server_ref(account: &str, folder: &str, server_ref: &ServerRef) -> Result<Option<MessageId>>;
+        read fn find_by_message_id(account: &str, message_id: &str) -> Result<Vec<MessageId>>;
+        read fn has_other_uidvalidity(account: &str, folder: &str, uidvalidity: u32) -> Result<bool>;
+        read fn list_page(query: &PageQuery) -> Result<Page>;
+        read fn count_by_account() -> Result<HashMap<String, u64>>;
+        write fn save_rotated_secret(account: &str, slot: &str, origin: &Secret, current: &Secret) -> Result<()>;
+        read fn load_rotated_secret(account: &str, slot: &str, origin: &Secret) -> Result<Option<Secret>>;
         read fn imap_state(account: &str, folder: &str) -> Result<Option<ImapFolderState>>;
         write fn set_imap_state(account: &str, folder: &str, state: ImapFolderState) -> Result<usize>;
         write fn reset_imap_state(account: &str, folder: &str, uidvalidity: u32) -> Result<usize>;
@@ -179,6 +230,10 @@ impl StoreBackend for Store {
         read fn load_account(name: &str) -> Result<Option<StoredAccount>>;
         read fn list_accounts() -> Result<Vec<String>>;
         write fn remove_account(name: &str) -> Result<bool>;
+    }
+
+    fn has_key(&self) -> bool {
+        Store::has_key(self)
     }
 
     fn mark_pop3_seen(&mut self, account: &str, uidls: &[&str]) -> Result<()> {

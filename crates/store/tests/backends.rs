@@ -463,6 +463,160 @@ fn without_a_key_accounts_are_refused_but_mail_works() {
     });
 }
 
+#[test]
+fn messages_are_found_paged_and_written_out() {
+    on_each_backend(None, |s| {
+        let parsed = Email::parse(
+            &b"Subject: Report 50%_done\r\nFrom: Bob <bob@example.org>\r\n\
+               Message-ID: <r1@example.org>\r\nMIME-Version: 1.0\r\n\
+               Content-Type: multipart/mixed; boundary=\"B\"\r\n\r\n\
+               --B\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n\
+               --B\r\nContent-Type: application/pdf\r\n\
+               Content-Disposition: attachment; filename=\"r.pdf\"\r\n\r\n%PDF-1.4\r\n\
+               --B--\r\n"[..],
+        );
+        // Dated before the others, so it sorts last.
+        let with_attachment = Email {
+            date: Some(1_600_000_000),
+            ..parsed
+        };
+        let report = s
+            .insert_message(&NewMessage::new("a", "INBOX", &imap(1), &with_attachment))
+            .unwrap()
+            .id;
+        for i in 2..=6 {
+            let email = mail(&format!("note {i}"), Some(1_700_000_000 + i64::from(i)));
+            s.insert_message(&NewMessage::new("a", "INBOX", &imap(i), &email))
+                .unwrap();
+        }
+        let pop = mail("pop", None);
+        s.insert_message(&NewMessage::new(
+            "b",
+            "INBOX",
+            &ServerRef::Pop3 { uidl: "x".into() },
+            &pop,
+        ))
+        .unwrap();
+
+        assert_eq!(
+            s.find_by_server_ref("a", "INBOX", &imap(1)).unwrap(),
+            Some(report)
+        );
+        assert_eq!(s.find_by_server_ref("a", "Other", &imap(1)).unwrap(), None);
+        assert_eq!(
+            s.find_by_message_id("a", "r1@example.org").unwrap(),
+            [report]
+        );
+        assert!(
+            s.find_by_message_id("b", "r1@example.org")
+                .unwrap()
+                .is_empty()
+        );
+        assert!(!s.has_other_uidvalidity("a", "INBOX", 7).unwrap());
+        assert!(s.has_other_uidvalidity("a", "INBOX", 8).unwrap());
+
+        let summary = s.get_summary(report).unwrap().unwrap();
+        assert_eq!(summary.subject.as_deref(), Some("Report 50%_done"));
+        assert_eq!(summary.attachments.len(), 1);
+        assert_eq!(summary.attachments[0].filename.as_deref(), Some("r.pdf"));
+        let lean = s.get_message_lean(report).unwrap().unwrap();
+        assert_eq!(lean.attachments, summary.attachments);
+        assert_eq!(
+            lean.message.email.text.as_deref().map(str::trim),
+            Some("see attached")
+        );
+        let mut out = Vec::new();
+        assert_eq!(
+            s.write_raw_to(report, &mut out).unwrap(),
+            Some(with_attachment.raw.len() as u64)
+        );
+        assert_eq!(out, with_attachment.raw);
+        let missing = inbound_store::MessageId(999_999);
+        assert_eq!(s.write_raw_to(missing, &mut out).unwrap(), None);
+        assert!(s.get_summary(missing).unwrap().is_none());
+        assert!(s.get_message_lean(missing).unwrap().is_none());
+
+        // Keyset pages: newest first, the cursor carries on where the last page ended.
+        let page =
+            |q: &inbound_store::PageQuery| -> (Vec<String>, Option<inbound_store::PageCursor>) {
+                let p = s.list_page(q).unwrap();
+                (
+                    p.messages
+                        .into_iter()
+                        .map(|m| m.subject.unwrap_or_default())
+                        .collect(),
+                    p.next,
+                )
+            };
+        let mut q = inbound_store::PageQuery {
+            account: Some("a".into()),
+            limit: 2,
+            ..Default::default()
+        };
+        let (first, next) = page(&q);
+        assert_eq!(first, ["note 6", "note 5"]);
+        q.after = next;
+        let (second, _) = page(&q);
+        assert_eq!(second, ["note 4", "note 3"]);
+        // Search is a substring, not a pattern: `%` and `_` match themselves only.
+        let search = |text: &str| {
+            page(&inbound_store::PageQuery {
+                search: Some(text.into()),
+                ..Default::default()
+            })
+            .0
+        };
+        assert_eq!(search("50%_"), ["Report 50%_done"]);
+        assert_eq!(search("REPORT"), ["Report 50%_done"]);
+        assert!(search("5_%").is_empty());
+        assert_eq!(search("bob@example").len(), 1);
+
+        let counts = s.count_by_account().unwrap();
+        assert_eq!((counts["a"], counts["b"], counts.len()), (6, 1, 2));
+    });
+}
+
+#[test]
+fn a_rotated_secret_is_kept_for_its_origin_only() {
+    let key = EncryptionKey::generate().unwrap();
+    on_each_backend(Some(key), |s| {
+        assert!(s.has_key());
+        let origin = Secret::new("configured");
+        assert!(
+            s.load_rotated_secret("a", "oauth.refresh_token", &origin)
+                .unwrap()
+                .is_none()
+        );
+        s.save_rotated_secret("a", "oauth.refresh_token", &origin, &Secret::new("second"))
+            .unwrap();
+        s.save_rotated_secret("a", "oauth.refresh_token", &origin, &Secret::new("third"))
+            .unwrap();
+        let got = s
+            .load_rotated_secret("a", "oauth.refresh_token", &origin)
+            .unwrap();
+        assert_eq!(got.unwrap().expose(), "third");
+        let other = Secret::new("configured again");
+        assert!(
+            s.load_rotated_secret("a", "oauth.refresh_token", &other)
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            s.load_rotated_secret("b", "oauth.refresh_token", &origin)
+                .unwrap()
+                .is_none()
+        );
+    });
+    on_each_backend(None, |s| {
+        assert!(!s.has_key());
+        let x = Secret::new("x");
+        assert!(matches!(
+            s.save_rotated_secret("a", "slot", &x, &x),
+            Err(Error::NoKey(_))
+        ));
+    });
+}
+
 #[cfg(feature = "postgres")]
 mod postgres_only {
     use super::*;

@@ -6,7 +6,8 @@
 //! borrow) and runs one transaction on a pooled connection; a write commits before the
 //! method returns.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Write;
 
 use bytes::Bytes;
 use deadpool_postgres::{GenericClient as _, Transaction};
@@ -22,13 +23,16 @@ use crate::codec;
 use crate::crypto::secret_aad;
 use crate::error::{Error, Result};
 use crate::outbox::{MESSAGE_RECEIVED, OutboxEvent, new_event_id, now_ms};
+use crate::page::{Page, PageCursor, PageQuery, like_pattern};
 use crate::query::{COLUMNS, MessageRow, stored_message, summary};
+use crate::raw::MessageView;
 use crate::retry::{RETRY_PENDING_REASON, RetryUid, RetryUidl};
+use crate::rotated;
 use crate::store::now;
 use crate::sync::ImapFolderState;
 use crate::types::{
-    Inserted, MessageFilter, MessageId, MessageSummary, NewMessage, Pending, PendingAction,
-    ServerRef, StoredMessage, raw_sha256,
+    CidImages, Inserted, MessageFilter, MessageId, MessageSummary, NewMessage, Pending,
+    PendingAction, ServerRef, StoredMessage, raw_sha256,
 };
 
 /// One message to insert, its columns encoded and owned.
@@ -456,6 +460,44 @@ impl PgStore {
         })
     }
 
+    /// A message's row and raw bytes from one snapshot, parsed by `parse` on the caller's
+    /// thread (parsing and sanitizing stay off the store's runtime).
+    fn get_parsed_with(
+        &self,
+        id: MessageId,
+        parse: impl FnOnce(Bytes) -> Email,
+    ) -> Result<Option<StoredMessage>> {
+        let pool = self.pool.clone();
+        let found = self.run(async move {
+            let mut client = pool.get().await?;
+            let tx = client
+                .build_transaction()
+                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await?;
+            let sql = format!("SELECT {COLUMNS} FROM messages WHERE id = $1");
+            let Some(row) = tx.query_opt(&sql, &[&id.0]).await? else {
+                return Ok(None);
+            };
+            let row = message_row(&row)?;
+            let raw: Option<Vec<u8>> = tx
+                .query_opt(
+                    "SELECT raw FROM message_raw WHERE message_id = $1",
+                    &[&id.0],
+                )
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?;
+            tx.commit().await?;
+            Ok(Some((row, raw.unwrap_or_default())))
+        })?;
+        let Some((row, raw)) = found else {
+            return Ok(None);
+        };
+        stored_message(id, row, parse(Bytes::from(raw))).map(Some)
+    }
+
     fn insert_all(&self, messages: Vec<MessageInsert>) -> Result<Vec<Inserted>> {
         let pool = self.pool.clone();
         self.run(async move {
@@ -530,37 +572,7 @@ impl StoreBackend for PgStore {
     }
 
     fn get_message(&self, id: MessageId) -> Result<Option<StoredMessage>> {
-        let pool = self.pool.clone();
-        let found = self.run(async move {
-            let mut client = pool.get().await?;
-            // One snapshot for the row and its raw bytes.
-            let tx = client
-                .build_transaction()
-                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-                .read_only(true)
-                .start()
-                .await?;
-            let sql = format!("SELECT {COLUMNS} FROM messages WHERE id = $1");
-            let Some(row) = tx.query_opt(&sql, &[&id.0]).await? else {
-                return Ok(None);
-            };
-            let row = message_row(&row)?;
-            let raw: Option<Vec<u8>> = tx
-                .query_opt(
-                    "SELECT raw FROM message_raw WHERE message_id = $1",
-                    &[&id.0],
-                )
-                .await?
-                .map(|r| r.try_get(0))
-                .transpose()?;
-            tx.commit().await?;
-            Ok(Some((row, raw.unwrap_or_default())))
-        })?;
-        let Some((row, raw)) = found else {
-            return Ok(None);
-        };
-        // Parsing and sanitizing happen on the caller's thread, not the store's runtime.
-        stored_message(id, row, Email::parse(Bytes::from(raw))).map(Some)
+        self.get_parsed_with(id, Email::parse)
     }
 
     fn export_eml(&self, id: MessageId) -> Result<Option<Bytes>> {
@@ -635,6 +647,207 @@ impl StoreBackend for PgStore {
                         created_at_ms: r.try_get(6)?,
                     })
                 })
+                .collect()
+        })
+    }
+
+    fn get_summary(&self, id: MessageId) -> Result<Option<MessageSummary>> {
+        let pool = self.pool.clone();
+        self.run(async move {
+            let client = pool.get().await?;
+            let sql = format!("SELECT {COLUMNS} FROM messages WHERE id = $1");
+            client
+                .query_opt(&sql, &[&id.0])
+                .await?
+                .map(|r| summary(message_row(&r)?))
+                .transpose()
+        })
+    }
+
+    fn get_message_lean(&self, id: MessageId) -> Result<Option<MessageView>> {
+        let Some(summary) = self.get_summary(id)? else {
+            return Ok(None);
+        };
+        // Inline images embedded as data URLs need the whole message parsed.
+        let message = if summary_sanitize_is_data_url(self, id)? {
+            self.get_message(id)?
+        } else {
+            self.get_parsed_with(id, |raw| Email::parse_lean(raw).email)?
+        };
+        Ok(message.map(|message| MessageView {
+            message,
+            attachments: summary.attachments,
+        }))
+    }
+
+    fn write_raw_to(&self, id: MessageId, out: &mut dyn Write) -> Result<Option<u64>> {
+        // A piece at a time, so the whole message is never in memory twice. Stored raw bytes
+        // never change, so reading the pieces in separate statements reads one message.
+        let pool = self.pool.clone();
+        let len: Option<i64> = self.run(async move {
+            let client = pool.get().await?;
+            Ok(client
+                .query_opt(
+                    "SELECT octet_length(raw)::bigint FROM message_raw WHERE message_id = $1",
+                    &[&id.0],
+                )
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?)
+        })?;
+        let Some(len) = len else {
+            return Ok(None);
+        };
+        let mut at: i64 = 0;
+        while at < len {
+            let n = RAW_CHUNK.min(len - at);
+            let pool = self.pool.clone();
+            let piece: Vec<u8> = self.run(async move {
+                let client = pool.get().await?;
+                // substring counts from 1.
+                let row = client
+                    .query_opt(
+                        "SELECT substring(raw FROM $2::integer FOR $3::integer)
+                         FROM message_raw WHERE message_id = $1",
+                        &[&id.0, &((at + 1) as i32), &(n as i32)],
+                    )
+                    .await?
+                    .ok_or_else(|| Error::Corrupt(format!("message {id} vanished while read")))?;
+                Ok(row.try_get(0)?)
+            })?;
+            if piece.is_empty() {
+                return Err(Error::Corrupt(format!(
+                    "message {id} is shorter than recorded"
+                )));
+            }
+            out.write_all(&piece).map_err(Error::Output)?;
+            at += piece.len() as i64;
+        }
+        Ok(Some(len as u64))
+    }
+
+    fn find_by_server_ref(
+        &self,
+        account: &str,
+        folder: &str,
+        server_ref: &ServerRef,
+    ) -> Result<Option<MessageId>> {
+        let pool = self.pool.clone();
+        let (account, folder) = (account.to_owned(), folder.to_owned());
+        let (v, u, l) = codec::ref_columns(server_ref);
+        let (v, u, l) = (v.map(int), u.map(int), l.map(str::to_owned));
+        self.run(async move {
+            let client = pool.get().await?;
+            find_by_ref(&client, &account, &folder, v, u, l.as_deref()).await
+        })
+    }
+
+    fn find_by_message_id(&self, account: &str, message_id: &str) -> Result<Vec<MessageId>> {
+        let pool = self.pool.clone();
+        let (account, message_id) = (account.to_owned(), message_id.to_owned());
+        self.run(async move {
+            let client = pool.get().await?;
+            let rows = client
+                .query(
+                    "SELECT id FROM messages WHERE account = $1 AND message_id = $2 ORDER BY id",
+                    &[&account, &message_id],
+                )
+                .await?;
+            rows.iter().map(|r| Ok(MessageId(r.try_get(0)?))).collect()
+        })
+    }
+
+    fn has_other_uidvalidity(&self, account: &str, folder: &str, uidvalidity: u32) -> Result<bool> {
+        let pool = self.pool.clone();
+        let (account, folder) = (account.to_owned(), folder.to_owned());
+        let uidvalidity = int(uidvalidity);
+        self.run(async move {
+            let client = pool.get().await?;
+            Ok(client
+                .query_opt(
+                    "SELECT 1 FROM messages WHERE account = $1 AND folder = $2
+                     AND uid IS NOT NULL AND uidvalidity != $3 LIMIT 1",
+                    &[&account, &folder, &uidvalidity],
+                )
+                .await?
+                .is_some())
+        })
+    }
+
+    fn list_page(&self, query: &PageQuery) -> Result<Page> {
+        let limit = match query.limit {
+            0 => 50,
+            n => n.min(500),
+        };
+        let mut conditions = Vec::new();
+        let mut values: Vec<Box<dyn ToSql + Send + Sync>> = Vec::new();
+        if let Some(account) = &query.account {
+            values.push(Box::new(account.clone()));
+            conditions.push(format!("account = ${}", values.len()));
+        }
+        if let Some(search) = query.search.as_deref().filter(|s| !s.is_empty()) {
+            values.push(Box::new(like_pattern(search)));
+            let n = values.len();
+            // ILIKE: case-insensitive like SQLite's LIKE (which folds ASCII only).
+            conditions.push(format!(
+                "(subject ILIKE ${n} ESCAPE '\\' OR from_addrs ILIKE ${n} ESCAPE '\\')"
+            ));
+        }
+        if let Some(after) = query.after {
+            values.push(Box::new(after.sort_date));
+            let d = values.len();
+            values.push(Box::new(after.id));
+            let i = values.len();
+            conditions.push(format!(
+                "(sort_date < ${d} OR (sort_date = ${d} AND id < ${i}))"
+            ));
+        }
+        let clause = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conditions.join(" AND "))
+        };
+        // One more than asked for says whether there is a next page.
+        values.push(Box::new(i64::from(limit) + 1));
+        let sql = format!(
+            "SELECT {COLUMNS}, sort_date FROM messages{clause}
+             ORDER BY sort_date DESC, id DESC LIMIT ${}",
+            values.len()
+        );
+        let pool = self.pool.clone();
+        self.run(async move {
+            let client = pool.get().await?;
+            let rows = client.query(&sql, &params(&values)).await?;
+            let more = rows.len() > limit as usize;
+            let mut messages = Vec::with_capacity(rows.len().min(limit as usize));
+            let mut last = None;
+            for row in rows.iter().take(limit as usize) {
+                let message = message_row(row)?;
+                last = Some(PageCursor {
+                    sort_date: row.try_get(21)?,
+                    id: message.id,
+                });
+                messages.push(summary(message)?);
+            }
+            Ok(Page {
+                messages,
+                next: if more { last } else { None },
+            })
+        })
+    }
+
+    fn count_by_account(&self) -> Result<HashMap<String, u64>> {
+        let pool = self.pool.clone();
+        self.run(async move {
+            let client = pool.get().await?;
+            let rows = client
+                .query(
+                    "SELECT account, count(*) FROM messages GROUP BY account",
+                    &[],
+                )
+                .await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get::<_, i64>(1)?.max(0) as u64)))
                 .collect()
         })
     }
@@ -1198,4 +1411,73 @@ impl StoreBackend for PgStore {
             Ok(removed > 0)
         })
     }
+
+    fn has_key(&self) -> bool {
+        self.key.is_some()
+    }
+
+    fn save_rotated_secret(
+        &mut self,
+        account: &str,
+        slot: &str,
+        origin: &Secret,
+        current: &Secret,
+    ) -> Result<()> {
+        let key = self.key.clone().ok_or(Error::NoKey("saved"))?;
+        let sealed = rotated::seal(&key, account, slot, origin, current)?;
+        let meta_key = rotated::meta_key(account, slot);
+        let pool = self.pool.clone();
+        self.run(async move {
+            let client = pool.get().await?;
+            client
+                .execute(
+                    "INSERT INTO meta (key, value) VALUES ($1, $2)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    &[&meta_key, &sealed],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn load_rotated_secret(
+        &self,
+        account: &str,
+        slot: &str,
+        origin: &Secret,
+    ) -> Result<Option<Secret>> {
+        let meta_key = rotated::meta_key(account, slot);
+        let pool = self.pool.clone();
+        let sealed: Option<Vec<u8>> = self.run(async move {
+            let client = pool.get().await?;
+            Ok(client
+                .query_opt("SELECT value FROM meta WHERE key = $1", &[&meta_key])
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?)
+        })?;
+        let Some(sealed) = sealed else {
+            return Ok(None);
+        };
+        let key = self.key.as_ref().ok_or(Error::NoKey("read"))?;
+        rotated::open(key, account, slot, origin, &sealed)
+    }
+}
+
+/// How much of a raw message [`StoreBackend::write_raw_to`] reads at a time.
+const RAW_CHUNK: i64 = 256 * 1024;
+
+/// True when message `id` was stored with inline images embedded as data URLs.
+fn summary_sanitize_is_data_url(store: &PgStore, id: MessageId) -> Result<bool> {
+    let pool = store.pool.clone();
+    let sanitize: Option<String> = store.run(async move {
+        let client = pool.get().await?;
+        Ok(client
+            .query_opt("SELECT sanitize FROM messages WHERE id = $1", &[&id.0])
+            .await?
+            .map(|r| r.try_get::<_, Option<String>>(0))
+            .transpose()?
+            .flatten())
+    })?;
+    Ok(codec::decode_sanitize(sanitize.as_deref())?.is_some_and(|s| s.cid == CidImages::DataUrl))
 }
