@@ -244,3 +244,26 @@ impl StoreBackend for Store {
         Store::forget_pop3_uidls(self, account, uidls.iter().copied())
     }
 }
+
+/// Where a store lives: `[store] path` (a SQLite file) or `[store] url` (a PostgreSQL
+/// database, with the `postgres` feature).
+#[derive(Debug, Clone)]
+pub enum StoreLocation {
+    /// A SQLite file, created if missing.
+    File(std::path::PathBuf),
+    /// A PostgreSQL database.
+    #[cfg(feature = "postgres")]
+    Postgres(crate::pg::PgConfig),
+}
+
+impl StoreLocation {
+    /// Opens the store here with `key`, migrating its schema: [`Store::open`] or
+    /// `PgStore::open`.
+    pub fn open(&self, key: Option<crate::EncryptionKey>) -> Result<Box<dyn StoreBackend>> {
+        match self {
+            Self::File(path) => Ok(Box::new(Store::open(path, key)?)),
+            #[cfg(feature = "postgres")]
+            Self::Postgres(config) => Ok(Box::new(crate::pg::PgStore::open(config, key)?)),
+        }
+    }
+}

@@ -107,7 +107,7 @@ mod sync;
 mod types;
 
 pub use accounts::StoredAccount;
-pub use backend::StoreBackend;
+pub use backend::{StoreBackend, StoreLocation};
 pub use crypto::EncryptionKey;
 pub use error::{Error, Result};
 pub use files::file_is_shared;

@@ -12,15 +12,16 @@ use std::collections::HashSet;
 use inbound_message::Email;
 use inbound_store::{
     EncryptionKey, Error, ImapFolderState, MessageFilter, NewMessage, PendingAction, Secret,
-    ServerRef, Store, StoreBackend,
+    ServerRef, StoreBackend, StoreLocation,
 };
 
 /// Runs `body` on a fresh SQLite store, then on a fresh PostgreSQL database (skipped with a
 /// message when PostgreSQL is not installed; see `pg_cluster`).
 fn on_each_backend(key: Option<EncryptionKey>, body: impl Fn(&mut dyn StoreBackend)) {
     let dir = tempfile::tempdir().unwrap();
-    let mut sqlite = Store::open(dir.path().join("store.sqlite"), key.clone()).unwrap();
-    body(&mut sqlite);
+    let location = StoreLocation::File(dir.path().join("store.sqlite"));
+    let mut sqlite = location.open(key.clone()).unwrap();
+    body(&mut *sqlite);
     drop(sqlite);
     postgres(key, body);
 }
@@ -30,8 +31,9 @@ fn postgres(key: Option<EncryptionKey>, body: impl Fn(&mut dyn StoreBackend)) {
     let Some(db) = pg_cluster::database() else {
         return;
     };
-    let mut pg = open_pg(&db, key);
-    body(&mut pg);
+    let location = StoreLocation::Postgres(inbound_store::PgConfig::new(Secret::new(db.url())));
+    let mut pg = location.open(key).unwrap();
+    body(&mut *pg);
 }
 
 #[cfg(not(feature = "postgres"))]
