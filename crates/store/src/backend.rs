@@ -16,6 +16,7 @@ use std::io::Write;
 use bytes::Bytes;
 
 use crate::accounts::StoredAccount;
+use crate::crypto::EncryptionKey;
 use crate::error::Result;
 use crate::outbox::OutboxEvent;
 use crate::page::{Page, PageQuery};
@@ -155,6 +156,8 @@ pub trait StoreBackend: Send {
     fn remove_account(&mut self, name: &str) -> Result<bool>;
     /// [`Store::has_key`].
     fn has_key(&self) -> bool;
+    /// [`Store::rekey`].
+    fn rekey(&mut self, old: &EncryptionKey, new: &EncryptionKey) -> Result<usize>;
     /// [`Store::save_rotated_secret`].
     fn save_rotated_secret(
         &mut self,
@@ -207,6 +210,7 @@ impl StoreBackend for Store {
         read fn list_page(query: &PageQuery) -> Result<Page>;
         read fn count_by_account() -> Result<HashMap<String, u64>>;
         write fn save_rotated_secret(account: &str, slot: &str, origin: &Secret, current: &Secret) -> Result<()>;
+        write fn rekey(old: &EncryptionKey, new: &EncryptionKey) -> Result<usize>;
         read fn load_rotated_secret(account: &str, slot: &str, origin: &Secret) -> Result<Option<Secret>>;
         read fn imap_state(account: &str, folder: &str) -> Result<Option<ImapFolderState>>;
         write fn set_imap_state(account: &str, folder: &str, state: ImapFolderState) -> Result<usize>;

@@ -146,12 +146,23 @@ pub(crate) fn rekey_rotated(
         .collect::<rusqlite::Result<_>>()?;
     let mut update = tx.prepare("UPDATE meta SET value = ?2 WHERE key = ?1")?;
     for (key, sealed) in &rows {
-        let (account, slot) = parse_meta_key(key).ok_or(Error::WrongKey)?;
-        let aad = aad(account, slot);
-        let plain = old.open(sealed, &aad).ok_or(Error::WrongKey)?;
-        update.execute(params![key, new.seal(&plain, &aad)?])?;
+        update.execute(params![key, reseal(old, new, key, sealed)?])?;
     }
     Ok(rows.len())
+}
+
+/// The rotated secret stored under `meta_key`, sealed under `old`, sealed again under `new`
+/// ([`Error::WrongKey`] when it does not open under `old`).
+pub(crate) fn reseal(
+    old: &EncryptionKey,
+    new: &EncryptionKey,
+    meta_key: &str,
+    sealed: &[u8],
+) -> Result<Vec<u8>> {
+    let (account, slot) = parse_meta_key(meta_key).ok_or(Error::WrongKey)?;
+    let aad = aad(account, slot);
+    let plain = old.open(sealed, &aad).ok_or(Error::WrongKey)?;
+    new.seal(&plain, &aad)
 }
 
 /// `rotated:<len>:<account>:<slot>` back into account and slot.

@@ -619,6 +619,50 @@ fn a_rotated_secret_is_kept_for_its_origin_only() {
     });
 }
 
+#[test]
+fn a_rekey_seals_everything_under_the_new_key_or_changes_nothing() {
+    let old = EncryptionKey::generate().unwrap();
+    on_each_backend(Some(old.clone()), |s| {
+        let new = EncryptionKey::generate().unwrap();
+        s.save_account(
+            "a",
+            r#"{"host":"a"}"#,
+            &[
+                ("password", Secret::new("pa")),
+                ("token", Secret::new("ta")),
+            ],
+        )
+        .unwrap();
+        s.save_account("b", "{}", &[]).unwrap();
+        let origin = Secret::new("configured");
+        s.save_rotated_secret("a", "oauth.refresh_token", &origin, &Secret::new("rotated"))
+            .unwrap();
+
+        let wrong = EncryptionKey::generate().unwrap();
+        assert!(matches!(s.rekey(&wrong, &new), Err(Error::WrongKey)));
+        assert_eq!(
+            s.load_account("a").unwrap().unwrap().secrets["password"].expose(),
+            "pa"
+        );
+
+        assert_eq!(
+            s.rekey(&old, &new).unwrap(),
+            3,
+            "two secrets and one rotated secret"
+        );
+        let a = s.load_account("a").unwrap().unwrap();
+        assert_eq!(
+            (a.secrets["password"].expose(), a.config_json.as_str()),
+            ("pa", r#"{"host":"a"}"#)
+        );
+        assert_eq!(s.load_account("b").unwrap().unwrap().config_json, "{}");
+        let rotated = s
+            .load_rotated_secret("a", "oauth.refresh_token", &origin)
+            .unwrap();
+        assert_eq!(rotated.unwrap().expose(), "rotated");
+    });
+}
+
 #[cfg(feature = "postgres")]
 mod postgres_only {
     use super::*;

@@ -20,7 +20,7 @@ use super::PgStore;
 use crate::accounts::{StoredAccount, open_config, seal_config};
 use crate::backend::StoreBackend;
 use crate::codec;
-use crate::crypto::secret_aad;
+use crate::crypto::{EncryptionKey, KEY_CHECK_AAD, KEY_CHECK_PLAIN, secret_aad};
 use crate::error::{Error, Result};
 use crate::outbox::{MESSAGE_RECEIVED, OutboxEvent, new_event_id, now_ms};
 use crate::page::{Page, PageCursor, PageQuery, like_pattern};
@@ -1414,6 +1414,107 @@ impl StoreBackend for PgStore {
 
     fn has_key(&self) -> bool {
         self.key.is_some()
+    }
+
+    fn rekey(&mut self, old: &EncryptionKey, new: &EncryptionKey) -> Result<usize> {
+        let pool = self.pool.clone();
+        let (old, new_key) = (old.clone(), new.clone());
+        let count = self.run(async move {
+            let mut client = pool.get().await?;
+            let tx = client.transaction().await?;
+            // The key check's row lock makes two rekeys wait for each other.
+            let check = tx
+                .query_opt(
+                    "SELECT value FROM meta WHERE key = 'key_check' FOR UPDATE",
+                    &[],
+                )
+                .await?;
+            if let Some(row) = check {
+                let sealed: Vec<u8> = row.try_get(0)?;
+                if old.open(&sealed, KEY_CHECK_AAD).as_deref() != Some(KEY_CHECK_PLAIN) {
+                    return Err(Error::WrongKey);
+                }
+            }
+            let rows = tx
+                .query(
+                    "SELECT s.account_id, a.name, s.name, s.sealed
+                     FROM account_secrets s JOIN accounts a ON a.id = s.account_id
+                     ORDER BY s.account_id, s.name COLLATE \"C\"
+                     FOR UPDATE",
+                    &[],
+                )
+                .await?;
+            // Each account's secrets, old and new sealed bytes, in name (byte) order.
+            type Resealed = Vec<(String, Vec<u8>, Vec<u8>)>;
+            let mut by_account: BTreeMap<i64, Resealed> = BTreeMap::new();
+            for row in &rows {
+                let (account_id, account, secret, sealed): (i64, String, String, Vec<u8>) =
+                    (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
+                let aad = secret_aad(&account, &secret);
+                let plain = old.open(&sealed, &aad).ok_or(Error::WrongKey)?;
+                let resealed = new_key.seal(&plain, &aad)?;
+                tx.execute(
+                    "UPDATE account_secrets SET sealed = $3 WHERE account_id = $1 AND name = $2",
+                    &[&account_id, &secret, &resealed],
+                )
+                .await?;
+                by_account
+                    .entry(account_id)
+                    .or_default()
+                    .push((secret, sealed, resealed));
+            }
+            // The settings are bound to the sealed secrets: seal them again beside the new ones.
+            let accounts = tx
+                .query("SELECT id, name, config FROM accounts FOR UPDATE", &[])
+                .await?;
+            for row in &accounts {
+                let (id, name, stored): (i64, String, String) =
+                    (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+                let secrets = by_account.get(&id).map_or(&[][..], Vec::as_slice);
+                let old_sealed: Vec<(String, Vec<u8>)> = secrets
+                    .iter()
+                    .map(|(n, o, _)| (n.clone(), o.clone()))
+                    .collect();
+                let Some(json) = open_config(&old, &name, &stored, &old_sealed) else {
+                    tracing::warn!(account = %name, "stored account settings failed to authenticate; left as they are");
+                    continue;
+                };
+                let new_sealed: Vec<(&str, Vec<u8>)> = secrets
+                    .iter()
+                    .map(|(n, _, r)| (n.as_str(), r.clone()))
+                    .collect();
+                let config = seal_config(&new_key, &name, &json, &new_sealed)?;
+                tx.execute("UPDATE accounts SET config = $2 WHERE id = $1", &[&id, &config])
+                    .await?;
+            }
+            let rotated_rows = tx
+                .query(
+                    "SELECT key, value FROM meta WHERE key LIKE 'rotated:%' FOR UPDATE",
+                    &[],
+                )
+                .await?;
+            for row in &rotated_rows {
+                let (meta_key, sealed): (String, Vec<u8>) = (row.try_get(0)?, row.try_get(1)?);
+                let resealed = rotated::reseal(&old, &new_key, &meta_key, &sealed)?;
+                tx.execute(
+                    "UPDATE meta SET value = $2 WHERE key = $1",
+                    &[&meta_key, &resealed],
+                )
+                .await?;
+            }
+            let check = new_key.seal(KEY_CHECK_PLAIN, KEY_CHECK_AAD)?;
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('key_check', $1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &[&check],
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(rows.len() + rotated_rows.len())
+        })?;
+        self.key = Some(new.clone());
+        tracing::info!(secrets = count, "store re-encrypted under a new key");
+        Ok(count)
     }
 
     fn save_rotated_secret(
