@@ -18,7 +18,9 @@ use bytes::Bytes;
 use crate::accounts::StoredAccount;
 use crate::crypto::EncryptionKey;
 use crate::error::Result;
-use crate::outbox::OutboxEvent;
+use crate::outbox::{
+    Delivery, DeliveryFilter, DeliveryOutcome, OutboxEvent, RetrySelection, TargetSpec,
+};
 use crate::page::{Page, PageQuery};
 use crate::raw::MessageView;
 use crate::retry::{RetryUid, RetryUidl};
@@ -154,6 +156,44 @@ pub trait StoreBackend: Send {
     fn list_accounts(&self) -> Result<Vec<String>>;
     /// [`Store::remove_account`].
     fn remove_account(&mut self, name: &str) -> Result<bool>;
+    /// [`Store::record_event`].
+    fn record_event(&mut self, kind: &str, account: &str, data: Option<&str>) -> Result<String>;
+    /// [`Store::fan_out_events`].
+    fn fan_out_events(&mut self, targets: &[TargetSpec<'_>], limit: usize) -> Result<usize>;
+    /// [`Store::claim_due_deliveries`].
+    fn claim_due_deliveries(
+        &mut self,
+        targets: &[&str],
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Delivery>>;
+    /// [`Store::next_delivery_due`].
+    fn next_delivery_due(&self, targets: &[&str]) -> Result<Option<i64>>;
+    /// [`Store::has_new_events`].
+    fn has_new_events(&self) -> Result<bool>;
+    /// [`Store::delivery_done`].
+    fn delivery_done(&mut self, id: i64, status: Option<u16>) -> Result<()>;
+    /// [`Store::delivery_retry`].
+    fn delivery_retry(
+        &mut self,
+        id: i64,
+        status: Option<u16>,
+        error: &str,
+        next_at_ms: i64,
+    ) -> Result<()>;
+    /// [`Store::delivery_dead`].
+    fn delivery_dead(&mut self, id: i64, status: Option<u16>, error: &str) -> Result<()>;
+    /// [`Store::finish_deliveries`].
+    fn finish_deliveries(&mut self, outcomes: &[DeliveryOutcome]) -> Result<()>;
+    /// [`Store::stop_target`].
+    fn stop_target(&mut self, name: &str, reason: &str) -> Result<usize>;
+    /// [`Store::target_stopped`].
+    fn target_stopped(&self, name: &str) -> Result<Option<String>>;
+    /// [`Store::list_deliveries`].
+    fn list_deliveries(&self, filter: DeliveryFilter, limit: usize) -> Result<Vec<Delivery>>;
+    /// [`Store::retry_deliveries`].
+    fn retry_deliveries(&mut self, which: RetrySelection) -> Result<usize>;
     /// [`Store::has_key`].
     fn has_key(&self) -> bool;
     /// [`Store::rekey`].
@@ -210,6 +250,19 @@ impl StoreBackend for Store {
         read fn list_page(query: &PageQuery) -> Result<Page>;
         read fn count_by_account() -> Result<HashMap<String, u64>>;
         write fn save_rotated_secret(account: &str, slot: &str, origin: &Secret, current: &Secret) -> Result<()>;
+        write fn record_event(kind: &str, account: &str, data: Option<&str>) -> Result<String>;
+        write fn fan_out_events(targets: &[TargetSpec<'_>], limit: usize) -> Result<usize>;
+        write fn claim_due_deliveries(targets: &[&str], now_ms: i64, lease_ms: i64, limit: usize) -> Result<Vec<Delivery>>;
+        read fn next_delivery_due(targets: &[&str]) -> Result<Option<i64>>;
+        read fn has_new_events() -> Result<bool>;
+        write fn delivery_done(id: i64, status: Option<u16>) -> Result<()>;
+        write fn delivery_retry(id: i64, status: Option<u16>, error: &str, next_at_ms: i64) -> Result<()>;
+        write fn delivery_dead(id: i64, status: Option<u16>, error: &str) -> Result<()>;
+        write fn finish_deliveries(outcomes: &[DeliveryOutcome]) -> Result<()>;
+        write fn stop_target(name: &str, reason: &str) -> Result<usize>;
+        read fn target_stopped(name: &str) -> Result<Option<String>>;
+        read fn list_deliveries(filter: DeliveryFilter, limit: usize) -> Result<Vec<Delivery>>;
+        write fn retry_deliveries(which: RetrySelection) -> Result<usize>;
         write fn rekey(old: &EncryptionKey, new: &EncryptionKey) -> Result<usize>;
         read fn load_rotated_secret(account: &str, slot: &str, origin: &Secret) -> Result<Option<Secret>>;
         read fn imap_state(account: &str, folder: &str) -> Result<Option<ImapFolderState>>;

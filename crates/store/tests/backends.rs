@@ -663,6 +663,133 @@ fn a_rekey_seals_everything_under_the_new_key_or_changes_nothing() {
     });
 }
 
+#[test]
+fn outbox_events_are_fanned_out_claimed_and_finished() {
+    use inbound_store::{
+        DeliveryFilter, DeliveryOutcome, DeliveryState, RetrySelection, TargetSpec,
+    };
+    on_each_backend(None, |s| {
+        // Seen before any event: both targets get everything from here on.
+        let only_b = ["b".to_owned()];
+        let targets = [
+            TargetSpec {
+                name: "hook",
+                accounts: None,
+            },
+            TargetSpec {
+                name: "web",
+                accounts: Some(&only_b[..]),
+            },
+        ];
+        assert_eq!(s.fan_out_events(&targets, 100).unwrap(), 0);
+        let (ea, eb) = (mail("for a", None), mail("for b", None));
+        s.insert_message(&NewMessage::new("a", "INBOX", &imap(1), &ea))
+            .unwrap();
+        s.insert_message(&NewMessage::new("b", "INBOX", &imap(1), &eb))
+            .unwrap();
+        let id = s
+            .record_event("account.failed", "b", Some(r#"{"error":"x"}"#))
+            .unwrap();
+        assert!(id.starts_with("evt_"));
+        assert!(s.has_new_events().unwrap());
+        assert_eq!(
+            s.fan_out_events(&targets, 100).unwrap(),
+            5,
+            "3 for hook, 2 for web"
+        );
+        assert!(!s.has_new_events().unwrap());
+        assert_eq!(s.fan_out_events(&targets, 100).unwrap(), 0);
+
+        let now = inbound_store::outbox::now_ms();
+        let claimed = s.claim_due_deliveries(&["hook"], now, 30_000, 2).unwrap();
+        assert_eq!(claimed.len(), 2);
+        assert!(
+            claimed
+                .iter()
+                .all(|d| d.target == "hook" && d.attempts == 1)
+        );
+        assert_eq!(claimed[0].event.kind, "message.received");
+        // Leased: not claimed again until the lease ends.
+        let rest = s.claim_due_deliveries(&["hook"], now, 30_000, 10).unwrap();
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].event.data.as_deref(), Some(r#"{"error":"x"}"#));
+        assert!(
+            s.claim_due_deliveries(&["hook"], now, 30_000, 10)
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(s.next_delivery_due(&["hook"]).unwrap(), Some(now + 30_000));
+
+        s.finish_deliveries(&[
+            DeliveryOutcome {
+                id: claimed[0].id,
+                state: DeliveryState::Done,
+                next_at_ms: None,
+                status: Some(200),
+                error: None,
+            },
+            DeliveryOutcome {
+                id: claimed[1].id,
+                state: DeliveryState::Pending,
+                next_at_ms: Some(now + 5),
+                status: Some(503),
+                error: Some("busy".into()),
+            },
+        ])
+        .unwrap();
+        s.delivery_dead(rest[0].id, None, "refused").unwrap();
+        let failed = s.list_deliveries(DeliveryFilter::Failed, 10).unwrap();
+        let view: Vec<_> = failed
+            .iter()
+            .map(|d| (d.id, d.state, d.last_status, d.last_error.clone()))
+            .collect();
+        assert_eq!(
+            view,
+            [
+                (
+                    claimed[1].id,
+                    DeliveryState::Pending,
+                    Some(503),
+                    Some("busy".to_owned())
+                ),
+                (
+                    rest[0].id,
+                    DeliveryState::Dead,
+                    None,
+                    Some("refused".to_owned())
+                ),
+            ]
+        );
+        assert_eq!(s.list_deliveries(DeliveryFilter::All, 10).unwrap().len(), 5);
+
+        assert_eq!(s.stop_target("web", "410 Gone").unwrap(), 2);
+        assert_eq!(
+            s.target_stopped("web").unwrap().as_deref(),
+            Some("410 Gone")
+        );
+        assert_eq!(s.target_stopped("hook").unwrap(), None);
+        assert_eq!(
+            s.list_deliveries(DeliveryFilter::Dead, 10).unwrap().len(),
+            3
+        );
+        assert_eq!(s.retry_deliveries(RetrySelection::AllDead).unwrap(), 3);
+        assert_eq!(s.target_stopped("web").unwrap(), None);
+        assert!(
+            s.list_deliveries(DeliveryFilter::Dead, 10)
+                .unwrap()
+                .is_empty()
+        );
+        s.delivery_retry(claimed[1].id, None, "again", now + 9)
+            .unwrap();
+        s.delivery_done(claimed[1].id, Some(204)).unwrap();
+        assert_eq!(
+            s.retry_deliveries(RetrySelection::One(claimed[1].id))
+                .unwrap(),
+            1
+        );
+    });
+}
+
 #[cfg(feature = "postgres")]
 mod postgres_only {
     use super::*;

@@ -39,6 +39,7 @@
 //! [`PgConfig::ca_file`]. `sslmode=disable`, `prefer` and `require` are read from the URL.
 
 mod ops;
+mod outbox;
 mod schema;
 
 use std::future::Future;

@@ -22,7 +22,10 @@ use crate::backend::StoreBackend;
 use crate::codec;
 use crate::crypto::{EncryptionKey, KEY_CHECK_AAD, KEY_CHECK_PLAIN, secret_aad};
 use crate::error::{Error, Result};
-use crate::outbox::{MESSAGE_RECEIVED, OutboxEvent, new_event_id, now_ms};
+use crate::outbox::{
+    Delivery, DeliveryFilter, DeliveryOutcome, DeliveryState, MESSAGE_RECEIVED, OutboxEvent,
+    RetrySelection, TargetSpec, new_event_id, now_ms,
+};
 use crate::page::{Page, PageCursor, PageQuery, like_pattern};
 use crate::query::{COLUMNS, MessageRow, stored_message, summary};
 use crate::raw::MessageView;
@@ -1414,6 +1417,76 @@ impl StoreBackend for PgStore {
 
     fn has_key(&self) -> bool {
         self.key.is_some()
+    }
+
+    fn record_event(&mut self, kind: &str, account: &str, data: Option<&str>) -> Result<String> {
+        PgStore::record_event(self, kind, account, data)
+    }
+
+    fn fan_out_events(&mut self, targets: &[TargetSpec<'_>], limit: usize) -> Result<usize> {
+        PgStore::fan_out_events(self, targets, limit)
+    }
+
+    fn claim_due_deliveries(
+        &mut self,
+        targets: &[&str],
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Delivery>> {
+        PgStore::claim_due_deliveries(self, targets, now_ms, lease_ms, limit)
+    }
+
+    fn next_delivery_due(&self, targets: &[&str]) -> Result<Option<i64>> {
+        PgStore::next_delivery_due(self, targets)
+    }
+
+    fn has_new_events(&self) -> Result<bool> {
+        PgStore::has_new_events(self)
+    }
+
+    fn delivery_done(&mut self, id: i64, status: Option<u16>) -> Result<()> {
+        self.set_delivery(id, DeliveryState::Done, None, status, None)
+    }
+
+    fn delivery_retry(
+        &mut self,
+        id: i64,
+        status: Option<u16>,
+        error: &str,
+        next_at_ms: i64,
+    ) -> Result<()> {
+        self.set_delivery(
+            id,
+            DeliveryState::Pending,
+            Some(next_at_ms),
+            status,
+            Some(error),
+        )
+    }
+
+    fn delivery_dead(&mut self, id: i64, status: Option<u16>, error: &str) -> Result<()> {
+        self.set_delivery(id, DeliveryState::Dead, None, status, Some(error))
+    }
+
+    fn finish_deliveries(&mut self, outcomes: &[DeliveryOutcome]) -> Result<()> {
+        PgStore::finish_deliveries(self, outcomes)
+    }
+
+    fn stop_target(&mut self, name: &str, reason: &str) -> Result<usize> {
+        PgStore::stop_target(self, name, reason)
+    }
+
+    fn target_stopped(&self, name: &str) -> Result<Option<String>> {
+        PgStore::target_stopped(self, name)
+    }
+
+    fn list_deliveries(&self, filter: DeliveryFilter, limit: usize) -> Result<Vec<Delivery>> {
+        PgStore::list_deliveries(self, filter, limit)
+    }
+
+    fn retry_deliveries(&mut self, which: RetrySelection) -> Result<usize> {
+        PgStore::retry_deliveries(self, which)
     }
 
     fn rekey(&mut self, old: &EncryptionKey, new: &EncryptionKey) -> Result<usize> {
