@@ -790,6 +790,40 @@ fn outbox_events_are_fanned_out_claimed_and_finished() {
     });
 }
 
+#[test]
+fn a_nul_in_a_header_or_an_error_does_not_stop_storing() {
+    // An encoded word can decode to NUL (`=?utf-8?q?a=00b?=`); PostgreSQL text cannot hold
+    // one, so there it reads back as U+FFFD. The raw message is kept exactly.
+    on_each_backend(None, |s| {
+        let email = Email {
+            subject: Some("a\0b".into()),
+            message_id: Some("id\0@x".into()),
+            ..mail("nul", None)
+        };
+        let r = imap(1);
+        let stored = s
+            .insert_message(
+                &NewMessage::new("a", "INBOX", &r, &email)
+                    .with_action(Some(&PendingAction::Delete)),
+            )
+            .unwrap();
+        let listed = s.get_summary(stored.id).unwrap().unwrap();
+        let subject = listed.subject.unwrap();
+        assert!(subject == "a\0b" || subject == "a\u{FFFD}b", "{subject:?}");
+        assert_eq!(
+            s.export_eml(stored.id).unwrap().as_deref(),
+            Some(&email.raw[..])
+        );
+        let pending = s.pending_actions("a").unwrap();
+        s.fail_action(pending[0].id, "server said \0").unwrap();
+        s.fail_imap_uids("a", "INBOX", 7, &[(2, "bad\0".into())])
+            .unwrap();
+        s.fail_pop3_uidl("a", "u", "bad\0").unwrap();
+        assert_eq!(s.pending_actions("a").unwrap()[0].attempts, 1);
+        assert_eq!(s.imap_retry("a", "INBOX", 7).unwrap().len(), 1);
+    });
+}
+
 #[cfg(feature = "postgres")]
 mod postgres_only {
     use super::*;

@@ -77,8 +77,8 @@ impl MessageInsert {
             uidvalidity: uidvalidity.map(i64::from),
             uid: uid.map(i64::from),
             uidl: uidl.map(str::to_owned),
-            message_id: email.message_id.clone(),
-            subject: email.subject.clone(),
+            message_id: email.message_id.as_deref().map(pg_text),
+            subject: email.subject.as_deref().map(pg_text),
             from: codec::encode_addresses(&email.from),
             sender: codec::encode_address(email.sender.as_ref()),
             reply_to: codec::encode_addresses(&email.reply_to),
@@ -102,6 +102,13 @@ fn action_columns(action: &PendingAction) -> (&'static str, Option<String>) {
         PendingAction::Delete => ("delete", None),
         PendingAction::MoveTo(folder) => ("move", Some(folder.clone())),
     }
+}
+
+/// `text` as PostgreSQL can hold it: a `text` value cannot contain NUL, which a decoded
+/// header can (`=?utf-8?q?=00?=`) and an error quoting a server might, so NUL becomes U+FFFD.
+/// Without this such a message could never be stored.
+pub(super) fn pg_text(text: &str) -> String {
+    text.replace('\0', "\u{FFFD}")
 }
 
 fn int(value: u32) -> i64 {
@@ -452,7 +459,7 @@ impl PgStore {
     /// with [`Error::NoSuchAction`] when it matched no row.
     fn update_action(&self, id: i64, sql: &'static str, text: &str) -> Result<()> {
         let pool = self.pool.clone();
-        let text = text.to_owned();
+        let text = pg_text(text);
         self.run(async move {
             let client = pool.get().await?;
             let n = client.execute(sql, &[&id, &text, &now()]).await?;
@@ -1136,8 +1143,10 @@ impl StoreBackend for PgStore {
         }
         let pool = self.pool.clone();
         let (account, folder) = (account.to_owned(), folder.to_owned());
-        let failures: Vec<(i64, String)> =
-            failures.iter().map(|(u, r)| (int(*u), r.clone())).collect();
+        let failures: Vec<(i64, String)> = failures
+            .iter()
+            .map(|(u, r)| (int(*u), pg_text(r)))
+            .collect();
         let uidvalidity = int(uidvalidity);
         self.run(async move {
             let mut client = pool.get().await?;
@@ -1222,7 +1231,7 @@ impl StoreBackend for PgStore {
 
     fn fail_pop3_uidl(&mut self, account: &str, uidl: &str, reason: &str) -> Result<()> {
         let pool = self.pool.clone();
-        let (account, uidl, reason) = (account.to_owned(), uidl.to_owned(), reason.to_owned());
+        let (account, uidl, reason) = (account.to_owned(), uidl.to_owned(), pg_text(reason));
         self.run(async move {
             let client = pool.get().await?;
             client

@@ -6,6 +6,7 @@
 use tokio_postgres::Row;
 
 use super::PgStore;
+use super::ops::pg_text;
 use crate::error::{Error, Result};
 use crate::outbox::{
     Delivery, DeliveryFilter, DeliveryOutcome, DeliveryState, OutboxEvent, RetrySelection,
@@ -62,7 +63,7 @@ impl PgStore {
         let pool = self.pool.clone();
         let now = now_ms();
         let id = new_event_id(now);
-        let (kind, account, data) = (kind.to_owned(), account.to_owned(), data.map(str::to_owned));
+        let (kind, account, data) = (kind.to_owned(), account.to_owned(), data.map(pg_text));
         let event_id = id.clone();
         self.run(async move {
             let client = pool.get().await?;
@@ -228,7 +229,13 @@ impl PgStore {
             return Ok(());
         }
         let pool = self.pool.clone();
-        let outcomes = outcomes.to_vec();
+        let outcomes: Vec<DeliveryOutcome> = outcomes
+            .iter()
+            .map(|o| DeliveryOutcome {
+                error: o.error.as_deref().map(pg_text),
+                ..o.clone()
+            })
+            .collect();
         self.run(async move {
             let mut client = pool.get().await?;
             let tx = client.transaction().await?;
@@ -273,7 +280,7 @@ impl PgStore {
 
     pub(crate) fn stop_target(&mut self, name: &str, reason: &str) -> Result<usize> {
         let pool = self.pool.clone();
-        let (name, reason) = (name.to_owned(), reason.to_owned());
+        let (name, reason) = (name.to_owned(), pg_text(reason));
         self.run(async move {
             let mut client = pool.get().await?;
             let tx = client.transaction().await?;
