@@ -945,6 +945,33 @@ mod postgres_only {
     }
 
     #[test]
+    fn tls_is_used_and_the_server_certificate_checked() {
+        let Some(db) = pg_cluster::database() else {
+            return;
+        };
+        let mut config = PgConfig::new(Secret::new(db.url_with("require")));
+        // Not issued by a trusted CA: refused.
+        assert!(matches!(
+            PgStore::open(&config, None),
+            Err(Error::Postgres(_))
+        ));
+        config.ca_file = Some(db.ca_file());
+        let s = PgStore::open(&config, None).unwrap();
+        assert_eq!(s.count_messages(&MessageFilter::default()).unwrap(), 0);
+        // The pool's idle connection is the store's, over TLS.
+        let encrypted = db.psql(
+            "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+             WHERE s.ssl AND a.application_name = 'inbound'",
+        );
+        assert_eq!(encrypted, "1");
+        let missing = PgConfig {
+            ca_file: Some(db.ca_file().with_extension("missing")),
+            ..config
+        };
+        assert!(matches!(PgStore::open(&missing, None), Err(Error::Tls(_))));
+    }
+
+    #[test]
     fn the_password_in_the_url_never_shows() {
         let config = PgConfig::new(Secret::new(
             "postgresql://inbound:hunter2-secret@127.0.0.1:1/db?sslmode=disable",

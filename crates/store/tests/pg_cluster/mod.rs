@@ -7,6 +7,9 @@
 //! refuses to run as root, so when the tests run as root (CI) the server runs as `nobody`
 //! (via `runuser`), and the temp dir is handed to it.
 //!
+//! The server speaks TLS too (`ssl=on`), with a leaf certificate for 127.0.0.1 issued by a
+//! CA made at start ([`TestDb::ca_file`]).
+//!
 //! Without the binaries (`/usr/lib/postgresql/15/bin`, or `INBOUND_PG_BIN`), [`database`]
 //! prints why and returns `None` (the test skips), or panics when
 //! `INBOUND_REQUIRE_POSTGRES=1`.
@@ -48,10 +51,20 @@ pub struct TestDb {
 impl TestDb {
     /// `postgresql://postgres@127.0.0.1:PORT/NAME` (trust authentication on loopback).
     pub fn url(&self) -> String {
+        self.url_with("disable")
+    }
+
+    /// The URL with this `sslmode`.
+    pub fn url_with(&self, sslmode: &str) -> String {
         format!(
-            "postgresql://postgres@127.0.0.1:{}/{}?sslmode=disable",
+            "postgresql://postgres@127.0.0.1:{}/{}?sslmode={sslmode}",
             self.cluster.port, self.name
         )
+    }
+
+    /// The PEM file of the CA that issued the server's certificate.
+    pub fn ca_file(&self) -> PathBuf {
+        self.cluster.dir.path().join("ca.pem")
     }
 }
 
@@ -141,6 +154,25 @@ pub fn database() -> Option<TestDb> {
     Some(TestDb { cluster, name })
 }
 
+/// A CA and a leaf for 127.0.0.1 it issued: the CA's PEM, the leaf's, the leaf key's.
+fn certificates() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Inbound PostgreSQL test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, &ca_key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let mut leaf_params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    leaf_params.is_ca = IsCa::ExplicitNoCa;
+    leaf_params.use_authority_key_identifier_extension = true;
+    let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
+    (ca.pem(), leaf.pem(), leaf_key.serialize_pem())
+}
+
 fn free_port() -> u16 {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|l| l.local_addr())
@@ -177,6 +209,21 @@ impl Cluster {
         } else {
             None
         };
+        let (ca, cert, key) = certificates();
+        let owner = run_as.map(|user| (id_of(user, "-u"), id_of(user, "-g")));
+        for (name, pem, mode) in [
+            ("ca.pem", ca, 0o644),
+            ("server.crt", cert, 0o644),
+            ("server.key", key, 0o600),
+        ] {
+            use std::os::unix::fs::PermissionsExt as _;
+            let path = dir.path().join(name);
+            std::fs::write(&path, pem).expect("write a certificate");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+            if let Some((uid, gid)) = owner {
+                std::os::unix::fs::chown(&path, Some(uid), Some(gid)).expect("chown");
+            }
+        }
         // Retried on another port if one was taken meanwhile.
         let mut cluster = Self {
             bin,
@@ -200,10 +247,11 @@ impl Cluster {
         let mut last = None;
         for _ in 0..5 {
             cluster.port = free_port();
+            let dir = cluster.dir.path().display();
             let options = format!(
-                "-p {} -h 127.0.0.1 -k {} -F -c max_connections=200",
+                "-p {} -h 127.0.0.1 -k {dir} -F -c max_connections=200 -c ssl=on \
+                 -c ssl_cert_file={dir}/server.crt -c ssl_key_file={dir}/server.key",
                 cluster.port,
-                cluster.dir.path().display()
             );
             let out = cluster.run(
                 "pg_ctl",
