@@ -54,6 +54,10 @@ use inbound_secret::Secret;
 use crate::crypto::{EncryptionKey, KEY_CHECK_AAD, KEY_CHECK_PLAIN};
 use crate::error::{Error, Result};
 
+/// How long a call waits for a free pooled connection before failing with
+/// [`Error::PgPool`].
+const POOL_WAIT: Duration = Duration::from_secs(30);
+
 /// Settings for [`PgStore::open`].
 #[derive(Debug, Clone)]
 pub struct PgConfig {
@@ -142,6 +146,10 @@ impl PgStore {
         let pool = Pool::builder(manager)
             .max_size(config.max_connections.max(1))
             .runtime(deadpool_postgres::Runtime::Tokio1)
+            // A call waits this long for a free connection, then fails rather than hangs.
+            .wait_timeout(Some(POOL_WAIT))
+            .create_timeout(Some(config.connect_timeout))
+            .recycle_timeout(Some(config.connect_timeout))
             .build()
             .map_err(|e| Error::PgPool(e.to_string()))?;
         let store = Self {
