@@ -922,6 +922,49 @@ mod postgres_only {
     }
 
     #[test]
+    fn two_deliverers_never_claim_the_same_delivery() {
+        use inbound_store::TargetSpec;
+        let Some(db) = pg_cluster::database() else {
+            return;
+        };
+        let mut s = open_pg(&db, None);
+        let targets = [TargetSpec {
+            name: "hook",
+            accounts: None,
+        }];
+        s.fan_out_events(&targets, 10).unwrap();
+        for i in 0..40 {
+            s.record_event("account.failed", "a", Some(&format!("{{\"n\":{i}}}")))
+                .unwrap();
+        }
+        assert_eq!(s.fan_out_events(&targets, 100).unwrap(), 40);
+        let now = inbound_store::outbox::now_ms();
+        let claimed: Vec<i64> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..3)
+                .map(|_| {
+                    let mut s = open_pg(&db, None);
+                    scope.spawn(move || {
+                        let mut mine = Vec::new();
+                        loop {
+                            let batch = s.claim_due_deliveries(&["hook"], now, 60_000, 3).unwrap();
+                            if batch.is_empty() {
+                                break mine;
+                            }
+                            mine.extend(batch.iter().map(|d| d.id));
+                        }
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect()
+        });
+        let distinct: HashSet<i64> = claimed.iter().copied().collect();
+        assert_eq!((claimed.len(), distinct.len()), (40, 40));
+    }
+
+    #[test]
     fn the_store_works_from_inside_an_async_task() {
         // The retrieval pipeline calls the store from its tasks; this must not panic
         // (no runtime nested in another) and must not deadlock on a one-thread runtime.
