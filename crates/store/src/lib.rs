@@ -73,6 +73,14 @@
 //!   [`StoredMessage::sanitized_html`] for it and [`StoredMessage::display_html`] never gives
 //!   its HTML as sent. Storing does not sanitize: the costly step stays off the retrieval path.
 //!
+//! # Two backends
+//!
+//! [`Store`] is the SQLite file, the embedded default. With the `postgres` feature,
+//! `PgStore` keeps the same data in a PostgreSQL database, so several processes can share
+//! accounts. Both implement [`StoreBackend`] with the same guarantees (one transaction for a
+//! message, its action and its event; idempotent storing; secrets and settings sealed the same
+//! way); [`StoreLocation`] opens either (`[store] path` or `[store] url`).
+//!
 //! # Layout
 //!
 //! The raw message is the one copy of its content, in `message_raw`; headers, bodies,
