@@ -81,9 +81,21 @@ fn ci() -> Result<(), String> {
         "-D",
         "warnings",
     ])?;
+    // The PostgreSQL store is behind a feature of inbound-store: checked and tested with it.
+    let postgres = ["-p", "inbound-store", "--features", "postgres"];
+    cargo(
+        &[
+            &["clippy"][..],
+            &postgres,
+            &["--all-targets", "--", "-D", "warnings"],
+        ]
+        .concat(),
+    )?;
     // Fuzz smoke before the tests, so that cargo's test summary is what the run ends with.
     fuzz_smoke()?;
     cargo(&["test", "--workspace", "--all-targets"])?;
+    cargo(&[&["test"][..], &postgres, &["--test", "backends"]].concat())?;
+    cargo(&[&["test"][..], &postgres, &["--doc"]].concat())?;
     cargo(&["test", "--workspace", "--doc"])
 }
 

@@ -240,7 +240,7 @@ fn rekey_in(tx: &Transaction<'_>, old: &EncryptionKey, new: &EncryptionKey) -> R
 pub(crate) const SEALED_PREFIX: &str = "inbound-sealed:v1:";
 
 /// Seals an account's settings, bound to its name and its sealed secrets (in name order).
-fn seal_config(
+pub(crate) fn seal_config(
     key: &EncryptionKey,
     account: &str,
     config_json: &str,
@@ -256,7 +256,7 @@ fn seal_config(
 
 /// Opens settings written by [`seal_config`]; `None` when they are not sealed (plain text
 /// from an older version, or forged), or do not open under `key` with these secrets.
-fn open_config(
+pub(crate) fn open_config(
     key: &EncryptionKey,
     account: &str,
     stored: &str,

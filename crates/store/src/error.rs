@@ -99,6 +99,22 @@ pub enum Error {
     /// failed on the writer's side.
     #[error("writing the stored message out failed: {0}")]
     Output(#[source] std::io::Error),
+    /// A PostgreSQL store URL (`[store] url`) that does not parse.
+    #[error("invalid PostgreSQL store URL: {0}")]
+    InvalidUrl(String),
+    /// The PostgreSQL server could not be reached, refused, or a statement failed.
+    #[cfg(feature = "postgres")]
+    #[error("postgresql error: {0}")]
+    Postgres(#[source] tokio_postgres::Error),
+    /// No connection could be had from the PostgreSQL pool (timed out or closed).
+    #[error("postgresql connection pool: {0}")]
+    PgPool(String),
+    /// The TLS settings for PostgreSQL could not be built (an unreadable CA file).
+    #[error("postgresql TLS: {0}")]
+    Tls(String),
+    /// The PostgreSQL store's runtime could not start or has stopped.
+    #[error("postgresql store runtime: {0}")]
+    Runtime(String),
     /// Any other SQLite error.
     #[error("sqlite error: {0}")]
     Sqlite(#[source] rusqlite::Error),

@@ -73,6 +73,14 @@
 //!   [`StoredMessage::sanitized_html`] for it and [`StoredMessage::display_html`] never gives
 //!   its HTML as sent. Storing does not sanitize: the costly step stays off the retrieval path.
 //!
+//! # Two backends
+//!
+//! [`Store`] is the SQLite file, the embedded default. With the `postgres` feature,
+//! `PgStore` keeps the same data in a PostgreSQL database, so several processes can share
+//! accounts. Both implement [`StoreBackend`] with the same guarantees (one transaction for a
+//! message, its action and its event; idempotent storing; secrets and settings sealed the same
+//! way); [`StoreLocation`] opens either (`[store] path` or `[store] url`).
+//!
 //! # Layout
 //!
 //! The raw message is the one copy of its content, in `message_raw`; headers, bodies,
@@ -85,6 +93,7 @@
 //! keeps the page size it was made with.
 
 mod accounts;
+mod backend;
 mod checkpoint;
 mod codec;
 mod crypto;
@@ -94,6 +103,8 @@ mod key;
 mod messages;
 pub mod outbox;
 mod page;
+#[cfg(feature = "postgres")]
+mod pg;
 mod query;
 mod raw;
 mod retry;
@@ -105,6 +116,7 @@ mod sync;
 mod types;
 
 pub use accounts::StoredAccount;
+pub use backend::{StoreBackend, StoreLocation};
 pub use crypto::EncryptionKey;
 pub use error::{Error, Result};
 pub use files::file_is_shared;
@@ -115,6 +127,8 @@ pub use outbox::{
     TargetSpec,
 };
 pub use page::{Page, PageCursor, PageQuery};
+#[cfg(feature = "postgres")]
+pub use pg::{PgConfig, PgStore};
 pub use raw::MessageView;
 pub use retry::{RETRY_PENDING_REASON, RetryUid, RetryUidl};
 pub use schema::SCHEMA_VERSION;

@@ -60,7 +60,7 @@ pub struct Page {
 }
 
 /// `text` with LIKE's wildcards escaped (by `\`), between `%`.
-fn like_pattern(text: &str) -> String {
+pub(crate) fn like_pattern(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('%');
     for c in text.chars() {

@@ -22,26 +22,26 @@ pub(crate) const COLUMNS: &str = "id, account, folder, uidvalidity, uid, uidl, m
 /// One `messages` row, columns still encoded.
 pub(crate) struct MessageRow {
     pub(crate) id: i64,
-    account: String,
-    folder: String,
-    uidvalidity: Option<i64>,
-    uid: Option<i64>,
-    uidl: Option<String>,
-    message_id: Option<String>,
-    subject: Option<String>,
-    from: String,
-    sender: Option<String>,
-    reply_to: String,
-    to: String,
-    cc: String,
-    bcc: String,
-    date: Option<i64>,
-    in_reply_to: String,
-    refs: String,
-    stored_at: i64,
-    size: i64,
-    attachments: String,
-    sanitize: Option<String>,
+    pub(crate) account: String,
+    pub(crate) folder: String,
+    pub(crate) uidvalidity: Option<i64>,
+    pub(crate) uid: Option<i64>,
+    pub(crate) uidl: Option<String>,
+    pub(crate) message_id: Option<String>,
+    pub(crate) subject: Option<String>,
+    pub(crate) from: String,
+    pub(crate) sender: Option<String>,
+    pub(crate) reply_to: String,
+    pub(crate) to: String,
+    pub(crate) cc: String,
+    pub(crate) bcc: String,
+    pub(crate) date: Option<i64>,
+    pub(crate) in_reply_to: String,
+    pub(crate) refs: String,
+    pub(crate) stored_at: i64,
+    pub(crate) size: i64,
+    pub(crate) attachments: String,
+    pub(crate) sanitize: Option<String>,
 }
 
 impl MessageRow {
@@ -70,6 +70,41 @@ impl MessageRow {
             sanitize: row.get(20)?,
         })
     }
+}
+
+/// A stored message from its row and its parsed raw bytes (the envelope as stored), its HTML
+/// sanitized as recorded. Shared by both backends.
+pub(crate) fn stored_message(
+    id: MessageId,
+    row: MessageRow,
+    parsed: Email,
+) -> Result<StoredMessage> {
+    let email = Email {
+        message_id: row.message_id,
+        subject: row.subject,
+        from: codec::decode_addresses(&row.from)?,
+        sender: codec::decode_address(row.sender.as_deref())?,
+        reply_to: codec::decode_addresses(&row.reply_to)?,
+        to: codec::decode_addresses(&row.to)?,
+        cc: codec::decode_addresses(&row.cc)?,
+        bcc: codec::decode_addresses(&row.bcc)?,
+        date: row.date,
+        in_reply_to: codec::decode_strings(&row.in_reply_to)?,
+        references: codec::decode_strings(&row.refs)?,
+        ..parsed
+    };
+    let sanitize = codec::decode_sanitize(row.sanitize.as_deref())?;
+    let sanitized_html = sanitize.as_ref().and_then(|s| s.apply(&email));
+    Ok(StoredMessage {
+        id,
+        server_ref: codec::ref_from_columns(row.uidvalidity, row.uid, row.uidl)?,
+        account: row.account,
+        folder: row.folder,
+        email,
+        sanitized_html,
+        sanitize,
+        stored_at: row.stored_at,
+    })
 }
 
 /// The WHERE clause and its parameters for a filter.
@@ -164,33 +199,7 @@ impl Store {
             return Ok(None);
         };
         // Parsing and sanitizing happen outside the read transaction.
-        let parsed = parse(raw);
-        let email = Email {
-            message_id: row.message_id,
-            subject: row.subject,
-            from: codec::decode_addresses(&row.from)?,
-            sender: codec::decode_address(row.sender.as_deref())?,
-            reply_to: codec::decode_addresses(&row.reply_to)?,
-            to: codec::decode_addresses(&row.to)?,
-            cc: codec::decode_addresses(&row.cc)?,
-            bcc: codec::decode_addresses(&row.bcc)?,
-            date: row.date,
-            in_reply_to: codec::decode_strings(&row.in_reply_to)?,
-            references: codec::decode_strings(&row.refs)?,
-            ..parsed
-        };
-        let sanitize = codec::decode_sanitize(row.sanitize.as_deref())?;
-        let sanitized_html = sanitize.as_ref().and_then(|s| s.apply(&email));
-        Ok(Some(StoredMessage {
-            id,
-            server_ref: codec::ref_from_columns(row.uidvalidity, row.uid, row.uidl)?,
-            account: row.account,
-            folder: row.folder,
-            email,
-            sanitized_html,
-            sanitize,
-            stored_at: row.stored_at,
-        }))
+        stored_message(id, row, parse(raw)).map(Some)
     }
 
     /// One message's listing line (no body is read or parsed), or `None` if there is no such

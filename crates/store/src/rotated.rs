@@ -20,7 +20,7 @@ use crate::store::Store;
 const DIGEST_LEN: usize = 32;
 
 /// The `meta` key of one rotated secret.
-fn meta_key(account: &str, slot: &str) -> String {
+pub(crate) fn meta_key(account: &str, slot: &str) -> String {
     format!("rotated:{}:{account}:{slot}", account.len())
 }
 
@@ -54,10 +54,7 @@ impl Store {
         current: &Secret,
     ) -> Result<()> {
         let key = self.key.clone().ok_or(Error::NoKey("saved"))?;
-        let mut plain = Vec::with_capacity(DIGEST_LEN + current.expose().len());
-        plain.extend_from_slice(&digest(origin));
-        plain.extend_from_slice(current.expose().as_bytes());
-        let sealed = key.seal(&plain, &aad(account, slot))?;
+        let sealed = seal(&key, account, slot, origin, current)?;
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2)
@@ -94,21 +91,46 @@ impl Store {
             return Ok(None);
         };
         let key = self.key.as_ref().ok_or(Error::NoKey("read"))?;
-        let corrupt = || Error::SecretCorrupt {
-            account: account.to_owned(),
-            secret: slot.to_owned(),
-        };
-        let plain = key.open(&sealed, &aad(account, slot)).ok_or_else(corrupt)?;
-        if plain.len() < DIGEST_LEN {
-            return Err(corrupt());
-        }
-        let (saved_origin, current) = plain.split_at(DIGEST_LEN);
-        if saved_origin != digest(origin) {
-            return Ok(None);
-        }
-        let current = String::from_utf8(current.to_vec()).map_err(|_| corrupt())?;
-        Ok(Some(Secret::new(current)))
+        open(key, account, slot, origin, &sealed)
     }
+}
+
+/// Seals `current` with the digest of `origin` for the account's `slot` (the `meta` value).
+pub(crate) fn seal(
+    key: &EncryptionKey,
+    account: &str,
+    slot: &str,
+    origin: &Secret,
+    current: &Secret,
+) -> Result<Vec<u8>> {
+    let mut plain = Vec::with_capacity(DIGEST_LEN + current.expose().len());
+    plain.extend_from_slice(&digest(origin));
+    plain.extend_from_slice(current.expose().as_bytes());
+    key.seal(&plain, &aad(account, slot))
+}
+
+/// Opens a value written by [`seal`]: the secret if it replaced this `origin`, else `None`.
+pub(crate) fn open(
+    key: &EncryptionKey,
+    account: &str,
+    slot: &str,
+    origin: &Secret,
+    sealed: &[u8],
+) -> Result<Option<Secret>> {
+    let corrupt = || Error::SecretCorrupt {
+        account: account.to_owned(),
+        secret: slot.to_owned(),
+    };
+    let plain = key.open(sealed, &aad(account, slot)).ok_or_else(corrupt)?;
+    if plain.len() < DIGEST_LEN {
+        return Err(corrupt());
+    }
+    let (saved_origin, current) = plain.split_at(DIGEST_LEN);
+    if saved_origin != digest(origin) {
+        return Ok(None);
+    }
+    let current = String::from_utf8(current.to_vec()).map_err(|_| corrupt())?;
+    Ok(Some(Secret::new(current)))
 }
 
 /// Re-encrypts every rotated secret from `old` to `new` (part of [`Store::rekey`]); returns
@@ -124,12 +146,23 @@ pub(crate) fn rekey_rotated(
         .collect::<rusqlite::Result<_>>()?;
     let mut update = tx.prepare("UPDATE meta SET value = ?2 WHERE key = ?1")?;
     for (key, sealed) in &rows {
-        let (account, slot) = parse_meta_key(key).ok_or(Error::WrongKey)?;
-        let aad = aad(account, slot);
-        let plain = old.open(sealed, &aad).ok_or(Error::WrongKey)?;
-        update.execute(params![key, new.seal(&plain, &aad)?])?;
+        update.execute(params![key, reseal(old, new, key, sealed)?])?;
     }
     Ok(rows.len())
+}
+
+/// The rotated secret stored under `meta_key`, sealed under `old`, sealed again under `new`
+/// ([`Error::WrongKey`] when it does not open under `old`).
+pub(crate) fn reseal(
+    old: &EncryptionKey,
+    new: &EncryptionKey,
+    meta_key: &str,
+    sealed: &[u8],
+) -> Result<Vec<u8>> {
+    let (account, slot) = parse_meta_key(meta_key).ok_or(Error::WrongKey)?;
+    let aad = aad(account, slot);
+    let plain = old.open(sealed, &aad).ok_or(Error::WrongKey)?;
+    new.seal(&plain, &aad)
 }
 
 /// `rotated:<len>:<account>:<slot>` back into account and slot.
