@@ -157,23 +157,7 @@ fn list(app: &App, json_out: bool) -> CliResult<u8> {
         None => Vec::new(),
     };
     let accounts = app::all_accounts(&config, store.as_ref())?;
-    // Consent accounts with no refresh token stored yet: they need `accounts login`.
-    let mut not_signed_in = Vec::new();
-    for a in &accounts {
-        if let AuthConfig::OAuth(OAuthSettings::Login(l)) = &a.auth {
-            if let SecretSource::Stored(slot) = &l.refresh_token {
-                let has = match &store {
-                    Some(s) => s
-                        .load_account(&a.name)?
-                        .is_some_and(|s| s.secrets.contains_key(slot)),
-                    None => false,
-                };
-                if !has {
-                    not_signed_in.push(a.name.clone());
-                }
-            }
-        }
-    }
+    let not_signed_in = not_signed_in(store.as_ref(), &accounts)?;
     // Accounts whose refresh token the endpoint refused (`invalid_grant`) on a run.
     let refused = match &store {
         Some(s) => s.accounts_needing_login()?,
@@ -235,6 +219,36 @@ fn list(app: &App, json_out: bool) -> CliResult<u8> {
         print_json(&list)?;
         return Ok(EXIT_OK);
     }
+    print_table(&accounts, &secret, &|a| origin(a).to_owned())
+}
+
+/// Consent accounts (`accounts login`) with no refresh token stored yet.
+fn not_signed_in(store: Option<&Store>, accounts: &[Account]) -> CliResult<Vec<String>> {
+    let mut not_signed_in = Vec::new();
+    for a in accounts {
+        if let AuthConfig::OAuth(OAuthSettings::Login(l)) = &a.auth {
+            if let SecretSource::Stored(slot) = &l.refresh_token {
+                let has = match store {
+                    Some(s) => s
+                        .load_account(&a.name)?
+                        .is_some_and(|s| s.secrets.contains_key(slot)),
+                    None => false,
+                };
+                if !has {
+                    not_signed_in.push(a.name.clone());
+                }
+            }
+        }
+    }
+    Ok(not_signed_in)
+}
+
+/// The accounts as a table on stdout (a note on stderr when there are none).
+fn print_table(
+    accounts: &[Account],
+    secret: &dyn Fn(&Account) -> String,
+    origin: &dyn Fn(&Account) -> String,
+) -> CliResult<u8> {
     let mut t = Table::new(&[
         ("name", Align::Left),
         ("protocol", Align::Left),
@@ -247,7 +261,7 @@ fn list(app: &App, json_out: bool) -> CliResult<u8> {
         ("secret", Align::Left),
         ("source", Align::Left),
     ]);
-    for a in &accounts {
+    for a in accounts {
         t.row(vec![
             a.name.clone(),
             a.protocol.to_string(),
@@ -258,7 +272,7 @@ fn list(app: &App, json_out: bool) -> CliResult<u8> {
             policy(a),
             if a.subscribe { "yes" } else { "no" }.to_owned(),
             secret(a),
-            origin(a).to_owned(),
+            origin(a),
         ]);
     }
     if accounts.is_empty() {

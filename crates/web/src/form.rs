@@ -380,35 +380,7 @@ pub(crate) async fn save(
         }
     }
     let again = |problems: Vec<(String, String)>| {
-        if json {
-            let list: Vec<Value> = problems
-                .iter()
-                .map(|(f, m)| serde_json::json!({"field": f, "message": m}))
-                .collect();
-            let body = serde_json::json!({"error": {
-                "code": "invalid",
-                "message": "the account's settings have problems",
-                "problems": list,
-            }});
-            return (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(body)).into_response();
-        }
-        let shown: Vec<String> = problems
-            .iter()
-            .map(|(f, m)| {
-                if f.is_empty() {
-                    m.clone()
-                } else {
-                    format!("{f}: {m}")
-                }
-            })
-            .collect();
-        let mut r = render(&FormPage {
-            editing: editing.clone(),
-            fields: views(&form, &[], &problems),
-            problems: shown,
-        });
-        *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-        r
+        problems_response(json, editing.as_ref(), &form, &problems)
     };
     let (table, given) = match table_of(&form) {
         Ok(t) => t,
@@ -483,15 +455,60 @@ pub(crate) async fn save(
     let name = account.name.clone();
     app.replace_account(editing.as_deref(), account);
     tracing::info!("account saved from the web app");
+    Ok(saved_response(json, editing.is_some(), &name))
+}
+
+/// The answer to a saved account: 200 (edited) or 201 (created) with its name (JSON), or
+/// back to the overview.
+fn saved_response(json: bool, edited: bool, name: &str) -> Response {
     if json {
-        let status = if editing.is_some() {
+        let status = if edited {
             StatusCode::OK
         } else {
             StatusCode::CREATED
         };
-        return Ok((status, axum::Json(serde_json::json!({"name": name}))).into_response());
+        return (status, axum::Json(serde_json::json!({"name": name}))).into_response();
     }
-    Ok(Redirect::to("/").into_response())
+    Redirect::to("/").into_response()
+}
+
+/// The answer to settings with problems: 422 with the problems by field (JSON), or the form
+/// again with the values given and the problems shown.
+fn problems_response(
+    json: bool,
+    editing: Option<&String>,
+    form: &HashMap<String, String>,
+    problems: &[(String, String)],
+) -> Response {
+    if json {
+        let list: Vec<Value> = problems
+            .iter()
+            .map(|(f, m)| serde_json::json!({"field": f, "message": m}))
+            .collect();
+        let body = serde_json::json!({"error": {
+            "code": "invalid",
+            "message": "the account's settings have problems",
+            "problems": list,
+        }});
+        return (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(body)).into_response();
+    }
+    let shown: Vec<String> = problems
+        .iter()
+        .map(|(f, m)| {
+            if f.is_empty() {
+                m.clone()
+            } else {
+                format!("{f}: {m}")
+            }
+        })
+        .collect();
+    let mut r = render(&FormPage {
+        editing: editing.cloned(),
+        fields: views(form, &[], problems),
+        problems: shown,
+    });
+    *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    r
 }
 
 /// `POST /accounts`.

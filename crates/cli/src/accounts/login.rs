@@ -14,7 +14,7 @@ use inbound_net::oauth::{
 use inbound_retrieve::{
     Account, AuthConfig, LoginSettings, OAuthProviderName, OAuthSettings, SecretSource,
 };
-use inbound_store::Secret;
+use inbound_store::{Secret, StoredAccount};
 
 use super::add::{SecretKind, read_secrets};
 use crate::app::{self, App};
@@ -107,44 +107,8 @@ pub(crate) fn login(app: &App, args: &LoginArgs) -> CliResult<u8> {
         }
     };
 
-    // The client secret: given now, else the account's (environment or store), if any.
     let stored = store.load_account(&account.name)?;
-    let given_secret = if args.client_secret {
-        let slot = match &settings.client_secret {
-            SecretSource::Stored(name) => name.clone(),
-            _ => {
-                return Err(CliError::usage(format!(
-                    "account {:?} reads its client secret from the environment \
-                     (oauth.client_secret_env); --client-secret stores it, so remove that \
-                     setting or leave out --client-secret",
-                    account.name
-                )));
-            }
-        };
-        let value = read_secrets(
-            &account.name,
-            &[(
-                SecretKind::ClientSecret,
-                SecretKind::ClientSecret.name().to_owned(),
-            )],
-        )?;
-        value.into_iter().next().map(|v| (slot, v))
-    } else {
-        None
-    };
-    let client_secret = match (&given_secret, &settings.client_secret) {
-        (Some((_, v)), _) => Some(v.clone()),
-        (None, SecretSource::Stored(name)) => {
-            stored.as_ref().and_then(|s| s.secrets.get(name).cloned())
-        }
-        (None, source) => {
-            let mut none = |_: &str| Ok(None);
-            Some(
-                inbound_retrieve::credentials::resolve_secret(&account.name, source, &mut none)
-                    .map_err(|e| CliError::usage(super::add::credential_error(&e, &account)))?,
-            )
-        }
-    };
+    let (given_secret, client_secret) = client_secret(&account, settings, args, stored.as_ref())?;
 
     let login = login_config(&account, settings, args, client_secret);
     let tokens = app::block_on(run(login, args))??;
@@ -182,6 +146,54 @@ pub(crate) fn login(app: &App, args: &LoginArgs) -> CliResult<u8> {
         );
     }
     Ok(EXIT_OK)
+}
+
+/// A client secret given with `--client-secret`: the store slot to save it in, and the value.
+type GivenSecret = (String, Secret);
+
+/// The client secret for the flow: given now with `--client-secret` (returned as the store
+/// slot and value to save), else the account's own (environment or store), if any.
+fn client_secret(
+    account: &Account,
+    settings: &LoginSettings,
+    args: &LoginArgs,
+    stored: Option<&StoredAccount>,
+) -> CliResult<(Option<GivenSecret>, Option<Secret>)> {
+    let given_secret = if args.client_secret {
+        let slot = match &settings.client_secret {
+            SecretSource::Stored(name) => name.clone(),
+            _ => {
+                return Err(CliError::usage(format!(
+                    "account {:?} reads its client secret from the environment \
+                     (oauth.client_secret_env); --client-secret stores it, so remove that \
+                     setting or leave out --client-secret",
+                    account.name
+                )));
+            }
+        };
+        let value = read_secrets(
+            &account.name,
+            &[(
+                SecretKind::ClientSecret,
+                SecretKind::ClientSecret.name().to_owned(),
+            )],
+        )?;
+        value.into_iter().next().map(|v| (slot, v))
+    } else {
+        None
+    };
+    let client_secret = match (&given_secret, &settings.client_secret) {
+        (Some((_, v)), _) => Some(v.clone()),
+        (None, SecretSource::Stored(name)) => stored.and_then(|s| s.secrets.get(name).cloned()),
+        (None, source) => {
+            let mut none = |_: &str| Ok(None);
+            Some(
+                inbound_retrieve::credentials::resolve_secret(&account.name, source, &mut none)
+                    .map_err(|e| CliError::usage(super::add::credential_error(&e, account)))?,
+            )
+        }
+    };
+    Ok((given_secret, client_secret))
 }
 
 /// The flow's settings: the account's endpoints, its address as the login hint, the token
