@@ -103,31 +103,7 @@ impl Store {
                 .query_map([id], |row| Ok((row.get(0)?, row.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
             let key = self.key.as_ref().ok_or(Error::NoKey("read"))?;
-            let config_json = open_config(key, name, &stored_config, &sealed).ok_or_else(|| {
-                tracing::warn!(
-                    account = name,
-                    "stored account settings failed to authenticate"
-                );
-                Error::AccountTampered {
-                    account: name.to_owned(),
-                }
-            })?;
-            let mut secrets = BTreeMap::new();
-            for (secret_name, value) in sealed {
-                let plain = key
-                    .open(&value, &secret_aad(name, &secret_name))
-                    .and_then(|p| String::from_utf8(p).ok())
-                    .ok_or_else(|| Error::SecretCorrupt {
-                        account: name.to_owned(),
-                        secret: secret_name.clone(),
-                    })?;
-                secrets.insert(secret_name, Secret::new(plain));
-            }
-            Ok(Some(StoredAccount {
-                name: name.to_owned(),
-                config_json,
-                secrets,
-            }))
+            open_account(key, name, &stored_config, sealed).map(Some)
         })
     }
 
@@ -256,6 +232,42 @@ pub(crate) fn seal_config(
 
 /// Opens settings written by [`seal_config`]; `None` when they are not sealed (plain text
 /// from an older version, or forged), or do not open under `key` with these secrets.
+/// A stored account as read back, with either backend: its sealed settings and each sealed
+/// secret opened with `key` and checked against the account's name, or a typed error naming
+/// what failed to authenticate.
+pub(crate) fn open_account(
+    key: &EncryptionKey,
+    name: &str,
+    stored_config: &str,
+    sealed: Vec<(String, Vec<u8>)>,
+) -> Result<StoredAccount> {
+    let config_json = open_config(key, name, stored_config, &sealed).ok_or_else(|| {
+        tracing::warn!(
+            account = name,
+            "stored account settings failed to authenticate"
+        );
+        Error::AccountTampered {
+            account: name.to_owned(),
+        }
+    })?;
+    let mut secrets = BTreeMap::new();
+    for (secret_name, value) in sealed {
+        let plain = key
+            .open(&value, &secret_aad(name, &secret_name))
+            .and_then(|p| String::from_utf8(p).ok())
+            .ok_or_else(|| Error::SecretCorrupt {
+                account: name.to_owned(),
+                secret: secret_name.clone(),
+            })?;
+        secrets.insert(secret_name, Secret::new(plain));
+    }
+    Ok(StoredAccount {
+        name: name.to_owned(),
+        config_json,
+        secrets,
+    })
+}
+
 pub(crate) fn open_config(
     key: &EncryptionKey,
     account: &str,

@@ -17,7 +17,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::PgStore;
-use crate::accounts::{StoredAccount, open_config, seal_config};
+use crate::accounts::{StoredAccount, open_account, open_config, seal_config};
 use crate::backend::StoreBackend;
 use crate::codec;
 use crate::crypto::{EncryptionKey, KEY_CHECK_AAD, KEY_CHECK_PLAIN, secret_aad};
@@ -1362,31 +1362,7 @@ impl StoreBackend for PgStore {
             return Ok(None);
         };
         let key = self.key.as_ref().ok_or(Error::NoKey("read"))?;
-        let config_json = open_config(key, name, &stored_config, &sealed).ok_or_else(|| {
-            tracing::warn!(
-                account = name,
-                "stored account settings failed to authenticate"
-            );
-            Error::AccountTampered {
-                account: name.to_owned(),
-            }
-        })?;
-        let mut secrets = BTreeMap::new();
-        for (secret_name, value) in sealed {
-            let plain = key
-                .open(&value, &secret_aad(name, &secret_name))
-                .and_then(|p| String::from_utf8(p).ok())
-                .ok_or_else(|| Error::SecretCorrupt {
-                    account: name.to_owned(),
-                    secret: secret_name.clone(),
-                })?;
-            secrets.insert(secret_name, Secret::new(plain));
-        }
-        Ok(Some(StoredAccount {
-            name: name.to_owned(),
-            config_json,
-            secrets,
-        }))
+        open_account(key, name, &stored_config, sealed).map(Some)
     }
 
     fn list_accounts(&self) -> Result<Vec<String>> {
