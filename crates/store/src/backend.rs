@@ -22,9 +22,9 @@ use crate::outbox::{
     Delivery, DeliveryFilter, DeliveryOutcome, OutboxEvent, RetrySelection, TargetSpec,
 };
 use crate::page::{Page, PageQuery};
-use crate::signin::NeedsLogin;
 use crate::raw::MessageView;
 use crate::retry::{RetryUid, RetryUidl};
+use crate::signin::NeedsLogin;
 use crate::store::Store;
 use crate::sync::ImapFolderState;
 use crate::types::{
