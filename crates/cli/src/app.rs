@@ -52,6 +52,15 @@ impl App {
         }
     }
 
+    /// The store as named to people: its file, or `the PostgreSQL store of [store] url`
+    /// (never the URL, which may hold a password).
+    pub(crate) fn store_name(&self, config: &ConfigFile) -> String {
+        match self.store_location(config) {
+            StoreLocation::File(path) => path.display().to_string(),
+            _ => "the PostgreSQL store of [store] url".to_owned(),
+        }
+    }
+
     /// Opens the store with the key from `INBOUND_ENCRYPTION_KEY` when it is set.
     /// `need_key` says why the key is required, when it is. An existing store file must be
     /// the user's and not writable by others ([`crate::trust`]); one others can read is

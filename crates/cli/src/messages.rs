@@ -127,7 +127,7 @@ pub(crate) fn command(app: &App, cmd: MessagesCommand) -> CliResult<u8> {
     let Some(store) = app.open_existing_store(&config)? else {
         return Err(CliError::usage(format!(
             "no store at {}: run `inbound fetch` first, or pass --store FILE",
-            app.store_path(&config).display()
+            app.store_name(&config)
         )));
     };
     match cmd {

@@ -62,3 +62,86 @@ fn a_store_url_that_is_not_postgresql_is_a_usage_error_at_its_position() {
     assert!(err.contains("must be a PostgreSQL URL"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
 }
+
+#[test]
+fn a_stored_account_is_sealed_in_postgresql_fetched_and_rekeyed() {
+    let Some(db) = pg_cluster::database() else {
+        return;
+    };
+    let s = Server::start();
+    let w = Workdir::new();
+    std::fs::write(w.config(), format!("[store]\nurl = \"{}\"\n", db.url())).unwrap();
+    let key = common::new_key();
+    let port = s.server.imaps_addr().port().to_string();
+    let ca = s.server.ca_file().display().to_string();
+    let args = [
+        "accounts",
+        "add",
+        "stored",
+        "--protocol",
+        "imap",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--username",
+        "alice",
+        "--ca-file",
+        &ca,
+    ];
+    let out = w.run_with(&args, &[("INBOUND_ENCRYPTION_KEY", &key)], "pw-alice\n");
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("PostgreSQL store"),
+        "{}",
+        stderr(&out)
+    );
+    // The password is sealed in the database, never in the clear.
+    let dump = db.psql("SELECT encode(sealed, 'escape') FROM account_secrets");
+    assert!(!dump.contains("pw-alice"), "{dump}");
+
+    let out = w.run_with(
+        &["accounts", "list", "--json"],
+        &[("INBOUND_ENCRYPTION_KEY", &key)],
+        "",
+    );
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert_eq!(json(&out)[0]["name"], "stored");
+
+    let out = w.run_with(
+        &["fetch", "--json"],
+        &[("INBOUND_ENCRYPTION_KEY", &key)],
+        "",
+    );
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert_eq!(json(&out)[0]["fetched"], 8);
+
+    let new = common::new_key();
+    let out = w.run_with(
+        &["key", "rotate", "--new-key-env", "NEW_KEY"],
+        &[("INBOUND_ENCRYPTION_KEY", &key), ("NEW_KEY", &new)],
+        "",
+    );
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("re-encrypted 1 secret(s)"),
+        "{}",
+        stderr(&out)
+    );
+    let out = w.run_with(
+        &["accounts", "list", "--json"],
+        &[("INBOUND_ENCRYPTION_KEY", &key)],
+        "",
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "the old key still opens the store"
+    );
+    let out = w.run_with(
+        &["accounts", "list", "--json"],
+        &[("INBOUND_ENCRYPTION_KEY", &new)],
+        "",
+    );
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+}

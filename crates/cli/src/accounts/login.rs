@@ -141,7 +141,7 @@ pub(crate) fn login(app: &App, args: &LoginArgs) -> CliResult<u8> {
             "signed in: stored the refresh token of account {:?} encrypted in {}; try \
              `inbound accounts test {}`",
             account.name,
-            app.store_path(&config).display(),
+            app.store_name(&config),
             account.name
         );
     }
