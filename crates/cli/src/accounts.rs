@@ -9,7 +9,7 @@ use inbound_retrieve::{
     Account, AfterReceive, AuthConfig, FetchPolicy, MailProtocol, NetConnector, OAuthSettings,
     SecretSource, resolve_credentials, resolve_credentials_saving_rotated,
 };
-use inbound_store::Store;
+use inbound_store::StoreBackend;
 use serde_json::{Value, json};
 
 use self::add::AddArgs;
@@ -90,7 +90,7 @@ pub(crate) fn command(app: &App, cmd: AccountsCommand) -> CliResult<u8> {
 fn test(app: &App, name: String) -> CliResult<u8> {
     let config = app.config()?;
     let store = app.open_existing_store(&config)?;
-    let found = app::select(app::all_accounts(&config, store.as_ref())?, &[name])?;
+    let found = app::select(app::all_accounts(&config, store.as_deref())?, &[name])?;
     let Some(account) = found.first() else {
         return Err(app::no_accounts(&config));
     };
@@ -156,8 +156,8 @@ fn list(app: &App, json_out: bool) -> CliResult<u8> {
         Some(s) => s.list_accounts()?,
         None => Vec::new(),
     };
-    let accounts = app::all_accounts(&config, store.as_ref())?;
-    let not_signed_in = not_signed_in(store.as_ref(), &accounts)?;
+    let accounts = app::all_accounts(&config, store.as_deref())?;
+    let not_signed_in = not_signed_in(store.as_deref(), &accounts)?;
     // Accounts whose refresh token the endpoint refused (`invalid_grant`) on a run.
     let refused = match &store {
         Some(s) => s.accounts_needing_login()?,
@@ -223,7 +223,7 @@ fn list(app: &App, json_out: bool) -> CliResult<u8> {
 }
 
 /// Consent accounts (`accounts login`) with no refresh token stored yet.
-fn not_signed_in(store: Option<&Store>, accounts: &[Account]) -> CliResult<Vec<String>> {
+fn not_signed_in(store: Option<&dyn StoreBackend>, accounts: &[Account]) -> CliResult<Vec<String>> {
     let mut not_signed_in = Vec::new();
     for a in accounts {
         if let AuthConfig::OAuth(OAuthSettings::Login(l)) = &a.auth {
@@ -320,7 +320,7 @@ fn remove(app: &App, name: &str) -> CliResult<u8> {
 pub(crate) async fn run_test(
     connector: &NetConnector,
     account: &Account,
-    store: Option<&std::sync::Arc<std::sync::Mutex<Store>>>,
+    store: Option<&inbound_retrieve::SharedStore>,
 ) -> CliResult<u8> {
     // Rotated refresh tokens are saved as retrieval saves them: the next run needs them.
     let credentials = match store {

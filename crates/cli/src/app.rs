@@ -5,7 +5,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 
 use inbound_retrieve::Account;
-use inbound_store::{EncryptionKey, KEY_ENV, KeyError, Store};
+use inbound_store::{EncryptionKey, KEY_ENV, KeyError, PgConfig, StoreBackend, StoreLocation};
 
 use crate::config::{self, ConfigFile};
 use crate::error::{CliError, CliResult};
@@ -43,17 +43,42 @@ impl App {
         }
     }
 
+    /// Where the store is: `--store` (a file), else `[store] url` (a PostgreSQL database),
+    /// else [`App::store_path`].
+    pub(crate) fn store_location(&self, config: &ConfigFile) -> StoreLocation {
+        match (&self.store, &config.store_url) {
+            (None, Some(url)) => StoreLocation::Postgres(PgConfig::new(url.clone())),
+            _ => StoreLocation::File(self.store_path(config)),
+        }
+    }
+
+    /// The store as named to people: its file, or `the PostgreSQL store of [store] url`
+    /// (never the URL, which may hold a password).
+    pub(crate) fn store_name(&self, config: &ConfigFile) -> String {
+        match self.store_location(config) {
+            StoreLocation::File(path) => path.display().to_string(),
+            _ => "the PostgreSQL store of [store] url".to_owned(),
+        }
+    }
+
     /// Opens the store with the key from `INBOUND_ENCRYPTION_KEY` when it is set.
-    /// `need_key` says why the key is required, when it is. An existing store must be the
-    /// user's and not writable by others ([`crate::trust`]); one others can read is warned
-    /// about.
+    /// `need_key` says why the key is required, when it is. An existing store file must be
+    /// the user's and not writable by others ([`crate::trust`]); one others can read is
+    /// warned about. A PostgreSQL store is opened (and migrated) as it is.
     pub(crate) fn open_store(
         &self,
         config: &ConfigFile,
         need_key: Option<&str>,
-    ) -> CliResult<Store> {
+    ) -> CliResult<Box<dyn StoreBackend>> {
         let key = encryption_key(need_key)?;
-        let path = self.store_path(config);
+        let location = self.store_location(config);
+        let path = match &location {
+            StoreLocation::File(path) => path.clone(),
+            other => {
+                // The URL may hold a password: the message names the store, not the URL.
+                return other.open(key).map_err(|e| with_place(e, "[store] url"));
+            }
+        };
         crate::trust::check_owned(&path, "store")?;
         if let Some(mode) = crate::trust::readable_by_others(&path) {
             if !self.quiet {
@@ -64,23 +89,35 @@ impl App {
                 );
             }
         }
-        Store::open(&path, key).map_err(|e| with_path(e, &path))
+        location.open(key).map_err(|e| with_path(e, &path))
     }
 
-    /// Opens the store only if its file exists (for read-only commands), else `None`.
-    pub(crate) fn open_existing_store(&self, config: &ConfigFile) -> CliResult<Option<Store>> {
-        let path = self.store_path(config);
-        if !path.exists() {
-            return Ok(None);
+    /// Opens the store only if its file exists (for read-only commands), else `None`; a
+    /// PostgreSQL store always exists.
+    pub(crate) fn open_existing_store(
+        &self,
+        config: &ConfigFile,
+    ) -> CliResult<Option<Box<dyn StoreBackend>>> {
+        if let StoreLocation::File(path) = self.store_location(config) {
+            if !path.exists() {
+                return Ok(None);
+            }
         }
         self.open_store(config, None).map(Some)
     }
 }
 
 fn with_path(e: inbound_store::Error, path: &Path) -> CliError {
+    with_place(e, &path.display().to_string())
+}
+
+/// `e` with the store named by `place` (a file, or `[store] url`); a URL that does not parse
+/// is a usage error.
+fn with_place(e: inbound_store::Error, place: &str) -> CliError {
+    let invalid_url = matches!(e, inbound_store::Error::InvalidUrl(_));
     let base = CliError::from(e);
-    let message = format!("store {}: {}", path.display(), base.message());
-    if base.exit_code() == CliError::usage("").exit_code() {
+    let message = format!("store {place}: {}", base.message());
+    if invalid_url || base.exit_code() == CliError::usage("").exit_code() {
         CliError::usage(message)
     } else {
         CliError::failed(message)
@@ -108,7 +145,10 @@ pub(crate) fn encryption_key(need: Option<&str>) -> CliResult<Option<EncryptionK
 /// The accounts: those of the configuration file, then those saved in the store with
 /// `inbound accounts add` (a stored account of the same name as a configured one only holds
 /// that account's secrets).
-pub(crate) fn all_accounts(config: &ConfigFile, store: Option<&Store>) -> CliResult<Vec<Account>> {
+pub(crate) fn all_accounts(
+    config: &ConfigFile,
+    store: Option<&dyn StoreBackend>,
+) -> CliResult<Vec<Account>> {
     let mut accounts = config.accounts.clone();
     let Some(store) = store else {
         return Ok(accounts);

@@ -98,7 +98,7 @@ pub(crate) fn command(app: &App) -> CliResult<u8> {
         names.len(),
         if names.is_empty() { "" } else { ": " },
         names.join(", "),
-        app.store_path(&file).display()
+        app.store_name(&file)
     );
     Ok(EXIT_OK)
 }

@@ -31,6 +31,9 @@ pub(crate) struct ConfigFile {
     pub(crate) path: Option<PathBuf>,
     /// `[store] path`, resolved against the file's directory.
     pub(crate) store: Option<PathBuf>,
+    /// `[store] url`: a PostgreSQL database (`postgresql://...`), exclusive with `path`; a
+    /// secret, since it may hold the password.
+    pub(crate) store_url: Option<inbound_store::Secret>,
     /// The accounts, in file order.
     pub(crate) accounts: Vec<Account>,
     /// The `[[webhook]]` tables, in file order.
@@ -168,6 +171,8 @@ pub(crate) fn load_or_default(explicit: Option<&Path>) -> Result<ConfigFile, Cli
 struct StoreSection {
     /// The store file.
     path: Option<PathBuf>,
+    /// A PostgreSQL database: `postgresql://USER:PASS@HOST:PORT/DB?sslmode=...`.
+    url: Option<String>,
 }
 
 /// `[web]`: the credentials of `inbound serve` (needed to listen on a non-loopback address).
@@ -271,6 +276,7 @@ fn check_document(c: &mut Checker<'_>, root: &DeTable<'_>, base: &Path, out: &mu
             "store" => {
                 if let Some(section) = check_store(c, value) {
                     out.store = section.path.map(|p| base.join(p));
+                    out.store_url = section.url.map(inbound_store::Secret::new);
                 }
             }
             "account" => check_accounts(c, value, base, out),
@@ -310,7 +316,33 @@ fn check_store(c: &mut Checker<'_>, value: &Spanned<DeValue<'_>>) -> Option<Stor
     if c.problems.len() > before {
         return None;
     }
-    StoreSection::deserialize(ValueDeserializer::from(value.clone())).ok()
+    let section = StoreSection::deserialize(ValueDeserializer::from(value.clone())).ok()?;
+    // The URL's own span, for the problems below (never its text: it may hold a password).
+    let url_span = table
+        .iter()
+        .find(|(k, _)| k.get_ref().as_ref() == "url")
+        .map(|(_, v)| v.span());
+    if let (Some(url), Some(span)) = (&section.url, url_span) {
+        if section.path.is_some() {
+            c.add(
+                span,
+                "[store]",
+                "url",
+                "`path` and `url` are exclusive: give a SQLite file or a PostgreSQL URL",
+            );
+            return None;
+        }
+        if !(url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+            c.add(
+                span,
+                "[store]",
+                "url",
+                "must be a PostgreSQL URL: postgresql://USER:PASS@HOST:PORT/DB?sslmode=require",
+            );
+            return None;
+        }
+    }
+    Some(section)
 }
 
 fn check_web(c: &mut Checker<'_>, value: &Spanned<DeValue<'_>>) -> Option<WebSection> {
@@ -613,6 +645,38 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn a_store_url_is_kept_secret_and_exclusive_with_a_path() {
+        let file = parse(
+            "[store]\nurl = \"postgresql://u:pw@db/inbound?sslmode=require\"\n",
+            "t.toml",
+            Path::new("/base"),
+        )
+        .unwrap();
+        assert_eq!(file.store, None);
+        let url = file.store_url.as_ref().unwrap();
+        assert_eq!(url.expose(), "postgresql://u:pw@db/inbound?sslmode=require");
+        assert!(!format!("{file:?}").contains("pw@"));
+
+        let p = problems("[store]\npath = \"x.sqlite\"\nurl = \"postgresql://db/inbound\"\n");
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert!(
+            p[0].starts_with("3:7 [store] url `path` and `url` are exclusive"),
+            "{}",
+            p[0]
+        );
+        let p = problems("[store]\nurl = \"mysql://secret@db\"\n");
+        assert_eq!(p.len(), 1, "{p:#?}");
+        assert!(
+            p[0].starts_with("2:7 [store] url must be a PostgreSQL URL"),
+            "{}",
+            p[0]
+        );
+        assert!(!p[0].contains("secret"), "{}", p[0]);
+        let p = problems("[store]\nurl = 5\n");
+        assert!(p[0].starts_with("2:7 [store] url invalid type"), "{}", p[0]);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! delivers three messages and shows each arrive, and prints a summary.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::PoisonError;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use inbound_retrieve::account::{AfterReceiveName, FetchName, Security};
@@ -112,7 +112,7 @@ pub(crate) async fn run_demo<C: Connector + Clone>(
         imap.name,
         pop.name
     ));
-    let shared = Arc::new(Mutex::new(store));
+    let shared = inbound_retrieve::share(store);
     let retriever = Retriever::new(shared.clone(), connector.clone());
     let accounts = vec![imap.clone(), pop.clone()];
     let display = if options.quiet {
@@ -200,7 +200,7 @@ fn print_summary(
 /// One summary row per account: what the fetch got, plus what the subscription got for the
 /// IMAP account (`watched_account`).
 fn summary_rows(
-    shared: &Mutex<Store>,
+    shared: &inbound_retrieve::SharedStore,
     outcomes: &[fetch::Outcome],
     watched_account: &str,
     watched: &Watched,

@@ -20,7 +20,7 @@ pub(crate) fn command(app: &App, args: &FetchArgs) -> CliResult<u8> {
     let config = app.config()?;
     let existing = app.open_existing_store(&config)?;
     let accounts = app::select(
-        app::all_accounts(&config, existing.as_ref())?,
+        app::all_accounts(&config, existing.as_deref())?,
         &args.accounts,
     )?;
     if accounts.is_empty() {

@@ -52,16 +52,17 @@ pub(crate) fn command(app: &App, cmd: KeyCommand) -> CliResult<u8> {
                 )));
             }
             let config = app.config()?;
-            let path = app.store_path(&config);
-            if !path.exists() {
-                return Err(CliError::usage(format!("no store at {}", path.display())));
-            }
-            let mut store = app.open_store(&config, None)?;
+            let Some(mut store) = app.open_existing_store(&config)? else {
+                return Err(CliError::usage(format!(
+                    "no store at {}",
+                    app.store_name(&config)
+                )));
+            };
             let count = store.rekey(&old, &new)?;
             if !app.quiet {
                 eprintln!(
                     "re-encrypted {count} secret(s) in {}; from now on set {KEY_ENV} to the value of {new_key_env}",
-                    path.display()
+                    app.store_name(&config)
                 );
             }
             Ok(EXIT_OK)

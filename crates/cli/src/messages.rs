@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
-use inbound_store::{MessageFilter, MessageId, MessageView, SanitizeHtml, Store};
+use inbound_store::{MessageFilter, MessageId, MessageView, SanitizeHtml, StoreBackend};
 
 use crate::app::App;
 use crate::error::{CliError, CliResult, EXIT_OK};
@@ -127,11 +127,11 @@ pub(crate) fn command(app: &App, cmd: MessagesCommand) -> CliResult<u8> {
     let Some(store) = app.open_existing_store(&config)? else {
         return Err(CliError::usage(format!(
             "no store at {}: run `inbound fetch` first, or pass --store FILE",
-            app.store_path(&config).display()
+            app.store_name(&config)
         )));
     };
     match cmd {
-        MessagesCommand::List(args) => list(&store, &args),
+        MessagesCommand::List(args) => list(&*store, &args),
         MessagesCommand::Show(args) => {
             let sanitizes = |account: &str| {
                 config
@@ -140,13 +140,13 @@ pub(crate) fn command(app: &App, cmd: MessagesCommand) -> CliResult<u8> {
                     .find(|a| a.name == account)
                     .map(|a| a.sanitize_mode())
             };
-            show(&store, &args, &sanitizes)
+            show(&*store, &args, &sanitizes)
         }
-        MessagesCommand::Export(args) => export(&store, &args, app.quiet),
+        MessagesCommand::Export(args) => export(&*store, &args, app.quiet),
     }
 }
 
-fn list(store: &Store, args: &ListArgs) -> CliResult<u8> {
+fn list(store: &dyn StoreBackend, args: &ListArgs) -> CliResult<u8> {
     let messages = store.list_messages(&args.filter.to_filter())?;
     if args.json || args.format == ListFormat::Json {
         let list: Vec<_> = messages.iter().map(summary_json).collect();
@@ -193,7 +193,7 @@ fn no_such(id: i64) -> CliError {
 /// configured, `Some(None)` when it does not sanitize.
 type SanitizeLookup<'a> = &'a dyn Fn(&str) -> Option<Option<SanitizeHtml>>;
 
-fn show(store: &Store, args: &ShowArgs, sanitizes: SanitizeLookup<'_>) -> CliResult<u8> {
+fn show(store: &dyn StoreBackend, args: &ShowArgs, sanitizes: SanitizeLookup<'_>) -> CliResult<u8> {
     let format = if args.json {
         ShowFormat::Json
     } else {
@@ -269,7 +269,11 @@ fn show(store: &Store, args: &ShowArgs, sanitizes: SanitizeLookup<'_>) -> CliRes
 }
 
 /// Writes the raw message `id` to `out` a piece at a time, as received.
-fn write_raw(store: &Store, id: MessageId, out: &mut dyn std::io::Write) -> CliResult<()> {
+fn write_raw(
+    store: &dyn StoreBackend,
+    id: MessageId,
+    out: &mut dyn std::io::Write,
+) -> CliResult<()> {
     match store.write_raw_to(id, out) {
         Ok(Some(_)) => Ok(()),
         Ok(None) => Err(no_such(id.0)),
@@ -278,7 +282,7 @@ fn write_raw(store: &Store, id: MessageId, out: &mut dyn std::io::Write) -> CliR
     }
 }
 
-fn export(store: &Store, args: &ExportArgs, quiet: bool) -> CliResult<u8> {
+fn export(store: &dyn StoreBackend, args: &ExportArgs, quiet: bool) -> CliResult<u8> {
     let ids: Vec<MessageId> = if args.ids.is_empty() {
         store
             .list_messages(&MessageFilter {
@@ -312,7 +316,7 @@ fn export(store: &Store, args: &ExportArgs, quiet: bool) -> CliResult<u8> {
     Ok(EXIT_OK)
 }
 
-fn export_eml(store: &Store, ids: &[MessageId], dir: &Path) -> CliResult<usize> {
+fn export_eml(store: &dyn StoreBackend, ids: &[MessageId], dir: &Path) -> CliResult<usize> {
     create_private_dir(dir)
         .map_err(|e| CliError::failed(format!("cannot create {}: {e}", dir.display())))?;
     for &id in ids {
@@ -325,7 +329,7 @@ fn export_eml(store: &Store, ids: &[MessageId], dir: &Path) -> CliResult<usize> 
     Ok(ids.len())
 }
 
-fn export_maildir(store: &Store, ids: &[MessageId], dir: &Path) -> CliResult<usize> {
+fn export_maildir(store: &dyn StoreBackend, ids: &[MessageId], dir: &Path) -> CliResult<usize> {
     for sub in ["cur", "new", "tmp"] {
         let d = dir.join(sub);
         create_private_dir(&d)
@@ -349,7 +353,7 @@ fn export_maildir(store: &Store, ids: &[MessageId], dir: &Path) -> CliResult<usi
 /// Writes the raw message `id` into a new private file `path` (readable by the owner
 /// only), streamed from the store; the caller renames it into place, so a reader never sees
 /// half. A failure removes the file.
-fn write_message(store: &Store, id: MessageId, path: &Path) -> CliResult<()> {
+fn write_message(store: &dyn StoreBackend, id: MessageId, path: &Path) -> CliResult<()> {
     let cannot =
         |e: std::io::Error| CliError::failed(format!("cannot write {}: {e}", path.display()));
     let mut file = open_private(path).map_err(cannot)?;
@@ -426,7 +430,7 @@ fn hostname() -> String {
 mod tests {
     use inbound_message::Email;
     use inbound_retrieve::json::{ShownHtml as Html, html_to_show};
-    use inbound_store::{NewMessage, ServerRef, StoredMessage};
+    use inbound_store::{NewMessage, ServerRef, Store, StoredMessage};
 
     use super::*;
 

@@ -19,7 +19,7 @@ pub(crate) fn command(app: &App, args: &ServeArgs) -> CliResult<u8> {
     let config = app.config()?;
     let access = access(&config.web)?;
     let existing = app.open_existing_store(&config)?;
-    let accounts = app::all_accounts(&config, existing.as_ref())?;
+    let accounts = app::all_accounts(&config, existing.as_deref())?;
     let store = match existing {
         Some(store) => store,
         None => app.open_store(&config, None)?,

@@ -26,7 +26,7 @@ use crate::output::{address, clip};
 pub(crate) fn command(app: &App, args: WatchArgs) -> CliResult<u8> {
     let config = app.config()?;
     let existing = app.open_existing_store(&config)?;
-    let all = app::all_accounts(&config, existing.as_ref())?;
+    let all = app::all_accounts(&config, existing.as_deref())?;
     let mut hidden_env = secret_env_vars(&all);
     for var in crate::webhooks::secret_env_vars(&config) {
         if !hidden_env.contains(&var) {

@@ -2,7 +2,7 @@
 //! and the deliverer `watch` and `fetch` run beside retrieval.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Subcommand;
@@ -10,7 +10,7 @@ use inbound_retrieve::SubscriptionState;
 use inbound_retrieve::delivery::{
     Deliverer, DelivererConfig, DeliveryReport, RetryPolicy, Sink, WebhookSink, parse_duration,
 };
-use inbound_store::{Delivery, DeliveryFilter, RetrySelection, Store};
+use inbound_store::{Delivery, DeliveryFilter, RetrySelection};
 use serde_json::{Value, json};
 
 use crate::app::{self, App};
@@ -223,7 +223,7 @@ pub(crate) fn secret_env_vars(config: &ConfigFile) -> Vec<String> {
 /// # Errors
 /// A store error.
 pub(crate) fn deliverer(
-    store: &Arc<Mutex<Store>>,
+    store: &inbound_retrieve::SharedStore,
     sinks: Vec<Arc<dyn Sink>>,
 ) -> CliResult<Option<Arc<Deliverer>>> {
     if sinks.is_empty() {
@@ -347,7 +347,7 @@ mod tests {
 
     #[test]
     fn an_account_fails_once_and_recovers_once() {
-        let store = Arc::new(Mutex::new(Store::open_in_memory(None).unwrap()));
+        let store = inbound_retrieve::share(inbound_store::Store::open_in_memory(None).unwrap());
         let d = Arc::new(Deliverer::new(
             store.clone(),
             Vec::new(),

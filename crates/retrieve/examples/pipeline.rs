@@ -9,7 +9,6 @@
 //! Prints messages per second for one run into a fresh store file in a temporary folder.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use inbound_retrieve::account::AfterReceiveName;
@@ -120,7 +119,7 @@ fn main() {
 
     let dir = tempfile::tempdir().unwrap();
     let store = inbound_store::Store::open(dir.path().join("bench.sqlite"), None).unwrap();
-    let retriever = Retriever::new(Arc::new(Mutex::new(store)), server.connector());
+    let retriever = Retriever::new(inbound_retrieve::share(store), server.connector());
     let start = Instant::now();
     let report =
         futures::executor::block_on(retriever.retrieve_with_events(&account, &mut NoEvents))

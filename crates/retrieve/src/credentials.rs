@@ -21,7 +21,7 @@ use inbound_net::oauth::{
     StaticToken, TokenProvider,
 };
 use inbound_net::{Credentials, Secret, TlsConfig};
-use inbound_store::Store;
+use inbound_store::StoreBackend;
 
 use crate::account::{Account, AuthConfig, MailProtocol, OAuthSettings, SecretSource};
 use crate::sync::run::SharedStore;
@@ -146,7 +146,7 @@ pub type StoredLookup<'a> = dyn FnMut(&str) -> Result<Option<Secret>, inbound_st
 /// [`CredentialError`] naming the variable, command or stored secret that failed.
 pub fn resolve_credentials(
     account: &Account,
-    store: Option<&Store>,
+    store: Option<&dyn StoreBackend>,
 ) -> Result<Credentials, CredentialError> {
     let mut lookup = |name: &str| -> Result<Option<Secret>, inbound_store::Error> {
         let Some(store) = store else {

@@ -4,7 +4,7 @@
 
 use inbound_message::Address;
 use inbound_store::{
-    AttachmentInfo, CidImages, MessageId, MessageSummary, SanitizeHtml, ServerRef, Store,
+    AttachmentInfo, CidImages, MessageId, MessageSummary, SanitizeHtml, ServerRef, StoreBackend,
     StoredMessage,
 };
 use serde_json::{Value, json};
@@ -164,7 +164,7 @@ pub fn message_json(m: &StoredMessage, attachments: &[AttachmentInfo], html: &Sh
 /// # Errors
 /// The store's.
 pub fn show_message(
-    store: &Store,
+    store: &dyn StoreBackend,
     id: MessageId,
     sanitizes: &dyn Fn(&str) -> Option<Option<SanitizeHtml>>,
 ) -> Result<Option<Value>, inbound_store::Error> {

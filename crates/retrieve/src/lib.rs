@@ -99,4 +99,4 @@ pub use retriever::{RetrieveConfig, Retriever};
 pub use subscribe::{
     MessageHandler, StateHandler, SubscriptionId, SubscriptionState, Subscriptions,
 };
-pub use sync::run::SharedStore;
+pub use sync::run::{SharedStore, share, share_boxed};

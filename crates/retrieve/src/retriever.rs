@@ -94,8 +94,8 @@ impl Retriever<NetConnector> {
     /// A retriever storing into `store` and connecting to mail servers over the network
     /// ([`NetConnector`]). To share the store with other code, or to connect otherwise, use
     /// [`Retriever::new`].
-    pub fn from_store(store: inbound_store::Store) -> Self {
-        Self::new(Arc::new(Mutex::new(store)), NetConnector::new())
+    pub fn from_store(store: impl inbound_store::StoreBackend + 'static) -> Self {
+        Self::new(crate::sync::run::share(store), NetConnector::new())
     }
 }
 

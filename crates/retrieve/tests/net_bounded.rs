@@ -5,8 +5,8 @@
 
 mod net_support;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use inbound_retrieve::account::{FetchName, OAuthProviderName};
@@ -178,7 +178,7 @@ async fn a_rotated_refresh_token_survives_a_restart() {
     registry.set_refresh_token_rotation(true);
     let original = registry.issue_refresh_token("desktop", USER, None);
     let key = EncryptionKey::generate().unwrap();
-    let store = Arc::new(Mutex::new(Store::open_in_memory(Some(key)).unwrap()));
+    let store = inbound_retrieve::share(Store::open_in_memory(Some(key)).unwrap());
     store
         .lock()
         .unwrap()

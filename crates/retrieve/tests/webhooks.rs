@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use inbound_message::Email;
@@ -30,7 +30,7 @@ fn sink(url: &str, extra: impl FnOnce(&mut WebhookConfig)) -> Arc<dyn Sink> {
     Arc::new(WebhookSink::new(webhook, WebhookSecret::parse(SECRET).unwrap()).unwrap())
 }
 
-fn store_messages(store: &Arc<Mutex<Store>>, first_uid: u32, n: u32) {
+fn store_messages(store: &inbound_retrieve::SharedStore, first_uid: u32, n: u32) {
     let mut store = store.lock().unwrap();
     for uid in first_uid..first_uid + n {
         let raw = format!(
@@ -80,10 +80,10 @@ async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-fn new_store() -> (tempfile::TempDir, Arc<Mutex<Store>>) {
+fn new_store() -> (tempfile::TempDir, inbound_retrieve::SharedStore) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("s.sqlite"), None).unwrap();
-    (dir, Arc::new(Mutex::new(store)))
+    (dir, inbound_retrieve::share(store))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

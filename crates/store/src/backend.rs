@@ -24,11 +24,12 @@ use crate::outbox::{
 use crate::page::{Page, PageQuery};
 use crate::raw::MessageView;
 use crate::retry::{RetryUid, RetryUidl};
+use crate::signin::NeedsLogin;
 use crate::store::Store;
 use crate::sync::ImapFolderState;
 use crate::types::{
-    Inserted, MessageFilter, MessageId, MessageSummary, NewMessage, Pending, ServerRef,
-    StoredMessage,
+    Inserted, MessageFilter, MessageId, MessageSummary, NewMessage, Pending, PendingAction,
+    ServerRef, StoredMessage,
 };
 use inbound_secret::Secret;
 
@@ -76,6 +77,17 @@ pub trait StoreBackend: Send {
     fn list_page(&self, query: &PageQuery) -> Result<Page>;
     /// [`Store::count_by_account`].
     fn count_by_account(&self) -> Result<HashMap<String, u64>>;
+    /// [`Store::pending_actions_of`].
+    fn pending_actions_of(&self, ids: &[MessageId]) -> Result<HashMap<MessageId, PendingAction>>;
+
+    /// [`Store::mark_needs_login`].
+    fn mark_needs_login(&mut self, account: &str, reason: &str) -> Result<()>;
+    /// [`Store::clear_needs_login`].
+    fn clear_needs_login(&mut self, account: &str) -> Result<bool>;
+    /// [`Store::needs_login`].
+    fn needs_login(&self, account: &str) -> Result<Option<NeedsLogin>>;
+    /// [`Store::accounts_needing_login`].
+    fn accounts_needing_login(&self) -> Result<Vec<NeedsLogin>>;
 
     /// [`Store::imap_state`].
     fn imap_state(&self, account: &str, folder: &str) -> Result<Option<ImapFolderState>>;
@@ -249,6 +261,11 @@ impl StoreBackend for Store {
         read fn has_other_uidvalidity(account: &str, folder: &str, uidvalidity: u32) -> Result<bool>;
         read fn list_page(query: &PageQuery) -> Result<Page>;
         read fn count_by_account() -> Result<HashMap<String, u64>>;
+        read fn pending_actions_of(ids: &[MessageId]) -> Result<HashMap<MessageId, PendingAction>>;
+        write fn mark_needs_login(account: &str, reason: &str) -> Result<()>;
+        write fn clear_needs_login(account: &str) -> Result<bool>;
+        read fn needs_login(account: &str) -> Result<Option<NeedsLogin>>;
+        read fn accounts_needing_login() -> Result<Vec<NeedsLogin>>;
         write fn save_rotated_secret(account: &str, slot: &str, origin: &Secret, current: &Secret) -> Result<()>;
         write fn record_event(kind: &str, account: &str, data: Option<&str>) -> Result<String>;
         write fn fan_out_events(targets: &[TargetSpec<'_>], limit: usize) -> Result<usize>;

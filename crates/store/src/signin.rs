@@ -13,7 +13,9 @@ use rusqlite::{OptionalExtension as _, Transaction, params};
 use crate::error::Result;
 use crate::store::Store;
 
-const PREFIX: &str = "needs_login:";
+pub(crate) const PREFIX: &str = "needs_login:";
+/// The first key after every `needs_login:` key (`;` follows `:`).
+pub(crate) const PREFIX_END: &str = "needs_login;";
 
 /// Why and since when an account needs a new sign-in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,11 +28,11 @@ pub struct NeedsLogin {
     pub reason: String,
 }
 
-fn meta_key(account: &str) -> String {
+pub(crate) fn meta_key(account: &str) -> String {
     format!("{PREFIX}{account}")
 }
 
-fn decode(account: String, value: &[u8]) -> NeedsLogin {
+pub(crate) fn decode(account: String, value: &[u8]) -> NeedsLogin {
     let (since, reason) = value.split_at(value.len().min(8));
     let since_ms = <[u8; 8]>::try_from(since).map_or(0, i64::from_be_bytes);
     NeedsLogin {
@@ -102,7 +104,7 @@ impl Store {
         let rows: Vec<(String, Vec<u8>)> = self.read(|conn| {
             Ok(conn
                 .prepare("SELECT key, value FROM meta WHERE key >= ?1 AND key < ?2 ORDER BY key")?
-                .query_map(params![PREFIX, "needs_login;"], |row| {
+                .query_map(params![PREFIX, PREFIX_END], |row| {
                     Ok((row.get(0)?, row.get(1)?))
                 })?
                 .collect::<rusqlite::Result<_>>()?)

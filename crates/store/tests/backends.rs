@@ -1028,3 +1028,44 @@ mod postgres_only {
         assert!(!format!("{error} {error:?}").contains("hunter2"), "{error}");
     }
 }
+
+#[test]
+fn needs_login_marks_and_listed_actions_are_kept_per_account() {
+    let key = EncryptionKey::generate().unwrap();
+    on_each_backend(Some(key), |s| {
+        assert_eq!(s.needs_login("work").unwrap(), None);
+        s.mark_needs_login("work", "invalid_grant: revoked")
+            .unwrap();
+        s.mark_needs_login("home", "invalid_grant").unwrap();
+        let work = s.needs_login("work").unwrap().unwrap();
+        assert_eq!(work.reason, "invalid_grant: revoked");
+        assert!(work.since_ms > 0);
+        let names: Vec<String> = s
+            .accounts_needing_login()
+            .unwrap()
+            .into_iter()
+            .map(|n| n.account)
+            .collect();
+        assert_eq!(names, ["home", "work"]);
+        assert!(s.clear_needs_login("work").unwrap());
+        assert!(!s.clear_needs_login("work").unwrap());
+        s.save_account("home", "{}", &[]).unwrap();
+        assert!(s.remove_account("home").unwrap());
+        assert_eq!(s.needs_login("home").unwrap(), None);
+
+        let (a, b) = (mail("a", None), mail("b", None));
+        let archive = PendingAction::MoveTo("Archive".into());
+        let first = s
+            .insert_message(
+                &NewMessage::new("x", "INBOX", &imap(1), &a).with_action(Some(&archive)),
+            )
+            .unwrap();
+        let second = s
+            .insert_message(&NewMessage::new("x", "INBOX", &imap(2), &b))
+            .unwrap();
+        let of = s.pending_actions_of(&[first.id, second.id]).unwrap();
+        assert_eq!(of.get(&first.id), Some(&archive));
+        assert_eq!(of.get(&second.id), None);
+        assert!(s.pending_actions_of(&[]).unwrap().is_empty());
+    });
+}

@@ -6,12 +6,11 @@
 //! Content-Security-Policy, and attachments always download.
 //!
 //! ```
-//! use std::sync::{Arc, Mutex};
 //! use inbound_web::WebApp;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let store = Arc::new(Mutex::new(inbound_store::Store::open_in_memory(None)?));
+//! let store = inbound_retrieve::share(inbound_store::Store::open_in_memory(None)?);
 //! let app = WebApp::new(store, Vec::new());
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 //! let url = format!("http://{}/", listener.local_addr()?);

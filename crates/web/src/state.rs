@@ -219,12 +219,12 @@ impl AppState {
     /// Runs `f` with the store on a blocking thread.
     pub(crate) async fn with_store<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&inbound_store::Store) -> Result<T, ApiError> + Send + 'static,
+        f: impl FnOnce(&dyn inbound_store::StoreBackend) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || {
             let store = store.lock().unwrap_or_else(PoisonError::into_inner);
-            f(&store)
+            f(&**store)
         })
         .await
         .map_err(ApiError::internal)?
@@ -233,12 +233,12 @@ impl AppState {
     /// Runs `f` with the store, writable, on a blocking thread.
     pub(crate) async fn with_store_mut<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut inbound_store::Store) -> Result<T, ApiError> + Send + 'static,
+        f: impl FnOnce(&mut dyn inbound_store::StoreBackend) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || {
             let mut store = store.lock().unwrap_or_else(PoisonError::into_inner);
-            f(&mut store)
+            f(&mut **store)
         })
         .await
         .map_err(ApiError::internal)?

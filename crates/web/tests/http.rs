@@ -771,9 +771,7 @@ fn form_post(uri: &str, fields: &[(&str, &str)]) -> Request<Body> {
 #[tokio::test]
 async fn the_account_form_round_trips_every_setting_and_never_returns_a_secret() {
     let key = inbound_store::EncryptionKey::generate().unwrap();
-    let store = std::sync::Arc::new(std::sync::Mutex::new(
-        inbound_store::Store::open_in_memory(Some(key)).unwrap(),
-    ));
+    let store = inbound_retrieve::share(inbound_store::Store::open_in_memory(Some(key)).unwrap());
     let router = WebApp::new(store.clone(), vec![common::account("work")]).router();
     let form = get(&router, "/accounts/new").await.text();
     for field in [
@@ -960,9 +958,7 @@ fn json_request(method: &str, uri: &str, body: &Value) -> Request<Body> {
 #[tokio::test]
 async fn the_api_creates_updates_and_refuses_accounts_with_every_problem() {
     let key = inbound_store::EncryptionKey::generate().unwrap();
-    let store = std::sync::Arc::new(std::sync::Mutex::new(
-        inbound_store::Store::open_in_memory(Some(key)).unwrap(),
-    ));
+    let store = inbound_retrieve::share(inbound_store::Store::open_in_memory(Some(key)).unwrap());
     let router = WebApp::new(store.clone(), Vec::new()).router();
     let entra = serde_json::json!({
         "name": "entra", "protocol": "imap", "host": "outlook.office365.com",

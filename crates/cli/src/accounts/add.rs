@@ -570,17 +570,16 @@ fn report(
         return;
     }
     let names: Vec<&str> = kinds.iter().map(|(k, _)| k.name()).collect();
-    let store_path = app.store_path(config);
+    let store_path = app.store_name(config);
     let line = match origin {
         Origin::New if names.is_empty() => format!(
             "stored account {:?} in {} (its secret is read at run time)",
-            args.name,
-            store_path.display()
+            args.name, store_path
         ),
         Origin::New => format!(
             "stored account {:?} in {} with its {} encrypted",
             args.name,
-            store_path.display(),
+            store_path,
             names.join(" and ")
         ),
         Origin::File(path) => format!(
@@ -588,13 +587,13 @@ fn report(
             names.join(" and "),
             args.name,
             path.display(),
-            store_path.display()
+            store_path
         ),
         Origin::Stored(_) => format!(
             "updated the {} of stored account {:?} in {}",
             names.join(" and "),
             args.name,
-            store_path.display()
+            store_path
         ),
     };
     if consent && !secrets.contains_key("refresh_token") {

@@ -81,7 +81,7 @@ pub(crate) fn needs_login_hint(account: &Account) -> Option<String> {
 pub(crate) fn login(app: &App, args: &LoginArgs) -> CliResult<u8> {
     let config = app.config()?;
     let mut store = app.open_store(&config, Some("store the refresh token encrypted"))?;
-    let accounts = app::all_accounts(&config, Some(&store))?;
+    let accounts = app::all_accounts(&config, Some(&*store))?;
     let found = app::select(accounts, std::slice::from_ref(&args.name))?;
     let Some(account) = found.into_iter().next() else {
         return Err(app::no_accounts(&config));
@@ -141,7 +141,7 @@ pub(crate) fn login(app: &App, args: &LoginArgs) -> CliResult<u8> {
             "signed in: stored the refresh token of account {:?} encrypted in {}; try \
              `inbound accounts test {}`",
             account.name,
-            app.store_path(&config).display(),
+            app.store_name(&config),
             account.name
         );
     }

@@ -139,7 +139,7 @@ impl Waker {
     }
 }
 
-fn lock(store: &SharedStore) -> std::sync::MutexGuard<'_, inbound_store::Store> {
+fn lock(store: &SharedStore) -> std::sync::MutexGuard<'_, Box<dyn inbound_store::StoreBackend>> {
     store.lock().unwrap_or_else(PoisonError::into_inner)
 }
 

@@ -122,7 +122,7 @@ async fn redo_pending_deletes<S: Pop3Session>(
                     );
                     run.with_store(|st| {
                         st.abandon_action(p.id, &reason)?;
-                        st.forget_pop3_uidls(&account.name, [uidl.as_str()])
+                        st.forget_pop3_uidls(&account.name, &[uidl.as_str()])
                     })?;
                     run.note_error(reason);
                     continue;
@@ -182,7 +182,10 @@ fn select(run: &mut Run<'_>, listing: &Listing) -> Result<Vec<(u32, String)>, Ru
     selected.sort_by_key(|e| e.0);
     if !passed_over.is_empty() {
         run.with_store(|st| {
-            st.mark_pop3_seen(&account.name, passed_over.iter().map(|e| e.1.as_str()))
+            st.mark_pop3_seen(
+                &account.name,
+                &passed_over.iter().map(|e| e.1.as_str()).collect::<Vec<_>>(),
+            )
         })?;
     }
     let mut to_fetch = Vec::with_capacity(selected.len());
@@ -201,7 +204,12 @@ fn select(run: &mut Run<'_>, listing: &Listing) -> Result<Vec<(u32, String)>, Ru
     run.progress.messages_total += (to_fetch.len() + too_large.len()) as u64;
     run.events.on_progress(&run.progress);
     if !too_large.is_empty() {
-        run.with_store(|st| st.mark_pop3_seen(&account.name, too_large.iter().map(|t| t.0)))?;
+        run.with_store(|st| {
+            st.mark_pop3_seen(
+                &account.name,
+                &too_large.iter().map(|t| t.0).collect::<Vec<_>>(),
+            )
+        })?;
         for (uidl, size) in too_large {
             run.skip(format!("uidl:{uidl}"), size);
         }
@@ -321,7 +329,7 @@ async fn retr_unit<S: Pop3Session>(
     };
     *next += arrived;
     for (uidl, len) in too_large {
-        run.with_store(|st| st.mark_pop3_seen(&account.name, [uidl]))?;
+        run.with_store(|st| st.mark_pop3_seen(&account.name, &[uidl]))?;
         run.skip(format!("uidl:{uidl}"), len);
     }
     for uidl in empty {

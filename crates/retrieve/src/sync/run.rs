@@ -3,14 +3,26 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use inbound_store::{MessageId, PendingAction, Store};
+use inbound_store::{MessageId, PendingAction, StoreBackend};
 
 use crate::account::Account;
 use crate::backend::BackendError;
 use crate::events::{Events, NotDelivered, Progress, Report, Skipped};
 
-/// The store, shared by runs and subscriptions.
-pub type SharedStore = Arc<Mutex<Store>>;
+/// The store, shared by runs and subscriptions: either backend (the SQLite
+/// [`Store`](inbound_store::Store) or, with the store's `postgres` feature, `PgStore`).
+pub type SharedStore = Arc<Mutex<Box<dyn StoreBackend>>>;
+
+/// Shares `store` (either backend) for runs, subscriptions and deliverers.
+pub fn share(store: impl StoreBackend + 'static) -> SharedStore {
+    share_boxed(Box::new(store))
+}
+
+/// Shares a store already boxed, as [`StoreLocation::open`](inbound_store::StoreLocation::open)
+/// gives it.
+pub fn share_boxed(store: Box<dyn StoreBackend>) -> SharedStore {
+    Arc::new(Mutex::new(store))
+}
 
 /// Flush buffered messages to the store once they hold this many bytes.
 pub(crate) const FLUSH_BYTES: usize = 8 * 1024 * 1024;
@@ -81,12 +93,12 @@ impl<'a> Run<'a> {
     /// Runs `f` with the store locked (never across an await).
     pub(crate) fn with_store<T>(
         &self,
-        f: impl FnOnce(&mut Store) -> inbound_store::Result<T>,
+        f: impl FnOnce(&mut dyn StoreBackend) -> inbound_store::Result<T>,
     ) -> Result<T, RunError> {
         // A panic elsewhere while holding the lock cannot leave a half-written transaction
         // (SQLite rolls it back), so a poisoned lock is still usable.
         let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
-        f(&mut store).map_err(RunError::Store)
+        f(&mut **store).map_err(RunError::Store)
     }
 
     /// The pending action ids of these stored messages, by message id.

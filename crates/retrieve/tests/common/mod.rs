@@ -3,7 +3,6 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -68,7 +67,7 @@ pub fn pop3_account(name: &str, edit: impl FnOnce(&mut AccountConfig)) -> Accoun
 }
 
 pub fn new_store() -> inbound_retrieve::SharedStore {
-    Arc::new(Mutex::new(Store::open_in_memory(None).unwrap()))
+    inbound_retrieve::share(Store::open_in_memory(None).unwrap())
 }
 
 pub fn options() -> inbound_retrieve::RetrieveConfig {

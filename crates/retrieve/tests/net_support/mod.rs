@@ -121,7 +121,7 @@ pub fn tls(c: &mut AccountConfig, security: Security, port: u16, ca: &std::path:
 }
 
 pub fn new_store() -> SharedStore {
-    Arc::new(Mutex::new(Store::open_in_memory(None).unwrap()))
+    inbound_retrieve::share(Store::open_in_memory(None).unwrap())
 }
 
 pub fn options(max_attempts: u32) -> inbound_retrieve::RetrieveConfig {

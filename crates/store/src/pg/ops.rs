@@ -31,6 +31,7 @@ use crate::query::{COLUMNS, MessageRow, stored_message, summary};
 use crate::raw::MessageView;
 use crate::retry::{RETRY_PENDING_REASON, RetryUid, RetryUidl};
 use crate::rotated;
+use crate::signin;
 use crate::store::now;
 use crate::sync::ImapFolderState;
 use crate::types::{
@@ -862,6 +863,109 @@ impl StoreBackend for PgStore {
         })
     }
 
+    fn pending_actions_of(&self, ids: &[MessageId]) -> Result<HashMap<MessageId, PendingAction>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let pool = self.pool.clone();
+        let ids: Vec<i64> = ids.iter().map(|id| id.0).collect();
+        self.run(async move {
+            let client = pool.get().await?;
+            let rows = client
+                .query(
+                    "SELECT message_id, action, target FROM pending_actions
+                     WHERE state = 'pending' AND message_id = ANY($1) ORDER BY id",
+                    &[&ids],
+                )
+                .await?;
+            let mut out = HashMap::new();
+            for row in &rows {
+                let id: i64 = row.try_get(0)?;
+                let action: String = row.try_get(1)?;
+                let target: Option<String> = row.try_get(2)?;
+                let action = match (action.as_str(), target) {
+                    ("delete", _) => PendingAction::Delete,
+                    ("move", Some(folder)) => PendingAction::MoveTo(folder),
+                    _ => continue,
+                };
+                // The first pending action of a message wins, as in SQLite's listing.
+                out.entry(MessageId(id)).or_insert(action);
+            }
+            Ok(out)
+        })
+    }
+
+    fn mark_needs_login(&mut self, account: &str, reason: &str) -> Result<()> {
+        let pool = self.pool.clone();
+        let key = signin::meta_key(account);
+        let mut value = now_ms().to_be_bytes().to_vec();
+        value.extend_from_slice(reason.as_bytes());
+        self.run(async move {
+            let client = pool.get().await?;
+            client
+                .execute(
+                    "INSERT INTO meta (key, value) VALUES ($1, $2)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    &[&key, &value],
+                )
+                .await?;
+            Ok(())
+        })
+    }
+
+    fn clear_needs_login(&mut self, account: &str) -> Result<bool> {
+        let pool = self.pool.clone();
+        let key = signin::meta_key(account);
+        self.run(async move {
+            let client = pool.get().await?;
+            Ok(client
+                .execute("DELETE FROM meta WHERE key = $1", &[&key])
+                .await?
+                > 0)
+        })
+    }
+
+    fn needs_login(&self, account: &str) -> Result<Option<signin::NeedsLogin>> {
+        let pool = self.pool.clone();
+        let name = account.to_owned();
+        let key = signin::meta_key(account);
+        self.run(async move {
+            let client = pool.get().await?;
+            let row = client
+                .query_opt("SELECT value FROM meta WHERE key = $1", &[&key])
+                .await?;
+            match row {
+                Some(row) => Ok(Some(signin::decode(name, &row.try_get::<_, Vec<u8>>(0)?))),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn accounts_needing_login(&self) -> Result<Vec<signin::NeedsLogin>> {
+        let pool = self.pool.clone();
+        self.run(async move {
+            let client = pool.get().await?;
+            // COLLATE "C": byte order, as SQLite compares the keys.
+            let rows = client
+                .query(
+                    r#"SELECT key, value FROM meta
+                       WHERE key COLLATE "C" >= $1 AND key COLLATE "C" < $2
+                       ORDER BY key COLLATE "C""#,
+                    &[&signin::PREFIX, &signin::PREFIX_END],
+                )
+                .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let key: String = row.try_get(0)?;
+                let value: Vec<u8> = row.try_get(1)?;
+                if let Some(account) = key.strip_prefix(signin::PREFIX) {
+                    out.push(signin::decode(account.to_owned(), &value));
+                }
+            }
+            Ok(out)
+        })
+    }
+
     fn imap_state(&self, account: &str, folder: &str) -> Result<Option<ImapFolderState>> {
         let pool = self.pool.clone();
         let (account, folder) = (account.to_owned(), folder.to_owned());
@@ -1389,6 +1493,11 @@ impl StoreBackend for PgStore {
                 .await?;
             tx.execute("DELETE FROM pop3_uidls WHERE account = $1", &[&name])
                 .await?;
+            tx.execute(
+                "DELETE FROM meta WHERE key = $1",
+                &[&signin::meta_key(&name)],
+            )
+            .await?;
             tx.execute(
                 "DELETE FROM pending_actions
                  WHERE message_id IN (SELECT id FROM messages WHERE account = $1)",

@@ -1,8 +1,6 @@
 //! What the web tests share: a store with hostile and ordinary messages, and the app over it.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::{Arc, Mutex};
-
 use inbound_message::Email;
 use inbound_retrieve::backend::memory::MemoryServer;
 use inbound_retrieve::{Account, SecretSource};
@@ -118,7 +116,7 @@ pub fn store_raw(store: &mut Store, account: &str, uid: u32, raw: Vec<u8>) -> Me
 
 /// A test fixture: the app's parts and the ids of its messages.
 pub struct Fixture {
-    pub store: Arc<Mutex<Store>>,
+    pub store: inbound_retrieve::SharedStore,
     pub accounts: Vec<Account>,
     pub hostile: MessageId,
     pub plain: Vec<MessageId>,
@@ -133,7 +131,7 @@ pub fn fixture(beacon: &str) -> Fixture {
         .map(|i| store_raw(&mut store, "work", 10 + i, plain_message(i)))
         .collect();
     Fixture {
-        store: Arc::new(Mutex::new(store)),
+        store: inbound_retrieve::share(store),
         accounts: vec![account("work"), account("home")],
         hostile,
         plain,

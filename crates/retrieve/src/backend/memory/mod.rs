@@ -25,7 +25,7 @@
 //! }
 //! .validate()
 //! .unwrap();
-//! let store = Arc::new(Mutex::new(inbound_store::Store::open_in_memory(None).unwrap()));
+//! let store = inbound_retrieve::share(inbound_store::Store::open_in_memory(None).unwrap());
 //! let retriever = Retriever::new(store, server.connector());
 //! let run = || futures::executor::block_on(retriever.retrieve_with_events(&account, &mut NoEvents));
 //!
