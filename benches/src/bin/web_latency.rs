@@ -118,7 +118,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         accounts_n,
         start.elapsed().as_secs_f64()
     );
-    let app = inbound_web::WebApp::new(Arc::new(Mutex::new(store)), accounts);
+    let app = inbound_web::WebApp::new(Arc::new(Mutex::new(Box::new(store))), accounts);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

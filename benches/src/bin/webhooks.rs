@@ -12,7 +12,7 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use inbound_benches::mail::multipart_message;
@@ -31,7 +31,7 @@ fn emails(n: usize) -> Vec<Email> {
         .collect()
 }
 
-fn store_all(store: &mut Store, emails: &[Email], uidvalidity: u32) {
+fn store_all(store: &mut dyn inbound_store::StoreBackend, emails: &[Email], uidvalidity: u32) {
     for (b, chunk) in emails.chunks(100).enumerate() {
         let refs: Vec<ServerRef> = (0..chunk.len())
             .map(|i| ServerRef::Imap {
@@ -92,7 +92,7 @@ fn main() {
                 .unwrap();
             for (i, c) in concurrencies.iter().enumerate() {
                 let store = Store::open(dir.path().join(format!("d{i}.sqlite")), None).unwrap();
-                let store = Arc::new(Mutex::new(store));
+                let store = inbound_retrieve::share(store);
                 let webhook = WebhookConfig {
                     name: Some("bench".into()),
                     url: Some(receiver.url()),
@@ -116,7 +116,7 @@ fn main() {
                 let before = receiver.count();
                 rt.block_on(async {
                     deliverer.fan_out().unwrap();
-                    store_all(&mut store.lock().unwrap(), &mail, 1);
+                    store_all(&mut **store.lock().unwrap(), &mail, 1);
                     let start = Instant::now();
                     let report = deliverer.deliver_due().await.unwrap();
                     let secs = start.elapsed().as_secs_f64();

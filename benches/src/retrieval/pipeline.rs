@@ -13,7 +13,6 @@
 //! Stores go to a temp dir on the disk the machine writes to (`TMPDIR`), so commits pay a
 //! real fsync.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -141,7 +140,7 @@ pub fn run_pipeline(name: &str, t: &Target) -> Result<ClientReport, BoxError> {
         .enable_all()
         .build()?;
     let dir = tempfile::tempdir()?;
-    let store = Arc::new(Mutex::new(temp_store(&dir)?));
+    let store = inbound_retrieve::share(temp_store(&dir)?);
     let account = account(t, sanitize)?;
     let retriever = Retriever::new(store.clone(), NetConnector::new());
     let credentials = Credentials::password(&t.user, t.password.as_str());
