@@ -77,6 +77,13 @@ pub trait StoreBackend: Send {
     fn list_page(&self, query: &PageQuery) -> Result<Page>;
     /// [`Store::count_by_account`].
     fn count_by_account(&self) -> Result<HashMap<String, u64>>;
+    /// Fails with [`Error::Fenced`](crate::Error::Fenced) when this process may no longer act
+    /// for `account` (a fleet worker that lost its lease); called before every action on the
+    /// server. A store without leases (SQLite) always allows it.
+    fn check_fence(&self, account: &str) -> Result<()> {
+        let _ = account;
+        Ok(())
+    }
     /// [`Store::pending_actions_of`].
     fn pending_actions_of(&self, ids: &[MessageId]) -> Result<HashMap<MessageId, PendingAction>>;
 

@@ -115,6 +115,16 @@ pub enum Error {
     /// The PostgreSQL store's runtime could not start or has stopped.
     #[error("postgresql store runtime: {0}")]
     Runtime(String),
+    /// This worker no longer holds the account's lease (it expired, or another worker took
+    /// the account over with a newer epoch): nothing more may be stored or done on the
+    /// server for the account by this worker.
+    #[error("lease on account {account:?} lost: {why}")]
+    Fenced {
+        /// The account.
+        account: String,
+        /// Why: expired locally (not renewed in time) or taken over in the database.
+        why: String,
+    },
     /// Any other SQLite error.
     #[error("sqlite error: {0}")]
     Sqlite(#[source] rusqlite::Error),

@@ -100,6 +100,7 @@ mod crypto;
 mod error;
 mod files;
 mod key;
+pub mod lease;
 mod messages;
 pub mod outbox;
 mod page;
@@ -128,7 +129,7 @@ pub use outbox::{
 };
 pub use page::{Page, PageCursor, PageQuery};
 #[cfg(feature = "postgres")]
-pub use pg::{PgConfig, PgStore};
+pub use pg::{PgConfig, PgLeases, PgStore};
 pub use raw::MessageView;
 pub use retry::{RETRY_PENDING_REASON, RetryUid, RetryUidl};
 pub use schema::SCHEMA_VERSION;

@@ -245,8 +245,12 @@ CREATE TABLE outbox_deliveries (
 CREATE INDEX outbox_deliveries_due ON outbox_deliveries(state, next_at);
 "#;
 
+/// Migration 5: nothing here. PostgreSQL's migration 5 adds the fleet's leases; one process
+/// owns a SQLite store, so it has nothing to lease. Kept so both count versions alike.
+const V5: &str = "-- the fleet's leases live in PostgreSQL only";
+
 /// Every migration, in order; entry `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -38,9 +38,12 @@
 //! provider), trusting the Mozilla roots (webpki-roots) and the certificates of
 //! [`PgConfig::ca_file`]. `sslmode=disable`, `prefer` and `require` are read from the URL.
 
+mod lease;
 mod ops;
 mod outbox;
 mod schema;
+
+pub use lease::PgLeases;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -96,6 +99,12 @@ pub struct PgStore {
     runtime: Option<tokio::runtime::Runtime>,
     pub(crate) pool: Pool,
     pub(crate) key: Option<EncryptionKey>,
+    /// The leases this process holds; writes for a leased account check them.
+    pub(crate) fences: Arc<crate::lease::Fences>,
+    /// For the `LISTEN` connection of [`PgStore::leases`].
+    listen_config: tokio_postgres::Config,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
+    wake: std::sync::OnceLock<Arc<lease::Wake>>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -129,9 +138,10 @@ impl PgStore {
         pg.connect_timeout(config.connect_timeout);
         pg.application_name("inbound");
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(config)?);
+        let listen_config = pg.clone();
         let manager = Manager::from_config(
             pg,
-            tls,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -156,6 +166,10 @@ impl PgStore {
             runtime: Some(runtime),
             pool,
             key,
+            fences: crate::lease::Fences::new(),
+            listen_config,
+            tls,
+            wake: std::sync::OnceLock::new(),
         };
         let pool = store.pool.clone();
         store.run(async move {

@@ -17,11 +17,13 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::PgStore;
+use super::lease::check_lease;
 use crate::accounts::{StoredAccount, open_account, open_config, seal_config};
 use crate::backend::StoreBackend;
 use crate::codec;
 use crate::crypto::{EncryptionKey, KEY_CHECK_AAD, KEY_CHECK_PLAIN, secret_aad};
 use crate::error::{Error, Result};
+use crate::lease::Fence;
 use crate::outbox::{
     Delivery, DeliveryFilter, DeliveryOutcome, DeliveryState, MESSAGE_RECEIVED, OutboxEvent,
     RetrySelection, TargetSpec, new_event_id, now_ms,
@@ -511,9 +513,18 @@ impl PgStore {
 
     fn insert_all(&self, messages: Vec<MessageInsert>) -> Result<Vec<Inserted>> {
         let pool = self.pool.clone();
+        let mut fences: Vec<(String, Option<Fence>)> = Vec::new();
+        for m in &messages {
+            if !fences.iter().any(|(a, _)| a == &m.account) {
+                fences.push((m.account.clone(), self.fences.check(&m.account)?));
+            }
+        }
         self.run(async move {
             let mut client = pool.get().await?;
             let tx = client.transaction().await?;
+            for (account, fence) in &fences {
+                check_lease(&tx, account, *fence).await?;
+            }
             let mut out = Vec::with_capacity(messages.len());
             for m in &messages {
                 out.push(insert_in(&tx, m).await?);
@@ -895,6 +906,21 @@ impl StoreBackend for PgStore {
         })
     }
 
+    fn check_fence(&self, account: &str) -> Result<()> {
+        let Some(fence) = self.fences.check(account)? else {
+            return Ok(());
+        };
+        let pool = self.pool.clone();
+        let account = account.to_owned();
+        self.run(async move {
+            let mut client = pool.get().await?;
+            let tx = client.transaction().await?;
+            check_lease(&tx, &account, Some(fence)).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
     fn mark_needs_login(&mut self, account: &str, reason: &str) -> Result<()> {
         let pool = self.pool.clone();
         let key = signin::meta_key(account);
@@ -1000,9 +1026,11 @@ impl StoreBackend for PgStore {
         let pool = self.pool.clone();
         let (account, folder) = (account.to_owned(), folder.to_owned());
         let (uidvalidity, highest) = (int(state.uidvalidity), int(state.highest_uid));
+        let fence = self.fences.check(&account)?;
         self.run(async move {
             let mut client = pool.get().await?;
             let tx = client.transaction().await?;
+            check_lease(&tx, &account, fence).await?;
             let now = now();
             let abandoned = tx
                 .execute(
@@ -1082,9 +1110,11 @@ impl StoreBackend for PgStore {
         let pool = self.pool.clone();
         let account = account.to_owned();
         let uidls: Vec<String> = uidls.iter().map(|u| (*u).to_owned()).collect();
+        let fence = self.fences.check(&account)?;
         self.run(async move {
             let mut client = pool.get().await?;
             let tx = client.transaction().await?;
+            check_lease(&tx, &account, fence).await?;
             let now = now();
             for uidl in &uidls {
                 mark_seen(&tx, &account, uidl, now).await?;
@@ -1098,9 +1128,11 @@ impl StoreBackend for PgStore {
         let pool = self.pool.clone();
         let account = account.to_owned();
         let present: Vec<String> = present.iter().cloned().collect();
+        let fence = self.fences.check(&account)?;
         self.run(async move {
             let mut client = pool.get().await?;
             let tx = client.transaction().await?;
+            check_lease(&tx, &account, fence).await?;
             let forgotten = tx
                 .execute(
                     "DELETE FROM pop3_uidls WHERE account = $1 AND NOT (uidl = ANY($2))",
@@ -1122,14 +1154,18 @@ impl StoreBackend for PgStore {
         let pool = self.pool.clone();
         let account = account.to_owned();
         let uidls: Vec<String> = uidls.iter().map(|u| (*u).to_owned()).collect();
+        let fence = self.fences.check(&account)?;
         self.run(async move {
-            let client = pool.get().await?;
-            let n = client
+            let mut client = pool.get().await?;
+            let tx = client.transaction().await?;
+            check_lease(&tx, &account, fence).await?;
+            let n = tx
                 .execute(
                     "DELETE FROM pop3_uidls WHERE account = $1 AND uidl = ANY($2)",
                     &[&account, &uidls],
                 )
                 .await?;
+            tx.commit().await?;
             Ok(n as usize)
         })
     }

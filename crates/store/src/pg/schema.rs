@@ -182,8 +182,36 @@ CREATE TABLE outbox_deliveries (
 CREATE INDEX outbox_deliveries_due ON outbox_deliveries(state, next_at);
 "#;
 
+/// Migration 5: the fleet's workers and leases (times from the database clock). SQLite's
+/// migration 5 has nothing to add: one process owns a SQLite store.
+const V5: &str = r#"
+CREATE TABLE fleet_workers (
+    id           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    host         TEXT NOT NULL,
+    pid          BIGINT NOT NULL,
+    capacity     BIGINT NOT NULL,
+    started_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    heartbeat_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    stopped_at   TIMESTAMPTZ
+);
+
+CREATE TABLE fleet_leases (
+    account       TEXT PRIMARY KEY,
+    owner         BIGINT REFERENCES fleet_workers(id) ON DELETE SET NULL,
+    epoch         BIGINT NOT NULL DEFAULT 0,
+    expires_at    TIMESTAMPTZ,
+    state         TEXT NOT NULL DEFAULT 'free',
+    not_before    TIMESTAMPTZ,
+    last_event    TEXT,
+    last_event_at TIMESTAMPTZ,
+    last_error    TEXT,
+    updated_at    TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX fleet_leases_owner ON fleet_leases(owner);
+"#;
+
 /// Every migration, in order; entry `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The schema version this build writes (the same number as SQLite's).
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
