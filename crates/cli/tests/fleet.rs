@@ -45,9 +45,7 @@ const POLL: Duration = Duration::from_millis(150);
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn one_at_a_time() -> MutexGuard<'static, ()> {
-    ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
+    ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn account_name(i: usize) -> String {
@@ -161,7 +159,7 @@ fn raw(account: &str, n: u32) -> String {
 /// Declare workers after it: they are killed (on drop) before the server and database go.
 struct Fleet {
     db: pg_cluster::TestDb,
-    server: Server,
+    _server: Server,
     dir: Workdir,
     mail: Mail,
     accounts: String,
@@ -200,7 +198,7 @@ impl Fleet {
         }
         Some(Self {
             db,
-            server,
+            _server: server,
             dir: Workdir::new(),
             mail,
             accounts,
@@ -286,6 +284,10 @@ impl Fleet {
     /// The stored UIDs per account, from the database.
     fn stored(&self) -> BTreeMap<String, Vec<u32>> {
         let mut stored: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        // Until a worker has opened the store, there is no schema.
+        if self.db.psql("SELECT to_regclass('messages') IS NOT NULL") != "t" {
+            return stored;
+        }
         let rows = self
             .db
             .psql("SELECT account, uid FROM messages ORDER BY account, uid");
@@ -487,7 +489,10 @@ struct Status(Value);
 impl Status {
     fn accounts(&self) -> Vec<&Value> {
         let names = account_names();
-        let all = self.0["accounts"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let all = self.0["accounts"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         all.iter()
             .filter(|a| names.iter().any(|n| a["account"] == n.as_str()))
             .collect()
@@ -605,9 +610,11 @@ fn three_workers_share_fifty_accounts() {
 
     // Every account watched, each worker with a fair share (ceil(50 / 3) = 17) once the
     // first to scan has released what it took above it.
-    let (_, took) = wait_until("50 accounts split between 3 workers", Duration::from_secs(40), || {
-        fleet.status(&config).all_watched_by(&pids, 1, 17)
-    });
+    let (_, took) = wait_until(
+        "50 accounts split between 3 workers",
+        Duration::from_secs(40),
+        || fleet.status(&config).all_watched_by(&pids, 1, 17),
+    );
     eprintln!("split between 3 workers after {took:?}");
     let status = fleet.status(&config);
     for &pid in &pids {
@@ -639,9 +646,11 @@ fn sigkill_mid_batch_moves_accounts_without_loss_or_duplicates() {
     let config = fleet.config(Settings::fast());
     let mut workers: Vec<Worker> = (0..3).map(|_| fleet.spawn(&config)).collect();
     let pids: Vec<u32> = workers.iter().map(|w| w.pid).collect();
-    wait_until("50 accounts split between 3 workers", Duration::from_secs(40), || {
-        fleet.status(&config).all_watched_by(&pids, 1, ACCOUNTS)
-    });
+    wait_until(
+        "50 accounts split between 3 workers",
+        Duration::from_secs(40),
+        || fleet.status(&config).all_watched_by(&pids, 1, ACCOUNTS),
+    );
     fleet.assert_stored_exactly_once(Duration::from_secs(20));
 
     // The victim holds the most accounts.
@@ -664,13 +673,17 @@ fn sigkill_mid_batch_moves_accounts_without_loss_or_duplicates() {
                 std::thread::sleep(Duration::from_millis(5));
             }
         });
-        wait_until("the victim reporting new mail", Duration::from_secs(20), || {
-            if workers[victim].mails_since(seen_before).is_empty() {
-                Err("nothing yet".to_owned())
-            } else {
-                Ok(())
-            }
-        });
+        wait_until(
+            "the victim reporting new mail",
+            Duration::from_secs(20),
+            || {
+                if workers[victim].mails_since(seen_before).is_empty() {
+                    Err("nothing yet".to_owned())
+                } else {
+                    Ok(())
+                }
+            },
+        );
         workers[victim].kill();
         let killed_at = Instant::now();
         sender.join().unwrap();
@@ -720,7 +733,9 @@ fn sigstop_past_lease_cannot_commit_after_takeover() {
     });
     let a = fleet.spawn(&config);
     wait_until("A watching every account", Duration::from_secs(30), || {
-        fleet.status(&config).all_watched_by(&[a.pid], ACCOUNTS, ACCOUNTS)
+        fleet
+            .status(&config)
+            .all_watched_by(&[a.pid], ACCOUNTS, ACCOUNTS)
     });
     let b = fleet.spawn(&config);
     wait_until("B joining", Duration::from_secs(15), || {
@@ -734,15 +749,19 @@ fn sigstop_past_lease_cannot_commit_after_takeover() {
 
     a.signal("STOP");
     let stopped = Instant::now();
-    let (_, took) = wait_until("B taking every account over", Duration::from_secs(15), || {
-        let status = fleet.status(&config);
-        status.all_watched_by(&[b.pid], ACCOUNTS, ACCOUNTS)?;
-        let now = status.epochs();
-        match now.iter().find(|(a, e)| **e <= epochs[*a]) {
-            Some((a, e)) => Err(format!("{a} kept epoch {e}")),
-            None => Ok(()),
-        }
-    });
+    let (_, took) = wait_until(
+        "B taking every account over",
+        Duration::from_secs(15),
+        || {
+            let status = fleet.status(&config);
+            status.all_watched_by(&[b.pid], ACCOUNTS, ACCOUNTS)?;
+            let now = status.epochs();
+            match now.iter().find(|(a, e)| **e <= epochs[*a]) {
+                Some((a, e)) => Err(format!("{a} kept epoch {e}")),
+                None => Ok(()),
+            }
+        },
+    );
     eprintln!("B took over {took:?} after SIGSTOP");
     // Mail while A is stopped: A's IDLE sessions are told too, and it reads that on resuming.
     fleet.mail.deliver_round();
@@ -809,7 +828,9 @@ fn sigterm_releases_leases_for_fast_takeover() {
     });
     let b = fleet.spawn(&b_config);
     wait_until("A and B watching 25 each", Duration::from_secs(30), || {
-        fleet.status(&a_config).all_watched_by(&[a.pid, b.pid], 25, 25)
+        fleet
+            .status(&a_config)
+            .all_watched_by(&[a.pid, b.pid], 25, 25)
     });
     let a_accounts = fleet.status(&a_config).held_by(a.pid);
     fleet.assert_stored_exactly_once(Duration::from_secs(20));
@@ -819,11 +840,17 @@ fn sigterm_releases_leases_for_fast_takeover() {
     a.signal("TERM");
     let termed = Instant::now();
     let exit = a.wait_exit(Duration::from_secs(10));
-    assert!(exit.success(), "exit {exit:?}; stderr:\n{}", a.stderr_text());
+    assert!(
+        exit.success(),
+        "exit {exit:?}; stderr:\n{}",
+        a.stderr_text()
+    );
     eprintln!("A exited {:?} after SIGTERM", termed.elapsed());
 
     wait_until("B watching every account", Duration::from_secs(10), || {
-        fleet.status(&b_config).all_watched_by(&[b.pid], ACCOUNTS, ACCOUNTS)
+        fleet
+            .status(&b_config)
+            .all_watched_by(&[b.pid], ACCOUNTS, ACCOUNTS)
     });
     eprintln!(
         "B watches A's {} accounts {:?} after SIGTERM (leases: 30 s)",
