@@ -92,6 +92,22 @@ impl App {
         location.open(key).map_err(|e| with_path(e, &path))
     }
 
+    /// The store and its lease protocol when the store is PostgreSQL (a fleet can form on
+    /// it); `None` for a SQLite file.
+    pub(crate) fn open_fleet_store(
+        &self,
+        config: &ConfigFile,
+    ) -> CliResult<Option<(Box<dyn StoreBackend>, inbound_store::PgLeases)>> {
+        let StoreLocation::Postgres(pg) = self.store_location(config) else {
+            return Ok(None);
+        };
+        let key = encryption_key(None)?;
+        let store =
+            inbound_store::PgStore::open(&pg, key).map_err(|e| with_place(e, "[store] url"))?;
+        let leases = store.leases().map_err(|e| with_place(e, "[store] url"))?;
+        Ok(Some((Box::new(store), leases)))
+    }
+
     /// Opens the store only if its file exists (for read-only commands), else `None`; a
     /// PostgreSQL store always exists.
     pub(crate) fn open_existing_store(

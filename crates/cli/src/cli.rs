@@ -69,6 +69,18 @@ pub(crate) enum Command {
     Webhooks(WebhooksCommand),
     /// Serve the account overview web app and its JSON API.
     Serve(ServeArgs),
+    /// Show the fleet of `inbound watch` workers on a PostgreSQL store: per account its
+    /// owner, state, lease expiry, last event and error; per worker its host, start,
+    /// heartbeat and accounts held.
+    Status(StatusArgs),
+}
+
+/// `inbound status`.
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    /// Print the fleet as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// `inbound serve`.

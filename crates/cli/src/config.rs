@@ -40,6 +40,8 @@ pub(crate) struct ConfigFile {
     pub(crate) webhooks: Vec<Webhook>,
     /// `[web]`: who may use `inbound serve`.
     pub(crate) web: WebSection,
+    /// `[fleet]`: lease and pacing settings of `inbound watch` on a PostgreSQL store.
+    pub(crate) fleet: inbound_retrieve::fleet::FleetConfig,
 }
 
 /// One problem in a configuration file.
@@ -175,6 +177,77 @@ struct StoreSection {
     url: Option<String>,
 }
 
+/// `[fleet]`: how `inbound watch` workers sharing a PostgreSQL store split its accounts.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FleetSection {
+    /// Lease duration, seconds (default 30).
+    lease_secs: Option<u64>,
+    /// Renewal interval, seconds (default 10).
+    renew_secs: Option<u64>,
+    /// Claim scan interval, seconds (default 5).
+    scan_secs: Option<u64>,
+    /// Most accounts per worker (default 1000).
+    capacity: Option<usize>,
+    /// How often a worker above its fair share releases accounts, seconds (default 60).
+    rebalance_secs: Option<u64>,
+    /// How many it releases each time (default 2).
+    rebalance_step: Option<usize>,
+    /// New connections per second per worker (default 20).
+    connects_per_sec: Option<u32>,
+    /// How long a failed account waits before it is tried again, seconds (default 60).
+    failed_retry_secs: Option<u64>,
+}
+
+impl FleetSection {
+    /// The settings, or the first problem as `(field, message)`.
+    fn config(&self) -> Result<inbound_retrieve::fleet::FleetConfig, (&'static str, String)> {
+        use std::time::Duration;
+        let d = inbound_retrieve::fleet::FleetConfig::default();
+        let secs = |v: Option<u64>, default: Duration| v.map_or(default, Duration::from_secs);
+        let config = inbound_retrieve::fleet::FleetConfig {
+            lease: secs(self.lease_secs, d.lease),
+            renew: secs(self.renew_secs, d.renew),
+            scan: secs(self.scan_secs, d.scan),
+            capacity: self.capacity.unwrap_or(d.capacity),
+            rebalance: secs(self.rebalance_secs, d.rebalance),
+            rebalance_step: self.rebalance_step.unwrap_or(d.rebalance_step),
+            connects_per_sec: self.connects_per_sec.unwrap_or(d.connects_per_sec),
+            failed_retry: secs(self.failed_retry_secs, d.failed_retry),
+        };
+        let range = |field: &'static str, v: Duration, lo: u64, hi: u64| {
+            if v < Duration::from_secs(lo) || v > Duration::from_secs(hi) {
+                Err((field, format!("must be between {lo} and {hi} seconds")))
+            } else {
+                Ok(())
+            }
+        };
+        range("lease_secs", config.lease, 2, 3600)?;
+        range("renew_secs", config.renew, 1, 3600)?;
+        range("scan_secs", config.scan, 1, 3600)?;
+        range("rebalance_secs", config.rebalance, 1, 86_400)?;
+        range("failed_retry_secs", config.failed_retry, 1, 86_400)?;
+        // A lease is valid locally for two thirds of its time after the last renewal.
+        if config.renew * 3 >= config.lease * 2 {
+            return Err((
+                "renew_secs",
+                format!(
+                    "must be under two thirds of lease_secs ({} s), or the worker fences itself \
+                     between renewals",
+                    config.lease.as_secs()
+                ),
+            ));
+        }
+        if config.capacity == 0 {
+            return Err(("capacity", "must be at least 1".into()));
+        }
+        if config.connects_per_sec == 0 || config.connects_per_sec > 10_000 {
+            return Err(("connects_per_sec", "must be between 1 and 10000".into()));
+        }
+        Ok(config)
+    }
+}
+
 /// `[web]`: the credentials of `inbound serve` (needed to listen on a non-loopback address).
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -286,11 +359,16 @@ fn check_document(c: &mut Checker<'_>, root: &DeTable<'_>, base: &Path, out: &mu
                     out.web = section;
                 }
             }
+            "fleet" => {
+                if let Some(fleet) = check_fleet(c, value) {
+                    out.fleet = fleet;
+                }
+            }
             other => c.add(
                 key.span(),
                 "",
                 other,
-                "unknown section (expected [store], [web], [[account]] or [[webhook]])",
+                "unknown section (expected [store], [fleet], [web], [[account]] or [[webhook]])",
             ),
         }
     }
@@ -343,6 +421,42 @@ fn check_store(c: &mut Checker<'_>, value: &Spanned<DeValue<'_>>) -> Option<Stor
         }
     }
     Some(section)
+}
+
+fn check_fleet(
+    c: &mut Checker<'_>,
+    value: &Spanned<DeValue<'_>>,
+) -> Option<inbound_retrieve::fleet::FleetConfig> {
+    let Some(table) = value.get_ref().as_table() else {
+        c.add(value.span(), "", "fleet", "must be a table: [fleet]");
+        return None;
+    };
+    let before = c.problems.len();
+    for (key, v) in table.iter() {
+        if let Err(e) = single_key::<FleetSection>(key, v) {
+            c.add(
+                e.span().unwrap_or(key.span()),
+                "[fleet]",
+                key.get_ref().as_ref(),
+                first_line(e.message()),
+            );
+        }
+    }
+    if c.problems.len() > before {
+        return None;
+    }
+    let section = FleetSection::deserialize(ValueDeserializer::from(value.clone())).ok()?;
+    match section.config() {
+        Ok(config) => Some(config),
+        Err((field, message)) => {
+            let span = table
+                .iter()
+                .find(|(k, _)| k.get_ref().as_ref() == field)
+                .map_or(value.span(), |(_, v)| v.span());
+            c.add(span, "[fleet]", field, message);
+            None
+        }
+    }
 }
 
 fn check_web(c: &mut Checker<'_>, value: &Spanned<DeValue<'_>>) -> Option<WebSection> {

@@ -16,10 +16,12 @@ mod connector;
 mod demo;
 mod error;
 mod fetch;
+mod fleet;
 mod keys;
 mod messages;
 mod output;
 mod serve;
+mod status;
 mod trust;
 mod watch;
 mod webhooks;
@@ -105,6 +107,7 @@ fn run(app: &App, command: Command) -> CliResult<u8> {
         Command::Key(cmd) => keys::command(app, cmd),
         Command::Webhooks(cmd) => webhooks::command(app, cmd),
         Command::Serve(args) => serve::command(app, &args),
+        Command::Status(args) => status::command(app, &args),
     }
 }
 

@@ -25,7 +25,11 @@ use crate::output::{address, clip};
 /// `inbound watch`: subscribes the chosen accounts until interrupted.
 pub(crate) fn command(app: &App, args: WatchArgs) -> CliResult<u8> {
     let config = app.config()?;
-    let existing = app.open_existing_store(&config)?;
+    // On a PostgreSQL store the worker joins the fleet sharing its accounts.
+    let (existing, leases) = match app.open_fleet_store(&config)? {
+        Some((store, leases)) => (Some(store), Some(leases)),
+        None => (app.open_existing_store(&config)?, None),
+    };
     let all = app::all_accounts(&config, existing.as_deref())?;
     let mut hidden_env = secret_env_vars(&all);
     for var in crate::webhooks::secret_env_vars(&config) {
@@ -64,7 +68,17 @@ pub(crate) fn command(app: &App, args: WatchArgs) -> CliResult<u8> {
     let retriever = Retriever::new(store, crate::connector::net());
     app::block_on(async {
         let shutdown = shutdown_signal();
-        run_watch(retriever, accounts, &options, deliverer, shutdown).await
+        match leases {
+            Some(leases) => {
+                let fleet = crate::fleet::FleetRun {
+                    leases: Arc::new(leases),
+                    config: config.fleet,
+                };
+                crate::fleet::run_fleet(retriever, accounts, fleet, &options, deliverer, shutdown)
+                    .await
+            }
+            None => run_watch(retriever, accounts, &options, deliverer, shutdown).await,
+        }
     })?
 }
 
@@ -217,7 +231,7 @@ pub(crate) const QUEUE_LIMIT: usize = 32;
 /// messages bounded by a semaphore of [`QUEUE_LIMIT`] slots, each held by its [`Arrival`].
 #[derive(Debug, Clone)]
 pub(crate) struct EventSender {
-    tx: mpsc::UnboundedSender<WatchEvent>,
+    pub(crate) tx: mpsc::UnboundedSender<WatchEvent>,
     slots: Arc<Semaphore>,
 }
 
@@ -430,7 +444,7 @@ pub(crate) async fn run_watch<C: Connector>(
 
 /// Reports an event; a new message also wakes the deliverer, which runs the `--exec`
 /// command and the webhooks for it from the outbox.
-fn handle(event: WatchEvent, options: &WatchOptions, waker: Option<&Waker>) {
+pub(crate) fn handle(event: WatchEvent, options: &WatchOptions, waker: Option<&Waker>) {
     match event {
         WatchEvent::State(name, state) => {
             let is_error = matches!(

@@ -76,6 +76,7 @@ pub mod credentials;
 pub mod delivery;
 mod error;
 mod events;
+pub mod fleet;
 pub mod json;
 mod pipeline;
 mod retriever;

@@ -478,6 +478,7 @@ async fn perform<S: ImapSession>(
     uids: &[u32],
     pending: &[i64],
 ) -> Result<bool, RunError> {
+    run.check_fence()?;
     let result = match action {
         PendingAction::Delete => s.uid_delete(uids).await,
         PendingAction::MoveTo(target) => match ensure_folder(s, run, target).await {

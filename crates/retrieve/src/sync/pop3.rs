@@ -127,6 +127,7 @@ async fn redo_pending_deletes<S: Pop3Session>(
                     run.note_error(reason);
                     continue;
                 }
+                run.check_fence()?;
                 match s.dele(msgno).await {
                     Ok(()) => {
                         quit.commit.push(p.id);
@@ -365,6 +366,11 @@ async fn quit_and_complete<S: Pop3Session>(
     listing: Listing,
     mut quit: AtQuit,
 ) -> Result<(), RunError> {
+    // QUIT is what deletes the messages marked with DELE: a worker that lost the account
+    // drops the connection instead, and the server deletes nothing.
+    if !quit.deleted.is_empty() || !quit.commit.is_empty() {
+        run.check_fence()?;
+    }
     s.quit().await?;
     let uidl_of: HashMap<u32, &str> = listing
         .entries
@@ -434,6 +440,7 @@ async fn dele_unit<S: Pop3Session>(
     if let Some(action) = action.filter(|_| !stored.items.is_empty()) {
         let ids: Vec<MessageId> = stored.items.iter().map(|i| i.id).collect();
         let pending = run.pending_ids(&ids, action)?;
+        run.check_fence()?;
         for item in &stored.items {
             match s.dele(item.key).await {
                 Ok(()) => {

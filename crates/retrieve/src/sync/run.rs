@@ -101,6 +101,12 @@ impl<'a> Run<'a> {
         f(&mut **store).map_err(RunError::Store)
     }
 
+    /// Fails when this process may no longer act on the account's server (a fleet worker
+    /// whose lease was lost or taken over); called before every action on the server.
+    pub(crate) fn check_fence(&self) -> Result<(), RunError> {
+        self.with_store(|st| st.check_fence(&self.account.name))
+    }
+
     /// The pending action ids of these stored messages, by message id.
     pub(crate) fn pending_ids(
         &self,

@@ -1,0 +1,105 @@
+//! `inbound watch` on a PostgreSQL store: the process joins the fleet of workers sharing the
+//! store's accounts (see [`inbound_retrieve::fleet`]) and reports new mail as a lone
+//! `watch` does.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use inbound_retrieve::delivery::Deliverer;
+use inbound_retrieve::fleet::{Fleet, FleetConfig};
+use inbound_retrieve::{Account, Connector, Retriever};
+use inbound_store::lease::LeaseStore;
+
+use crate::error::{CliError, CliResult, EXIT_OK};
+use crate::watch::{Arrival, EventSender, QUEUE_LIMIT, WatchEvent, WatchOptions, handle};
+
+/// The fleet a worker joins.
+pub(crate) struct FleetRun {
+    /// The lease protocol on the store's database.
+    pub(crate) leases: Arc<dyn LeaseStore>,
+    /// `[fleet]`.
+    pub(crate) config: FleetConfig,
+}
+
+/// Runs this process as a fleet worker for `accounts` until `shutdown`: then it finishes
+/// the batches in flight and releases its leases. Returns the exit code.
+pub(crate) async fn run_fleet<C: Connector>(
+    retriever: Retriever<C>,
+    accounts: Vec<Account>,
+    fleet: FleetRun,
+    options: &WatchOptions,
+    deliverer: Option<Arc<Deliverer>>,
+    shutdown: impl Future<Output = ()>,
+) -> CliResult<u8> {
+    let (stop_delivery, delivery_stopped) = tokio::sync::oneshot::channel::<()>();
+    let waker = deliverer.as_ref().map(|d| d.waker());
+    let mut health = crate::webhooks::AccountHealth::new(deliverer.clone());
+    let delivery = deliverer.map(|d| {
+        tokio::spawn(async move {
+            d.run_until(async {
+                let _ = delivery_stopped.await;
+            })
+            .await;
+        })
+    });
+    let (tx, mut rx) = EventSender::new(QUEUE_LIMIT);
+    let state_tx = tx.tx.clone();
+    let mail_tx = tx.clone();
+    drop(tx);
+    let worker = Fleet::new(
+        retriever,
+        fleet.leases,
+        accounts,
+        fleet.config,
+        move |m| mail_tx.send_mail(Arrival::from_new_mail(m)),
+        Arc::new(move |name, state| {
+            let _ = state_tx.send(WatchEvent::State(name.to_owned(), state.clone()));
+        }),
+    );
+    let (stop_fleet, fleet_stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut stop_fleet = Some(stop_fleet);
+    let mut task = tokio::spawn(worker.run(async {
+        let _ = fleet_stopped.await;
+    }));
+    let mut on_event = |event: WatchEvent| {
+        if let WatchEvent::State(name, state) = &event {
+            health.observe(name, state);
+        }
+        handle(event, options, waker.as_ref());
+    };
+    let mut shutdown = std::pin::pin!(shutdown);
+    let outcome = loop {
+        tokio::select! {
+            () = &mut shutdown, if stop_fleet.is_some() => {
+                if !options.quiet {
+                    eprintln!("stopping: finishing the batches in flight and releasing leases");
+                }
+                if let Some(stop) = stop_fleet.take() {
+                    let _ = stop.send(());
+                }
+            }
+            done = &mut task => break done,
+            event = rx.recv() => {
+                if let Some(event) = event {
+                    on_event(event);
+                }
+            }
+        }
+    };
+    drop(stop_fleet);
+    while let Ok(event) = rx.try_recv() {
+        on_event(event);
+    }
+    let _ = stop_delivery.send(());
+    if let Some(task) = delivery {
+        let _ = task.await;
+    }
+    match outcome {
+        Ok(Ok(summary)) => {
+            tracing::info!(?summary, "fleet worker stopped");
+            Ok(EXIT_OK)
+        }
+        Ok(Err(e)) => Err(CliError::failed(format!("store [store] url: {e}"))),
+        Err(e) => Err(CliError::failed(format!("the fleet worker stopped: {e}"))),
+    }
+}
