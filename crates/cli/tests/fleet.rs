@@ -10,8 +10,8 @@
 //!
 //! Skipped with a message without PostgreSQL, unless `INBOUND_REQUIRE_POSTGRES=1`. The tests
 //! of this file run one at a time (each starts up to three workers with 50 IMAP sessions).
-//! `FLEET_TEST_LOG=debug` passes `INBOUND_LOG` to the workers; a failing test prints the end
-//! of each worker's standard error.
+//! `FLEET_TEST_LOG=debug` passes `INBOUND_LOG` to the workers; a failing test (or any, with
+//! `FLEET_TEST_DUMP=1`) prints the end of each worker's standard error.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![cfg(unix)]
@@ -405,10 +405,10 @@ impl Drop for Worker {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
-        if std::thread::panicking() {
+        if std::thread::panicking() || std::env::var_os("FLEET_TEST_DUMP").is_some() {
             let text = self.stderr_text();
             let lines: Vec<&str> = text.lines().collect();
-            let tail = &lines[lines.len().saturating_sub(40)..];
+            let tail = &lines[lines.len().saturating_sub(60)..];
             eprintln!(
                 "--- worker {} (last {} lines of stderr) ---\n{}",
                 self.pid,
