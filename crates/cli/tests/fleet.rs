@@ -6,7 +6,9 @@
 //! - a worker paused (SIGSTOP) past its lease cannot store or report anything once its
 //!   accounts were taken over, even after it resumes with its IDLE sessions still open;
 //! - a worker stopped with SIGTERM releases its leases, so another takes its accounts over
-//!   long before the leases would expire.
+//!   long before the leases would expire;
+//! - a worker cut off from the database long enough to fence itself, but not long enough for
+//!   its leases to expire, watches its accounts again once the database is back.
 //!
 //! Skipped with a message without PostgreSQL, unless `INBOUND_REQUIRE_POSTGRES=1`. The tests
 //! of this file run one at a time (each starts up to three workers with 50 IMAP sessions).
@@ -22,9 +24,10 @@ mod pg_cluster;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead as _, BufReader};
+use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -208,11 +211,15 @@ impl Fleet {
 
     /// Writes a configuration for workers: this store, these fleet settings, every account.
     fn config(&self, settings: Settings) -> PathBuf {
+        self.config_with_url(settings, &self.db.url())
+    }
+
+    /// As [`config`](Self::config), reaching the database at `url`.
+    fn config_with_url(&self, settings: Settings, url: &str) -> PathBuf {
         let n = self.configs.fetch_add(1, Ordering::Relaxed);
         let path = self.dir.path().join(format!("fleet-{n}.toml"));
         let text = format!(
-            "[store]\nurl = \"{}\"\n\n{}\n{}",
-            self.db.url(),
+            "[store]\nurl = \"{url}\"\n\n{}\n{}",
             settings.toml(),
             self.accounts
         );
@@ -333,6 +340,79 @@ impl Fleet {
     }
 }
 
+/// A TCP relay on loopback between workers and the database that the test can cut: while
+/// down, it closes every relayed connection and refuses new ones (a database restarting).
+struct DbRelay {
+    port: u16,
+    up: Arc<AtomicBool>,
+    open: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl DbRelay {
+    /// Relays to the database of `url` (`postgresql://...@127.0.0.1:PORT/...`).
+    fn start(url: &str) -> Self {
+        let upstream: u16 = url
+            .split("127.0.0.1:")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|port| port.parse().ok())
+            .expect("a loopback database URL");
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let open = Arc::new(Mutex::new(Vec::new()));
+        let (up2, open2) = (up.clone(), open.clone());
+        // Lives as long as the test binary, blocked in accept when idle.
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if !up2.load(Ordering::SeqCst) {
+                    let _ = client.shutdown(Shutdown::Both);
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect((Ipv4Addr::LOCALHOST, upstream)) else {
+                    continue;
+                };
+                let pipe = |mut from: TcpStream, mut to: TcpStream| {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(Shutdown::Both);
+                        let _ = from.shutdown(Shutdown::Both);
+                    });
+                };
+                let mut open = open2.lock().unwrap();
+                for s in [&client, &server] {
+                    if let Ok(s) = s.try_clone() {
+                        open.push(s);
+                    }
+                }
+                pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
+                pipe(server, client);
+            }
+        });
+        Self { port, up, open }
+    }
+
+    /// `url` with the relay's port.
+    fn url(&self, url: &str) -> String {
+        let (head, rest) = url.split_once("127.0.0.1:").unwrap();
+        let (_, tail) = rest.split_once('/').unwrap();
+        format!("{head}127.0.0.1:{}/{tail}", self.port)
+    }
+
+    /// Closes every relayed connection and refuses new ones until [`up`](Self::up).
+    fn down(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for s in self.open.lock().unwrap().drain(..) {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+
+    fn up(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
 /// One `inbound watch --json` process; killed on drop if still running.
 struct Worker {
     child: Child,
@@ -392,6 +472,14 @@ impl Worker {
 
     fn mails(&self) -> Vec<Value> {
         self.mails_since(0)
+    }
+
+    /// How many state lines (`{"state": ..}`) named `state` it printed from line `from` on.
+    fn states_since(&self, from: usize, state: &str) -> usize {
+        self.lines.lock().unwrap()[from..]
+            .iter()
+            .filter(|v| v["state"] == state)
+            .count()
     }
 
     fn stderr_text(&self) -> String {
@@ -865,4 +953,64 @@ fn sigterm_releases_leases_for_fast_takeover() {
     fleet.mail.deliver_round();
     fleet.assert_stored_exactly_once(Duration::from_secs(20));
     assert_reported_exactly_once(&[&a, &b], &fleet.mail, Duration::from_secs(10));
+}
+
+#[test]
+fn a_database_outage_shorter_than_the_lease_leaves_no_account_unwatched() {
+    let _serial = one_at_a_time();
+    let Some(fleet) = Fleet::start(|_| 1) else {
+        return;
+    };
+    // 12 s leases renewed every second: valid locally for 8 s after the last renewal.
+    let settings = Settings {
+        lease_secs: 12,
+        capacity: ACCOUNTS as u64,
+        rebalance_secs: 600,
+        ..Settings::fast()
+    };
+    let relay = DbRelay::start(&fleet.db.url());
+    let relayed = fleet.config_with_url(settings, &relay.url(&fleet.db.url()));
+    let direct = fleet.config(settings);
+    let a = fleet.spawn(&relayed);
+    wait_until("A watching every account", Duration::from_secs(30), || {
+        fleet
+            .status(&direct)
+            .all_watched_by(&[a.pid], ACCOUNTS, ACCOUNTS)
+    });
+    fleet.assert_stored_exactly_once(Duration::from_secs(20));
+    let epochs = fleet.status(&direct).epochs();
+
+    // The database goes away until A has fenced itself (it stops every subscription after
+    // 8 s without renewing), and comes back before the leases expire (12 s).
+    let seen = a.line_count();
+    relay.down();
+    let down_at = Instant::now();
+    wait_until("A fencing itself", Duration::from_secs(11), || {
+        match a.states_since(seen, "unsubscribed") {
+            n if n >= ACCOUNTS => Ok(()),
+            n => Err(format!("{n} subscriptions stopped")),
+        }
+    });
+    relay.up();
+    eprintln!("A fenced itself {:?} into the outage", down_at.elapsed());
+
+    // The leases were still A's: it renews them and must watch those accounts again (not
+    // hold them without watching, where nobody else may claim them).
+    fleet.mail.deliver_round();
+    wait_until(
+        "A watching every account again",
+        Duration::from_secs(15),
+        || {
+            fleet
+                .status(&direct)
+                .all_watched_by(&[a.pid], ACCOUNTS, ACCOUNTS)
+        },
+    );
+    fleet.assert_stored_exactly_once(Duration::from_secs(20));
+    assert_reported_exactly_once(&[&a], &fleet.mail, Duration::from_secs(10));
+    let status = fleet.status(&direct);
+    for account in status.accounts() {
+        let name = account["account"].as_str().unwrap();
+        assert!(account["epoch"].as_i64() >= Some(epochs[name]), "{account}");
+    }
 }
