@@ -911,7 +911,7 @@ fn sigterm_releases_leases_for_fast_takeover() {
         if held == 25 && watching == 25 {
             Ok(())
         } else {
-            Err(format!("{}", status.summary(&[a.pid])))
+            Err(status.summary(&[a.pid]))
         }
     });
     let b = fleet.spawn(&b_config);
