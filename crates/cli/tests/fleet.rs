@@ -8,7 +8,8 @@
 //! - a worker stopped with SIGTERM releases its leases, so another takes its accounts over
 //!   long before the leases would expire;
 //! - a worker cut off from the database long enough to fence itself, but not long enough for
-//!   its leases to expire, watches its accounts again once the database is back.
+//!   its leases to expire, watches its accounts again once the database is back, whether the
+//!   database went away (connections refused) or hung (nothing answered).
 //!
 //! Skipped with a message without PostgreSQL, unless `INBOUND_REQUIRE_POSTGRES=1`. The tests
 //! of this file run one at a time (each starts up to three workers with 50 IMAP sessions).
@@ -341,10 +342,12 @@ impl Fleet {
 }
 
 /// A TCP relay on loopback between workers and the database that the test can cut: while
-/// down, it closes every relayed connection and refuses new ones (a database restarting).
+/// down, it closes every relayed connection and refuses new ones (a database restarting);
+/// while stalled, it holds every byte back (a database or network that hangs).
 struct DbRelay {
     port: u16,
     up: Arc<AtomicBool>,
+    stalled: Arc<AtomicBool>,
     open: Arc<Mutex<Vec<TcpStream>>>,
 }
 
@@ -360,8 +363,9 @@ impl DbRelay {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         let port = listener.local_addr().unwrap().port();
         let up = Arc::new(AtomicBool::new(true));
+        let stalled = Arc::new(AtomicBool::new(false));
         let open = Arc::new(Mutex::new(Vec::new()));
-        let (up2, open2) = (up.clone(), open.clone());
+        let (up2, stalled2, open2) = (up.clone(), stalled.clone(), open.clone());
         // Lives as long as the test binary, blocked in accept when idle.
         std::thread::spawn(move || {
             for client in listener.incoming() {
@@ -374,8 +378,18 @@ impl DbRelay {
                     continue;
                 };
                 let pipe = |mut from: TcpStream, mut to: TcpStream| {
+                    let stalled = stalled2.clone();
                     std::thread::spawn(move || {
-                        let _ = std::io::copy(&mut from, &mut to);
+                        use std::io::{Read as _, Write as _};
+                        let mut buf = vec![0; 16 * 1024];
+                        while let Ok(n @ 1..) = from.read(&mut buf) {
+                            while stalled.load(Ordering::SeqCst) {
+                                std::thread::sleep(Duration::from_millis(20));
+                            }
+                            if to.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
                         let _ = to.shutdown(Shutdown::Both);
                         let _ = from.shutdown(Shutdown::Both);
                     });
@@ -390,7 +404,12 @@ impl DbRelay {
                 pipe(server, client);
             }
         });
-        Self { port, up, open }
+        Self {
+            port,
+            up,
+            stalled,
+            open,
+        }
     }
 
     /// `url` with the relay's port.
@@ -410,6 +429,11 @@ impl DbRelay {
 
     fn up(&self) {
         self.up.store(true, Ordering::SeqCst);
+    }
+
+    /// Holds every byte back (both ways) until called with `false`.
+    fn stall(&self, stalled: bool) {
+        self.stalled.store(stalled, Ordering::SeqCst);
     }
 }
 
@@ -1013,4 +1037,61 @@ fn a_database_outage_shorter_than_the_lease_leaves_no_account_unwatched() {
         let name = account["account"].as_str().unwrap();
         assert!(account["epoch"].as_i64() >= Some(epochs[name]), "{account}");
     }
+}
+
+#[test]
+fn a_database_stall_past_the_local_validity_delays_mail_only_until_it_ends() {
+    let _serial = one_at_a_time();
+    let Some(fleet) = Fleet::start(|_| 1) else {
+        return;
+    };
+    // 15 s leases renewed every second: valid locally for 10 s after the last renewal.
+    // Accounts that failed wait 60 s before they are retried (the default).
+    let settings = Settings {
+        lease_secs: 15,
+        capacity: ACCOUNTS as u64,
+        rebalance_secs: 600,
+        ..Settings::fast()
+    };
+    let relay = DbRelay::start(&fleet.db.url());
+    let relayed = fleet.config_with_url(settings, &relay.url(&fleet.db.url()));
+    let direct = fleet.config(settings);
+    let a = fleet.spawn(&relayed);
+    wait_until("A watching every account", Duration::from_secs(30), || {
+        fleet
+            .status(&direct)
+            .all_watched_by(&[a.pid], ACCOUNTS, ACCOUNTS)
+    });
+    fleet.assert_stored_exactly_once(Duration::from_secs(20));
+
+    // The database hangs. Once A's leases are past their local validity (10 s after the
+    // last renewal, at most 10 s from now), new mail arrives: A may not store it, and must
+    // not give up on the accounts either, as they are still its own (15 s).
+    let seen = a.line_count();
+    relay.stall(true);
+    let stalled_at = Instant::now();
+    std::thread::sleep(Duration::from_millis(10_300));
+    fleet.mail.deliver_round();
+    // A reads the mail from the server meanwhile, and cannot store it.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(a.mails_since(seen).is_empty(), "A stored while the database hung");
+    relay.stall(false);
+    let resumed_at = Instant::now();
+    eprintln!("the database hung for {:?}", stalled_at.elapsed());
+
+    fleet.assert_stored_exactly_once(Duration::from_secs(15));
+    eprintln!(
+        "the mail was stored {:?} after the database came back",
+        resumed_at.elapsed()
+    );
+    assert_reported_exactly_once(&[&a], &fleet.mail, Duration::from_secs(10));
+    wait_until(
+        "A watching every account again",
+        Duration::from_secs(10),
+        || {
+            fleet
+                .status(&direct)
+                .all_watched_by(&[a.pid], ACCOUNTS, ACCOUNTS)
+        },
+    );
 }
