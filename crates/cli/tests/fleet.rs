@@ -1074,7 +1074,10 @@ fn a_database_stall_past_the_local_validity_delays_mail_only_until_it_ends() {
     fleet.mail.deliver_round();
     // A reads the mail from the server meanwhile, and cannot store it.
     std::thread::sleep(Duration::from_millis(1500));
-    assert!(a.mails_since(seen).is_empty(), "A stored while the database hung");
+    assert!(
+        a.mails_since(seen).is_empty(),
+        "A stored while the database hung"
+    );
     relay.stall(false);
     let resumed_at = Instant::now();
     eprintln!("the database hung for {:?}", stalled_at.elapsed());
@@ -1094,4 +1097,50 @@ fn a_database_stall_past_the_local_validity_delays_mail_only_until_it_ends() {
                 .all_watched_by(&[a.pid], ACCOUNTS, ACCOUNTS)
         },
     );
+}
+
+#[test]
+fn a_pause_past_the_local_validity_but_within_the_lease_delays_mail_only_until_it_ends() {
+    let _serial = one_at_a_time();
+    let Some(fleet) = Fleet::start(|_| 1) else {
+        return;
+    };
+    // 15 s leases renewed every second: valid locally for 10 s after the last renewal.
+    let settings = Settings {
+        lease_secs: 15,
+        capacity: ACCOUNTS as u64,
+        rebalance_secs: 600,
+        ..Settings::fast()
+    };
+    let config = fleet.config(settings);
+    let a = fleet.spawn(&config);
+    wait_until("A watching every account", Duration::from_secs(30), || {
+        fleet
+            .status(&config)
+            .all_watched_by(&[a.pid], ACCOUNTS, ACCOUNTS)
+    });
+    fleet.assert_stored_exactly_once(Duration::from_secs(20));
+    let epochs = fleet.status(&config).epochs();
+
+    // Paused for 12 s: past the local validity, within the lease. Mail arrives meanwhile;
+    // A's IDLE sessions read it on resuming, before A has renewed.
+    a.signal("STOP");
+    std::thread::sleep(Duration::from_secs(11));
+    fleet.mail.deliver_round();
+    std::thread::sleep(Duration::from_secs(1));
+    a.signal("CONT");
+    let resumed_at = Instant::now();
+    fleet.assert_stored_exactly_once(Duration::from_secs(15));
+    eprintln!(
+        "the mail was stored {:?} after A resumed",
+        resumed_at.elapsed()
+    );
+    assert_reported_exactly_once(&[&a], &fleet.mail, Duration::from_secs(10));
+    wait_until("A watching every account", Duration::from_secs(10), || {
+        fleet
+            .status(&config)
+            .all_watched_by(&[a.pid], ACCOUNTS, ACCOUNTS)
+    });
+    // The leases were never lost: same epochs.
+    assert_eq!(fleet.status(&config).epochs(), epochs);
 }
