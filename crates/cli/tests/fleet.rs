@@ -44,6 +44,23 @@ const ACCOUNTS: usize = 50;
 /// How often a wait polls `status --json` or the database.
 const POLL: Duration = Duration::from_millis(150);
 
+/// The variable holding the secret of [`dead_webhook`]'s webhook.
+const WEBHOOK_SECRET_ENV: &str = "FLEET_WHSEC";
+
+/// A `[[webhook]]` table whose endpoint refuses connections: the workers record their
+/// events (`message.received`, `account.failed`, ...) in the store's outbox, and retry
+/// delivering them now and then.
+fn dead_webhook() -> String {
+    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    format!(
+        "[[webhook]]\nname = \"app\"\nurl = \"http://127.0.0.1:{port}/hook\"\n\
+         secret_env = \"{WEBHOOK_SECRET_ENV}\"\nretry_delay = \"10s\"\ntimeout_secs = 2\n"
+    )
+}
+
 /// One test at a time: each runs up to three workers with 50 IMAP sessions each, and the
 /// lease timings (3 s) should not depend on how loaded the machine is.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -217,10 +234,15 @@ impl Fleet {
 
     /// As [`config`](Self::config), reaching the database at `url`.
     fn config_with_url(&self, settings: Settings, url: &str) -> PathBuf {
+        self.config_full(settings, url, "")
+    }
+
+    /// As [`config_with_url`](Self::config_with_url), with `extra` tables (webhooks).
+    fn config_full(&self, settings: Settings, url: &str, extra: &str) -> PathBuf {
         let n = self.configs.fetch_add(1, Ordering::Relaxed);
         let path = self.dir.path().join(format!("fleet-{n}.toml"));
         let text = format!(
-            "[store]\nurl = \"{url}\"\n\n{}\n{}",
+            "[store]\nurl = \"{url}\"\n\n{}\n{}\n{extra}",
             settings.toml(),
             self.accounts
         );
@@ -234,6 +256,7 @@ impl Fleet {
         cmd.arg("--config")
             .arg(config)
             .args(["watch", "--json"])
+            .env(WEBHOOK_SECRET_ENV, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         if let Ok(filter) = std::env::var("FLEET_TEST_LOG") {
@@ -838,11 +861,16 @@ fn sigstop_past_lease_cannot_commit_after_takeover() {
         return;
     };
     // No rebalancing during the test: B gets accounts only by taking over expired leases.
-    let config = fleet.config(Settings {
-        capacity: ACCOUNTS as u64,
-        rebalance_secs: 600,
-        ..Settings::fast()
-    });
+    // With a webhook, the workers record account.failed events when an account fails.
+    let config = fleet.config_full(
+        Settings {
+            capacity: ACCOUNTS as u64,
+            rebalance_secs: 600,
+            ..Settings::fast()
+        },
+        &fleet.db.url(),
+        &dead_webhook(),
+    );
     let a = fleet.spawn(&config);
     wait_until("A watching every account", Duration::from_secs(30), || {
         fleet
@@ -901,6 +929,12 @@ fn sigstop_past_lease_cannot_commit_after_takeover() {
         after.is_empty(),
         "A reported mail after losing its leases: {after:?}"
     );
+    // Losing a lease is not an account failing: no account.failed for a webhook (which
+    // nobody would follow with account.recovered: B never saw the account fail).
+    let failed = fleet
+        .db
+        .psql("SELECT account, data FROM outbox_events WHERE type = 'account.failed'");
+    assert!(failed.is_empty(), "account.failed recorded: {failed}");
 }
 
 #[test]
