@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use inbound_retrieve::delivery::Deliverer;
 use inbound_retrieve::fleet::{Fleet, FleetConfig};
-use inbound_retrieve::{Account, Connector, Retriever};
-use inbound_store::lease::LeaseStore;
+use inbound_retrieve::{Account, Connector, Retriever, SubscriptionState};
+use inbound_store::lease::{Fences, LeaseStore};
 
 use crate::error::{CliError, CliResult, EXIT_OK};
 use crate::watch::{Arrival, EventSender, QUEUE_LIMIT, WatchEvent, WatchOptions, handle};
@@ -17,6 +17,8 @@ use crate::watch::{Arrival, EventSender, QUEUE_LIMIT, WatchEvent, WatchOptions, 
 pub(crate) struct FleetRun {
     /// The lease protocol on the store's database.
     pub(crate) leases: Arc<dyn LeaseStore>,
+    /// The leases this process holds, as the store checks them.
+    pub(crate) fences: Arc<Fences>,
     /// `[fleet]`.
     pub(crate) config: FleetConfig,
 }
@@ -61,9 +63,18 @@ pub(crate) async fn run_fleet<C: Connector>(
     let mut task = tokio::spawn(worker.run(async {
         let _ = fleet_stopped.await;
     }));
+    let fences = fleet.fences;
     let mut on_event = |event: WatchEvent| {
         if let WatchEvent::State(name, state) = &event {
-            health.observe(name, state);
+            // A subscription that failed because this worker no longer holds the account's
+            // lease (another worker took it over, or it was not renewed in time) is not the
+            // account failing: no account.failed event, which nobody would follow with
+            // account.recovered.
+            let lease_lost =
+                matches!(state, SubscriptionState::Failed { .. }) && fences.check(name).is_err();
+            if !lease_lost {
+                health.observe(name, state);
+            }
         }
         handle(event, options, waker.as_ref());
     };

@@ -71,6 +71,7 @@ pub(crate) fn command(app: &App, args: WatchArgs) -> CliResult<u8> {
         match leases {
             Some(leases) => {
                 let fleet = crate::fleet::FleetRun {
+                    fences: leases.fences().clone(),
                     leases: Arc::new(leases),
                     config: config.fleet,
                 };
