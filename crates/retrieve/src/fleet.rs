@@ -61,6 +61,12 @@ pub struct FleetConfig {
     pub connects_per_sec: u32,
     /// How long a failed account waits before it is subscribed again (default 60 s).
     pub failed_retry: Duration,
+    /// The most accounts of one mail server host this worker watches at once, so one
+    /// process never holds more connections to a provider than it allows from one client
+    /// (default 1,000). Each watched account is one connection; a fetch of the same
+    /// account in this process waits for the account's lock, so an account never has more
+    /// than two (one IDLE, one fetch).
+    pub per_host: usize,
 }
 
 impl Default for FleetConfig {
@@ -74,6 +80,7 @@ impl Default for FleetConfig {
             rebalance_step: 2,
             connects_per_sec: 20,
             failed_retry: Duration::from_secs(60),
+            per_host: 1000,
         }
     }
 }
@@ -317,12 +324,79 @@ impl<C: Connector> Fleet<C> {
         if wanted == 0 {
             return;
         }
+        // Only accounts of hosts with room in this worker's budget; one claim for all of
+        // them, then whatever overshoots a host's budget is handed back at once.
+        let held_per_host = self.held_per_host(state);
+        let candidates: Vec<String> = names
+            .iter()
+            .filter(|n| !state.held.contains_key(*n))
+            .filter(|n| {
+                self.accounts.get(*n).is_some_and(|a| {
+                    held_per_host.get(&host_key(a)).copied().unwrap_or(0) < self.config.per_host
+                })
+            })
+            .cloned()
+            .collect();
+        if candidates.is_empty() {
+            return;
+        }
+        let claimed = self.claim_some(state, &candidates, wanted).await;
+        if claimed.is_empty() {
+            return;
+        }
+        let mut per_host = held_per_host;
+        let mut over = Vec::new();
+        for name in claimed {
+            let Some(a) = self.accounts.get(&name) else {
+                continue;
+            };
+            let count = per_host.entry(host_key(a)).or_insert(0);
+            if *count >= self.config.per_host {
+                over.push(name);
+            } else {
+                *count += 1;
+            }
+        }
+        if !over.is_empty() {
+            tracing::debug!(
+                released = over.len(),
+                "host budget reached: handing accounts back"
+            );
+            for name in &over {
+                state.held.remove(name);
+            }
+            state.summary.claimed -= over.len() as u64;
+            if let Err(e) = self.leases.release(state.worker, &over).await {
+                tracing::warn!(error = %e, "could not release accounts over the host budget");
+            }
+        }
+    }
+
+    /// How many accounts this worker holds per mail server host.
+    fn held_per_host(&self, state: &LoopState) -> HashMap<String, usize> {
+        let mut counts = HashMap::new();
+        for name in state.held.keys() {
+            if let Some(a) = self.accounts.get(name) {
+                *counts.entry(host_key(a)).or_insert(0) += 1;
+            }
+        }
+        counts
+    }
+
+    /// Claims up to `max` of `candidates`; returns how many it got.
+    async fn claim_some(
+        &mut self,
+        state: &mut LoopState,
+        candidates: &[String],
+        max: usize,
+    ) -> Vec<String> {
         match self
             .leases
-            .claim(state.worker, names, wanted, self.config.lease)
+            .claim(state.worker, candidates, max, self.config.lease)
             .await
         {
             Ok(claimed) => {
+                let got: Vec<String> = claimed.iter().map(|l| l.account.clone()).collect();
                 if !claimed.is_empty() {
                     tracing::info!(worker = %state.worker, claimed = claimed.len(), "claimed accounts");
                 }
@@ -344,8 +418,12 @@ impl<C: Connector> Fleet<C> {
                         },
                     );
                 }
+                got
             }
-            Err(e) => tracing::warn!(error = %e, "could not claim accounts"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not claim accounts");
+                Vec::new()
+            }
         }
     }
 
@@ -489,6 +567,11 @@ fn lease_update(s: &SubscriptionState) -> Option<LeaseUpdate> {
         error,
         not_before: None,
     })
+}
+
+/// The host an account's connections go to, for the per-host budget.
+fn host_key(account: &Account) -> String {
+    account.host.to_ascii_lowercase()
 }
 
 /// This machine's name, for `inbound status` (`HOSTNAME`, else `/etc/hostname`).
