@@ -258,6 +258,22 @@ impl<C: Connector> Fleet<C> {
         match self.leases.renew(state.worker, self.config.lease).await {
             Ok(kept) => {
                 state.last_renewed = sent;
+                // Leases still ours that this loop had let go (it fenced itself while the
+                // database was out of reach, or a subscription stopped on a fence): resume.
+                for lease in &kept {
+                    if !state.held.contains_key(&lease.account)
+                        && self.accounts.contains_key(&lease.account)
+                    {
+                        tracing::info!(account = %lease.account, "lease still held: resuming");
+                        state.held.insert(
+                            lease.account.clone(),
+                            Held {
+                                epoch: lease.epoch,
+                                start_at: Some(Instant::now() + lease.wait),
+                            },
+                        );
+                    }
+                }
                 let lost: Vec<String> = state
                     .held
                     .iter()
@@ -275,7 +291,7 @@ impl<C: Connector> Fleet<C> {
                         "leases lost (not renewed in time): stopping those accounts"
                     );
                     state.summary.lost += lost.len() as u64;
-                    self.stop_accounts(state, &lost).await;
+                    self.stop_accounts(state, &lost);
                 }
             }
             Err(e) => {
@@ -290,7 +306,7 @@ impl<C: Connector> Fleet<C> {
                     );
                     state.summary.self_fenced += 1;
                     let all: Vec<String> = state.held.keys().cloned().collect();
-                    self.stop_accounts(state, &all).await;
+                    self.stop_accounts(state, &all);
                 }
                 // Try again sooner than the normal interval.
                 state.next_renew = Instant::now() + self.config.renew / 4;
@@ -299,10 +315,13 @@ impl<C: Connector> Fleet<C> {
     }
 
     /// Stops these accounts' subscriptions and forgets their leases (without releasing
-    /// them: they are lost, or the database cannot be reached).
-    async fn stop_accounts(&mut self, state: &mut LoopState, accounts: &[String]) {
-        futures::future::join_all(accounts.iter().map(|a| self.subs.unsubscribe(a))).await;
+    /// them: they are lost, or the database cannot be reached). The subscriptions end in the
+    /// background, so a connection slow to close never delays the next renewal; the store
+    /// fences whatever they still try.
+    fn stop_accounts(&self, state: &mut LoopState, accounts: &[String]) {
         for a in accounts {
+            // Dropping the task lets it finish on its own.
+            drop(self.subs.stop(a));
             state.held.remove(a);
         }
     }
@@ -446,7 +465,7 @@ impl<C: Connector> Fleet<C> {
             .take(over.min(self.config.rebalance_step.max(1)))
             .collect();
         tracing::info!(worker = %state.worker, releasing = give.len(), fair, held = state.held.len(), "above the fair share: releasing accounts");
-        self.stop_accounts(state, &give).await;
+        self.stop_accounts(state, &give);
         match self.leases.release(state.worker, &give).await {
             Ok(n) => state.summary.rebalanced += n,
             Err(e) => tracing::warn!(error = %e, "could not release accounts"),
@@ -503,6 +522,12 @@ impl<C: Connector> Fleet<C> {
             return;
         };
         if update.state == LeaseState::Failed {
+            if update.error.as_deref().is_some_and(is_fenced) {
+                // The store refused it for the lease: the next renewal tells whether the
+                // lease is still ours (then it resumes at once) or lost.
+                state.held.remove(account);
+                return;
+            }
             held.start_at = Some(Instant::now() + self.config.failed_retry);
         }
         let epoch = held.epoch;
@@ -567,6 +592,12 @@ fn lease_update(s: &SubscriptionState) -> Option<LeaseUpdate> {
         error,
         not_before: None,
     })
+}
+
+/// Whether a subscription's error is the store refusing it for the lease
+/// ([`inbound_store::Error::Fenced`], as its text reads).
+fn is_fenced(error: &str) -> bool {
+    error.contains("lease on account")
 }
 
 /// The host an account's connections go to, for the per-host budget.

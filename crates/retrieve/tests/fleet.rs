@@ -336,7 +336,7 @@ async fn an_account_taken_over_is_stopped_at_the_next_renewal() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_worker_that_cannot_renew_stops_every_account_within_two_thirds_of_the_lease() {
+async fn a_worker_that_cannot_renew_stops_every_account_then_resumes_when_it_can() {
     let r = start(&["h", "h"], quick());
     wait_for("two watched", || open_sessions(&r.server) == 2).await;
     r.leases.fail_renew.store(true, Ordering::SeqCst);
@@ -346,6 +346,9 @@ async fn a_worker_that_cannot_renew_stops_every_account_within_two_thirds_of_the
     // without self-fencing the sessions would never stop (the lease table never expires
     // them here).
     assert!(failed_at.elapsed() < Duration::from_secs(5));
+    // The database comes back: the worker takes its accounts up again.
+    r.leases.fail_renew.store(false, Ordering::SeqCst);
+    wait_for("both watched again", || open_sessions(&r.server) == 2).await;
     r.stop.send(()).unwrap();
     let summary = r.task.await.unwrap();
     assert!(summary.self_fenced >= 1);
