@@ -57,7 +57,9 @@ pub struct FleetConfig {
     pub rebalance: Duration,
     /// How many it releases each time (default 2).
     pub rebalance_step: usize,
-    /// New subscriptions started per second at most, a staggered start (default 20).
+    /// New subscriptions started per second at most, a staggered start (default 20). The
+    /// `inbound` binary also paces every connection of a worker, reconnects included, to
+    /// this rate ([`Paced`](crate::backend::paced::Paced)).
     pub connects_per_sec: u32,
     /// How long a failed account waits before it is subscribed again (default 60 s).
     pub failed_retry: Duration,
