@@ -197,6 +197,8 @@ struct FleetSection {
     connects_per_sec: Option<u32>,
     /// How long a failed account waits before it is tried again, seconds (default 60).
     failed_retry_secs: Option<u64>,
+    /// Most accounts of one mail server host per worker (default 1000).
+    per_host: Option<usize>,
 }
 
 impl FleetSection {
@@ -214,6 +216,7 @@ impl FleetSection {
             rebalance_step: self.rebalance_step.unwrap_or(d.rebalance_step),
             connects_per_sec: self.connects_per_sec.unwrap_or(d.connects_per_sec),
             failed_retry: secs(self.failed_retry_secs, d.failed_retry),
+            per_host: self.per_host.unwrap_or(d.per_host),
         };
         let range = |field: &'static str, v: Duration, lo: u64, hi: u64| {
             if v < Duration::from_secs(lo) || v > Duration::from_secs(hi) {
@@ -240,6 +243,9 @@ impl FleetSection {
         }
         if config.capacity == 0 {
             return Err(("capacity", "must be at least 1".into()));
+        }
+        if config.per_host == 0 {
+            return Err(("per_host", "must be at least 1".into()));
         }
         if config.connects_per_sec == 0 || config.connects_per_sec > 10_000 {
             return Err(("connects_per_sec", "must be between 1 and 10000".into()));

@@ -18,17 +18,24 @@ pub(crate) fn command(app: &App, args: &ServeArgs) -> CliResult<u8> {
     }
     let config = app.config()?;
     let access = access(&config.web)?;
-    let existing = app.open_existing_store(&config)?;
+    // A PostgreSQL store may be shared by a fleet of workers: the overview shows it.
+    let (existing, leases) = match app.open_fleet_store(&config)? {
+        Some((store, leases)) => (Some(store), Some(leases)),
+        None => (app.open_existing_store(&config)?, None),
+    };
     let accounts = app::all_accounts(&config, existing.as_deref())?;
     let store = match existing {
         Some(store) => store,
         None => app.open_store(&config, None)?,
     };
     let store = Arc::new(Mutex::new(store));
-    let web = WebApp::new(store, accounts)
+    let mut web = WebApp::new(store, accounts)
         .with_access(access)
         .with_secure_cookies(config.web.secure_cookies)
         .with_connector(crate::connector::net());
+    if let Some(leases) = leases {
+        web = web.with_fleet(Arc::new(leases));
+    }
     web.check_listen(args.listen)
         .map_err(|e| CliError::usage(e.to_string()))?;
     let quiet = app.quiet;

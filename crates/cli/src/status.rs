@@ -1,7 +1,6 @@
 //! `inbound status`: the fleet of `inbound watch` workers sharing a PostgreSQL store.
 
 use inbound_store::lease::{FleetStatus, LeaseStore as _};
-use serde_json::{Value, json};
 
 use crate::app::{self, App};
 use crate::cli::StatusArgs;
@@ -21,49 +20,11 @@ pub(crate) fn command(app: &App, args: &StatusArgs) -> CliResult<u8> {
     let status = app::block_on(leases.status())?
         .map_err(|e| CliError::failed(format!("store [store] url: {e}")))?;
     if args.json {
-        print_json(&status_json(&status))?;
+        print_json(&inbound_retrieve::json::fleet_json(&status))?;
     } else {
         print!("{}", status_text(&status));
     }
     Ok(EXIT_OK)
-}
-
-/// The status as `--json` prints it (times in milliseconds since the Unix epoch, on the
-/// database's clock).
-fn status_json(status: &FleetStatus) -> Value {
-    let pid_of = |id| {
-        status
-            .workers
-            .iter()
-            .find(|w| Some(w.id) == id)
-            .map(|w| w.pid)
-    };
-    json!({
-        "now_ms": status.now_ms,
-        "workers": status.workers.iter().map(|w| json!({
-            "id": w.id.0,
-            "host": w.host,
-            "pid": w.pid,
-            "capacity": w.capacity,
-            "started_ms": w.started_at_ms,
-            "heartbeat_ms": w.heartbeat_at_ms,
-            "stopped_ms": w.stopped_at_ms,
-            "accounts_held": w.accounts_held,
-        })).collect::<Vec<_>>(),
-        "accounts": status.accounts.iter().map(|a| json!({
-            "account": a.account,
-            "owner": a.owner.map(|o| o.0),
-            "owner_host": a.owner_host,
-            "owner_pid": pid_of(a.owner),
-            "state": a.state.name(),
-            "epoch": a.epoch,
-            "lease_expires_ms": a.expires_at_ms,
-            "not_before_ms": a.not_before_ms,
-            "last_event": a.last_event,
-            "last_event_ms": a.last_event_at_ms,
-            "last_error": a.last_error,
-        })).collect::<Vec<_>>(),
-    })
 }
 
 /// `12 s`, `3 min`, `2 h` from milliseconds.

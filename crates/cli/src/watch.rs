@@ -65,11 +65,16 @@ pub(crate) fn command(app: &App, args: WatchArgs) -> CliResult<u8> {
     // Targets are recorded before anything is stored: every message stored from now on is
     // delivered to each of them, even across a crash.
     let deliverer = crate::webhooks::deliverer(&store, sinks)?;
-    let retriever = Retriever::new(store, crate::connector::net());
     app::block_on(async {
         let shutdown = shutdown_signal();
         match leases {
             Some(leases) => {
+                // Every connection of a fleet worker, reconnects too, is paced.
+                let connector = inbound_retrieve::backend::paced::Paced::new(
+                    crate::connector::net(),
+                    config.fleet.connects_per_sec,
+                );
+                let retriever = Retriever::new(store, connector);
                 let fleet = crate::fleet::FleetRun {
                     fences: leases.fences().clone(),
                     leases: Arc::new(leases),
@@ -78,7 +83,10 @@ pub(crate) fn command(app: &App, args: WatchArgs) -> CliResult<u8> {
                 crate::fleet::run_fleet(retriever, accounts, fleet, &options, deliverer, shutdown)
                     .await
             }
-            None => run_watch(retriever, accounts, &options, deliverer, shutdown).await,
+            None => {
+                let retriever = Retriever::new(store, crate::connector::net());
+                run_watch(retriever, accounts, &options, deliverer, shutdown).await
+            }
         }
     })?
 }

@@ -57,10 +57,18 @@ pub struct FleetConfig {
     pub rebalance: Duration,
     /// How many it releases each time (default 2).
     pub rebalance_step: usize,
-    /// New subscriptions started per second at most, a staggered start (default 20).
+    /// New subscriptions started per second at most, a staggered start (default 20). The
+    /// `inbound` binary also paces every connection of a worker, reconnects included, to
+    /// this rate ([`Paced`](crate::backend::paced::Paced)).
     pub connects_per_sec: u32,
     /// How long a failed account waits before it is subscribed again (default 60 s).
     pub failed_retry: Duration,
+    /// The most accounts of one mail server host this worker watches at once, so one
+    /// process never holds more connections to a provider than it allows from one client
+    /// (default 1,000). Each watched account is one connection; a fetch of the same
+    /// account in this process waits for the account's lock, so an account never has more
+    /// than two (one IDLE, one fetch).
+    pub per_host: usize,
 }
 
 impl Default for FleetConfig {
@@ -74,6 +82,7 @@ impl Default for FleetConfig {
             rebalance_step: 2,
             connects_per_sec: 20,
             failed_retry: Duration::from_secs(60),
+            per_host: 1000,
         }
     }
 }
@@ -251,6 +260,22 @@ impl<C: Connector> Fleet<C> {
         match self.leases.renew(state.worker, self.config.lease).await {
             Ok(kept) => {
                 state.last_renewed = sent;
+                // Leases still ours that this loop had let go (it fenced itself while the
+                // database was out of reach, or a subscription stopped on a fence): resume.
+                for lease in &kept {
+                    if !state.held.contains_key(&lease.account)
+                        && self.accounts.contains_key(&lease.account)
+                    {
+                        tracing::info!(account = %lease.account, "lease still held: resuming");
+                        state.held.insert(
+                            lease.account.clone(),
+                            Held {
+                                epoch: lease.epoch,
+                                start_at: Some(Instant::now() + lease.wait),
+                            },
+                        );
+                    }
+                }
                 let lost: Vec<String> = state
                     .held
                     .iter()
@@ -268,7 +293,7 @@ impl<C: Connector> Fleet<C> {
                         "leases lost (not renewed in time): stopping those accounts"
                     );
                     state.summary.lost += lost.len() as u64;
-                    self.stop_accounts(state, &lost).await;
+                    self.stop_accounts(state, &lost);
                 }
                 // Leases renewed but not held: this worker fenced itself (the database was
                 // out of reach for two thirds of the lease) and the database came back before
@@ -310,7 +335,7 @@ impl<C: Connector> Fleet<C> {
                     );
                     state.summary.self_fenced += 1;
                     let all: Vec<String> = state.held.keys().cloned().collect();
-                    self.stop_accounts(state, &all).await;
+                    self.stop_accounts(state, &all);
                 }
                 // Try again sooner than the normal interval.
                 state.next_renew = Instant::now() + self.config.renew / 4;
@@ -319,10 +344,13 @@ impl<C: Connector> Fleet<C> {
     }
 
     /// Stops these accounts' subscriptions and forgets their leases (without releasing
-    /// them: they are lost, or the database cannot be reached).
-    async fn stop_accounts(&mut self, state: &mut LoopState, accounts: &[String]) {
-        futures::future::join_all(accounts.iter().map(|a| self.subs.unsubscribe(a))).await;
+    /// them: they are lost, or the database cannot be reached). The subscriptions end in the
+    /// background, so a connection slow to close never delays the next renewal; the store
+    /// fences whatever they still try.
+    fn stop_accounts(&self, state: &mut LoopState, accounts: &[String]) {
         for a in accounts {
+            // Dropping the task lets it finish on its own.
+            drop(self.subs.stop(a));
             state.held.remove(a);
         }
     }
@@ -344,12 +372,79 @@ impl<C: Connector> Fleet<C> {
         if wanted == 0 {
             return;
         }
+        // Only accounts of hosts with room in this worker's budget; one claim for all of
+        // them, then whatever overshoots a host's budget is handed back at once.
+        let held_per_host = self.held_per_host(state);
+        let candidates: Vec<String> = names
+            .iter()
+            .filter(|n| !state.held.contains_key(*n))
+            .filter(|n| {
+                self.accounts.get(*n).is_some_and(|a| {
+                    held_per_host.get(&host_key(a)).copied().unwrap_or(0) < self.config.per_host
+                })
+            })
+            .cloned()
+            .collect();
+        if candidates.is_empty() {
+            return;
+        }
+        let claimed = self.claim_some(state, &candidates, wanted).await;
+        if claimed.is_empty() {
+            return;
+        }
+        let mut per_host = held_per_host;
+        let mut over = Vec::new();
+        for name in claimed {
+            let Some(a) = self.accounts.get(&name) else {
+                continue;
+            };
+            let count = per_host.entry(host_key(a)).or_insert(0);
+            if *count >= self.config.per_host {
+                over.push(name);
+            } else {
+                *count += 1;
+            }
+        }
+        if !over.is_empty() {
+            tracing::debug!(
+                released = over.len(),
+                "host budget reached: handing accounts back"
+            );
+            for name in &over {
+                state.held.remove(name);
+            }
+            state.summary.claimed -= over.len() as u64;
+            if let Err(e) = self.leases.release(state.worker, &over).await {
+                tracing::warn!(error = %e, "could not release accounts over the host budget");
+            }
+        }
+    }
+
+    /// How many accounts this worker holds per mail server host.
+    fn held_per_host(&self, state: &LoopState) -> HashMap<String, usize> {
+        let mut counts = HashMap::new();
+        for name in state.held.keys() {
+            if let Some(a) = self.accounts.get(name) {
+                *counts.entry(host_key(a)).or_insert(0) += 1;
+            }
+        }
+        counts
+    }
+
+    /// Claims up to `max` of `candidates`; returns how many it got.
+    async fn claim_some(
+        &mut self,
+        state: &mut LoopState,
+        candidates: &[String],
+        max: usize,
+    ) -> Vec<String> {
         match self
             .leases
-            .claim(state.worker, names, wanted, self.config.lease)
+            .claim(state.worker, candidates, max, self.config.lease)
             .await
         {
             Ok(claimed) => {
+                let got: Vec<String> = claimed.iter().map(|l| l.account.clone()).collect();
                 if !claimed.is_empty() {
                     tracing::info!(worker = %state.worker, claimed = claimed.len(), "claimed accounts");
                 }
@@ -371,8 +466,12 @@ impl<C: Connector> Fleet<C> {
                         },
                     );
                 }
+                got
             }
-            Err(e) => tracing::warn!(error = %e, "could not claim accounts"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not claim accounts");
+                Vec::new()
+            }
         }
     }
 
@@ -395,7 +494,7 @@ impl<C: Connector> Fleet<C> {
             .take(over.min(self.config.rebalance_step.max(1)))
             .collect();
         tracing::info!(worker = %state.worker, releasing = give.len(), fair, held = state.held.len(), "above the fair share: releasing accounts");
-        self.stop_accounts(state, &give).await;
+        self.stop_accounts(state, &give);
         match self.leases.release(state.worker, &give).await {
             Ok(n) => state.summary.rebalanced += n,
             Err(e) => tracing::warn!(error = %e, "could not release accounts"),
@@ -452,6 +551,12 @@ impl<C: Connector> Fleet<C> {
             return;
         };
         if update.state == LeaseState::Failed {
+            if update.error.as_deref().is_some_and(is_fenced) {
+                // The store refused it for the lease: the next renewal tells whether the
+                // lease is still ours (then it resumes at once) or lost.
+                state.held.remove(account);
+                return;
+            }
             held.start_at = Some(Instant::now() + self.config.failed_retry);
         }
         let epoch = held.epoch;
@@ -516,6 +621,17 @@ fn lease_update(s: &SubscriptionState) -> Option<LeaseUpdate> {
         error,
         not_before: None,
     })
+}
+
+/// Whether a subscription's error is the store refusing it for the lease
+/// ([`inbound_store::Error::Fenced`], as its text reads).
+fn is_fenced(error: &str) -> bool {
+    error.contains("lease on account")
+}
+
+/// The host an account's connections go to, for the per-host budget.
+fn host_key(account: &Account) -> String {
+    account.host.to_ascii_lowercase()
 }
 
 /// This machine's name, for `inbound status` (`HOSTNAME`, else `/etc/hostname`).

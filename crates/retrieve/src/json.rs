@@ -1,8 +1,10 @@
 //! The JSON forms of stored messages, one copy for every front end: `inbound messages list
 //! --json` and the web API's listing print [`summary_json`]; `inbound messages show --json`
-//! and `GET /api/v1/messages/{id}` print [`show_message`], so the two cannot drift apart.
+//! and `GET /api/v1/messages/{id}` print [`show_message`], so the two cannot drift apart;
+//! `inbound status --json` and `GET /api/v1/fleet` print [`fleet_json`].
 
 use inbound_message::Address;
+use inbound_store::lease::FleetStatus;
 use inbound_store::{
     AttachmentInfo, CidImages, MessageId, MessageSummary, SanitizeHtml, ServerRef, StoreBackend,
     StoredMessage,
@@ -181,6 +183,44 @@ pub fn show_message(
     }
     let html = html_to_show(&m, configured);
     Ok(Some(message_json(&m, &attachments, &html)))
+}
+
+/// A fleet's status as `inbound status --json` and `GET /api/v1/fleet` give it (times in
+/// milliseconds since the Unix epoch, on the database's clock).
+pub fn fleet_json(status: &FleetStatus) -> Value {
+    let pid_of = |id| {
+        status
+            .workers
+            .iter()
+            .find(|w| Some(w.id) == id)
+            .map(|w| w.pid)
+    };
+    json!({
+        "now_ms": status.now_ms,
+        "workers": status.workers.iter().map(|w| json!({
+            "id": w.id.0,
+            "host": w.host,
+            "pid": w.pid,
+            "capacity": w.capacity,
+            "started_ms": w.started_at_ms,
+            "heartbeat_ms": w.heartbeat_at_ms,
+            "stopped_ms": w.stopped_at_ms,
+            "accounts_held": w.accounts_held,
+        })).collect::<Vec<_>>(),
+        "accounts": status.accounts.iter().map(|a| json!({
+            "account": a.account,
+            "owner": a.owner.map(|o| o.0),
+            "owner_host": a.owner_host,
+            "owner_pid": pid_of(a.owner),
+            "state": a.state.name(),
+            "epoch": a.epoch,
+            "lease_expires_ms": a.expires_at_ms,
+            "not_before_ms": a.not_before_ms,
+            "last_event": a.last_event,
+            "last_event_ms": a.last_event_at_ms,
+            "last_error": a.last_error,
+        })).collect::<Vec<_>>(),
+    })
 }
 
 #[cfg(test)]

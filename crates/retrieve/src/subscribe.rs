@@ -253,6 +253,19 @@ impl<C: Connector> Subscriptions<C> {
         }
     }
 
+    /// Tells the account's subscription to stop (it ends cleanly, in the background) and
+    /// forgets it at once, so the account can be subscribed again right away. Returns its
+    /// task to wait for, or `None` when there was none.
+    pub fn stop(&self, account: &str) -> Option<Task<()>> {
+        let entry = self
+            .entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(account)?;
+        entry.stop.stop();
+        Some(entry.task)
+    }
+
     /// Ends every subscription.
     pub async fn unsubscribe_all(&self) {
         let names = self.accounts();

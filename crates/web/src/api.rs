@@ -68,6 +68,18 @@ pub(crate) async fn accounts(State(app): State<Shared>) -> Result<Json<Value>, A
     Ok(Json(Value::Array(list)))
 }
 
+/// `GET /api/v1/fleet`: the workers sharing the store and who watches each account (404
+/// when the store is not shared by a fleet).
+pub(crate) async fn fleet(State(app): State<Shared>) -> Result<Json<Value>, ApiError> {
+    let Some(leases) = &app.fleet else {
+        return Err(ApiError::not_found(
+            "no fleet: the store is not a PostgreSQL store shared by `inbound watch` workers",
+        ));
+    };
+    let status = leases.status().await?;
+    Ok(Json(inbound_retrieve::json::fleet_json(&status)))
+}
+
 fn no_account(name: &str) -> ApiError {
     ApiError::not_found(format!("no account named {name:?}"))
 }

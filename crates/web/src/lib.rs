@@ -64,6 +64,7 @@ pub struct WebApp {
     live: Option<Arc<dyn Live>>,
     cell: Arc<OnceLock<Weak<AppState>>>,
     secure_cookies: bool,
+    fleet: Option<Arc<dyn inbound_store::lease::LeaseStore>>,
 }
 
 impl std::fmt::Debug for WebApp {
@@ -86,7 +87,17 @@ impl WebApp {
             live: None,
             cell: Arc::default(),
             secure_cookies: false,
+            fleet: None,
         }
+    }
+
+    /// Shows the fleet of `inbound watch` workers sharing the store (a PostgreSQL store's
+    /// leases): who watches each account, in what state, and the workers, on the overview
+    /// and at `GET /api/v1/fleet`.
+    #[must_use]
+    pub fn with_fleet(mut self, leases: Arc<dyn inbound_store::lease::LeaseStore>) -> Self {
+        self.fleet = Some(leases);
+        self
     }
 
     /// Requires these credentials (when [`Access::is_configured`]).
@@ -141,6 +152,7 @@ impl WebApp {
             events,
             next_run: AtomicU64::new(0),
             secure_cookies: self.secure_cookies,
+            fleet: self.fleet,
         });
         let _ = self.cell.set(Arc::downgrade(&state));
         let api = Router::new()
@@ -157,6 +169,7 @@ impl WebApp {
                 "/accounts/{name}/subscription",
                 axum::routing::put(api::subscribe).delete(api::unsubscribe),
             )
+            .route("/fleet", get(api::fleet))
             .route("/messages", get(api::messages))
             .route("/messages/{id}", get(api::message))
             .route("/messages/{id}/raw", get(pages::raw))

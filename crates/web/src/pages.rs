@@ -137,6 +137,74 @@ pub(crate) fn account_rows(
 struct Overview {
     rows: Vec<AccountRow>,
     notice: Option<String>,
+    fleet: Option<FleetView>,
+}
+
+/// The fleet part of the overview: the workers, and who watches each account.
+struct FleetView {
+    workers: Vec<WorkerLine>,
+    /// Account name -> `w3 (host) · watching · lease 25 s left`.
+    owners: HashMap<String, String>,
+}
+
+impl FleetView {
+    fn owner_of(&self, account: &str) -> &str {
+        self.owners
+            .get(account)
+            .map_or("not in the fleet", String::as_str)
+    }
+}
+
+struct WorkerLine {
+    id: String,
+    host: String,
+    pid: u32,
+    heartbeat: String,
+    accounts: u64,
+}
+
+/// `12 s`, `3 min`, `2 h`.
+fn span(ms: i64) -> String {
+    let s = ms.unsigned_abs() / 1000;
+    match s {
+        0..120 => format!("{s} s"),
+        120..7200 => format!("{} min", s / 60),
+        _ => format!("{} h", s / 3600),
+    }
+}
+
+fn fleet_view(status: &inbound_store::lease::FleetStatus) -> FleetView {
+    let now = status.now_ms;
+    let workers = status
+        .workers
+        .iter()
+        .filter(|w| w.stopped_at_ms.is_none())
+        .map(|w| WorkerLine {
+            id: w.id.to_string(),
+            host: w.host.clone(),
+            pid: w.pid,
+            heartbeat: format!("{} ago", span(now - w.heartbeat_at_ms)),
+            accounts: w.accounts_held,
+        })
+        .collect();
+    let owners = status
+        .accounts
+        .iter()
+        .map(|a| {
+            let owner = match (a.owner, &a.owner_host) {
+                (Some(o), Some(h)) => format!("{o} ({h})"),
+                (Some(o), None) => o.to_string(),
+                _ => "nobody".into(),
+            };
+            let lease = match a.expires_at_ms {
+                Some(t) if t > now => format!(" · lease {} left", span(t - now)),
+                Some(_) => " · lease expired".into(),
+                None => String::new(),
+            };
+            (a.account.clone(), format!("{owner} · {}{lease}", a.state))
+        })
+        .collect();
+    FleetView { workers, owners }
 }
 
 /// Query of the overview.
@@ -154,9 +222,19 @@ pub(crate) async fn overview(
         .with_store(|s| Ok((s.count_by_account()?, s.accounts_needing_login()?)))
         .await
         .map_err(ApiError::page)?;
+    let fleet = match &app.fleet {
+        Some(leases) => Some(fleet_view(
+            &leases
+                .status()
+                .await
+                .map_err(|e| ApiError::from(e).page())?,
+        )),
+        None => None,
+    };
     Ok(render(&Overview {
         rows: account_rows(&app, &counts, &refused),
         notice: q.started.map(|run| format!("Retrieval {run} started.")),
+        fleet,
     }))
 }
 

@@ -125,6 +125,8 @@ pub(crate) struct AppState {
     pub(crate) events: broadcast::Sender<LiveEvent>,
     pub(crate) next_run: AtomicU64,
     pub(crate) secure_cookies: bool,
+    /// The fleet's leases, when the store is shared by `inbound watch` workers.
+    pub(crate) fleet: Option<Arc<dyn inbound_store::lease::LeaseStore>>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -12,6 +12,7 @@
 
 pub mod memory;
 pub mod net;
+pub mod paced;
 
 use std::fmt;
 use std::future::Future;

@@ -1,6 +1,12 @@
 //! Helpers shared by the integration tests that run against the in-memory server
 //! ([`MemoryServer`]): test mail, accounts, a store, numbers read back, an event recorder.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+#![allow(
+    dead_code,
+    unused_imports,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    unreachable_pub
+)]
 
 use std::collections::HashMap;
 use std::time::Duration;
