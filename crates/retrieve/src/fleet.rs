@@ -295,33 +295,6 @@ impl<C: Connector> Fleet<C> {
                     state.summary.lost += lost.len() as u64;
                     self.stop_accounts(state, &lost);
                 }
-                // Leases renewed but not held: this worker fenced itself (the database was
-                // out of reach for two thirds of the lease) and the database came back before
-                // they expired. Nobody else may claim them while this worker renews them, so
-                // it watches them again.
-                let now = Instant::now();
-                let mut adopted = 0;
-                for lease in &kept {
-                    if !state.held.contains_key(&lease.account)
-                        && self.accounts.contains_key(&lease.account)
-                    {
-                        state.held.insert(
-                            lease.account.clone(),
-                            Held {
-                                epoch: lease.epoch,
-                                start_at: Some(now + lease.wait),
-                            },
-                        );
-                        adopted += 1;
-                    }
-                }
-                if adopted > 0 {
-                    tracing::info!(
-                        worker = %state.worker,
-                        adopted,
-                        "leases still held after self-fencing: watching those accounts again"
-                    );
-                }
             }
             Err(e) => {
                 tracing::warn!(worker = %state.worker, error = %e, "could not renew leases");
