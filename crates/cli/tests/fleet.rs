@@ -929,7 +929,19 @@ fn sigstop_past_lease_cannot_commit_after_takeover() {
         after.is_empty(),
         "A reported mail after losing its leases: {after:?}"
     );
-    // Losing a lease is not an account failing: no account.failed for a webhook (which
+    // Losing a lease is not an account failing: A says it stopped watching those accounts,
+    // not that they failed (a `failed` line or an `error:` is for a person to act on).
+    assert_eq!(
+        a.states_since(a_seen, "failed"),
+        0,
+        "A said accounts failed"
+    );
+    assert!(
+        !a.stderr_text().contains("error:"),
+        "A printed errors: {}",
+        a.stderr_text()
+    );
+    // Nor an account.failed for a webhook (which
     // nobody would follow with account.recovered: B never saw the account fail).
     let failed = fleet
         .db
