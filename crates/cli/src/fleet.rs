@@ -65,16 +65,21 @@ pub(crate) async fn run_fleet<C: Connector>(
     }));
     let fences = fleet.fences;
     let mut on_event = |event: WatchEvent| {
-        if let WatchEvent::State(name, state) = &event {
+        let event = match event {
             // A subscription that failed because this worker no longer holds the account's
             // lease (another worker took it over, or it was not renewed in time) is not the
-            // account failing: no account.failed event, which nobody would follow with
-            // account.recovered.
-            let lease_lost =
-                matches!(state, SubscriptionState::Failed { .. }) && fences.check(name).is_err();
-            if !lease_lost {
-                health.observe(name, state);
+            // account failing: this worker stopped watching it. No `error:` line, no
+            // account.failed event (which nobody would follow with account.recovered).
+            WatchEvent::State(name, SubscriptionState::Failed { error })
+                if fences.check(&name).is_err() =>
+            {
+                tracing::info!(account = %name, %error, "stopped: the lease is not this worker's");
+                WatchEvent::State(name, SubscriptionState::Unsubscribed)
             }
+            other => other,
+        };
+        if let WatchEvent::State(name, state) = &event {
+            health.observe(name, state);
         }
         handle(event, options, waker.as_ref());
     };
