@@ -410,15 +410,16 @@ fn retry_budget(options: &RetrieveConfig) -> Duration {
 /// The error a run ends with when the throttling server asks for a longer wait than the run
 /// has left: still [`ErrorKind::Throttled`], saying so.
 fn give_up_throttled(error: BackendError, wait: Duration, left: Duration) -> BackendError {
-    let asked = if error.retry_after().is_some() {
-        "the server asked to wait"
-    } else {
-        "the server named no wait; waiting at least"
+    let asked = match error.retry_after() {
+        Some(_) => format!("the server asked to wait {:.1} s", wait.as_secs_f64()),
+        None => format!(
+            "the server named no wait, so at least {} s",
+            crate::subscribe::THROTTLE_WAIT.as_secs()
+        ),
     };
     let message = format!(
-        "{asked} {:.1} s, more than this run may still wait ({:.1} s); \
-         not retrying now, try again later ({})",
-        wait.as_secs_f64(),
+        "{asked}, more than this run may still wait ({:.1} s); not retrying now, try again \
+         later ({})",
         left.as_secs_f64(),
         error.message(),
     );

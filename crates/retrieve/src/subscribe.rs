@@ -158,7 +158,7 @@ impl SubscriptionState {
 /// The shortest wait for a server that is throttling, whatever its hint says.
 const MIN_THROTTLE_WAIT: Duration = Duration::from_secs(1);
 /// The wait for a server that is throttling without saying how long: from this ...
-const THROTTLE_WAIT: Duration = Duration::from_secs(60);
+pub(crate) const THROTTLE_WAIT: Duration = Duration::from_secs(60);
 /// ... plus up to this much at random, so throttled clients do not return together.
 const THROTTLE_JITTER: Duration = Duration::from_secs(30);
 
