@@ -58,7 +58,11 @@ fn fetch_gives_up_on_a_long_throttle_naming_it() {
         assert!(err.contains("server is throttling"), "{err}");
         assert!(err.contains("try again later"), "{err}");
         // Not hammered: one connection only.
-        assert_eq!(s.server.faults().sessions(), before + 1, "{answer:?}: {err}");
+        assert_eq!(
+            s.server.faults().sessions(),
+            before + 1,
+            "{answer:?}: {err}"
+        );
         s.server.faults().clear();
     }
     let out = w.run(&["fetch"]);
