@@ -2,7 +2,8 @@
 //! for which sessions. Data only, plus [`FaultyStream`], a wrapper that writes in small
 //! chunks, delays writes, or cuts the connection after N bytes. Besides write faults: drops
 //! at protocol points, refused commands, answers held back for some commands
-//! ([`SlowAnswer`]), and imitated server quirks. (Capabilities an IMAP server hides are a
+//! ([`SlowAnswer`]), logins answered with a server's throttling answer ([`ThrottleAnswer`]),
+//! and imitated server quirks. (Capabilities an IMAP server hides are a
 //! server setting: `ServerConfig::hide_capability`.)
 //!
 //! Tests set a default for every session and queue [`FaultPlan`]s for the next sessions, at
@@ -172,6 +173,73 @@ impl Dribble {
     }
 }
 
+/// A throttling answer given to a login instead of logging the client in (see
+/// [`Faults::login_throttle`]): IMAP `LOGIN`/`AUTHENTICATE`, POP3 `PASS`/`AUTH`/`APOP`.
+/// Texts as the real servers send them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottleAnswer {
+    /// Gmail, then the connection is closed: IMAP
+    /// `* BYE [ALERT] Too many simultaneous connections. (Failure)`, POP3
+    /// `-ERR [SYS/TEMP] Too many simultaneous connections. (Failure)`.
+    GmailBye,
+    /// Gmail: IMAP `tag NO [ALERT] Too many simultaneous connections. (Failure)`, POP3
+    /// `-ERR Too many simultaneous connections. (Failure)`.
+    GmailNo,
+    /// Microsoft 365: `NO` / `-ERR` `Request is throttled. Suggested Backoff Time: N
+    /// milliseconds`.
+    M365Backoff {
+        /// The suggested wait, N.
+        millis: u64,
+    },
+    /// Microsoft 365 (its answer when the mailbox back end is busy): `NO` / `-ERR`
+    /// `User is authenticated but not connected.`
+    M365NotConnected,
+    /// POP3 `-ERR [IN-USE] Mailbox locked by another session.` (RFC 2449); IMAP
+    /// `NO [UNAVAILABLE] Mailbox in use by another session.` (RFC 5530).
+    InUse,
+}
+
+impl ThrottleAnswer {
+    /// The answer's text (after the status and any response code).
+    pub fn text(self) -> String {
+        match self {
+            Self::GmailBye | Self::GmailNo => "Too many simultaneous connections. (Failure)".into(),
+            Self::M365Backoff { millis } => {
+                format!("Request is throttled. Suggested Backoff Time: {millis} milliseconds")
+            }
+            Self::M365NotConnected => "User is authenticated but not connected.".into(),
+            Self::InUse => "Mailbox in use by another session.".into(),
+        }
+    }
+}
+
+impl std::str::FromStr for ThrottleAnswer {
+    type Err = String;
+
+    /// `gmail-bye`, `gmail-no`, `m365-backoff=MILLIS`, `m365-not-connected`, `in-use`.
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let usage = || {
+            format!(
+                "{value:?}: expected gmail-bye, gmail-no, m365-backoff=MILLIS, \
+                 m365-not-connected or in-use"
+            )
+        };
+        Ok(match value.split_once('=') {
+            None => match value {
+                "gmail-bye" => Self::GmailBye,
+                "gmail-no" => Self::GmailNo,
+                "m365-not-connected" => Self::M365NotConnected,
+                "in-use" => Self::InUse,
+                _ => return Err(usage()),
+            },
+            Some(("m365-backoff", millis)) => Self::M365Backoff {
+                millis: millis.parse().map_err(|_| usage())?,
+            },
+            Some(_) => return Err(usage()),
+        })
+    }
+}
+
 /// Imitations of real servers' deviations from the RFCs (see shared REFERENCES.md).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Quirks {
@@ -230,6 +298,10 @@ pub struct Faults {
     /// POP3: the size `LIST` and `STAT` report for every message instead of the real one
     /// (`u64::MAX` for a server whose sizes would overflow a sum).
     pub pop3_listed_size: Option<u64>,
+    /// Answer every login (IMAP `LOGIN`/`AUTHENTICATE`, POP3 `PASS`/`AUTH`/`APOP`) with
+    /// this throttling answer instead of checking the credentials. For the next N
+    /// connections: a [`FaultPlan`] of N sessions.
+    pub login_throttle: Option<ThrottleAnswer>,
 }
 
 impl Faults {
@@ -322,7 +394,12 @@ struct ControlState {
     default: Faults,
     plans: VecDeque<FaultPlan>,
     sessions: u64,
+    /// When each session started, the latest [`MAX_SESSION_STARTS`].
+    starts: VecDeque<tokio::time::Instant>,
 }
+
+/// How many session start times a [`FaultControl`] keeps.
+const MAX_SESSION_STARTS: usize = 10_000;
 
 /// The fault settings of a server, changeable by tests while it runs. Cheap to clone.
 #[derive(Debug, Clone, Default)]
@@ -368,6 +445,10 @@ impl FaultControl {
     pub fn next_session(&self) -> Faults {
         let mut state = self.lock();
         state.sessions += 1;
+        if state.starts.len() == MAX_SESSION_STARTS {
+            state.starts.pop_front();
+        }
+        state.starts.push_back(tokio::time::Instant::now());
         let Some(plan) = state.plans.front_mut() else {
             return state.default.clone();
         };
@@ -382,6 +463,12 @@ impl FaultControl {
     /// Sessions started so far.
     pub fn sessions(&self) -> u64 {
         self.lock().sessions
+    }
+
+    /// When the sessions started (each connection, as the server began serving it), oldest
+    /// first: the latest 10 000.
+    pub fn session_starts(&self) -> Vec<tokio::time::Instant> {
+        self.lock().starts.iter().copied().collect()
     }
 }
 
@@ -708,6 +795,40 @@ mod tests {
         s.write_all(b"cd").await.unwrap();
         assert_eq!(start.elapsed(), Duration::from_secs(6));
         assert_eq!(s.into_inner().writes, [2, 1, 1]);
+    }
+
+    #[test]
+    fn throttle_answers_parse_and_read_as_the_servers_write_them() {
+        assert_eq!(
+            "m365-backoff=1500".parse::<ThrottleAnswer>(),
+            Ok(ThrottleAnswer::M365Backoff { millis: 1500 })
+        );
+        assert_eq!(
+            ThrottleAnswer::M365Backoff { millis: 1500 }.text(),
+            "Request is throttled. Suggested Backoff Time: 1500 milliseconds"
+        );
+        assert_eq!("gmail-bye".parse(), Ok(ThrottleAnswer::GmailBye));
+        assert_eq!("gmail-no".parse(), Ok(ThrottleAnswer::GmailNo));
+        assert_eq!("in-use".parse(), Ok(ThrottleAnswer::InUse));
+        assert_eq!(
+            "m365-not-connected".parse(),
+            Ok(ThrottleAnswer::M365NotConnected)
+        );
+        assert!("m365-backoff=soon".parse::<ThrottleAnswer>().is_err());
+        assert!("slow".parse::<ThrottleAnswer>().is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn session_starts_are_recorded() {
+        let control = FaultControl::new();
+        let t0 = tokio::time::Instant::now();
+        control.next_session();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        control.next_session();
+        let starts = control.session_starts();
+        assert_eq!(starts.len(), 2);
+        assert_eq!(starts[1] - starts[0], Duration::from_secs(2));
+        assert_eq!(starts[0], t0);
     }
 
     #[test]

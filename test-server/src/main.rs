@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use inbound_test_server::faults::{Blackhole, Dribble, FaultPlan, Faults, MessageFault};
+use inbound_test_server::faults::{
+    Blackhole, Dribble, FaultPlan, Faults, MessageFault, ThrottleAnswer,
+};
 use inbound_test_server::server::{ServerConfig, TestServer, UserSpec};
 use tracing_subscriber::EnvFilter;
 
@@ -100,6 +102,22 @@ struct Args {
     /// How many sessions --blackhole applies to, from the first (0: every session).
     #[arg(long, value_name = "N", default_value_t = 1, requires = "blackhole")]
     blackhole_sessions: u32,
+    /// Fault: answer logins (IMAP LOGIN/AUTHENTICATE, POP3 PASS/AUTH/APOP) with a server's
+    /// throttling answer: `gmail-bye` (`* BYE [ALERT] Too many simultaneous connections.`,
+    /// then close), `gmail-no` (`NO [ALERT] Too many simultaneous connections.`),
+    /// `m365-backoff=MILLIS` (`NO Request is throttled. Suggested Backoff Time: MILLIS
+    /// milliseconds`), `m365-not-connected` (`NO User is authenticated but not
+    /// connected.`), `in-use` (POP3 `-ERR [IN-USE]`).
+    #[arg(long, value_name = "ANSWER")]
+    throttle_login: Option<ThrottleAnswer>,
+    /// How many sessions --throttle-login applies to, from the first (0: every session).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        requires = "throttle_login"
+    )]
+    throttle_sessions: u32,
     /// Log session transcripts (credentials redacted) and server events to standard error.
     #[arg(long)]
     trace: bool,
@@ -179,6 +197,19 @@ fn config(args: &Args) -> ServerConfig {
             config
                 .faults
                 .push_plan(FaultPlan::new(blackholed, args.blackhole_sessions));
+        }
+    }
+    if let Some(answer) = args.throttle_login {
+        let throttled = Faults {
+            login_throttle: Some(answer),
+            ..faults(args)
+        };
+        if args.throttle_sessions == 0 {
+            config.faults.set_default(throttled);
+        } else {
+            config
+                .faults
+                .push_plan(FaultPlan::new(throttled, args.throttle_sessions));
         }
     }
     config

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use imap_support::{Client, Harness, start};
 use inbound_imap_codec::types::Response;
 use inbound_imap_codec::{Quirks as CodecQuirks, ResponseDecoder};
-use inbound_test_server::faults::{CommandFault, DropPoint, FaultPlan, Faults, Quirks, Refusal};
+use inbound_test_server::faults::{
+    CommandFault, DropPoint, FaultPlan, Faults, Quirks, Refusal, ThrottleAnswer,
+};
 use inbound_test_server::mailstore::Flag;
 use tokio::io::AsyncReadExt as _;
 
@@ -390,4 +392,76 @@ async fn lowercase_keywords_and_icloud_space_before_paren() {
     );
     assert!(text.contains("F1 ok Fetch completed."), "{text}");
     assert!(text.contains("* 8 exists\r\n"), "{text}");
+}
+
+fn throttled(answer: ThrottleAnswer) -> Faults {
+    Faults {
+        login_throttle: Some(answer),
+        ..Faults::default()
+    }
+}
+
+#[tokio::test]
+async fn logins_answered_with_a_throttling_answer() {
+    let h = start().await;
+    h.faults.push_plan(FaultPlan::new(
+        throttled(ThrottleAnswer::M365Backoff { millis: 1500 }),
+        2,
+    ));
+    h.faults
+        .push_plan(FaultPlan::new(throttled(ThrottleAnswer::GmailNo), 1));
+    h.faults.push_plan(FaultPlan::new(
+        throttled(ThrottleAnswer::M365NotConnected),
+        1,
+    ));
+    h.faults
+        .push_plan(FaultPlan::new(throttled(ThrottleAnswer::InUse), 1));
+    h.faults
+        .push_plan(FaultPlan::new(throttled(ThrottleAnswer::GmailBye), 1));
+    // The next N connections: LOGIN and AUTHENTICATE alike.
+    let (mut c, _) = Client::connect(h.imap).await;
+    assert_eq!(
+        c.cmd("a LOGIN demo demo").await,
+        ["a NO Request is throttled. Suggested Backoff Time: 1500 milliseconds\r\n"]
+    );
+    // The session is still not logged in.
+    assert!(c.cmd("b SELECT INBOX").await[0].starts_with("b BAD"));
+    let (mut c, _) = Client::connect(h.imap).await;
+    let plain = base64_plain("demo", "demo");
+    assert_eq!(
+        c.cmd(&format!("a AUTHENTICATE PLAIN {plain}")).await,
+        ["a NO Request is throttled. Suggested Backoff Time: 1500 milliseconds\r\n"]
+    );
+    let (mut c, _) = Client::connect(h.imap).await;
+    assert_eq!(
+        c.cmd("a LOGIN demo demo").await,
+        ["a NO [ALERT] Too many simultaneous connections. (Failure)\r\n"]
+    );
+    let (mut c, _) = Client::connect(h.imap).await;
+    assert_eq!(
+        c.cmd("a LOGIN demo demo").await,
+        ["a NO User is authenticated but not connected.\r\n"]
+    );
+    let (mut c, _) = Client::connect(h.imap).await;
+    assert_eq!(
+        c.cmd("a LOGIN demo demo").await,
+        ["a NO [UNAVAILABLE] Mailbox in use by another session.\r\n"]
+    );
+    // Gmail's BYE closes the connection.
+    let (mut c, _) = Client::connect(h.imap).await;
+    c.send("a LOGIN demo demo").await;
+    assert_eq!(
+        c.read_to_end().await,
+        b"* BYE [ALERT] Too many simultaneous connections. (Failure)\r\n"
+    );
+    // Then logins work again; every connection's start was recorded.
+    let _ = Client::login(h.imap).await;
+    let starts = h.faults.session_starts();
+    assert_eq!(starts.len(), 7);
+    assert!(starts.windows(2).all(|w| w[0] <= w[1]));
+}
+
+fn base64_plain(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"))
 }

@@ -7,7 +7,7 @@ mod pop3_support;
 use std::time::{Duration, Instant};
 
 use inbound_test_server::faults::{
-    CommandFault, DropPoint, FaultPlan, Faults, Hold, Refusal, SlowAnswer,
+    CommandFault, DropPoint, FaultPlan, Faults, Hold, Refusal, SlowAnswer, ThrottleAnswer,
 };
 use inbound_test_server::server::{ServerConfig, TestServer};
 use pop3_support::*;
@@ -312,4 +312,39 @@ async fn answers_withheld_from_the_nth_command_on() {
     let started = Instant::now();
     server.shutdown().await;
     assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_answered_with_a_throttling_answer() {
+    let throttled = |answer| Faults {
+        login_throttle: Some(answer),
+        ..Faults::default()
+    };
+    let server = server_with(throttled(ThrottleAnswer::InUse)).await;
+    let faults = server.faults();
+    faults.push_plan(FaultPlan::new(
+        throttled(ThrottleAnswer::M365Backoff { millis: 1500 }),
+        1,
+    ));
+    faults.push_plan(FaultPlan::new(throttled(ThrottleAnswer::GmailBye), 1));
+    let (mut c, _) = connect_greeted(server.pop3_addr()).await;
+    assert_eq!(
+        c.login("demo", "demo").await,
+        "-ERR [IN-USE] Mailbox in use by another session."
+    );
+    let (mut c, _) = connect_greeted(server.pop3_addr()).await;
+    assert_eq!(
+        c.cmd(&format!("AUTH PLAIN {}", b64(b"\0demo\0demo"))).await,
+        "-ERR Request is throttled. Suggested Backoff Time: 1500 milliseconds"
+    );
+    let (mut c, _) = connect_greeted(server.pop3_addr()).await;
+    assert_eq!(
+        c.login("demo", "demo").await,
+        "-ERR [SYS/TEMP] Too many simultaneous connections. (Failure)"
+    );
+    assert!(c.try_line().await.is_none(), "closed after Gmail's answer");
+    // Then logins work again.
+    let (mut c, _) = connect_greeted(server.pop3_addr()).await;
+    c.login_ok("demo", "demo").await;
+    assert_eq!(server.faults().session_starts().len(), 4);
 }

@@ -506,7 +506,7 @@ fn env_safe(s: &str) -> String {
 
 /// The `--json` line of a state change: `state` (see [`SubscriptionState::name`]),
 /// `account`, `message` (the text line), and per state `error`, `attempt` with
-/// `retry_in_ms`, or `caught_up`.
+/// `retry_in_ms`, `delay_ms` with `hint` (throttled), or `caught_up`.
 pub(crate) fn state_json(account: &str, state: &SubscriptionState) -> serde_json::Value {
     let mut line = json!({
         "state": state.name(),
@@ -522,6 +522,10 @@ pub(crate) fn state_json(account: &str, state: &SubscriptionState) -> serde_json
             line["retry_in_ms"] = json!(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX));
         }
         SubscriptionState::Resumed { caught_up } => line["caught_up"] = json!(caught_up),
+        SubscriptionState::Throttled { delay, hint } => {
+            line["delay_ms"] = json!(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX));
+            line["hint"] = json!(hint);
+        }
         _ => {}
     }
     line
@@ -701,6 +705,25 @@ mod tests {
         }
         producer.await.unwrap();
         assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 5);
+    }
+
+    #[test]
+    fn a_throttled_state_names_its_delay_and_whether_the_server_gave_it() {
+        let line = state_json(
+            "work",
+            &SubscriptionState::Throttled {
+                delay: Duration::from_millis(1500),
+                hint: true,
+            },
+        );
+        assert_eq!(line["state"], "throttled");
+        assert_eq!(line["account"], "work");
+        assert_eq!(line["delay_ms"], 1500);
+        assert_eq!(line["hint"], true);
+        assert_eq!(
+            line["message"],
+            "server is throttling; retrying in 1.5 s (server's hint)"
+        );
     }
 
     #[test]

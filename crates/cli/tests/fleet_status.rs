@@ -166,3 +166,79 @@ fn a_lone_worker_watches_its_accounts_and_status_shows_it_then_sigterm_releases_
     }
     assert!(v["workers"][0]["stopped_ms"].is_i64());
 }
+
+#[test]
+fn a_throttled_account_keeps_its_hint_in_the_lease_and_a_takeover_waits_it_out() {
+    use inbound_test_server::faults::{FaultPlan, Faults, ThrottleAnswer};
+
+    let Some(db) = pg_cluster::database() else {
+        return;
+    };
+    let s = Server::start();
+    let w = Workdir::new();
+    let a = s.account(
+        "work",
+        "imap",
+        "alice",
+        "password = \"pw-alice\"\nsubscribe = true\n",
+    );
+    let text = format!(
+        "[store]\nurl = \"{}\"\n\n[fleet]\nlease_secs = 3\nrenew_secs = 1\nscan_secs = 1\n\n{a}",
+        db.url()
+    );
+    std::fs::write(w.config(), text).unwrap();
+    s.server.faults().push_plan(FaultPlan::new(
+        Faults {
+            login_throttle: Some(ThrottleAnswer::M365Backoff { millis: 6000 }),
+            ..Faults::default()
+        },
+        1,
+    ));
+    let spawn = || {
+        w.cmd()
+            .args(["watch", "--json"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let status = || json(&w.run(&["status", "--json"]));
+    let mut first = spawn();
+    wait_for("the account recorded as throttled", || {
+        status()["accounts"][0]["state"] == "throttled"
+    });
+    let v = status();
+    let account = &v["accounts"][0];
+    let wait = account["not_before_ms"].as_i64().unwrap() - v["now_ms"].as_i64().unwrap();
+    assert!((3000..=6000).contains(&wait), "{v}");
+    assert!(
+        account["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("Request is throttled"),
+        "{v}"
+    );
+    // The worker dies; another takes the account over after the lease, but does not
+    // connect before the server's hint has passed.
+    first.kill().unwrap();
+    let _ = first.wait();
+    let mut second = spawn();
+    wait_for("the second worker watching", || {
+        let v = status();
+        v["accounts"][0]["state"] == "watching" && v["accounts"][0]["owner_pid"] == second.id()
+    });
+    let starts = s.server.faults().session_starts();
+    assert_eq!(
+        starts.len(),
+        2,
+        "one throttled login, then one after the hint"
+    );
+    assert!(
+        starts[1] - starts[0] >= Duration::from_millis(5950),
+        "reconnected after {:?}",
+        starts[1] - starts[0]
+    );
+    assert_eq!(status()["accounts"][0]["epoch"], 2);
+    second.kill().unwrap();
+    let _ = second.wait();
+}

@@ -137,6 +137,21 @@ async fn bye_greeting_is_an_error() {
 }
 
 #[tokio::test]
+async fn a_bye_keeps_its_response_code() {
+    let (port, _) = serve("* BYE [UNAVAILABLE] Temporary System Error\r\n", |_, _| {
+        Reply::Silence
+    })
+    .await;
+    let err = ImapClient::connect(&plain(port)).await.unwrap_err();
+    match err {
+        Error::Imap(ImapError::Bye { text }) => {
+            assert_eq!(text, "[UNAVAILABLE] Temporary System Error");
+        }
+        other => panic!("{other}"),
+    }
+}
+
+#[tokio::test]
 async fn greeting_timeout() {
     let (port, _) = serve("", |_, _| Reply::Silence).await;
     let config = plain(port).with_timeout(Duration::from_millis(200));

@@ -586,6 +586,16 @@ fn lease_update(s: &SubscriptionState) -> Option<LeaseUpdate> {
             (LeaseState::Reconnecting, Some(error.clone()))
         }
         SubscriptionState::Failed { error } => (LeaseState::Failed, Some(error.clone())),
+        // The lease is kept, with the time before which no worker may connect: a worker
+        // taking the account over waits it out too.
+        SubscriptionState::Throttled { delay, .. } => {
+            return Some(LeaseUpdate {
+                state: LeaseState::Throttled,
+                event: s.to_string(),
+                error: None,
+                not_before: Some(*delay),
+            });
+        }
         _ => return None,
     };
     Some(LeaseUpdate {

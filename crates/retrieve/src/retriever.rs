@@ -267,6 +267,8 @@ impl<C: Connector> Retriever<C> {
             max_attempts: None,
             ..self.options.backoff
         });
+        let budget = retry_budget(&self.options);
+        let mut waited = Duration::ZERO;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -293,7 +295,23 @@ impl<C: Connector> Retriever<C> {
                 }
                 Err(RunError::Backend(e)) => e,
             };
-            let retry = retryable(&error, credentials) && attempt < self.options.max_attempts;
+            let mut retry = retryable(&error, credentials) && attempt < self.options.max_attempts;
+            // A server that is throttling is not asked again sooner than it said (or than a
+            // subscription would wait without a hint); when that is longer than this run
+            // may still wait, the run gives up now.
+            let mut error = error;
+            let mut throttled = None;
+            if retry && error.kind() == ErrorKind::Throttled {
+                let wait =
+                    crate::subscribe::throttle_delay(error.retry_after(), rand::random::<f64>());
+                let left = budget.saturating_sub(waited);
+                if wait > left {
+                    error = give_up_throttled(error, wait, left);
+                    retry = false;
+                } else {
+                    throttled = Some(wait);
+                }
+            }
             if !retry {
                 note_refused_grant(&self.store, &account.name, &error);
                 return Err(Error::Backend {
@@ -307,7 +325,9 @@ impl<C: Connector> Retriever<C> {
             events.on_error(&text);
             report.errors.push(text);
             refresh_token(&error, credentials);
-            if let Some(delay) = backoff.next_delay() {
+            let delay = throttled.or_else(|| backoff.next_delay());
+            if let Some(delay) = delay {
+                waited += delay;
                 rt::sleep(delay).await;
             }
         }
@@ -372,6 +392,38 @@ impl<C: Connector> Retriever<C> {
         results.sort_by_key(|r| r.0);
         results.into_iter().map(|(_, n, r)| (n, r)).collect()
     }
+}
+
+/// The longest a run waits between its attempts in total: the backoff's delays without
+/// jitter for each retry (3 s with the defaults: 1 s, then 2 s).
+fn retry_budget(options: &RetrieveConfig) -> Duration {
+    let mut plain = Backoff::new(BackoffConfig {
+        max_attempts: None,
+        jitter: Jitter::None,
+        ..options.backoff
+    });
+    (1..options.max_attempts.max(1))
+        .filter_map(|_| plain.next_delay())
+        .fold(Duration::ZERO, Duration::saturating_add)
+}
+
+/// The error a run ends with when the throttling server asks for a longer wait than the run
+/// has left: still [`ErrorKind::Throttled`], saying so.
+fn give_up_throttled(error: BackendError, wait: Duration, left: Duration) -> BackendError {
+    let asked = match error.retry_after() {
+        Some(_) => format!("the server asked to wait {:.1} s", wait.as_secs_f64()),
+        None => format!(
+            "the server named no wait, so at least {} s",
+            crate::subscribe::THROTTLE_WAIT.as_secs()
+        ),
+    };
+    let message = format!(
+        "{asked}, more than this run may still wait ({:.1} s); not retrying now, try again \
+         later ({})",
+        left.as_secs_f64(),
+        error.message(),
+    );
+    BackendError::throttled(message, error.retry_after()).with_source(error)
 }
 
 /// Whether a run may reconnect after `error`. An OAuth login failure is retried with a new

@@ -15,6 +15,12 @@
 //! message that arrived meanwhile is fetched from the last stored UID, exactly once,
 //! before IDLE resumes ([`SubscriptionState::Reconnected`], then
 //! [`SubscriptionState::Resumed`] with the count).
+//!
+//! A server that is throttling (see [`throttle`](crate::backend::throttle): too many
+//! connections, `Request is throttled`, `[IN-USE]`, ...) is not hammered: the next
+//! connection waits for the server's suggested time (kept within 1 s to 1 hour), or for a
+//! random 60 to 90 s when it named none, instead of the ordinary backoff, and such waits do
+//! not count towards giving up ([`SubscriptionState::Throttled`]).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -60,6 +66,16 @@ pub enum SubscriptionState {
         /// What happened.
         error: String,
     },
+    /// The server is throttling this client (after
+    /// [`ConnectionLost`](Self::ConnectionLost)): waiting before the next connection
+    /// attempt, longer than an ordinary reconnect. Such waits never exhaust the retries.
+    Throttled {
+        /// How long until the attempt: the server's suggested wait (within 1 s and 1 hour),
+        /// or a random 60 to 90 s when it named none.
+        delay: Duration,
+        /// Whether the delay is the server's suggestion.
+        hint: bool,
+    },
     /// Waiting before the next connection attempt.
     Reconnecting {
         /// The attempt about to be made, counted from 1 since the connection was last up.
@@ -99,6 +115,12 @@ impl fmt::Display for SubscriptionState {
                 "reconnecting in {:.1} s (attempt {attempt})",
                 delay.as_secs_f64()
             ),
+            Self::Throttled { delay, hint } => write!(
+                f,
+                "server is throttling; retrying in {:.1} s{}",
+                delay.as_secs_f64(),
+                if *hint { " (server's hint)" } else { "" }
+            ),
             Self::Reconnected => f.write_str("reconnected"),
             Self::Resumed { caught_up } => write!(
                 f,
@@ -116,18 +138,43 @@ impl fmt::Display for SubscriptionState {
 
 impl SubscriptionState {
     /// A short name for the state, as `inbound watch --json` writes it in its `state` key:
-    /// `subscribed`, `lost`, `reconnecting`, `reconnected`, `resumed`, `retry_exhausted`,
-    /// `failed`, `unsubscribed`.
+    /// `subscribed`, `lost`, `throttled`, `reconnecting`, `reconnected`, `resumed`,
+    /// `retry_exhausted`, `failed`, `unsubscribed`.
     pub fn name(&self) -> &'static str {
         match self {
             Self::Subscribed => "subscribed",
             Self::ConnectionLost { .. } => "lost",
+            Self::Throttled { .. } => "throttled",
             Self::Reconnecting { .. } => "reconnecting",
             Self::Reconnected => "reconnected",
             Self::Resumed { .. } => "resumed",
             Self::RetryExhausted { .. } => "retry_exhausted",
             Self::Failed { .. } => "failed",
             Self::Unsubscribed => "unsubscribed",
+        }
+    }
+}
+
+/// The shortest wait for a server that is throttling, whatever its hint says.
+const MIN_THROTTLE_WAIT: Duration = Duration::from_secs(1);
+/// The wait for a server that is throttling without saying how long: from this ...
+pub(crate) const THROTTLE_WAIT: Duration = Duration::from_secs(60);
+/// ... plus up to this much at random, so throttled clients do not return together.
+const THROTTLE_JITTER: Duration = Duration::from_secs(30);
+
+/// How long to wait before connecting again to a server that is throttling: its `hint`
+/// kept within 1 s and 1 hour, or without one 60 s plus `jitter` (a fraction from 0 to 1,
+/// clamped) of 30 s.
+pub(crate) fn throttle_delay(hint: Option<Duration>, jitter: f64) -> Duration {
+    match hint {
+        Some(hint) => hint.clamp(MIN_THROTTLE_WAIT, crate::backend::throttle::MAX_HINT),
+        None => {
+            let jitter = if jitter.is_finite() {
+                jitter.clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
+            THROTTLE_WAIT + THROTTLE_JITTER.mul_f64(jitter)
         }
     }
 }
@@ -324,7 +371,10 @@ struct Worker<C> {
 
 impl<C: Connector> Worker<C> {
     fn report(&self, state: &SubscriptionState) {
-        if matches!(state, SubscriptionState::ConnectionLost { .. }) {
+        if matches!(
+            state,
+            SubscriptionState::ConnectionLost { .. } | SubscriptionState::Throttled { .. }
+        ) {
             tracing::warn!(account = %self.account.name, %state, "subscription state");
         } else {
             tracing::info!(account = %self.account.name, %state, "subscription state");
@@ -357,6 +407,20 @@ impl<C: Connector> Worker<C> {
                     self.report(&SubscriptionState::ConnectionLost {
                         error: text.clone(),
                     });
+                    if error.kind() == ErrorKind::Throttled {
+                        // Not a broken mailbox: wait as told, without using up the retries
+                        // (and without a new token: the old one was not refused).
+                        let hint = error.retry_after();
+                        let delay = throttle_delay(hint, rand::random::<f64>());
+                        self.report(&SubscriptionState::Throttled {
+                            delay,
+                            hint: hint.is_some(),
+                        });
+                        if self.wait(delay).await {
+                            break;
+                        }
+                        continue;
+                    }
                     // A reconnect uses a fresh token: the old one may be why we lost it.
                     if let Credentials::OAuth { provider, .. } = &self.credentials {
                         provider.invalidate();
@@ -561,5 +625,63 @@ impl<C: Connector> Worker<C> {
                 return Outcome::Stopped;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_throttling_server_s_hint_is_kept_within_a_second_and_an_hour() {
+        let ms = Duration::from_millis;
+        assert_eq!(throttle_delay(Some(ms(1500)), 0.5), ms(1500));
+        assert_eq!(throttle_delay(Some(ms(0)), 0.5), Duration::from_secs(1));
+        assert_eq!(throttle_delay(Some(ms(200)), 0.0), Duration::from_secs(1));
+        assert_eq!(
+            throttle_delay(Some(Duration::from_secs(86_400)), 0.0),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(
+            throttle_delay(Some(Duration::MAX), 1.0),
+            Duration::from_secs(3600)
+        );
+    }
+
+    #[test]
+    fn without_a_hint_the_wait_is_60_to_90_seconds() {
+        let s = Duration::from_secs;
+        assert_eq!(throttle_delay(None, 0.0), s(60));
+        assert_eq!(throttle_delay(None, 1.0), s(90));
+        assert_eq!(throttle_delay(None, 0.5), s(75));
+        for jitter in [-1.0, 2.0, f64::NAN, f64::INFINITY] {
+            let delay = throttle_delay(None, jitter);
+            assert!((s(60)..=s(90)).contains(&delay), "{jitter}: {delay:?}");
+        }
+        for _ in 0..100 {
+            let delay = throttle_delay(None, rand::random::<f64>());
+            assert!((s(60)..=s(90)).contains(&delay), "{delay:?}");
+        }
+    }
+
+    #[test]
+    fn the_throttled_state_reads_well() {
+        let hinted = SubscriptionState::Throttled {
+            delay: Duration::from_millis(12_300),
+            hint: true,
+        };
+        assert_eq!(
+            hinted.to_string(),
+            "server is throttling; retrying in 12.3 s (server's hint)"
+        );
+        assert_eq!(hinted.name(), "throttled");
+        let guessed = SubscriptionState::Throttled {
+            delay: Duration::from_secs(75),
+            hint: false,
+        };
+        assert_eq!(
+            guessed.to_string(),
+            "server is throttling; retrying in 75.0 s"
+        );
     }
 }

@@ -99,7 +99,9 @@ fn state_name(state: &SubscriptionState) -> &'static str {
         | SubscriptionState::Reconnected
         | SubscriptionState::Resumed { .. } => "idle",
         SubscriptionState::ConnectionLost { .. } => "lost",
-        SubscriptionState::Reconnecting { .. } => "reconnecting",
+        SubscriptionState::Reconnecting { .. } | SubscriptionState::Throttled { .. } => {
+            "reconnecting"
+        }
         SubscriptionState::RetryExhausted { .. } | SubscriptionState::Failed { .. } => "failed",
         _ => "off",
     }

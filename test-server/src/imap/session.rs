@@ -20,7 +20,7 @@ use super::ImapContext;
 use super::conn::Wire;
 use super::fetch::wire_flags;
 use crate::conn::Conn;
-use crate::faults::{Blackhole, DropPoint, Faults, Hold, Refusal};
+use crate::faults::{Blackhole, DropPoint, Faults, Hold, Refusal, ThrottleAnswer};
 use crate::mailstore::{FolderView, ViewEvent};
 use crate::sasl::{self, BEARER_ERROR_JSON, BearerCredentials};
 use crate::transcript::{Protocol, Transcript};
@@ -640,6 +640,11 @@ impl Session {
             self.bad(&tag, msg);
             return Ok(self.wire.flush().await?);
         }
+        if matches!(body, C::Login { .. } | C::Authenticate { .. }) {
+            if let Some(answer) = self.faults.login_throttle {
+                return self.throttle_login(&tag, answer).await;
+            }
+        }
         match body {
             C::Capability => {
                 let caps = self.capabilities();
@@ -700,6 +705,29 @@ impl Session {
             }
             C::Idle => return self.idle(&tag).await,
             other => return self.mail_command(tag, other).await,
+        }
+        Ok(self.wire.flush().await?)
+    }
+
+    /// Answers a login with a server's throttling answer (a fault); closes the connection
+    /// after Gmail's `BYE`.
+    async fn throttle_login(&mut self, tag: &Tag, answer: ThrottleAnswer) -> Res<()> {
+        tracing::debug!(target: "inbound_test_server::imap", ?answer, "fault: login throttled");
+        let msg = answer.text();
+        match answer {
+            ThrottleAnswer::GmailBye => {
+                self.wire.push(&Response::Status(Status::Bye {
+                    code: Some(Code::Alert),
+                    text: text(&msg),
+                }));
+                self.wire.flush().await?;
+                return Err(End::Closed);
+            }
+            ThrottleAnswer::GmailNo => self.no(tag, Some(Code::Alert), &msg),
+            ThrottleAnswer::M365Backoff { .. } | ThrottleAnswer::M365NotConnected => {
+                self.no(tag, None, &msg);
+            }
+            ThrottleAnswer::InUse => self.no(tag, Some(unavailable()), &msg),
         }
         Ok(self.wire.flush().await?)
     }
@@ -922,6 +950,10 @@ fn atom_code(name: &str) -> Code {
 
 pub(super) fn auth_failed() -> Code {
     atom_code("AUTHENTICATIONFAILED")
+}
+
+fn unavailable() -> Code {
+    atom_code("UNAVAILABLE")
 }
 
 fn privacy_required() -> Code {

@@ -12,7 +12,7 @@ use inbound_pop3_codec::{
     UidListing, UniqueId, Username,
 };
 
-use crate::faults::{DropPoint, Faults, MessageFaultKind};
+use crate::faults::{DropPoint, Faults, MessageFaultKind, ThrottleAnswer};
 use crate::mailstore::{Maildrop, StoreError};
 use crate::oauth::TokenError;
 use crate::sasl::{self, BEARER_ERROR_JSON, Mechanism};
@@ -217,6 +217,15 @@ impl Pop3State {
         if let Some((_, message)) = self.faults.take_command_fault(command.keyword()) {
             return self.err(message.unwrap_or_else(|| "Command refused (injected fault)".into()));
         }
+        if matches!(
+            command,
+            Command::Pass(_) | Command::Apop { .. } | Command::Auth { .. }
+        ) && matches!(self.state, State::Authorization { .. })
+        {
+            if let Some(answer) = self.faults.login_throttle {
+                return self.throttle_login(answer);
+            }
+        }
         match command {
             Command::Capa => self.capa(),
             Command::Quit => self.quit(),
@@ -236,6 +245,23 @@ impl Pop3State {
             | Command::Retr(_)
             | Command::Dele(_)
             | Command::Rset => self.transaction(&command),
+        }
+    }
+
+    /// Answers a login with a server's throttling answer (a fault); closes the connection
+    /// after Gmail's.
+    fn throttle_login(&mut self, answer: ThrottleAnswer) -> Action {
+        tracing::debug!(target: "inbound_test_server::pop3", ?answer, "fault: login throttled");
+        let msg = answer.text();
+        match answer {
+            ThrottleAnswer::GmailBye => {
+                self.err_code(ResponseCode::SysTemp, msg);
+                Action::Close
+            }
+            ThrottleAnswer::InUse => self.err_code(ResponseCode::InUse, msg),
+            ThrottleAnswer::GmailNo
+            | ThrottleAnswer::M365Backoff { .. }
+            | ThrottleAnswer::M365NotConnected => self.err(msg),
         }
     }
 

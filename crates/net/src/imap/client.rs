@@ -190,7 +190,7 @@ impl ImapClient {
             GreetingKind::Bye => {
                 self.state = State::Unusable;
                 return Err(ImapError::Bye {
-                    text: self.greeting_text.clone(),
+                    text: super::error::bye_text(greeting.code.as_ref(), &greeting.text),
                 });
             }
             GreetingKind::PreAuth => {
@@ -409,8 +409,8 @@ impl ImapClient {
                 return match r {
                     Ok(received) => {
                         self.transport.trace_server(&received.head);
-                        if let Response::Status(Status::Bye { text, .. }) = &received.value {
-                            self.bye = Some(text.to_string_lossy().into_owned());
+                        if let Response::Status(Status::Bye { code, text }) = &received.value {
+                            self.bye = Some(super::error::bye_text(code.as_ref(), text));
                         }
                         Ok(received.value)
                     }
@@ -432,8 +432,8 @@ impl ImapClient {
                 if let Some(r) = self.rx.next_response() {
                     let received = r.map_err(|source| ImapError::Protocol { during, source })?;
                     self.transport.trace_server(&received.head);
-                    if let Response::Status(Status::Bye { text, .. }) = &received.value {
-                        self.bye = Some(text.to_string_lossy().into_owned());
+                    if let Response::Status(Status::Bye { code, text }) = &received.value {
+                        self.bye = Some(super::error::bye_text(code.as_ref(), text));
                     }
                     return Ok(Some(received.value));
                 }

@@ -188,6 +188,13 @@ pub enum ImapError {
     InsecureLogin,
 }
 
+/// The text of a `BYE`, with its response code in brackets before it when it has one
+/// (`[UNAVAILABLE] Temporary System Error`), as [`ImapError::Bye`] and the IDLE events
+/// carry it.
+pub(crate) fn bye_text(code: Option<&Code>, text: &inbound_imap_codec::types::Text) -> String {
+    format!("{}{}", code_prefix(code), text.to_string_lossy())
+}
+
 fn code_prefix(code: Option<&Code>) -> String {
     match code {
         None => String::new(),

@@ -173,9 +173,10 @@ impl IdleHandle<'_> {
                 Some(Response::Data(Data::Expunge(n))) => {
                     return Ok(IdleEvent::Expunge(n.get()));
                 }
-                Some(Response::Status(Status::Bye { text, .. })) => {
+                Some(Response::Status(Status::Bye { code, text })) => {
                     self.client.state = State::Unusable;
-                    return Ok(IdleEvent::Bye(text.to_string_lossy().into_owned()));
+                    let text = super::error::bye_text(code.as_ref(), &text);
+                    return Ok(IdleEvent::Bye(text));
                 }
                 Some(Response::Data(Data::Capability(caps))) => {
                     self.client.set_capabilities(caps);

@@ -389,8 +389,8 @@ impl Unsolicited {
                     flags: p.flags,
                 }
             }
-            Response::Status(Status::Bye { text, .. }) => {
-                Self::Bye(text.to_string_lossy().into_owned())
+            Response::Status(Status::Bye { code, text }) => {
+                Self::Bye(super::error::bye_text(code.as_ref(), &text))
             }
             Response::Status(Status::Untagged(body)) => match (body.kind, &body.code) {
                 (StatusKind::Ok, Some(Code::Alert)) => {

@@ -13,6 +13,7 @@
 pub mod memory;
 pub mod net;
 pub mod paced;
+pub mod throttle;
 
 use std::fmt;
 use std::future::Future;
@@ -63,6 +64,10 @@ pub enum ErrorKind {
     /// `\Deleted` (by another client), which a plain `EXPUNGE` would remove too. The
     /// messages stay marked `\Deleted`; for a move, they were copied to the target already.
     ExpungeWithheld,
+    /// The server is throttling this client (too many connections or commands, a busy back
+    /// end; see [`throttle`]): the session is not used further, and the next connection
+    /// must wait, for [`BackendError::retry_after`] when the server said how long.
+    Throttled,
 }
 
 impl ErrorKind {
@@ -80,6 +85,7 @@ impl ErrorKind {
             ErrorKind::Unsupported => "not supported by the server",
             ErrorKind::Unreadable => "unusable answer skipped",
             ErrorKind::ExpungeWithheld => "not expunged",
+            ErrorKind::Throttled => "server is throttling",
         }
     }
 }
@@ -89,6 +95,7 @@ impl ErrorKind {
 pub struct BackendError {
     kind: ErrorKind,
     message: String,
+    retry_after: Option<Duration>,
     #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
@@ -109,8 +116,25 @@ impl BackendError {
         Self {
             kind,
             message: message.into(),
+            retry_after: None,
             source: None,
         }
+    }
+
+    /// A [`ErrorKind::Throttled`] error: the server is throttling this client and asked to
+    /// wait `retry_after` (capped at [`throttle::MAX_HINT`]), when it said.
+    pub fn throttled(message: impl Into<String>, retry_after: Option<Duration>) -> Self {
+        Self {
+            retry_after: retry_after.map(|d| d.min(throttle::MAX_HINT)),
+            ..Self::new(ErrorKind::Throttled, message)
+        }
+    }
+
+    /// How long the server asked to wait before connecting again: set only for
+    /// [`ErrorKind::Throttled`] errors whose answer gave a wait (at most
+    /// [`throttle::MAX_HINT`]).
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
     }
 
     /// Attaches the underlying error.
@@ -139,6 +163,7 @@ impl BackendError {
                 | ErrorKind::Bye
                 | ErrorKind::Timeout
                 | ErrorKind::Protocol
+                | ErrorKind::Throttled
         )
     }
 }

@@ -97,15 +97,23 @@ pub enum FaultKind {
     /// The server never answers: the operation's future never completes (a test drops it,
     /// as a killed client would, or a watchdog gives up on it).
     Hang,
+    /// The server is throttling the client: [`ErrorKind::Throttled`] with this wait as
+    /// [`BackendError::retry_after`] (none: the server named no wait), and the session is
+    /// dead.
+    Throttle(Option<Duration>),
 }
 
 impl FaultKind {
     pub(super) fn error(self, point: FaultPoint) -> BackendError {
+        if let FaultKind::Throttle(retry_after) = self {
+            return BackendError::throttled(format!("injected at {point:?}"), retry_after);
+        }
         let kind = match self {
             FaultKind::Drop => ErrorKind::Disconnected,
             FaultKind::Bye => ErrorKind::Bye,
             FaultKind::Timeout => ErrorKind::Timeout,
             FaultKind::Refuse | FaultKind::Hang => ErrorKind::Refused,
+            FaultKind::Throttle(_) => ErrorKind::Throttled,
         };
         BackendError::new(kind, format!("injected at {point:?}"))
     }

@@ -168,6 +168,9 @@ impl ImapSession for NetImapSession {
                 // NO is also "in use" or "no permission"; only a folder that LIST does not
                 // show is missing.
                 let error = from_imap(e);
+                if error.kind() == ErrorKind::Throttled {
+                    return Err(error);
+                }
                 return Err(if self.folder_exists(folder).await? {
                     error
                 } else {
@@ -245,7 +248,12 @@ impl ImapSession for NetImapSession {
                     Err(inbound_net::Error::Imap(
                         e @ (ImapError::No { .. } | ImapError::Bad { .. }),
                     )) => {
-                        refused.get_or_insert(from_imap(e));
+                        let error = from_imap(e);
+                        if error.kind() == ErrorKind::Throttled {
+                            // The session is not used further: no more answers are read.
+                            return Err(error);
+                        }
+                        refused.get_or_insert(error);
                     }
                     // One answer the framer skipped (unparsable, over the size limit): the
                     // stream stays in sync, so the other messages still arrive.
@@ -275,6 +283,9 @@ impl ImapSession for NetImapSession {
             Ok(()) => Ok(()),
             Err(inbound_net::Error::Imap(e @ ImapError::No { .. })) => {
                 let error = from_imap(e);
+                if error.kind() == ErrorKind::Throttled {
+                    return Err(error);
+                }
                 if self.folder_exists(folder).await? {
                     Err(
                         BackendError::new(ErrorKind::AlreadyExists, folder.to_owned())
@@ -364,7 +375,10 @@ impl ImapSession for NetImapSession {
                 }
                 Some(Ok(IdleEvent::Timeout)) => break IdleOutcome::Timeout,
                 Some(Ok(IdleEvent::Bye(text))) => {
-                    return Err(BackendError::new(ErrorKind::Bye, text));
+                    return Err(match crate::backend::throttle::recognise(&text) {
+                        Some(t) => BackendError::throttled(text, t.retry_after),
+                        None => BackendError::new(ErrorKind::Bye, text),
+                    });
                 }
                 Some(Ok(IdleEvent::Other(Unsolicited::Alert(text)))) => {
                     tracing::warn!(%text, "IMAP server alert");

@@ -39,7 +39,7 @@ use std::time::Duration;
 use inbound_net::{ImapConfig, ImapError, Pop3Config, Pop3Error, SaslError};
 
 use crate::account::Account;
-use crate::backend::{BackendError, BackendResult, Connector, ErrorKind};
+use crate::backend::{BackendError, BackendResult, Connector, ErrorKind, throttle};
 
 pub use imap::NetImapSession;
 pub use pop3::NetPop3Session;
@@ -168,10 +168,29 @@ pub(crate) fn from_net(error: inbound_net::Error) -> BackendError {
     }
 }
 
+/// [`ErrorKind::Throttled`] when `error`, a server's refusal (`NO`, `BAD`, `BYE`, `-ERR`),
+/// says in its text that the server is throttling this client; else `error` back.
+fn throttled<E: std::error::Error + Send + Sync + 'static>(error: E) -> Result<BackendError, E> {
+    let text = error.to_string();
+    match throttle::recognise(&text) {
+        Some(t) => Ok(BackendError::throttled(text, t.retry_after).with_source(error)),
+        None => Err(error),
+    }
+}
+
 /// Translates an IMAP client error. Callers that know better (a refused SELECT or CREATE)
-/// decide themselves.
+/// decide themselves, unless it is [`ErrorKind::Throttled`].
 pub(crate) fn from_imap(error: ImapError) -> BackendError {
     use ImapError as E;
+    let error = match error {
+        E::No { .. } | E::Bad { .. } | E::Bye { .. } | E::AuthFailed { .. } => {
+            match throttled(error) {
+                Ok(throttled) => return throttled,
+                Err(error) => error,
+            }
+        }
+        other => other,
+    };
     let kind = match &error {
         E::No { .. } | E::Bad { .. } | E::InvalidArgument { .. } => ErrorKind::Refused,
         E::Bye { .. } => ErrorKind::Bye,
@@ -193,8 +212,16 @@ pub(crate) fn from_imap(error: ImapError) -> BackendError {
 pub(crate) fn from_pop3(error: Pop3Error) -> BackendError {
     use Pop3Error as E;
     use inbound_net::pop3::ResponseCode;
+    let error = match error {
+        E::ServerError { .. } | E::AuthFailed { .. } => match throttled(error) {
+            Ok(throttled) => return throttled,
+            Err(error) => error,
+        },
+        other => other,
+    };
     let kind = match &error {
-        // A locked maildrop or a temporary failure is not a wrong password: retry later.
+        // A login too soon is not a wrong password: retry later. (A locked maildrop or a
+        // temporary failure, `[IN-USE]` and `[SYS/TEMP]`, is throttling, above.)
         E::AuthFailed {
             code: Some(ResponseCode::InUse | ResponseCode::SysTemp | ResponseCode::LoginDelay),
             ..
@@ -301,7 +328,7 @@ mod tests {
             text: "maildrop locked".into(),
             oauth: None,
         };
-        assert_eq!(from_pop3(in_use).kind(), ErrorKind::Connect);
+        assert_eq!(from_pop3(in_use).kind(), ErrorKind::Throttled);
         let wrong = Pop3Error::AuthFailed {
             method: AuthMethod::UserPass,
             code: Some(ResponseCode::Auth),
@@ -317,6 +344,43 @@ mod tests {
             text: "no such message".into(),
         };
         assert_eq!(from_pop3(refused).kind(), ErrorKind::Refused);
+    }
+
+    #[test]
+    fn throttling_answers_are_throttled_with_the_server_s_hint() {
+        use inbound_net::pop3::ResponseCode;
+        let m365 = from_imap(ImapError::No {
+            command: "SELECT",
+            code: None,
+            text: "Request is throttled. Suggested Backoff Time: 1500 milliseconds".into(),
+        });
+        assert_eq!(m365.kind(), ErrorKind::Throttled, "{m365}");
+        assert_eq!(m365.retry_after(), Some(Duration::from_millis(1500)));
+        assert!(m365.is_connection_error());
+        assert!(m365.to_string().contains("Request is throttled"), "{m365}");
+        let gmail = from_imap(ImapError::Bye {
+            text: "[ALERT] Too many simultaneous connections. (Failure)".into(),
+        });
+        assert_eq!(gmail.kind(), ErrorKind::Throttled, "{gmail}");
+        assert_eq!(gmail.retry_after(), None);
+        let busy = from_imap(ImapError::Bad {
+            command: "UID FETCH",
+            code: None,
+            text: "User is authenticated but not connected.".into(),
+        });
+        assert_eq!(busy.kind(), ErrorKind::Throttled, "{busy}");
+        let sys_temp = from_pop3(Pop3Error::ServerError {
+            command: "UIDL",
+            code: Some(ResponseCode::SysTemp),
+            text: "try later".into(),
+        });
+        assert_eq!(sys_temp.kind(), ErrorKind::Throttled, "{sys_temp}");
+        // Other refusals keep their kinds.
+        let plain = from_imap(ImapError::Bye {
+            text: "Logging out".into(),
+        });
+        assert_eq!(plain.kind(), ErrorKind::Bye);
+        assert_eq!(plain.retry_after(), None);
     }
 
     #[test]

@@ -81,6 +81,9 @@ impl Pop3Session for NetPop3Session {
                 .collect()),
             Err(inbound_net::Error::Pop3(e @ Pop3Error::ServerError { .. })) => {
                 let error = from_pop3(e);
+                if error.kind() == ErrorKind::Throttled {
+                    return Err(error);
+                }
                 Err(BackendError::new(
                     ErrorKind::Unsupported,
                     format!("the POP3 server refused UIDL: {error}"),
