@@ -22,7 +22,7 @@ pub(crate) fn command(app: &App, args: &StatusArgs) -> CliResult<u8> {
     if args.json {
         print_json(&inbound_retrieve::json::fleet_json(&status))?;
     } else {
-        print!("{}", status_text(&status));
+        print!("{}", status_text(&status, config.fleet.lease));
     }
     Ok(EXIT_OK)
 }
@@ -42,8 +42,9 @@ fn ago(now: i64, at: Option<i64>) -> String {
 }
 
 /// The status for people: the workers, then the accounts.
-fn status_text(status: &FleetStatus) -> String {
+fn status_text(status: &FleetStatus, lease: std::time::Duration) -> String {
     let now = status.now_ms;
+    let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
     let mut workers = Table::new(&[
         ("WORKER", Align::Left),
         ("HOST", Align::Left),
@@ -55,6 +56,10 @@ fn status_text(status: &FleetStatus) -> String {
     for w in &status.workers {
         let heartbeat = match w.stopped_at_ms {
             Some(t) => format!("stopped {}", ago(now, Some(t))),
+            // No renewal for a whole lease: the worker is gone (killed, or cut off).
+            None if now - w.heartbeat_at_ms > lease_ms => {
+                format!("{} (gone)", ago(now, Some(w.heartbeat_at_ms)))
+            }
             None => ago(now, Some(w.heartbeat_at_ms)),
         };
         workers.row(vec![
@@ -86,6 +91,10 @@ fn status_text(status: &FleetStatus) -> String {
             None => "-".into(),
         };
         let mut state = a.state.name().to_owned();
+        if a.owner.is_some() && a.expires_at_ms.is_some_and(|t| t <= now) {
+            // What its last owner recorded, before the lease ran out.
+            state = format!("{state}, lease expired");
+        }
         if let Some(t) = a.not_before_ms.filter(|t| *t > now) {
             state.push_str(&format!(" ({} more)", span(t - now)));
         }
@@ -105,10 +114,10 @@ fn status_text(status: &FleetStatus) -> String {
     let live = status
         .workers
         .iter()
-        .filter(|w| w.stopped_at_ms.is_none())
+        .filter(|w| w.stopped_at_ms.is_none() && now - w.heartbeat_at_ms <= lease_ms)
         .count();
     format!(
-        "{} worker(s) not stopped\n{}\n{} account(s)\n{}",
+        "{} live worker(s) (renewed within the lease)\n{}\n{} account(s)\n{}",
         live,
         workers.render(),
         status.accounts.len(),

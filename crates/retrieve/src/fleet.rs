@@ -31,7 +31,7 @@ use futures::channel::mpsc;
 use futures::future::{Either, select};
 use inbound_net::rt;
 use inbound_store::lease::{
-    Lease, LeaseState, LeaseStore, LeaseUpdate, WorkerId, WorkerInfo, local_validity,
+    Lease, LeaseFuture, LeaseState, LeaseStore, LeaseUpdate, WorkerId, WorkerInfo, local_validity,
 };
 
 use crate::account::Account;
@@ -245,11 +245,20 @@ impl<C: Connector> Fleet<C> {
         while let Ok((account, s)) = self.states.try_recv() {
             self.observe(&mut state, &account, &s).await;
         }
-        match self.leases.leave(worker).await {
+        match self.timed(self.leases.leave(worker)).await {
             Ok(n) => tracing::info!(%worker, released = n, "left the fleet"),
             Err(e) => tracing::warn!(%worker, error = %e, "could not release leases on leaving"),
         }
         Ok(state.summary)
+    }
+
+    /// Runs a lease call for at most one renewal interval: a database that hangs instead of
+    /// failing must not keep the loop from its next renewal (and from fencing itself).
+    async fn timed<T>(&self, call: LeaseFuture<'_, T>) -> Result<T, CallError> {
+        match rt::timeout(self.config.renew, call).await {
+            Ok(result) => result.map_err(CallError::Store),
+            Err(_) => Err(CallError::TimedOut(self.config.renew)),
+        }
     }
 
     /// Renews every lease; stops the subscriptions of leases found lost, or of all when
@@ -257,7 +266,10 @@ impl<C: Connector> Fleet<C> {
     async fn renew(&mut self, state: &mut LoopState) {
         let sent = Instant::now();
         state.next_renew = sent + self.config.renew;
-        match self.leases.renew(state.worker, self.config.lease).await {
+        match self
+            .timed(self.leases.renew(state.worker, self.config.lease))
+            .await
+        {
             Ok(kept) => {
                 state.last_renewed = sent;
                 // Leases still ours that this loop had let go (it fenced itself while the
@@ -332,7 +344,7 @@ impl<C: Connector> Fleet<C> {
     async fn claim(&mut self, state: &mut LoopState, names: &[String]) {
         let jitter = rand::Rng::gen_range(&mut rand::thread_rng(), 1.0..=1.2);
         state.next_scan = Instant::now() + self.config.scan.mul_f64(jitter);
-        let target = match self.leases.census(self.config.lease).await {
+        let target = match self.timed(self.leases.census(self.config.lease)).await {
             Ok(census) => usize::try_from(census.fair_share())
                 .unwrap_or(usize::MAX)
                 .min(self.config.capacity),
@@ -387,7 +399,7 @@ impl<C: Connector> Fleet<C> {
                 state.held.remove(name);
             }
             state.summary.claimed -= over.len() as u64;
-            if let Err(e) = self.leases.release(state.worker, &over).await {
+            if let Err(e) = self.timed(self.leases.release(state.worker, &over)).await {
                 tracing::warn!(error = %e, "could not release accounts over the host budget");
             }
         }
@@ -412,8 +424,10 @@ impl<C: Connector> Fleet<C> {
         max: usize,
     ) -> Vec<String> {
         match self
-            .leases
-            .claim(state.worker, candidates, max, self.config.lease)
+            .timed(
+                self.leases
+                    .claim(state.worker, candidates, max, self.config.lease),
+            )
             .await
         {
             Ok(claimed) => {
@@ -451,7 +465,7 @@ impl<C: Connector> Fleet<C> {
     /// Releases a few accounts when this worker holds more than its fair share.
     async fn rebalance(&mut self, state: &mut LoopState) {
         state.next_rebalance = Instant::now() + self.config.rebalance;
-        let Ok(census) = self.leases.census(self.config.lease).await else {
+        let Ok(census) = self.timed(self.leases.census(self.config.lease)).await else {
             return;
         };
         let fair = usize::try_from(census.fair_share()).unwrap_or(usize::MAX);
@@ -468,7 +482,7 @@ impl<C: Connector> Fleet<C> {
             .collect();
         tracing::info!(worker = %state.worker, releasing = give.len(), fair, held = state.held.len(), "above the fair share: releasing accounts");
         self.stop_accounts(state, &give);
-        match self.leases.release(state.worker, &give).await {
+        match self.timed(self.leases.release(state.worker, &give)).await {
             Ok(n) => state.summary.rebalanced += n,
             Err(e) => tracing::warn!(error = %e, "could not release accounts"),
         }
@@ -534,11 +548,28 @@ impl<C: Connector> Fleet<C> {
         }
         let epoch = held.epoch;
         if let Err(e) = self
-            .leases
-            .update(state.worker, account, epoch, &update)
+            .timed(self.leases.update(state.worker, account, epoch, &update))
             .await
         {
             tracing::warn!(%account, error = %e, "could not record the account's state");
+        }
+    }
+}
+
+/// Why a lease call failed.
+#[derive(Debug)]
+enum CallError {
+    Store(inbound_store::Error),
+    TimedOut(Duration),
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Store(e) => e.fmt(f),
+            Self::TimedOut(d) => {
+                write!(f, "the database did not answer within {} ms", d.as_millis())
+            }
         }
     }
 }

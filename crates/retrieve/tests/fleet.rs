@@ -30,6 +30,7 @@ struct Row {
 struct MemLeases {
     rows: Mutex<BTreeMap<String, Row>>,
     fail_renew: AtomicBool,
+    hang_renew: AtomicBool,
     other_workers: AtomicU64,
     left: AtomicBool,
 }
@@ -122,6 +123,9 @@ impl LeaseStore for MemLeases {
     }
 
     fn renew(&self, worker: WorkerId, lease: Duration) -> LeaseFuture<'_, Vec<Lease>> {
+        if self.hang_renew.load(Ordering::SeqCst) {
+            return Box::pin(futures::future::pending());
+        }
         if self.fail_renew.load(Ordering::SeqCst) {
             return Box::pin(async {
                 Err(inbound_store::Error::PgPool("database unreachable".into()))
@@ -371,4 +375,17 @@ async fn a_worker_above_its_fair_share_releases_accounts_step_by_step() {
     r.stop.send(()).unwrap();
     let summary = r.task.await.unwrap();
     assert_eq!(summary.rebalanced, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_hangs_instead_of_failing_still_fences_the_worker() {
+    let r = start(&["h", "h"], quick());
+    wait_for("two watched", || open_sessions(&r.server) == 2).await;
+    r.leases.hang_renew.store(true, Ordering::SeqCst);
+    wait_for("every account stopped", || open_sessions(&r.server) == 0).await;
+    r.leases.hang_renew.store(false, Ordering::SeqCst);
+    wait_for("both watched again", || open_sessions(&r.server) == 2).await;
+    r.stop.send(()).unwrap();
+    let summary = r.task.await.unwrap();
+    assert!(summary.self_fenced >= 1);
 }
