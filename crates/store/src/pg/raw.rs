@@ -11,7 +11,8 @@ use crate::error::{Error, Result};
 use crate::raw::MessageView;
 use crate::types::{CidImages, MessageId};
 
-/// How much of a raw message [`StoreBackend::write_raw_to`] reads at a time.
+/// How much of a raw message [`StoreBackend::write_raw_to`](crate::StoreBackend::write_raw_to)
+/// reads at a time.
 const RAW_CHUNK: i64 = 256 * 1024;
 
 /// True when message `id` was stored with inline images embedded as data URLs.
