@@ -18,10 +18,14 @@ use bytes::Bytes;
 use crate::accounts::StoredAccount;
 use crate::crypto::EncryptionKey;
 use crate::error::Result;
+#[cfg(feature = "postgres")]
+use crate::outbox::DeliveryState;
 use crate::outbox::{
     Delivery, DeliveryFilter, DeliveryOutcome, OutboxEvent, RetrySelection, TargetSpec,
 };
 use crate::page::{Page, PageQuery};
+#[cfg(feature = "postgres")]
+use crate::pg::PgStore;
 use crate::raw::MessageView;
 use crate::retry::{RetryUid, RetryUidl};
 use crate::signin::NeedsLogin;
@@ -234,95 +238,143 @@ pub trait StoreBackend: Send {
     ) -> Result<Option<Secret>>;
 }
 
-/// Forwards each trait method to the inherent method of the same name: `read fn` takes
-/// `&self`, `write fn` takes `&mut self`.
+/// Writes a backend's trait methods as delegations to its inherent methods of the same
+/// names: `forward! { Target; read fn name(arg: Type) -> Ret; ... }`, where `read fn` takes
+/// `&self` and `write fn` takes `&mut self`. An inherent method is found before the trait's
+/// under `Target::name`; one missing would make the method call itself, which
+/// the `unconditional_recursion` lint reports.
 macro_rules! forward {
-    ($( $kind:ident fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty; )*) => {
-        $( forward!(@one $kind $name ($($arg: $ty),*) $ret); )*
+    ($target:ident; $( $kind:ident fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty; )*) => {
+        $( forward!(@one $target $kind $name ($($arg: $ty),*) $ret); )*
     };
-    (@one read $name:ident ($($arg:ident: $ty:ty),*) $ret:ty) => {
-        fn $name(&self, $($arg: $ty),*) -> $ret { Store::$name(self, $($arg),*) }
+    (@one $target:ident read $name:ident ($($arg:ident: $ty:ty),*) $ret:ty) => {
+        fn $name(&self, $($arg: $ty),*) -> $ret { $target::$name(self, $($arg),*) }
     };
-    (@one write $name:ident ($($arg:ident: $ty:ty),*) $ret:ty) => {
-        fn $name(&mut self, $($arg: $ty),*) -> $ret { Store::$name(self, $($arg),*) }
+    (@one $target:ident write $name:ident ($($arg:ident: $ty:ty),*) $ret:ty) => {
+        fn $name(&mut self, $($arg: $ty),*) -> $ret { $target::$name(self, $($arg),*) }
+    };
+}
+
+/// The methods both backends forward as they are, in the trait's order; each backend's impl
+/// adds the few it writes differently.
+macro_rules! forward_shared {
+    ($target:ident) => {
+        forward! { $target;
+            write fn insert_message(message: &NewMessage<'_>) -> Result<Inserted>;
+            write fn insert_messages(messages: &[NewMessage<'_>]) -> Result<Vec<Inserted>>;
+            read fn message_sha256(id: MessageId) -> Result<Option<[u8; 32]>>;
+            read fn list_messages(filter: &MessageFilter) -> Result<Vec<MessageSummary>>;
+            read fn count_messages(filter: &MessageFilter) -> Result<u64>;
+            read fn get_message(id: MessageId) -> Result<Option<StoredMessage>>;
+            read fn export_eml(id: MessageId) -> Result<Option<Bytes>>;
+            read fn is_stored(account: &str, folder: &str, server_ref: &ServerRef) -> Result<bool>;
+            read fn find_duplicate(account: &str, raw: &[u8]) -> Result<Option<MessageId>>;
+            read fn list_events(limit: usize) -> Result<Vec<OutboxEvent>>;
+            read fn get_summary(id: MessageId) -> Result<Option<MessageSummary>>;
+            read fn get_message_lean(id: MessageId) -> Result<Option<MessageView>>;
+            read fn write_raw_to(id: MessageId, out: &mut dyn Write) -> Result<Option<u64>>;
+            read fn find_by_server_ref(account: &str, folder: &str, server_ref: &ServerRef) -> Result<Option<MessageId>>;
+            read fn find_by_message_id(account: &str, message_id: &str) -> Result<Vec<MessageId>>;
+            read fn has_other_uidvalidity(account: &str, folder: &str, uidvalidity: u32) -> Result<bool>;
+            read fn list_page(query: &PageQuery) -> Result<Page>;
+            read fn count_by_account() -> Result<HashMap<String, u64>>;
+            read fn pending_actions_of(ids: &[MessageId]) -> Result<HashMap<MessageId, PendingAction>>;
+            write fn mark_needs_login(account: &str, reason: &str) -> Result<()>;
+            write fn clear_needs_login(account: &str) -> Result<bool>;
+            read fn needs_login(account: &str) -> Result<Option<NeedsLogin>>;
+            read fn accounts_needing_login() -> Result<Vec<NeedsLogin>>;
+            read fn imap_state(account: &str, folder: &str) -> Result<Option<ImapFolderState>>;
+            write fn set_imap_state(account: &str, folder: &str, state: ImapFolderState) -> Result<usize>;
+            write fn reset_imap_state(account: &str, folder: &str, uidvalidity: u32) -> Result<usize>;
+            read fn pop3_seen_uidls(account: &str) -> Result<HashSet<String>>;
+            write fn retain_pop3_uidls(account: &str, present: &HashSet<String>) -> Result<usize>;
+            read fn pending_actions(account: &str) -> Result<Vec<Pending>>;
+            read fn abandoned_actions(account: &str) -> Result<Vec<Pending>>;
+            write fn complete_action(id: i64) -> Result<()>;
+            write fn complete_actions(ids: &[i64]) -> Result<usize>;
+            write fn fail_action(id: i64, error: &str) -> Result<()>;
+            write fn move_copied(id: i64, error: &str) -> Result<()>;
+            write fn abandon_action(id: i64, reason: &str) -> Result<()>;
+            write fn expect_imap_uids(account: &str, folder: &str, uidvalidity: u32, uids: &[u32]) -> Result<()>;
+            write fn fail_imap_uids(account: &str, folder: &str, uidvalidity: u32, failures: &[(u32, String)]) -> Result<()>;
+            write fn forget_imap_uids(account: &str, folder: &str, uidvalidity: u32, uids: &[u32]) -> Result<()>;
+            read fn imap_retry(account: &str, folder: &str, uidvalidity: u32) -> Result<Vec<RetryUid>>;
+            write fn fail_pop3_uidl(account: &str, uidl: &str, reason: &str) -> Result<()>;
+            read fn pop3_retry(account: &str) -> Result<Vec<RetryUidl>>;
+            write fn save_account(name: &str, config_json: &str, secrets: &[(&str, Secret)]) -> Result<()>;
+            read fn load_account(name: &str) -> Result<Option<StoredAccount>>;
+            read fn list_accounts() -> Result<Vec<String>>;
+            write fn remove_account(name: &str) -> Result<bool>;
+            write fn record_event(kind: &str, account: &str, data: Option<&str>) -> Result<String>;
+            write fn fan_out_events(targets: &[TargetSpec<'_>], limit: usize) -> Result<usize>;
+            write fn claim_due_deliveries(targets: &[&str], now_ms: i64, lease_ms: i64, limit: usize) -> Result<Vec<Delivery>>;
+            read fn next_delivery_due(targets: &[&str]) -> Result<Option<i64>>;
+            read fn has_new_events() -> Result<bool>;
+            write fn finish_deliveries(outcomes: &[DeliveryOutcome]) -> Result<()>;
+            write fn stop_target(name: &str, reason: &str) -> Result<usize>;
+            read fn target_stopped(name: &str) -> Result<Option<String>>;
+            read fn list_deliveries(filter: DeliveryFilter, limit: usize) -> Result<Vec<Delivery>>;
+            write fn retry_deliveries(which: RetrySelection) -> Result<usize>;
+            read fn has_key() -> bool;
+            write fn rekey(old: &EncryptionKey, new: &EncryptionKey) -> Result<usize>;
+            write fn save_rotated_secret(account: &str, slot: &str, origin: &Secret, current: &Secret) -> Result<()>;
+            read fn load_rotated_secret(account: &str, slot: &str, origin: &Secret) -> Result<Option<Secret>>;
+        }
     };
 }
 
 impl StoreBackend for Store {
-    forward! {
-        write fn insert_message(message: &NewMessage<'_>) -> Result<Inserted>;
-        write fn insert_messages(messages: &[NewMessage<'_>]) -> Result<Vec<Inserted>>;
-        read fn message_sha256(id: MessageId) -> Result<Option<[u8; 32]>>;
-        read fn list_messages(filter: &MessageFilter) -> Result<Vec<MessageSummary>>;
-        read fn count_messages(filter: &MessageFilter) -> Result<u64>;
-        read fn get_message(id: MessageId) -> Result<Option<StoredMessage>>;
-        read fn export_eml(id: MessageId) -> Result<Option<Bytes>>;
-        read fn is_stored(account: &str, folder: &str, server_ref: &ServerRef) -> Result<bool>;
-        read fn find_duplicate(account: &str, raw: &[u8]) -> Result<Option<MessageId>>;
-        read fn list_events(limit: usize) -> Result<Vec<OutboxEvent>>;
-        read fn get_summary(id: MessageId) -> Result<Option<MessageSummary>>;
-        read fn get_message_lean(id: MessageId) -> Result<Option<MessageView>>;
-        read fn write_raw_to(id: MessageId, out: &mut dyn Write) -> Result<Option<u64>>;
-        read fn find_by_server_ref(account: &str, folder: &str, server_ref: &ServerRef) -> Result<Option<MessageId>>;
-        read fn find_by_message_id(account: &str, message_id: &str) -> Result<Vec<MessageId>>;
-        read fn has_other_uidvalidity(account: &str, folder: &str, uidvalidity: u32) -> Result<bool>;
-        read fn list_page(query: &PageQuery) -> Result<Page>;
-        read fn count_by_account() -> Result<HashMap<String, u64>>;
-        read fn pending_actions_of(ids: &[MessageId]) -> Result<HashMap<MessageId, PendingAction>>;
-        write fn mark_needs_login(account: &str, reason: &str) -> Result<()>;
-        write fn clear_needs_login(account: &str) -> Result<bool>;
-        read fn needs_login(account: &str) -> Result<Option<NeedsLogin>>;
-        read fn accounts_needing_login() -> Result<Vec<NeedsLogin>>;
-        write fn save_rotated_secret(account: &str, slot: &str, origin: &Secret, current: &Secret) -> Result<()>;
-        write fn record_event(kind: &str, account: &str, data: Option<&str>) -> Result<String>;
-        write fn fan_out_events(targets: &[TargetSpec<'_>], limit: usize) -> Result<usize>;
-        write fn claim_due_deliveries(targets: &[&str], now_ms: i64, lease_ms: i64, limit: usize) -> Result<Vec<Delivery>>;
-        read fn next_delivery_due(targets: &[&str]) -> Result<Option<i64>>;
-        read fn has_new_events() -> Result<bool>;
+    forward_shared!(Store);
+    forward! { Store;
         write fn delivery_done(id: i64, status: Option<u16>) -> Result<()>;
         write fn delivery_retry(id: i64, status: Option<u16>, error: &str, next_at_ms: i64) -> Result<()>;
         write fn delivery_dead(id: i64, status: Option<u16>, error: &str) -> Result<()>;
-        write fn finish_deliveries(outcomes: &[DeliveryOutcome]) -> Result<()>;
-        write fn stop_target(name: &str, reason: &str) -> Result<usize>;
-        read fn target_stopped(name: &str) -> Result<Option<String>>;
-        read fn list_deliveries(filter: DeliveryFilter, limit: usize) -> Result<Vec<Delivery>>;
-        write fn retry_deliveries(which: RetrySelection) -> Result<usize>;
-        write fn rekey(old: &EncryptionKey, new: &EncryptionKey) -> Result<usize>;
-        read fn load_rotated_secret(account: &str, slot: &str, origin: &Secret) -> Result<Option<Secret>>;
-        read fn imap_state(account: &str, folder: &str) -> Result<Option<ImapFolderState>>;
-        write fn set_imap_state(account: &str, folder: &str, state: ImapFolderState) -> Result<usize>;
-        write fn reset_imap_state(account: &str, folder: &str, uidvalidity: u32) -> Result<usize>;
-        read fn pop3_seen_uidls(account: &str) -> Result<HashSet<String>>;
-        write fn retain_pop3_uidls(account: &str, present: &HashSet<String>) -> Result<usize>;
-        read fn pending_actions(account: &str) -> Result<Vec<Pending>>;
-        read fn abandoned_actions(account: &str) -> Result<Vec<Pending>>;
-        write fn complete_action(id: i64) -> Result<()>;
-        write fn complete_actions(ids: &[i64]) -> Result<usize>;
-        write fn fail_action(id: i64, error: &str) -> Result<()>;
-        write fn move_copied(id: i64, error: &str) -> Result<()>;
-        write fn abandon_action(id: i64, reason: &str) -> Result<()>;
-        write fn expect_imap_uids(account: &str, folder: &str, uidvalidity: u32, uids: &[u32]) -> Result<()>;
-        write fn fail_imap_uids(account: &str, folder: &str, uidvalidity: u32, failures: &[(u32, String)]) -> Result<()>;
-        write fn forget_imap_uids(account: &str, folder: &str, uidvalidity: u32, uids: &[u32]) -> Result<()>;
-        read fn imap_retry(account: &str, folder: &str, uidvalidity: u32) -> Result<Vec<RetryUid>>;
-        write fn fail_pop3_uidl(account: &str, uidl: &str, reason: &str) -> Result<()>;
-        read fn pop3_retry(account: &str) -> Result<Vec<RetryUidl>>;
-        write fn save_account(name: &str, config_json: &str, secrets: &[(&str, Secret)]) -> Result<()>;
-        read fn load_account(name: &str) -> Result<Option<StoredAccount>>;
-        read fn list_accounts() -> Result<Vec<String>>;
-        write fn remove_account(name: &str) -> Result<bool>;
     }
 
-    fn has_key(&self) -> bool {
-        Store::has_key(self)
-    }
-
+    // The inherent methods take iterators.
     fn mark_pop3_seen(&mut self, account: &str, uidls: &[&str]) -> Result<()> {
         Store::mark_pop3_seen(self, account, uidls.iter().copied())
     }
 
     fn forget_pop3_uidls(&mut self, account: &str, uidls: &[&str]) -> Result<usize> {
         Store::forget_pop3_uidls(self, account, uidls.iter().copied())
+    }
+}
+
+/// The PostgreSQL backend: each method is in the file of `pg/` named after its SQLite
+/// counterpart's. `check_fence` overrides the trait's default: it checks the lease.
+#[cfg(feature = "postgres")]
+impl StoreBackend for PgStore {
+    forward_shared!(PgStore);
+    forward! { PgStore;
+        read fn check_fence(account: &str) -> Result<()>;
+        write fn mark_pop3_seen(account: &str, uidls: &[&str]) -> Result<()>;
+        write fn forget_pop3_uidls(account: &str, uidls: &[&str]) -> Result<usize>;
+    }
+
+    // A delivery's outcome is one statement of `pg/outbox.rs` with the state to set.
+    fn delivery_done(&mut self, id: i64, status: Option<u16>) -> Result<()> {
+        self.set_delivery(id, DeliveryState::Done, None, status, None)
+    }
+
+    fn delivery_retry(
+        &mut self,
+        id: i64,
+        status: Option<u16>,
+        error: &str,
+        next_at_ms: i64,
+    ) -> Result<()> {
+        self.set_delivery(
+            id,
+            DeliveryState::Pending,
+            Some(next_at_ms),
+            status,
+            Some(error),
+        )
+    }
+
+    fn delivery_dead(&mut self, id: i64, status: Option<u16>, error: &str) -> Result<()> {
+        self.set_delivery(id, DeliveryState::Dead, None, status, Some(error))
     }
 }
 

@@ -16,7 +16,7 @@
 //!   account's lease row and checks owner and epoch, so even a worker whose local check
 //!   passed cannot commit once another worker holds a newer epoch.
 //!
-//! Either failure is [`Error::Fenced`](crate::Error::Fenced).
+//! Either failure is [`Error::Fenced`].
 
 use std::collections::HashMap;
 use std::fmt;

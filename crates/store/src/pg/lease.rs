@@ -406,8 +406,8 @@ impl LeaseStore for PgLeases {
         self.spawn(async move {
             let client = pool.get().await?;
             let not_before = update.not_before.map(secs);
-            let event = super::ops::pg_text(&update.event);
-            let error = update.error.as_deref().map(super::ops::pg_text);
+            let event = super::common::pg_text(&update.event);
+            let error = update.error.as_deref().map(super::common::pg_text);
             let n = client
                 .execute(
                     "UPDATE fleet_leases

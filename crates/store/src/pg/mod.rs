@@ -37,11 +37,31 @@
 //! TLS is rustls on the ring provider, built with `builder_with_provider` (no process-wide
 //! provider), trusting the Mozilla roots (webpki-roots) and the certificates of
 //! [`PgConfig::ca_file`]. `sslmode=disable`, `prefer` and `require` are read from the URL.
+//!
+//! # The operations
+//!
+//! Statement for statement those of the SQLite store, as inherent methods of `PgStore` in
+//! files named after the SQLite store's (`messages.rs`, `query.rs`, `page.rs`, `raw.rs`,
+//! `sync.rs` and `actions.rs`, `retry.rs`, `accounts.rs`, `signin.rs`, `outbox.rs`);
+//! [`StoreBackend`](crate::StoreBackend) forwards to them.
+//!
+//! Every method copies what it needs out of its arguments (the runtime's tasks outlive no
+//! borrow) and runs one transaction on a pooled connection; a write commits before the
+//! method returns.
 
+mod accounts;
+mod actions;
+mod common;
 mod lease;
-mod ops;
+mod messages;
 mod outbox;
+mod page;
+mod query;
+mod raw;
+mod retry;
 mod schema;
+mod signin;
+mod sync;
 
 pub use lease::PgLeases;
 

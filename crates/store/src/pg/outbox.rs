@@ -6,7 +6,7 @@
 use tokio_postgres::Row;
 
 use super::PgStore;
-use super::ops::pg_text;
+use super::common::pg_text;
 use crate::error::{Error, Result};
 use crate::outbox::{
     Delivery, DeliveryFilter, DeliveryOutcome, DeliveryState, OutboxEvent, RetrySelection,
