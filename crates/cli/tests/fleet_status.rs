@@ -76,8 +76,15 @@ fn a_lone_worker_watches_its_accounts_and_status_shows_it_then_sigterm_releases_
         "bob",
         "password = \"pw-bob\"\nsubscribe = true\n",
     );
+    // A POP3 account is watched by polling, through the same leases.
+    let c = s.account(
+        "home-pop",
+        "pop3",
+        "bob",
+        "password = \"pw-bob\"\nsubscribe = true\npoll_interval_secs = 1\n",
+    );
     let text = format!(
-        "[store]\nurl = \"{}\"\n\n[fleet]\nlease_secs = 30\nrenew_secs = 1\nscan_secs = 1\n\n{a}\n{b}",
+        "[store]\nurl = \"{}\"\n\n[fleet]\nlease_secs = 30\nrenew_secs = 1\nscan_secs = 1\n\n{a}\n{b}\n{c}",
         db.url()
     );
     std::fs::write(w.config(), text).unwrap();
@@ -93,15 +100,15 @@ fn a_lone_worker_watches_its_accounts_and_status_shows_it_then_sigterm_releases_
         assert!(out.status.success(), "stderr: {}", stderr(&out));
         json(&out)
     };
-    wait_for("both accounts watched", || {
+    wait_for("every account watched", || {
         let v = status();
         let accounts = v["accounts"].as_array().unwrap().clone();
-        accounts.len() == 2 && accounts.iter().all(|a| a["state"] == "watching")
+        accounts.len() == 3 && accounts.iter().all(|a| a["state"] == "watching")
     });
     let v = status();
     let worker = &v["workers"][0];
     assert_eq!(worker["pid"], child.id());
-    assert_eq!(worker["accounts_held"], 2);
+    assert_eq!(worker["accounts_held"], 3);
     assert!(worker["stopped_ms"].is_null());
     for a in v["accounts"].as_array().unwrap() {
         assert_eq!(a["owner"], worker["id"]);
@@ -111,7 +118,7 @@ fn a_lone_worker_watches_its_accounts_and_status_shows_it_then_sigterm_releases_
     }
     // The sample mail of both accounts is stored once.
     let out = w.run(&["messages", "list", "--json"]);
-    assert_eq!(json(&out).as_array().unwrap().len(), 16);
+    assert_eq!(json(&out).as_array().unwrap().len(), 24);
     let text = w.run(&["status"]);
     let text = common::stdout(&text);
     assert!(text.contains("watching"), "{text}");
@@ -138,7 +145,7 @@ fn a_lone_worker_watches_its_accounts_and_status_shows_it_then_sigterm_releases_
     let (code, body) = get(&addr, "/api/v1/fleet");
     assert_eq!(code, 200, "{body}");
     let fleet: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(fleet["accounts"].as_array().unwrap().len(), 2);
+    assert_eq!(fleet["accounts"].as_array().unwrap().len(), 3);
     assert_eq!(fleet["accounts"][0]["owner_pid"], child.id());
     let (code, page) = get(&addr, "/");
     assert_eq!(code, 200);
