@@ -8,8 +8,8 @@
 //! ```text
 //! fleet [drain|failover|idle|all]... [--accounts N] [--messages N] [--workers 1,2,4]
 //!       [--connects-per-sec N] [--scan-secs N] [--kills N] [--default-lease-kills N]
-//!       [--samples N] [--security tls|plain] [--pg-fsync on|off] [--no-sqlite]
-//!       [--inbound PATH]
+//!       [--samples N] [--security tls|plain] [--pg-fsync on|off] [--pg-stats]
+//!       [--no-sqlite] [--inbound PATH]
 //! ```
 //!
 //! - `drain`: `--accounts` (1,000) × `--messages` (20, about 2 KB each) waiting in the
@@ -29,6 +29,9 @@
 //!   per worker, PostgreSQL CPU per second while nothing arrives (renewals only); then
 //!   `--samples` (200) random accounts get one message each (25 ms apart) and the time from
 //!   `deliver()` in the test server to the worker's `--json` line for it is taken.
+//!
+//! `--pg-stats` loads `pg_stat_statements` and prints, after each drain run, the statements
+//! that took the most database time (to see where PostgreSQL's CPU goes).
 //!
 //! Needs PostgreSQL 15 (`apt-get install postgresql`; or `INBOUND_PG_BIN`) and the
 //! `inbound` binary, looked for next to this one: `cargo build --release -p inbound -p
@@ -78,6 +81,7 @@ struct Options {
     samples: usize,
     security: String,
     fsync: bool,
+    pg_stats: bool,
     sqlite: bool,
     inbound: PathBuf,
 }
@@ -95,6 +99,7 @@ fn parse_options() -> Result<Options, BoxError> {
         samples: 200,
         security: "tls".into(),
         fsync: true,
+        pg_stats: false,
         sqlite: true,
         inbound: std::env::current_exe()?.with_file_name("inbound"),
     };
@@ -120,6 +125,7 @@ fn parse_options() -> Result<Options, BoxError> {
             "--security" => o.security = value()?,
             "--pg-fsync" => o.fsync = value()? != "off",
             "--no-sqlite" => o.sqlite = false,
+            "--pg-stats" => o.pg_stats = true,
             "--inbound" => o.inbound = value()?.into(),
             "drain" | "failover" | "idle" => o.scenarios.push(arg),
             "all" => o
@@ -130,7 +136,7 @@ fn parse_options() -> Result<Options, BoxError> {
                     "fleet [drain|failover|idle|all]... [--accounts N] [--messages N] \
                      [--workers 1,2,4] [--connects-per-sec N] [--scan-secs N] [--kills N] \
                      [--default-lease-kills N] [--samples N] [--security tls|plain] \
-                     [--pg-fsync on|off] [--no-sqlite] [--inbound PATH]"
+                     [--pg-fsync on|off] [--pg-stats] [--no-sqlite] [--inbound PATH]"
                 );
                 std::process::exit(0);
             }
@@ -171,7 +177,7 @@ fn run() -> Result<(), BoxError> {
         "test server: {users} users in {:.1} s; open-file limit {limit}",
         started.elapsed().as_secs_f64()
     );
-    let mut pg = Pg::start(o.fsync)?;
+    let mut pg = Pg::start(o.fsync, o.pg_stats)?;
     eprintln!(
         "PostgreSQL on 127.0.0.1:{} (fsync {})",
         pg.port,
@@ -493,7 +499,7 @@ struct Pg {
 }
 
 impl Pg {
-    fn start(fsync: bool) -> Result<Self, BoxError> {
+    fn start(fsync: bool, stats: bool) -> Result<Self, BoxError> {
         let bin = std::env::var_os("INBOUND_PG_BIN")
             .map_or_else(|| PathBuf::from(DEFAULT_PG_BIN), PathBuf::from);
         if !bin.join("initdb").exists() {
@@ -543,11 +549,14 @@ impl Pg {
                 "UTF8",
             ],
         )?;
-        let options = format!(
+        let mut options = format!(
             "-p {port} -h 127.0.0.1 -k {} -c max_connections=200 -c fsync={}",
             pg.dir.path().display(),
             if fsync { "on" } else { "off" }
         );
+        if stats {
+            options.push_str(" -c shared_preload_libraries=pg_stat_statements");
+        }
         pg.run_ok(
             "pg_ctl",
             &[
@@ -690,6 +699,31 @@ impl<'a> Db<'a> {
             .unwrap_or(0)
     }
 
+    fn execute(&self, sql: &str) -> Result<(), BoxError> {
+        self.rt.block_on(self.client.batch_execute(sql))?;
+        Ok(())
+    }
+
+    /// The statements of this database that took the most time, to standard error.
+    fn print_top_statements(&self, label: &str) -> Result<(), BoxError> {
+        let rows = self.rt.block_on(self.client.query(
+            "SELECT calls, total_exec_time, rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 160)
+             FROM pg_stat_statements
+             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+             ORDER BY total_exec_time DESC LIMIT 12",
+            &[],
+        ))?;
+        eprintln!("top statements by execution time, {label}:");
+        for r in rows {
+            let calls: i64 = r.try_get(0)?;
+            let total: f64 = r.try_get(1)?;
+            let n: i64 = r.try_get(2)?;
+            let q: String = r.try_get(3)?;
+            eprintln!("  {calls:>7} calls {total:>9.0} ms {n:>7} rows  {q}");
+        }
+        Ok(())
+    }
+
     /// Unexpired leases per worker pid.
     fn held_by_pid(&self) -> HashMap<u32, i64> {
         let rows = self
@@ -789,6 +823,10 @@ fn drain(
             accounts,
         )?;
         let db = Db::connect(rt, &url)?;
+        if o.pg_stats {
+            db.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")?;
+            db.execute("SELECT pg_stat_statements_reset()")?;
+        }
         runs.push(drain_run(
             o,
             &format!("PostgreSQL, {n} worker(s)"),
@@ -798,6 +836,9 @@ fn drain(
             || db.count("SELECT count(*) FROM messages"),
             Some(&*pg),
         )?);
+        if o.pg_stats {
+            db.print_top_statements(&format!("PostgreSQL, {n} worker(s)"))?;
+        }
     }
     if o.sqlite {
         let dir = workdir(
