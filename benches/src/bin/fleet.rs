@@ -1211,8 +1211,8 @@ fn idle(
         lease: 30,
         renew: 10,
         scan: o.scan_secs,
-        rebalance: 60,
-        step: 2,
+        rebalance: 5,
+        step: 100,
         connects_per_sec: o.connects_per_sec,
     };
     // The drain scenario leaves mail in the first INBOXes: count it out of the way by
@@ -1254,10 +1254,31 @@ fn idle(
         &mut workers,
         |_| db.count("SELECT count(*) FROM messages") >= existing as i64,
     )?;
+    let first_held = held_in_order(&db.held_by_pid(), &workers);
     eprintln!(
-        "idle: {accounts} watching after {all:?} ({:?} since spawn)",
+        "idle: {accounts} watching after {all:?} ({:?} since spawn), held {first_held}",
         start.elapsed()
     );
+    let share = (accounts / n) as i64;
+    let balance = wait_until(
+        "a balanced fleet",
+        Duration::from_millis(200),
+        Duration::from_secs(180),
+        &mut workers,
+        |ws| {
+            let held = db.held_by_pid();
+            ws.iter()
+                .all(|w| held.get(&w.pid).copied().unwrap_or(0) >= share)
+                && db.count(WATCHING) >= total
+        },
+    );
+    let balance = match balance {
+        Ok(d) => format!("{:.1} s", d.as_secs_f64()),
+        Err(e) => {
+            eprintln!("idle: {e}");
+            "not within 180 s".into()
+        }
+    };
     // Quiet period: renewals only.
     let settle = Duration::from_secs(15);
     let (pg0, w0, s0) = (
@@ -1273,6 +1294,7 @@ fn idle(
     );
     let usage: Vec<Usage> = workers.iter().map(Worker::usage).collect();
     let held = db.held_by_pid();
+    let workers_pids: Vec<u32> = workers.iter().map(|w| w.pid).collect();
     let server_rss = status_kb(std::process::id(), "VmRSS").unwrap_or(0);
     // Latency: one message each to random accounts.
     let mut rng = rand::thread_rng();
@@ -1320,13 +1342,22 @@ fn idle(
             "plain TCP"
         }
     );
-    println!("[fleet]: {}\n", fleet.describe());
+    println!(
+        "[fleet]: {} (rebalancing faster than the default 60 s / 2, so that workers that \
+         joined after the first claims get their share within the run)\n",
+        fleet.describe()
+    );
     println!("| figure | value |\n|---|---:|");
     println!(
         "| time from spawning the workers until all {accounts} watch | {:.1} s |",
         all.as_secs_f64()
     );
-    println!("| accounts held per worker | {} |", held_list(&held));
+    println!("| accounts held per worker when all first watched | {first_held} |");
+    println!("| then until each holds ⌊accounts / workers⌋ (rebalancing) | {balance} |");
+    println!(
+        "| accounts held per worker when measured | {} |",
+        held_in_order(&held, &workers_pids)
+    );
     println!(
         "| RSS per worker once all watch (MB) | {} |",
         rss_mb
@@ -1390,11 +1421,27 @@ fn idle(
     Ok(())
 }
 
-fn held_list(held: &HashMap<u32, i64>) -> String {
-    let mut v: Vec<i64> = held.values().copied().collect();
-    v.sort_unstable();
-    v.iter()
-        .map(ToString::to_string)
+/// Leases held by each worker, in the workers' order.
+fn held_in_order(held: &HashMap<u32, i64>, pids: &[impl Pid]) -> String {
+    pids.iter()
+        .map(|p| held.get(&p.pid()).copied().unwrap_or(0).to_string())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A worker, or its pid.
+trait Pid {
+    fn pid(&self) -> u32;
+}
+
+impl Pid for u32 {
+    fn pid(&self) -> u32 {
+        *self
+    }
+}
+
+impl Pid for Worker {
+    fn pid(&self) -> u32 {
+        self.pid
+    }
 }
