@@ -7,7 +7,8 @@
 //! jitter), or at once when another worker releases some (`LISTEN`/`NOTIFY`); subscribes
 //! each account it claimed, pacing new connections (`connects_per_sec`) and waiting out a
 //! throttled account's `not_before`; and, when it holds more than its fair share, releases
-//! `rebalance_step` accounts every `rebalance` so late joiners get work.
+//! `rebalance_step` accounts (or a quarter of its excess, when more) every `rebalance` so
+//! late joiners get work.
 //!
 //! Safety comes from the store, not from this loop's timing: every store transaction of a
 //! batch checks the account's lease and epoch, and so does every action on the server (see
@@ -55,7 +56,8 @@ pub struct FleetConfig {
     pub capacity: usize,
     /// How often a worker above its fair share releases some accounts (default 60 s).
     pub rebalance: Duration,
-    /// How many it releases each time (default 2).
+    /// How many it releases each time at least (default 2); a quarter of its excess when
+    /// that is more.
     pub rebalance_step: usize,
     /// New subscriptions started per second at most, a staggered start (default 20). The
     /// `inbound` binary also paces every connection of a worker, reconnects included, to
@@ -198,7 +200,9 @@ impl<C: Connector> Fleet<C> {
             held: HashMap::new(),
             last_renewed: Instant::now(),
             next_renew: Instant::now() + self.config.renew,
-            next_scan: Instant::now(),
+            // Workers started together see each other before the first claim: one scan
+            // interval after joining, every one of them has a heartbeat to count.
+            next_scan: Instant::now() + self.config.scan,
             next_rebalance: Instant::now() + self.config.rebalance,
             next_connect: Instant::now(),
             summary: FleetSummary {
@@ -478,7 +482,7 @@ impl<C: Connector> Fleet<C> {
         let give: Vec<String> = names
             .into_iter()
             .rev()
-            .take(over.min(self.config.rebalance_step.max(1)))
+            .take(over.min(release_step(over, self.config.rebalance_step)))
             .collect();
         tracing::info!(worker = %state.worker, releasing = give.len(), fair, held = state.held.len(), "above the fair share: releasing accounts");
         self.stop_accounts(state, &give);
@@ -637,6 +641,13 @@ fn lease_update(s: &SubscriptionState) -> Option<LeaseUpdate> {
     })
 }
 
+/// How many accounts to release in one rebalancing step when `over` above the fair share:
+/// at least `step`, and a quarter of the excess when that is more, so a worker joining a
+/// large fleet gets its share within a few intervals instead of hours.
+fn release_step(over: usize, step: usize) -> usize {
+    step.max(1).max(over.div_ceil(4))
+}
+
 /// Whether a subscription's error is the store refusing it for the lease
 /// ([`inbound_store::Error::Fenced`], as its text reads).
 fn is_fenced(error: &str) -> bool {
@@ -660,4 +671,17 @@ fn host_name() -> String {
                 .filter(|h| !h.is_empty())
         })
         .unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::release_step;
+
+    #[test]
+    fn a_large_excess_is_released_a_quarter_at_a_time_a_small_one_by_the_step() {
+        assert_eq!(release_step(1, 2), 2);
+        assert_eq!(release_step(8, 2), 2);
+        assert_eq!(release_step(66, 2), 17);
+        assert_eq!(release_step(3, 0), 1);
+    }
 }
