@@ -8,6 +8,7 @@ use deadpool_postgres::Transaction;
 
 use super::PgStore;
 use super::common::int;
+use super::common::{cached_execute, cached_query, cached_query_opt};
 use super::lease::check_lease;
 use crate::error::{Error, Result};
 use crate::store::now;
@@ -20,13 +21,15 @@ pub(super) async fn mark_seen(
     uidl: &str,
     now: i64,
 ) -> Result<()> {
-    tx.execute(
+    cached_execute(
+        tx,
         "INSERT INTO pop3_uidls (account, uidl, seen_at) VALUES ($1, $2, $3)
          ON CONFLICT (account, uidl) DO NOTHING",
         &[&account, &uidl, &now],
     )
     .await?;
-    tx.execute(
+    cached_execute(
+        tx,
         "DELETE FROM pop3_retry WHERE account = $1 AND uidl = $2",
         &[&account, &uidl],
     )
@@ -44,13 +47,13 @@ impl PgStore {
         let (account, folder) = (account.to_owned(), folder.to_owned());
         self.run(async move {
             let client = pool.get().await?;
-            let row = client
-                .query_opt(
-                    "SELECT uidvalidity, highest_uid FROM imap_folders
+            let row = cached_query_opt(
+                &client,
+                "SELECT uidvalidity, highest_uid FROM imap_folders
                      WHERE account = $1 AND folder = $2",
-                    &[&account, &folder],
-                )
-                .await?;
+                &[&account, &folder],
+            )
+            .await?;
             row.map(|r| {
                 let (v, h): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
                 Ok(ImapFolderState {
@@ -79,9 +82,9 @@ impl PgStore {
             let tx = client.transaction().await?;
             check_lease(&tx, &account, fence).await?;
             let now = now();
-            let abandoned = tx
-                .execute(
-                    "UPDATE pending_actions
+            let abandoned = cached_execute(
+                &tx,
+                "UPDATE pending_actions
                      SET state = 'abandoned', updated_at = $4,
                          last_error = 'UIDVALIDITY changed to ' || $3::bigint::text
                              || '; the UID no longer names this message'
@@ -89,9 +92,9 @@ impl PgStore {
                          SELECT id FROM messages
                          WHERE account = $1 AND folder = $2 AND uid IS NOT NULL
                              AND uidvalidity != $3)",
-                    &[&account, &folder, &uidvalidity, &now],
-                )
-                .await?;
+                &[&account, &folder, &uidvalidity, &now],
+            )
+            .await?;
             if abandoned > 0 {
                 tracing::warn!(
                     account,
@@ -101,12 +104,14 @@ impl PgStore {
                     "abandoned pending actions after UIDVALIDITY change"
                 );
             }
-            tx.execute(
+            cached_execute(
+                &tx,
                 "DELETE FROM imap_retry WHERE account = $1 AND folder = $2 AND uidvalidity != $3",
                 &[&account, &folder, &uidvalidity],
             )
             .await?;
-            tx.execute(
+            cached_execute(
+                &tx,
                 "INSERT INTO imap_folders (account, folder, uidvalidity, highest_uid, updated_at)
                  VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (account, folder) DO UPDATE
@@ -148,12 +153,12 @@ impl PgStore {
         let account = account.to_owned();
         self.run(async move {
             let client = pool.get().await?;
-            let rows = client
-                .query(
-                    "SELECT uidl FROM pop3_uidls WHERE account = $1",
-                    &[&account],
-                )
-                .await?;
+            let rows = cached_query(
+                &client,
+                "SELECT uidl FROM pop3_uidls WHERE account = $1",
+                &[&account],
+            )
+            .await?;
             rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
         })
     }
@@ -189,14 +194,15 @@ impl PgStore {
             let mut client = pool.get().await?;
             let tx = client.transaction().await?;
             check_lease(&tx, &account, fence).await?;
-            let forgotten = tx
-                .execute(
-                    "DELETE FROM pop3_uidls WHERE account = $1 AND NOT (uidl = ANY($2))",
-                    &[&account, &present],
-                )
-                .await?;
+            let forgotten = cached_execute(
+                &tx,
+                "DELETE FROM pop3_uidls WHERE account = $1 AND NOT (uidl = ANY($2))",
+                &[&account, &present],
+            )
+            .await?;
             // Messages to retry that are gone from the server.
-            tx.execute(
+            cached_execute(
+                &tx,
                 "DELETE FROM pop3_retry WHERE account = $1 AND NOT (uidl = ANY($2))",
                 &[&account, &present],
             )
@@ -215,12 +221,12 @@ impl PgStore {
             let mut client = pool.get().await?;
             let tx = client.transaction().await?;
             check_lease(&tx, &account, fence).await?;
-            let n = tx
-                .execute(
-                    "DELETE FROM pop3_uidls WHERE account = $1 AND uidl = ANY($2)",
-                    &[&account, &uidls],
-                )
-                .await?;
+            let n = cached_execute(
+                &tx,
+                "DELETE FROM pop3_uidls WHERE account = $1 AND uidl = ANY($2)",
+                &[&account, &uidls],
+            )
+            .await?;
             tx.commit().await?;
             Ok(n as usize)
         })
