@@ -29,13 +29,13 @@ pub(crate) async fn check_lease(
     let Some(fence) = fence else {
         return Ok(());
     };
-    let row = super::common::cached_query_opt(
-        tx,
-        "SELECT owner, epoch, expires_at > now() FROM fleet_leases WHERE account = $1
-         FOR SHARE",
-        &[&account],
-    )
-    .await?;
+    let row = tx
+        .query_opt(
+            "SELECT owner, epoch, expires_at > now() FROM fleet_leases WHERE account = $1
+             FOR SHARE",
+            &[&account],
+        )
+        .await?;
     let why = match row {
         None => "the account has no lease row".to_owned(),
         Some(row) => {

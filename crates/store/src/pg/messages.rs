@@ -7,7 +7,6 @@ use deadpool_postgres::Transaction;
 
 use super::PgStore;
 use super::common::pg_text;
-use super::common::{cached_execute, cached_query_opt};
 use super::lease::check_lease;
 use super::sync::mark_seen;
 use crate::codec;
@@ -94,8 +93,7 @@ pub(super) async fn find_by_ref(
 ) -> Result<Option<MessageId>> {
     let row = match uidl {
         Some(uidl) => {
-            cached_query_opt(
-                c,
+            c.query_opt(
                 "SELECT id FROM messages WHERE account = $1 AND folder = $2 AND uidl = $3
                  ORDER BY id LIMIT 1",
                 &[&account, &folder, &uidl],
@@ -103,8 +101,7 @@ pub(super) async fn find_by_ref(
             .await?
         }
         None => {
-            cached_query_opt(
-                c,
+            c.query_opt(
                 "SELECT id FROM messages
                  WHERE account = $1 AND folder = $2 AND uidvalidity = $3 AND uid = $4",
                 &[&account, &folder, &uidvalidity, &uid],
@@ -120,13 +117,13 @@ async fn find_stored(tx: &Transaction<'_>, m: &MessageInsert) -> Result<Option<M
     let Some(uidl) = &m.uidl else {
         return find_by_ref(tx, &m.account, &m.folder, m.uidvalidity, m.uid, None).await;
     };
-    let row = cached_query_opt(
-        tx,
-        "SELECT id FROM messages
+    let row = tx
+        .query_opt(
+            "SELECT id FROM messages
              WHERE account = $1 AND folder = $2 AND uidl = $3 AND sha256 = $4",
-        &[&m.account, &m.folder, uidl, &m.sha256],
-    )
-    .await?;
+            &[&m.account, &m.folder, uidl, &m.sha256],
+        )
+        .await?;
     let id = row.map(|r| r.try_get(0)).transpose()?.map(MessageId);
     if id.is_none()
         && find_by_ref(tx, &m.account, &m.folder, None, None, Some(uidl))
@@ -147,14 +144,14 @@ async fn has_pending(
     id: MessageId,
     action: &(&'static str, Option<String>),
 ) -> Result<bool> {
-    Ok(cached_query_opt(
-        tx,
-        "SELECT 1 FROM pending_actions WHERE message_id = $1 AND action = $2
+    Ok(tx
+        .query_opt(
+            "SELECT 1 FROM pending_actions WHERE message_id = $1 AND action = $2
                  AND target IS NOT DISTINCT FROM $3 AND state = 'pending'",
-        &[&id.0, &action.0, &action.1],
-    )
-    .await?
-    .is_some())
+            &[&id.0, &action.0, &action.1],
+        )
+        .await?
+        .is_some())
 }
 
 async fn record_action(
@@ -163,8 +160,7 @@ async fn record_action(
     action: &(&'static str, Option<String>),
     now: i64,
 ) -> Result<()> {
-    cached_execute(
-        tx,
+    tx.execute(
         "INSERT INTO pending_actions (message_id, action, target, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $4)",
         &[&id.0, &action.0, &action.1, &now],
@@ -177,19 +173,18 @@ async fn record_action(
 async fn note_stored(tx: &Transaction<'_>, m: &MessageInsert, now: i64) -> Result<()> {
     match (&m.uidl, m.uidvalidity, m.uid) {
         (None, Some(uidvalidity), Some(uid)) => {
-            let changed = cached_execute(
-                tx,
-                "INSERT INTO imap_folders (account, folder, uidvalidity, highest_uid, updated_at)
+            let changed = tx
+                .execute(
+                    "INSERT INTO imap_folders (account, folder, uidvalidity, highest_uid, updated_at)
                      VALUES ($1, $2, $3, $4, $5)
                      ON CONFLICT (account, folder) DO UPDATE
                         SET highest_uid = GREATEST(imap_folders.highest_uid, excluded.highest_uid),
                             updated_at = excluded.updated_at
                         WHERE imap_folders.uidvalidity = excluded.uidvalidity",
-                &[&m.account, &m.folder, &uidvalidity, &uid, &now],
-            )
-            .await?;
-            cached_execute(
-                tx,
+                    &[&m.account, &m.folder, &uidvalidity, &uid, &now],
+                )
+                .await?;
+            tx.execute(
                 "DELETE FROM imap_retry
                  WHERE account = $1 AND folder = $2 AND uidvalidity = $3 AND uid = $4",
                 &[&m.account, &m.folder, &uidvalidity, &uid],
@@ -223,41 +218,41 @@ async fn insert_in(tx: &Transaction<'_>, m: &MessageInsert) -> Result<Inserted> 
     let size = m.raw.len() as i64;
     // A unique index decides between two processes storing the same message at once: the
     // second one's insert waits for the first's commit, then inserts nothing.
-    let inserted = cached_query_opt(
-        tx,
-        "INSERT INTO messages (account, folder, uidvalidity, uid, uidl, message_id, subject,
+    let inserted = tx
+        .query_opt(
+            "INSERT INTO messages (account, folder, uidvalidity, uid, uidl, message_id, subject,
                  from_addrs, sender, reply_to, to_addrs, cc_addrs, bcc_addrs, date, in_reply_to,
                  refs, sort_date, stored_at, size, sha256, attachments, sanitize)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
                  $18, $19, $20, $21, $22)
              ON CONFLICT DO NOTHING
              RETURNING id",
-        &[
-            &m.account,
-            &m.folder,
-            &m.uidvalidity,
-            &m.uid,
-            &m.uidl,
-            &m.message_id,
-            &m.subject,
-            &m.from,
-            &m.sender,
-            &m.reply_to,
-            &m.to,
-            &m.cc,
-            &m.bcc,
-            &m.date,
-            &m.in_reply_to,
-            &m.refs,
-            &sort_date,
-            &now,
-            &size,
-            &m.sha256,
-            &m.attachments,
-            &m.sanitize,
-        ],
-    )
-    .await?;
+            &[
+                &m.account,
+                &m.folder,
+                &m.uidvalidity,
+                &m.uid,
+                &m.uidl,
+                &m.message_id,
+                &m.subject,
+                &m.from,
+                &m.sender,
+                &m.reply_to,
+                &m.to,
+                &m.cc,
+                &m.bcc,
+                &m.date,
+                &m.in_reply_to,
+                &m.refs,
+                &sort_date,
+                &now,
+                &size,
+                &m.sha256,
+                &m.attachments,
+                &m.sanitize,
+            ],
+        )
+        .await?;
     let Some(row) = inserted else {
         let id = find_stored(tx, m).await?.ok_or_else(|| {
             Error::Corrupt("a message conflicted on insert but is not stored".into())
@@ -265,8 +260,7 @@ async fn insert_in(tx: &Transaction<'_>, m: &MessageInsert) -> Result<Inserted> 
         return already_stored(tx, m, id, now).await;
     };
     let id = MessageId(row.try_get(0)?);
-    cached_execute(
-        tx,
+    tx.execute(
         "INSERT INTO message_raw (message_id, raw) VALUES ($1, $2)",
         &[&id.0, &&m.raw[..]],
     )
@@ -276,8 +270,7 @@ async fn insert_in(tx: &Transaction<'_>, m: &MessageInsert) -> Result<Inserted> 
     }
     // Announced in the same transaction: a stored message is never left unannounced.
     let created_ms = now_ms();
-    cached_execute(
-        tx,
+    tx.execute(
         "INSERT INTO outbox_events (id, type, account, message, data, created_at)
          VALUES ($1, $2, $3, $4, NULL, $5)",
         &[
@@ -348,12 +341,9 @@ impl PgStore {
         let pool = self.pool.clone();
         self.run(async move {
             let client = pool.get().await?;
-            let row = cached_query_opt(
-                &client,
-                "SELECT sha256 FROM messages WHERE id = $1",
-                &[&id.0],
-            )
-            .await?;
+            let row = client
+                .query_opt("SELECT sha256 FROM messages WHERE id = $1", &[&id.0])
+                .await?;
             row.map(|r| {
                 let h: Vec<u8> = r.try_get(0)?;
                 <[u8; 32]>::try_from(h.as_slice())

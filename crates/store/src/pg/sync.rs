@@ -8,7 +8,6 @@ use deadpool_postgres::Transaction;
 
 use super::PgStore;
 use super::common::int;
-use super::common::{cached_execute, cached_query, cached_query_opt};
 use super::lease::check_lease;
 use crate::error::{Error, Result};
 use crate::store::now;
@@ -21,15 +20,13 @@ pub(super) async fn mark_seen(
     uidl: &str,
     now: i64,
 ) -> Result<()> {
-    cached_execute(
-        tx,
+    tx.execute(
         "INSERT INTO pop3_uidls (account, uidl, seen_at) VALUES ($1, $2, $3)
          ON CONFLICT (account, uidl) DO NOTHING",
         &[&account, &uidl, &now],
     )
     .await?;
-    cached_execute(
-        tx,
+    tx.execute(
         "DELETE FROM pop3_retry WHERE account = $1 AND uidl = $2",
         &[&account, &uidl],
     )
@@ -47,13 +44,13 @@ impl PgStore {
         let (account, folder) = (account.to_owned(), folder.to_owned());
         self.run(async move {
             let client = pool.get().await?;
-            let row = cached_query_opt(
-                &client,
-                "SELECT uidvalidity, highest_uid FROM imap_folders
+            let row = client
+                .query_opt(
+                    "SELECT uidvalidity, highest_uid FROM imap_folders
                      WHERE account = $1 AND folder = $2",
-                &[&account, &folder],
-            )
-            .await?;
+                    &[&account, &folder],
+                )
+                .await?;
             row.map(|r| {
                 let (v, h): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
                 Ok(ImapFolderState {
@@ -82,9 +79,9 @@ impl PgStore {
             let tx = client.transaction().await?;
             check_lease(&tx, &account, fence).await?;
             let now = now();
-            let abandoned = cached_execute(
-                &tx,
-                "UPDATE pending_actions
+            let abandoned = tx
+                .execute(
+                    "UPDATE pending_actions
                      SET state = 'abandoned', updated_at = $4,
                          last_error = 'UIDVALIDITY changed to ' || $3::bigint::text
                              || '; the UID no longer names this message'
@@ -92,9 +89,9 @@ impl PgStore {
                          SELECT id FROM messages
                          WHERE account = $1 AND folder = $2 AND uid IS NOT NULL
                              AND uidvalidity != $3)",
-                &[&account, &folder, &uidvalidity, &now],
-            )
-            .await?;
+                    &[&account, &folder, &uidvalidity, &now],
+                )
+                .await?;
             if abandoned > 0 {
                 tracing::warn!(
                     account,
@@ -104,14 +101,12 @@ impl PgStore {
                     "abandoned pending actions after UIDVALIDITY change"
                 );
             }
-            cached_execute(
-                &tx,
+            tx.execute(
                 "DELETE FROM imap_retry WHERE account = $1 AND folder = $2 AND uidvalidity != $3",
                 &[&account, &folder, &uidvalidity],
             )
             .await?;
-            cached_execute(
-                &tx,
+            tx.execute(
                 "INSERT INTO imap_folders (account, folder, uidvalidity, highest_uid, updated_at)
                  VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (account, folder) DO UPDATE
@@ -153,12 +148,12 @@ impl PgStore {
         let account = account.to_owned();
         self.run(async move {
             let client = pool.get().await?;
-            let rows = cached_query(
-                &client,
-                "SELECT uidl FROM pop3_uidls WHERE account = $1",
-                &[&account],
-            )
-            .await?;
+            let rows = client
+                .query(
+                    "SELECT uidl FROM pop3_uidls WHERE account = $1",
+                    &[&account],
+                )
+                .await?;
             rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
         })
     }
@@ -194,15 +189,14 @@ impl PgStore {
             let mut client = pool.get().await?;
             let tx = client.transaction().await?;
             check_lease(&tx, &account, fence).await?;
-            let forgotten = cached_execute(
-                &tx,
-                "DELETE FROM pop3_uidls WHERE account = $1 AND NOT (uidl = ANY($2))",
-                &[&account, &present],
-            )
-            .await?;
+            let forgotten = tx
+                .execute(
+                    "DELETE FROM pop3_uidls WHERE account = $1 AND NOT (uidl = ANY($2))",
+                    &[&account, &present],
+                )
+                .await?;
             // Messages to retry that are gone from the server.
-            cached_execute(
-                &tx,
+            tx.execute(
                 "DELETE FROM pop3_retry WHERE account = $1 AND NOT (uidl = ANY($2))",
                 &[&account, &present],
             )
@@ -221,12 +215,12 @@ impl PgStore {
             let mut client = pool.get().await?;
             let tx = client.transaction().await?;
             check_lease(&tx, &account, fence).await?;
-            let n = cached_execute(
-                &tx,
-                "DELETE FROM pop3_uidls WHERE account = $1 AND uidl = ANY($2)",
-                &[&account, &uidls],
-            )
-            .await?;
+            let n = tx
+                .execute(
+                    "DELETE FROM pop3_uidls WHERE account = $1 AND uidl = ANY($2)",
+                    &[&account, &uidls],
+                )
+                .await?;
             tx.commit().await?;
             Ok(n as usize)
         })
