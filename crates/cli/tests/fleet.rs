@@ -190,6 +190,11 @@ struct Fleet {
 impl Fleet {
     /// `None` (skip) without PostgreSQL; account i starts with `initial(i)` messages.
     fn start(initial: impl Fn(usize) -> u32) -> Option<Self> {
+        Self::start_with(initial, "")
+    }
+
+    /// As [`start`](Self::start), with `extra` keys in every `[[account]]` table.
+    fn start_with(initial: impl Fn(usize) -> u32, extra: &str) -> Option<Self> {
         let db = pg_cluster::database()?;
         let mut config = ServerConfig::default().seed_sample(false);
         for name in account_names() {
@@ -203,7 +208,7 @@ impl Fleet {
                     name,
                     "imap",
                     name,
-                    &format!("password = \"pw-{name}\"\nsubscribe = true\n"),
+                    &format!("password = \"pw-{name}\"\nsubscribe = true\n{extra}"),
                 )
             })
             .collect::<Vec<_>>()
@@ -850,6 +855,91 @@ fn sigkill_mid_batch_moves_accounts_without_loss_or_duplicates() {
 
     fleet.assert_stored_exactly_once(Duration::from_secs(30));
     // The victim may have died between storing and printing; nobody reports twice.
+    let refs: Vec<&Worker> = workers.iter().collect();
+    assert_reported_at_most_once(&refs);
+}
+
+#[test]
+fn sigkill_mid_move_loses_nothing_and_moves_each_message_once() {
+    let _serial = one_at_a_time();
+    let Some(fleet) = Fleet::start_with(|_| 1, "after_receive = \"move\"\nmove_to = \"Archive\"\n")
+    else {
+        return;
+    };
+    let config = fleet.config(Settings::fast());
+    let mut workers: Vec<Worker> = (0..3).map(|_| fleet.spawn(&config)).collect();
+    let pids: Vec<u32> = workers.iter().map(|w| w.pid).collect();
+    wait_until(
+        "50 accounts split between 3 workers",
+        Duration::from_secs(40),
+        || fleet.status(&config).all_watched_by(&pids, 1, ACCOUNTS),
+    );
+    let status = fleet.status(&config);
+    let victim = (0..3)
+        .max_by_key(|&i| status.held_by(pids[i]).len())
+        .unwrap();
+    let survivors: Vec<u32> = (0..3).filter(|&i| i != victim).map(|i| pids[i]).collect();
+    let seen_before = workers[victim].line_count();
+
+    // Mail flows while the victim stores and moves it; it is killed as soon as it reported
+    // one of the new messages: between storing, moving and marking moves done.
+    std::thread::scope(|scope| {
+        let mail = &fleet.mail;
+        let sender = scope.spawn(move || {
+            for i in 0..(4 * ACCOUNTS) {
+                mail.deliver(&account_name(i % ACCOUNTS));
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        wait_until(
+            "the victim reporting new mail",
+            Duration::from_secs(20),
+            || {
+                if workers[victim].mails_since(seen_before).is_empty() {
+                    Err("nothing yet".to_owned())
+                } else {
+                    Ok(())
+                }
+            },
+        );
+        workers[victim].kill();
+        sender.join().unwrap();
+    });
+    fleet.mail.deliver_round();
+    wait_until(
+        "the victim's accounts watched by the survivors",
+        Duration::from_secs(15),
+        || {
+            fleet
+                .status(&config)
+                .all_watched_by(&survivors, 1, ACCOUNTS)
+        },
+    );
+    fleet.assert_stored_exactly_once(Duration::from_secs(30));
+
+    // On the server every message ends in Archive exactly once, none left in INBOX: the
+    // moves the victim left pending were finished by the account's new owner, and none
+    // was made twice.
+    let store = fleet.mail.store.clone();
+    wait_until(
+        "every INBOX moved to Archive",
+        Duration::from_secs(30),
+        || {
+            for (account, n) in fleet.mail.delivered() {
+                let inbox = store.messages(&account, "INBOX").unwrap().len();
+                let archived = store
+                    .messages(&account, "Archive")
+                    .map(|m| m.len())
+                    .unwrap_or(0);
+                if inbox != 0 || archived != n as usize {
+                    return Err(format!(
+                        "{account}: INBOX {inbox}, Archive {archived} of {n}"
+                    ));
+                }
+            }
+            Ok(())
+        },
+    );
     let refs: Vec<&Worker> = workers.iter().collect();
     assert_reported_at_most_once(&refs);
 }
