@@ -9,12 +9,11 @@ mod common;
 #[path = "../../store/tests/pg_cluster/mod.rs"]
 mod pg_cluster;
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::TcpStream;
+use std::io::{BufRead as _, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Server, Workdir, json, stderr};
+use common::{Server, Workdir, http, json, stderr};
 
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -22,26 +21,6 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(150));
     }
-}
-
-/// GET `path` from `addr`; the status and the body.
-fn get(addr: &str, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status = out
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = out.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
-    (status, body)
 }
 
 #[test]
@@ -142,12 +121,12 @@ fn a_lone_worker_watches_its_accounts_and_status_shows_it_then_sigterm_releases_
         .and_then(|rest| rest.split('/').next())
         .unwrap_or_else(|| panic!("no URL in {line:?}"))
         .to_owned();
-    let (code, body) = get(&addr, "/api/v1/fleet");
+    let (code, body) = http(&addr, "GET", "/api/v1/fleet", "");
     assert_eq!(code, 200, "{body}");
     let fleet: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(fleet["accounts"].as_array().unwrap().len(), 3);
     assert_eq!(fleet["accounts"][0]["owner_pid"], child.id());
-    let (code, page) = get(&addr, "/");
+    let (code, page) = http(&addr, "GET", "/", "");
     assert_eq!(code, 200);
     assert!(page.contains("<h2>Workers</h2>"), "{page}");
     assert!(

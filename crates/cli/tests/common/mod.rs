@@ -149,3 +149,24 @@ pub fn field(text: &str, key: &str) -> String {
         .map(|v| v.trim().to_owned())
         .unwrap_or_else(|| panic!("no {key}: line in {text}"))
 }
+
+/// One HTTP/1.1 request to `addr`; the status and the body.
+pub fn http(addr: &str, method: &str, path: &str, headers: &str) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{headers}Content-Length: 0\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut s, &mut out).unwrap();
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
+    (status, body)
+}
