@@ -1,6 +1,6 @@
 //! `inbound status`: the fleet of `inbound watch` workers sharing a PostgreSQL store.
 
-use inbound_store::lease::{FleetStatus, LeaseStore as _};
+use inbound_store::lease::{FleetStatus, LeaseStore as _, span_text};
 
 use crate::app::{self, App};
 use crate::cli::StatusArgs;
@@ -27,18 +27,8 @@ pub(crate) fn command(app: &App, args: &StatusArgs) -> CliResult<u8> {
     Ok(EXIT_OK)
 }
 
-/// `12 s`, `3 min`, `2 h` from milliseconds.
-fn span(ms: i64) -> String {
-    let s = ms.unsigned_abs() / 1000;
-    match s {
-        0..120 => format!("{s} s"),
-        120..7200 => format!("{} min", s / 60),
-        _ => format!("{} h", s / 3600),
-    }
-}
-
 fn ago(now: i64, at: Option<i64>) -> String {
-    at.map_or_else(|| "-".into(), |t| format!("{} ago", span(now - t)))
+    at.map_or_else(|| "-".into(), |t| format!("{} ago", span_text(now - t)))
 }
 
 /// The status for people: the workers, then the accounts.
@@ -80,13 +70,9 @@ fn status_text(status: &FleetStatus, lease: std::time::Duration) -> String {
         ("LAST ERROR", Align::Left),
     ]);
     for a in &status.accounts {
-        let owner = match (a.owner, &a.owner_host) {
-            (Some(o), Some(h)) => format!("{o} ({h})"),
-            (Some(o), None) => o.to_string(),
-            _ => "-".into(),
-        };
+        let owner = a.owner_text().unwrap_or_else(|| "-".into());
         let lease = match a.expires_at_ms {
-            Some(t) if t > now => format!("{} left", span(t - now)),
+            Some(t) if t > now => format!("{} left", span_text(t - now)),
             Some(_) => "expired".into(),
             None => "-".into(),
         };
@@ -96,7 +82,7 @@ fn status_text(status: &FleetStatus, lease: std::time::Duration) -> String {
             state = format!("{state}, lease expired");
         }
         if let Some(t) = a.not_before_ms.filter(|t| *t > now) {
-            state.push_str(&format!(" ({} more)", span(t - now)));
+            state.push_str(&format!(" ({} more)", span_text(t - now)));
         }
         let event = match &a.last_event {
             Some(e) => format!("{} ({})", clip(e, 40), ago(now, a.last_event_at_ms)),

@@ -152,6 +152,28 @@ pub struct AccountLease {
     pub last_error: Option<String>,
 }
 
+impl AccountLease {
+    /// The owner for people: `w3 (host)`, or `None` when nobody holds it.
+    pub fn owner_text(&self) -> Option<String> {
+        match (self.owner, &self.owner_host) {
+            (Some(o), Some(h)) => Some(format!("{o} ({h})")),
+            (Some(o), None) => Some(o.to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// A span of milliseconds for people, as `inbound status` and the web overview show lease
+/// times: `12 s`, `3 min`, `2 h`.
+pub fn span_text(ms: i64) -> String {
+    let s = ms.unsigned_abs() / 1000;
+    match s {
+        0..120 => format!("{s} s"),
+        120..7200 => format!("{} min", s / 60),
+        _ => format!("{} h", s / 3600),
+    }
+}
+
 /// One worker's row in [`FleetStatus`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerRow {
@@ -417,6 +439,13 @@ mod tests {
         fences.retain(&[lease("a", 1), lease("b", 2)]);
         assert!(fences.check("a").is_ok());
         assert!(fences.check("b").is_err());
+    }
+
+    #[test]
+    fn spans_read_in_seconds_minutes_or_hours() {
+        assert_eq!(span_text(12_400), "12 s");
+        assert_eq!(span_text(-180_000), "3 min");
+        assert_eq!(span_text(7_200_000), "2 h");
     }
 
     #[test]

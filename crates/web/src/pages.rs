@@ -14,6 +14,7 @@ use inbound_net::Security;
 use inbound_retrieve::{
     Account, AfterReceive, AuthConfig, FetchPolicy, OAuthProviderName, OAuthSettings,
 };
+use inbound_store::lease::span_text;
 use inbound_store::{MessageId, NeedsLogin, PageCursor, PageQuery, PendingAction};
 use serde::Deserialize;
 
@@ -163,16 +164,6 @@ struct WorkerLine {
     accounts: u64,
 }
 
-/// `12 s`, `3 min`, `2 h`.
-fn span(ms: i64) -> String {
-    let s = ms.unsigned_abs() / 1000;
-    match s {
-        0..120 => format!("{s} s"),
-        120..7200 => format!("{} min", s / 60),
-        _ => format!("{} h", s / 3600),
-    }
-}
-
 fn fleet_view(status: &inbound_store::lease::FleetStatus) -> FleetView {
     let now = status.now_ms;
     let workers = status
@@ -183,7 +174,7 @@ fn fleet_view(status: &inbound_store::lease::FleetStatus) -> FleetView {
             id: w.id.to_string(),
             host: w.host.clone(),
             pid: w.pid,
-            heartbeat: format!("{} ago", span(now - w.heartbeat_at_ms)),
+            heartbeat: format!("{} ago", span_text(now - w.heartbeat_at_ms)),
             accounts: w.accounts_held,
         })
         .collect();
@@ -191,13 +182,9 @@ fn fleet_view(status: &inbound_store::lease::FleetStatus) -> FleetView {
         .accounts
         .iter()
         .map(|a| {
-            let owner = match (a.owner, &a.owner_host) {
-                (Some(o), Some(h)) => format!("{o} ({h})"),
-                (Some(o), None) => o.to_string(),
-                _ => "nobody".into(),
-            };
+            let owner = a.owner_text().unwrap_or_else(|| "nobody".into());
             let lease = match a.expires_at_ms {
-                Some(t) if t > now => format!(" · lease {} left", span(t - now)),
+                Some(t) if t > now => format!(" · lease {} left", span_text(t - now)),
                 Some(_) => " · lease expired".into(),
                 None => String::new(),
             };
